@@ -1,0 +1,61 @@
+# Seasonal Campaign Playbook — `make help` lists the targets.
+# Two commands on a fresh machine: `make demo` (set up + run the playbook on the sample data)
+# and `make test` (set up + run every test). Needs only Python 3.11 and make.
+
+PYTHON      ?= python3.11
+VENV        ?= .venv
+BIN         := $(VENV)/bin
+KERNEL      ?= seasonal-playbook
+CAMPAIGN    ?= campaigns/holiday-2025.yaml
+SAMPLE      ?= data/sample
+CUSTOMERS   ?= 20000
+SEED        ?= 42
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup kernel data demo test lint lab bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-8s %s\n", $$1, $$2}'
+
+$(BIN)/playbook: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+setup: $(BIN)/playbook kernel  ## create .venv, install the package (+dev tools) and the Jupyter kernel
+
+kernel: $(BIN)/playbook  ## register the project's Jupyter kernel ($(KERNEL)) inside .venv
+	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Seasonal Playbook (Python 3.11)" > /dev/null
+	@$(BIN)/git-nbstripout-hook 2>/dev/null; $(BIN)/nbstripout --install --keep-metadata-keys cell.metadata.tags 2>/dev/null || true
+
+$(SAMPLE)/truth.json: | $(BIN)/playbook
+	$(BIN)/playbook generate-data --customers $(CUSTOMERS) --seed $(SEED) --out $(SAMPLE)
+
+data: $(SAMPLE)/truth.json  ## generate the synthetic sample data (once)
+
+demo: setup data  ## set up, generate sample data and run all five notebooks for the example campaign
+	$(BIN)/playbook validate-data $(SAMPLE)
+	$(BIN)/playbook run $(CAMPAIGN)
+	@echo "Open reports/holiday-2025/index.html"
+
+test: setup  ## set up and run the whole test suite (unit, notebooks, end to end)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/ruff check playbook tests benchmarks
+
+lint:  ## ruff on the package, tests and notebooks
+	$(BIN)/ruff check playbook tests benchmarks notebooks
+
+lab: setup data  ## open JupyterLab with the project kernel
+	$(BIN)/jupyter lab notebooks/
+
+bench: setup  ## benchmarks (placeholder until the scale issue: times sample-data generation)
+	$(BIN)/python benchmarks/bench_synth.py --customers $(CUSTOMERS) --out benchmarks/.cache/sample
+
+clean:  ## remove generated data, reports, caches (keeps .venv; `make distclean` removes it too)
+	rm -rf $(SAMPLE) reports/*/ reports/.staging reports/_failed benchmarks/.cache .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+distclean: clean  ## also remove the virtual environment
+	rm -rf $(VENV) *.egg-info

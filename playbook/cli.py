@@ -1,0 +1,199 @@
+"""The ``playbook`` command: generate sample data, validate a data source, run campaigns.
+
+Every error the user can cause (bad config, missing data, unknown step) is printed as one
+message on stderr with a non-zero exit code; there is never a bare traceback for bad input.
+
+Examples
+--------
+::
+
+    playbook generate-data --customers 20000 --seed 42 --out data/sample
+    playbook validate-data data/sample
+    playbook check-config campaigns/holiday-2025.yaml
+    playbook run campaigns/holiday-2025.yaml
+    playbook run campaigns/*.yaml --only plan segment
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from playbook import __version__
+from playbook.errors import PlaybookError
+
+#: Exit codes: 0 success, 1 failure (errors in data, a failed run), 2 usage or config error.
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _echo(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from playbook import synth
+    from playbook.paths import resolve
+
+    out = resolve(args.out)
+    if args.customers < 100:
+        raise PlaybookError(f"--customers must be at least 100 (got {args.customers}).")
+    t0 = time.perf_counter()
+    _echo(f"Generating {args.customers:,} customers (seed {args.seed}) into {out} ...")
+    truth = synth.generate(
+        n_customers=args.customers,
+        seed=args.seed,
+        out_dir=out,
+        start=args.start,
+        end=args.end,
+        progress=lambda m: _echo(f"  {m}"),
+    )
+    rows = truth.get("rows", {})
+    if rows:
+        _echo("  rows: " + ", ".join(f"{t} {n:,}" for t, n in rows.items()))
+    _echo(f"Done in {time.perf_counter() - t0:.1f} s. Planted truth: {out / 'truth.json'}")
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from playbook.validate import validate
+    from playbook.warehouse import connect
+
+    wh = connect(args.source, timezone=args.timezone, encoding=args.encoding)
+    report = validate(wh, orphan_threshold=args.orphan_threshold)
+    _echo(report.format())
+    if report.ok:
+        _echo("No errors: the data meets the contract (soft problems above are handled by cleaning).")
+        return EXIT_OK
+    _err(f"{len(report.errors)} error(s): fix them in the source data before running the playbook.")
+    return EXIT_FAIL
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from playbook.config import load_config
+
+    failed = 0
+    for path in args.configs:
+        try:
+            cfg = load_config(path)
+        except PlaybookError as exc:
+            failed += 1
+            _err(f"{path}: invalid\n{exc}")
+        else:
+            _echo(f"{path}: ok ({cfg.slug}, {cfg.season.start} to {cfg.season.end})")
+    return EXIT_USAGE if failed else EXIT_OK
+
+
+def pii_values_for(source: str | None, timezone: str | None = None) -> Callable[[], list[str]]:
+    """Return a callable listing the PII strings of a data source (for the report PII guard).
+
+    The values are read lazily (only when a report is scanned), column by column, in the engine;
+    only distinct non-null values come back.
+    """
+
+    def _values() -> list[str]:
+        from playbook.schema import PII_COLUMNS
+        from playbook.warehouse import connect
+
+        wh = connect(source, timezone=timezone)
+        if not wh.has("customers"):
+            return []
+        t = wh.raw("customers")
+        out: list[str] = []
+        for col in PII_COLUMNS["customers"]:
+            if col in t.columns:
+                vals = t.select(v=t[col].strip()).filter(lambda s: s.v.notnull()).distinct()
+                out.extend(str(v) for v in vals.execute()["v"] if v)
+        return out
+
+    return _values
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from playbook.config import load_config
+    from playbook.runner import exit_code, resolve_steps, run_campaigns, summary_table
+
+    resolve_steps(args.only)  # fail fast on an unknown step name, before any work
+
+    def _pii(cfg_source: str | None) -> Callable[[], list[str]]:
+        return pii_values_for(args.data_source or cfg_source)
+
+    results = run_campaigns(
+        args.configs,
+        only=args.only,
+        loader=load_config,
+        timeout=args.timeout,
+        data_source=args.data_source,
+        seed=args.seed,
+        kernel_name=args.kernel,
+        progress=_echo,
+        pii_values_factory=_pii,
+    )
+    _echo("")
+    _echo(summary_table(results))
+    return exit_code(results)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser (exposed for tests and documentation)."""
+    p = argparse.ArgumentParser(
+        prog="playbook",
+        description="Seasonal Campaign Playbook: plan, segment, personalize, test and review a campaign.",
+    )
+    p.add_argument("--version", action="version", version=f"playbook {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    g = sub.add_parser("generate-data", help="write the synthetic sample data with planted truth")
+    g.add_argument("--customers", type=int, default=20000, help="number of customers (default 20000)")
+    g.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    g.add_argument("--out", default="data/sample", help="output folder (default data/sample)")
+    g.add_argument("--start", default="2023-01-01", help="first day of history (default 2023-01-01)")
+    g.add_argument("--end", default="2026-01-31", help="last day of history (default 2026-01-31)")
+    g.set_defaults(func=_cmd_generate)
+
+    v = sub.add_parser("validate-data", help="check a data source against the data contract")
+    v.add_argument("source", nargs="?", default=None, help="folder or Ibis URL (default data/sample)")
+    v.add_argument("--timezone", default=None, help="IANA zone for naive timestamps (else rejected)")
+    v.add_argument("--encoding", default=None, help="encoding of CSV files (default UTF-8)")
+    v.add_argument("--orphan-threshold", type=int, default=0, help="orphans tolerated (default 0)")
+    v.set_defaults(func=_cmd_validate)
+
+    c = sub.add_parser("check-config", help="validate campaign config files")
+    c.add_argument("configs", nargs="+", help="campaign YAML files")
+    c.set_defaults(func=_cmd_check_config)
+
+    r = sub.add_parser("run", help="execute the notebooks for one or more campaigns")
+    r.add_argument("configs", nargs="+", help="campaign YAML files (one season's batch)")
+    r.add_argument("--only", nargs="+", default=None, metavar="STEP",
+                   help="steps to run: plan segment personalize test retrospective (or 1-5)")
+    r.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds (default 1800)")
+    r.add_argument("--data-source", default=None, help="override the config's data.source")
+    r.add_argument("--seed", type=int, default=None, help="override the notebooks' random seed")
+    r.add_argument("--kernel", default="seasonal-playbook", help="Jupyter kernel (default seasonal-playbook)")
+    r.set_defaults(func=_cmd_run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``playbook`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PlaybookError as exc:
+        _err(f"error: {exc}")
+        return EXIT_USAGE if type(exc).__name__ == "ConfigError" else EXIT_FAIL
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
