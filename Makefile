@@ -28,7 +28,7 @@ setup: $(BIN)/playbook kernel  ## create .venv, install the package (+dev tools)
 
 kernel: $(BIN)/playbook  ## register the project's Jupyter kernel ($(KERNEL)) inside .venv
 	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Seasonal Playbook (Python 3.11)" > /dev/null
-	@$(BIN)/git-nbstripout-hook 2>/dev/null; $(BIN)/nbstripout --install --keep-metadata-keys cell.metadata.tags 2>/dev/null || true
+	@git rev-parse --git-dir > /dev/null 2>&1 && $(BIN)/nbstripout --install || true
 
 $(SAMPLE)/truth.json: | $(BIN)/playbook
 	$(BIN)/playbook generate-data --customers $(CUSTOMERS) --seed $(SEED) --out $(SAMPLE)

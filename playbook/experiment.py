@@ -1,0 +1,70 @@
+"""Experiments: inventory of configured tests and their arms (design and analysis: issue #6).
+
+Counts come from the ``assignments`` table in the engine; the configured allocation comes from
+the campaign config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from playbook.warehouse import Warehouse
+
+
+def experiment_inventory(wh: Warehouse, experiments: Sequence) -> pd.DataFrame:
+    """Configured experiments with the size of each arm found in the data.
+
+    Parameters
+    ----------
+    wh : Warehouse
+        Connected data source (needs ``assignments``).
+    experiments : sequence of experiment configs
+        Objects with ``id``, ``primary_metric``, ``variants`` and ``allocation``
+        (``playbook.config`` models).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per experiment and arm: ``experiment_id``, ``primary_metric``, ``variant``,
+        ``planned_share``, ``assigned`` (customers), ``share`` (observed), ``first_assigned``,
+        ``last_assigned``, ``status`` ("ok", "no assignments", "unplanned arm" for arms in the data
+        but not in the config). Experiments in the data but not in the config are listed with
+        ``primary_metric`` "(not in config)".
+    """
+    cols = ["experiment_id", "primary_metric", "variant", "planned_share", "assigned", "share",
+            "first_assigned", "last_assigned", "status"]
+    if wh.has("assignments"):
+        a = wh.table("assignments")
+        counts = (
+            a.group_by(["experiment_id", "variant"])
+            .aggregate(assigned=a.customer_id.nunique(), first_assigned=a.assigned_ts.min(),
+                       last_assigned=a.assigned_ts.max())
+            .execute()
+        )
+    else:
+        counts = pd.DataFrame(columns=["experiment_id", "variant", "assigned", "first_assigned",
+                                       "last_assigned"])
+    planned = pd.DataFrame(
+        [
+            {"experiment_id": e.id, "primary_metric": e.primary_metric, "variant": v,
+             "planned_share": float(share)}
+            for e in experiments
+            for v, share in zip(e.variants, e.allocation or [1 / len(e.variants)] * len(e.variants),
+                                strict=True)
+        ],
+        columns=["experiment_id", "primary_metric", "variant", "planned_share"],
+    )
+    out = planned.merge(counts, on=["experiment_id", "variant"], how="outer")
+    known = set(planned["experiment_id"])
+    out["primary_metric"] = out["primary_metric"].fillna("(not in config)")
+    out["assigned"] = out["assigned"].fillna(0).astype("int64")
+    totals = out.groupby("experiment_id")["assigned"].transform("sum")
+    out["share"] = out["assigned"] / totals.where(totals > 0)
+    out["status"] = "ok"
+    out.loc[out["assigned"] == 0, "status"] = "no assignments"
+    out.loc[out["planned_share"].isna() & out["experiment_id"].isin(known), "status"] = "unplanned arm"
+    order = {e.id: i for i, e in enumerate(experiments)}
+    out["_o"] = out["experiment_id"].map(order).fillna(len(order))
+    return out.sort_values(["_o", "experiment_id", "variant"], ignore_index=True)[cols]
