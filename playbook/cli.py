@@ -20,7 +20,6 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from playbook import __version__
 from playbook.errors import PlaybookError

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import ibis
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from playbook.warehouse import Warehouse
@@ -76,3 +77,46 @@ def customer_base_summary(
     out["ads_consent"] = out["ads_ok"] / denom
     return out[["country", "customers", "erased", "email_consent", "ads_consent", "buyers",
                 "active", "new", "revenue_12m"]]
+
+
+def plot_customer_base(summary: pd.DataFrame) -> plt.Figure:
+    """Bar chart per country: active customers and the rest of the (non-erased) base."""
+
+    data = summary[summary["country"] != "All"]
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    if data.empty or data["customers"].sum() == 0:
+        ax.text(0.5, 0.5, "No customers as of this date", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    ax.bar(data["country"], data["active"], color="#1f4e79", label="active (bought in last 12 months)")
+    ax.bar(data["country"], data["customers"] - data["active"], bottom=data["active"], color="#a9c4de",
+           label="not active")
+    ax.set_title("Customer base by country at the planning cutoff")
+    ax.set_xlabel("country")
+    ax.set_ylabel("customers (accounts)")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def describe_customer_base(summary: pd.DataFrame) -> str:
+    """One plain-language sentence about the base (Markdown)."""
+    from playbook.report import fmt_int, fmt_pct
+
+    total = summary[summary["country"] == "All"].iloc[0]
+    if total["customers"] == 0:
+        return "No customers signed up before this date: there is nobody to personalize for yet."
+    return (f"At the planning cutoff there are **{fmt_int(total['customers'])}** customer accounts, "
+            f"{fmt_int(total['active'])} of them active in the last 12 months; "
+            f"{fmt_pct(total['email_consent'])} may receive marketing email and "
+            f"{fmt_pct(total['ads_consent'])} may be used in ad-platform audiences "
+            f"({fmt_int(total['erased'])} erased accounts are excluded everywhere).")
+
+
+def headline(summary: pd.DataFrame) -> dict[str, str]:
+    """Headline numbers of the customer-base section for the index page."""
+    from playbook.report import fmt_int, fmt_pct
+
+    total = summary[summary["country"] == "All"].iloc[0]
+    return {"customers": fmt_int(total["customers"]), "active (12 months)": fmt_int(total["active"]),
+            "email consent": fmt_pct(total["email_consent"])}

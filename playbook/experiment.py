@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from playbook.warehouse import Warehouse
@@ -68,3 +69,40 @@ def experiment_inventory(wh: Warehouse, experiments: Sequence) -> pd.DataFrame:
     order = {e.id: i for i, e in enumerate(experiments)}
     out["_o"] = out["experiment_id"].map(order).fillna(len(order))
     return out.sort_values(["_o", "experiment_id", "variant"], ignore_index=True)[cols]
+
+
+def plot_inventory(inventory: pd.DataFrame) -> plt.Figure:
+    """Horizontal bars: customers per arm of each experiment, with the planned share marked."""
+
+    fig, ax = plt.subplots(figsize=(10, max(2.5, 0.35 * len(inventory) + 1)))
+    if inventory.empty or inventory["assigned"].sum() == 0:
+        ax.text(0.5, 0.5, "No experiment assignments found", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    labels = inventory["experiment_id"] + " · " + inventory["variant"].astype(str)
+    ax.barh(labels, inventory["assigned"], color="#1f4e79")
+    ax.invert_yaxis()
+    ax.set_title("Customers assigned to each experiment arm")
+    ax.set_xlabel("customers assigned")
+    fig.tight_layout()
+    return fig
+
+
+def describe_inventory(inventory: pd.DataFrame) -> str:
+    """Plain-language sentence about the experiments found (Markdown)."""
+    if inventory.empty:
+        return "No experiments are configured for this campaign and none were found in the data."
+    n_exp = inventory["experiment_id"].nunique()
+    assigned = int(inventory["assigned"].sum())
+    missing = sorted(set(inventory.loc[inventory["status"] == "no assignments", "experiment_id"]))
+    text = f"{n_exp} experiment(s) with {assigned:,} assignments in total."
+    if missing:
+        text += f" No assignments yet for: {', '.join(missing)}."
+    return text
+
+
+def headline(inventory: pd.DataFrame) -> dict[str, str]:
+    """Headline numbers of the experiment inventory for the index page."""
+    return {"experiments": str(inventory["experiment_id"].nunique()),
+            "customers assigned": f"{int(inventory['assigned'].sum()):,}"}

@@ -200,3 +200,140 @@ def history_range(cfg, years_before: int = 3) -> tuple[dt.date, dt.date]:
     start = cfg.season.start - dt.timedelta(days=365 * years_before)
     return start, cfg.season.end
 
+
+
+def season_summary(
+    wh: Warehouse, seasons: Sequence[tuple[str, dt.date | str, dt.date | str]]
+) -> pd.DataFrame:
+    """Revenue, orders, buyers and AOV of each season, with growth over the season before it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per season in the given order: ``season``, ``start``, ``end``, ``days``,
+        ``revenue``, ``orders``, ``buyers``, ``aov``, ``revenue_per_day`` and ``growth``
+        (revenue per day against the previous row; NaN for the first row or a zero base).
+        Comparing revenue *per day* keeps seasons of different lengths comparable.
+    """
+    rows = []
+    for name, s_start, s_end in seasons:
+        s0, s1 = _to_date(s_start), _to_date(s_end)
+        k = window_kpis(wh, s0, s1).iloc[0]
+        days = (s1 - s0).days + 1
+        rows.append({"season": name, "start": s0, "end": s1, "days": days,
+                     "revenue": float(k["revenue"]), "orders": int(k["orders"]),
+                     "buyers": int(k["buyers"]), "aov": float(k["aov"]),
+                     "revenue_per_day": float(k["revenue"]) / days})
+    out = pd.DataFrame(rows, columns=["season", "start", "end", "days", "revenue", "orders", "buyers",
+                                      "aov", "revenue_per_day"])
+    prev = out["revenue_per_day"].shift(1)
+    out["growth"] = (out["revenue_per_day"] - prev) / prev.where(prev > 0)
+    return out
+
+
+def describe_seasons(summary: pd.DataFrame, currency: str = "USD") -> str:
+    """One or two plain-language sentences on the past seasons (Markdown)."""
+    from playbook.report import fmt_money, fmt_pct
+
+    done = summary[summary["orders"] > 0]
+    if done.empty:
+        return "No sales were found in any of the seasons: check the data source and the season dates."
+    parts = []
+    for _, r in done.iterrows():
+        g = "" if pd.isna(r["growth"]) else f", {fmt_pct(r['growth'])} per day against the season before"
+        parts.append(f"**{r['season']}** brought {fmt_money(r['revenue'], currency)} from "
+                     f"{r['orders']:,} orders (AOV {fmt_money(r['aov'], currency)}){g}")
+    return "; ".join(parts) + "."
+
+
+def daily_window_comparison(
+    wh: Warehouse, start: dt.date | str, end: dt.date | str, shift_days: int = YEAR_SHIFT_DAYS
+) -> pd.DataFrame:
+    """Daily and cumulative revenue in a window and in the weekday-aligned window a year before.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``day`` (date in this window), ``day_number`` (1-based), ``this_year``, ``last_year``
+        (net revenue per day), ``cum_this_year``, ``cum_last_year``.
+    """
+    s0, s1 = _to_date(start), _to_date(end)
+    p0, p1 = s0 - dt.timedelta(days=shift_days), s1 - dt.timedelta(days=shift_days)
+    cur = daily_sales(wh, start=s0, end=s1)[["day", "revenue"]]
+    prev = daily_sales(wh, start=p0, end=p1)[["day", "revenue"]]
+    days = pd.date_range(pd.Timestamp(s0), pd.Timestamp(s1), freq="D")
+    this = cur.set_index("day")["revenue"].reindex(days, fill_value=0.0).to_numpy()
+    last = prev.set_index("day")["revenue"].reindex(days - pd.Timedelta(days=shift_days),
+                                                   fill_value=0.0).to_numpy()
+    out = pd.DataFrame({"day": days, "day_number": range(1, len(days) + 1),
+                        "this_year": this, "last_year": last})
+    out["cum_this_year"] = out["this_year"].cumsum()
+    out["cum_last_year"] = out["last_year"].cumsum()
+    return out
+
+
+def plot_window_comparison(daily: pd.DataFrame, currency: str = "USD") -> plt.Figure:
+    """Cumulative revenue through the window, this year against the aligned window last year."""
+    from playbook.report import money_formatter
+
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.plot(daily["day"], daily["cum_this_year"], lw=2, color="#1f4e79", label="this season")
+    ax.plot(daily["day"], daily["cum_last_year"], lw=2, ls="--", color="#999999",
+            label="same weekdays last year")
+    ax.yaxis.set_major_formatter(money_formatter(currency))
+    ax.set_title("Cumulative net revenue through the campaign window")
+    ax.set_xlabel("day")
+    ax.set_ylabel(f"cumulative net revenue ({currency})")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plan_headline(past: pd.DataFrame, currency: str = "USD") -> dict[str, str]:
+    """Headline numbers of the plan step for the index page (from :func:`season_summary`)."""
+    from playbook.report import fmt_money, fmt_pct
+
+    if past.empty or past["orders"].sum() == 0:
+        return {"past seasons": "no sales found"}
+    last = past.iloc[-1]
+    out = {f"{last['season']} revenue": fmt_money(last["revenue"], currency),
+           f"{last['season']} orders": f"{int(last['orders']):,}"}
+    if not pd.isna(last["growth"]):
+        out["growth per day vs season before"] = fmt_pct(last["growth"])
+    return out
+
+
+def _metric_row(yoy: pd.DataFrame, metric: str) -> pd.Series:
+    return yoy[yoy["metric"] == metric].iloc[0]
+
+
+def describe_yoy(yoy: pd.DataFrame, currency: str = "USD") -> str:
+    """Plain-language sentence on this window against last year (Markdown)."""
+    from playbook.report import fmt_money, fmt_pct
+
+    rev = _metric_row(yoy, "revenue")
+    orders = _metric_row(yoy, "orders")
+    if rev["this_year"] == 0 and orders["this_year"] == 0:
+        return "No sales were recorded in the campaign window (yet): there is nothing to review."
+    if rev["last_year"] == 0:
+        return (f"The window brought {fmt_money(rev['this_year'], currency)} from "
+                f"{int(orders['this_year']):,} orders; there were no sales in the same window last year.")
+    direction = "up" if rev["change"] >= 0 else "down"
+    return (f"Net revenue in the window was {fmt_money(rev['this_year'], currency)}, **{direction} "
+            f"{fmt_pct(abs(rev['change']))}** on the same weekdays last year "
+            f"({fmt_money(rev['last_year'], currency)}); orders {int(orders['this_year']):,} against "
+            f"{int(orders['last_year']):,}.")
+
+
+def retro_headline(yoy: pd.DataFrame, currency: str = "USD") -> dict[str, str]:
+    """Headline numbers of the retrospective step for the index page."""
+    from playbook.report import fmt_money, fmt_pct
+
+    rev = _metric_row(yoy, "revenue")
+    orders = _metric_row(yoy, "orders")
+    out = {"window revenue": fmt_money(rev["this_year"], currency),
+           "window orders": f"{int(orders['this_year']):,}"}
+    if not pd.isna(rev["change"]):
+        out["revenue vs last year"] = fmt_pct(rev["change"])
+    return out

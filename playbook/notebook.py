@@ -165,3 +165,10 @@ def run_info(ctx: StepContext) -> pd.DataFrame:
         except metadata.PackageNotFoundError:
             rows.append((pkg, "not installed"))
     return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+
+def md(text: str):
+    """Show generated plain-language text as Markdown in the notebook and its HTML report."""
+    from IPython.display import Markdown
+
+    return Markdown(text)
