@@ -1,0 +1,295 @@
+"""Holidays and retail events per country.
+
+Public holidays come from the ``holidays`` package. Retail events that the package does not
+cover (Black Friday, Cyber Monday, Singles' Day, Valentine's Day, Mother's Day, back-to-school)
+or does not name reliably across versions (Diwali, Eid al-Fitr) are computed here, in one
+registry, :data:`EVENTS`: ``{event: function(country, year) -> datetime.date | None}``.
+
+Approximations (documented, deliberate):
+
+* ``black_friday`` is the day after US Thanksgiving (4th Thursday of November) and is used for
+  every country: the online event is global.
+* ``cyber_monday`` is Black Friday + 3 days.
+* ``christmas`` is 25 December everywhere (the retail run-up matters even where it is not a
+  public holiday).
+* ``singles_day`` (11 November) is a CN event only; other countries return ``None``.
+* ``diwali`` (IN only) is looked up in ``holidays.India``; when the installed version lacks it a
+  built-in table 2022-2027 is used. Dates follow the national (gazetted) holiday: Diwali 2024 is
+  31 October there, although some regions celebrated on 1 November.
+* ``eid_al_fitr`` (AE only) is the first day of Eid al-Fitr from
+  ``holidays.UnitedArabEmirates`` (the day named exactly "Eid al-Fitr", possibly "(estimated)"),
+  with a built-in fallback table 2022-2027. Moon sighting can move it by a day.
+* ``mothers_day``: 2nd Sunday of May (US, DE, CN, IN), Mothering Sunday = Easter - 21 days (GB),
+  21 March (AE).
+* ``back_to_school`` anchor: first Monday of September (US, DE, GB; real school starts vary by
+  state), 1 June (IN); ``None`` elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+
+import holidays
+import pandas as pd
+from dateutil.easter import easter
+
+from playbook.errors import ConfigError
+
+EventFn = Callable[[str, int], "dt.date | None"]
+
+#: Country codes the retail-event registry knows about. Public holidays work for any country
+#: that the ``holidays`` package supports.
+RETAIL_COUNTRIES: tuple[str, ...] = ("US", "GB", "DE", "IN", "AE", "CN")
+
+_DIWALI_FALLBACK: dict[int, dt.date] = {
+    2022: dt.date(2022, 10, 24),
+    2023: dt.date(2023, 11, 12),
+    2024: dt.date(2024, 10, 31),
+    2025: dt.date(2025, 10, 20),
+    2026: dt.date(2026, 11, 8),
+    2027: dt.date(2027, 10, 29),
+}
+_EID_AL_FITR_FALLBACK: dict[int, dt.date] = {
+    2022: dt.date(2022, 5, 2),
+    2023: dt.date(2023, 4, 21),
+    2024: dt.date(2024, 4, 10),
+    2025: dt.date(2025, 3, 30),
+    2026: dt.date(2026, 3, 20),
+    2027: dt.date(2027, 3, 9),
+}
+
+
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
+    """Return the ``n``-th ``weekday`` (Mon=0) of ``month`` in ``year``."""
+    first = dt.date(year, month, 1)
+    offset = (weekday - first.weekday()) % 7
+    return first + dt.timedelta(days=offset + 7 * (n - 1))
+
+
+def _lookup(cal: holidays.HolidayBase, names: tuple[str, ...], exclude: str | None = None) -> dt.date | None:
+    """First date in ``cal`` whose name starts with one of ``names`` (minus ``exclude`` ones)."""
+    hits = []
+    for day, label in cal.items():
+        for part in str(label).split(";"):
+            part = part.strip()
+            if exclude and exclude.lower() in part.lower():
+                continue
+            if any(part.lower().startswith(n.lower()) for n in names):
+                hits.append(day)
+    return min(hits) if hits else None
+
+
+def _black_friday(country: str, year: int) -> dt.date:
+    return _nth_weekday(year, 11, 3, 4) + dt.timedelta(days=1)
+
+
+def _cyber_monday(country: str, year: int) -> dt.date:
+    return _black_friday(country, year) + dt.timedelta(days=3)
+
+
+def _christmas(country: str, year: int) -> dt.date:
+    return dt.date(year, 12, 25)
+
+
+def _singles_day(country: str, year: int) -> dt.date | None:
+    return dt.date(year, 11, 11) if country == "CN" else None
+
+
+def _valentines_day(country: str, year: int) -> dt.date:
+    return dt.date(year, 2, 14)
+
+
+def _diwali(country: str, year: int) -> dt.date | None:
+    if country != "IN":
+        return None
+    try:
+        found = _lookup(holidays.India(years=year), ("Diwali", "Deepavali"))
+    except Exception:  # pragma: no cover - defensive: very old/new holidays versions
+        found = None
+    return found or _DIWALI_FALLBACK.get(year)
+
+
+def _eid_al_fitr(country: str, year: int) -> dt.date | None:
+    if country != "AE":
+        return None
+    try:
+        found = _lookup(holidays.UnitedArabEmirates(years=year), ("Eid al-Fitr",), exclude="holiday")
+    except Exception:  # pragma: no cover - defensive
+        found = None
+    return found or _EID_AL_FITR_FALLBACK.get(year)
+
+
+def _mothers_day(country: str, year: int) -> dt.date | None:
+    if country in ("US", "DE", "CN", "IN"):
+        return _nth_weekday(year, 5, 6, 2)
+    if country == "GB":
+        return easter(year) - dt.timedelta(days=21)
+    if country == "AE":
+        return dt.date(year, 3, 21)
+    return None
+
+
+def _back_to_school(country: str, year: int) -> dt.date | None:
+    if country in ("US", "DE", "GB"):
+        return _nth_weekday(year, 9, 0, 1)
+    if country == "IN":
+        return dt.date(year, 6, 1)
+    return None
+
+
+#: Retail-event registry: ``{event: function(country, year) -> date or None}``.
+EVENTS: dict[str, EventFn] = {
+    "black_friday": _black_friday,
+    "cyber_monday": _cyber_monday,
+    "christmas": _christmas,
+    "singles_day": _singles_day,
+    "diwali": _diwali,
+    "eid_al_fitr": _eid_al_fitr,
+    "valentines_day": _valentines_day,
+    "mothers_day": _mothers_day,
+    "back_to_school": _back_to_school,
+}
+
+_EVENT_NAMES: dict[str, str] = {
+    "black_friday": "Black Friday",
+    "cyber_monday": "Cyber Monday",
+    "christmas": "Christmas",
+    "singles_day": "Singles' Day",
+    "diwali": "Diwali",
+    "eid_al_fitr": "Eid al-Fitr",
+    "valentines_day": "Valentine's Day",
+    "mothers_day": "Mother's Day",
+    "back_to_school": "Back to school",
+}
+
+
+def event_date(event: str, country: str, year: int) -> dt.date | None:
+    """Date of a retail ``event`` in ``country`` and ``year``.
+
+    Parameters
+    ----------
+    event : str
+        A key of :data:`EVENTS`.
+    country : str
+        ISO 3166-1 alpha-2 code (upper case).
+    year : int
+        Calendar year.
+
+    Returns
+    -------
+    datetime.date or None
+        ``None`` when the event is not observed in ``country``.
+
+    Raises
+    ------
+    ValueError
+        ``Unknown event X. Choose from [...]``.
+
+    Examples
+    --------
+    >>> event_date("black_friday", "US", 2024)
+    datetime.date(2024, 11, 29)
+    """
+    try:
+        fn = EVENTS[event]
+    except KeyError:
+        raise ValueError(f"Unknown event {event!r}. Choose from {sorted(EVENTS)}") from None
+    return fn(country.upper(), int(year))
+
+
+def _public_holidays(country: str, years: list[int]) -> holidays.HolidayBase:
+    try:
+        return holidays.country_holidays(country, years=years)
+    except NotImplementedError:
+        raise ConfigError(
+            f"Unknown country code {country!r}: the holidays package has no calendar for it. "
+            "Use an ISO 3166-1 alpha-2 code such as 'US', 'GB', 'DE', 'IN', 'AE', 'CN' "
+            "(quote it in YAML, e.g. 'NO')."
+        ) from None
+
+
+def retail_events(countries: Iterable[str], years: Iterable[int]) -> pd.DataFrame:
+    """Retail events and public holidays for ``countries`` x ``years``.
+
+    Parameters
+    ----------
+    countries : iterable of str
+        ISO 3166-1 alpha-2 codes.
+    years : iterable of int
+        Calendar years.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``date`` (datetime64, naive, day), ``country``, ``event`` (registry key for
+        retail events, ``"public_holiday"`` otherwise), ``kind`` (``"retail"`` or
+        ``"public_holiday"``) and ``name`` (human-readable), sorted by country and date.
+
+    Raises
+    ------
+    ValueError (ConfigError)
+        If a country code is unknown to the ``holidays`` package.
+    """
+    years = sorted({int(y) for y in years})
+    rows: list[tuple[dt.date, str, str, str, str]] = []
+    for raw in countries:
+        if not isinstance(raw, str):
+            raise ConfigError(
+                f"Country code {raw!r} is not a string; quote country codes in YAML (e.g. 'NO')."
+            )
+        country = raw.strip().upper()
+        cal = _public_holidays(country, years)
+        for day, label in sorted(cal.items()):
+            rows.append((day, country, "public_holiday", "public_holiday", str(label)))
+        for event, fn in EVENTS.items():
+            for year in years:
+                day = fn(country, year)
+                if day is not None:
+                    rows.append((day, country, event, "retail", _EVENT_NAMES[event]))
+    frame = pd.DataFrame(rows, columns=["date", "country", "event", "kind", "name"])
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    return frame.sort_values(["country", "date", "kind", "event"], kind="stable").reset_index(drop=True)
+
+
+def event_windows(
+    event: str, countries: Iterable[str], years: Iterable[int], before: int = 7, after: int = 0
+) -> pd.DataFrame:
+    """Windows around an event: one row per country and year where the event exists.
+
+    Parameters
+    ----------
+    event : str
+        A key of :data:`EVENTS`.
+    countries, years : iterables
+        Countries (ISO alpha-2) and years.
+    before, after : int
+        Days before and after the event day included in the window (>= 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``country``, ``year``, ``event_date``, ``window_start``, ``window_end``
+        (naive datetime64 days, both ends inclusive).
+    """
+    if before < 0 or after < 0:
+        raise ValueError(f"before and after must be >= 0 days, got before={before}, after={after}")
+    rows = []
+    for country in countries:
+        for year in years:
+            day = event_date(event, country, year)
+            if day is None:
+                continue
+            rows.append(
+                (
+                    country.upper(),
+                    int(year),
+                    day,
+                    day - dt.timedelta(days=before),
+                    day + dt.timedelta(days=after),
+                )
+            )
+    frame = pd.DataFrame(rows, columns=["country", "year", "event_date", "window_start", "window_end"])
+    for col in ("event_date", "window_start", "window_end"):
+        frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+    return frame
