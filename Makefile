@@ -40,9 +40,9 @@ demo: setup data  ## set up, generate sample data and run all five notebooks for
 	$(BIN)/playbook run $(CAMPAIGN)
 	@echo "Open reports/holiday-2025/index.html"
 
-test: setup  ## set up and run the whole test suite (unit, notebooks, end to end)
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
-	$(BIN)/ruff check playbook tests benchmarks
+test: setup data  ## set up and run the whole test suite (unit tests, notebooks under nbval, end to end)
+	$(BIN)/ruff check playbook tests benchmarks notebooks
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 lint:  ## ruff on the package, tests and notebooks
 	$(BIN)/ruff check playbook tests benchmarks notebooks

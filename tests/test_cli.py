@@ -1,0 +1,84 @@
+"""The `playbook` command: clear one-message errors and exit codes, never a bare traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from playbook import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "playbook.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("generate-data", "validate-data", "check-config", "run"):
+        assert cmd in out
+
+
+def test_missing_data_folder_is_one_clear_message(tmp_path):
+    res = run_cli("validate-data", str(tmp_path / "nowhere"))
+    assert res.returncode == 1
+    assert "does not exist" in res.stderr and "generate-data" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unknown_step_fails_before_any_work():
+    res = run_cli("run", "campaigns/holiday-2025.yaml", "--only", "plann")
+    assert res.returncode != 0
+    assert "Unknown step" in res.stderr and "plan" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_malformed_config_lists_every_problem(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    text = (ROOT / "campaigns" / "holiday-2025.yaml").read_text()
+    text = text.replace("currency: USD", "currency: US Dollars").replace("budget:", "budgte:", 1)
+    bad.write_text(text)
+    res = run_cli("check-config", str(bad))
+    assert res.returncode == 2
+    assert "currency" in res.stderr and "budgte" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = run_cli("run", str(bad))
+    assert res.returncode != 0 and "currency" in (res.stdout + res.stderr)
+    assert "Traceback" not in res.stderr
+
+
+def test_missing_config_file(tmp_path):
+    res = run_cli("check-config", str(tmp_path / "missing.yaml"))
+    assert res.returncode == 2 and "missing.yaml" in res.stderr
+
+
+def test_generate_then_validate_reports_planted_defects(tmp_path):
+    out = tmp_path / "sample"
+    res = run_cli("generate-data", "--customers", "1500", "--seed", "3", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert (out / "truth.json").is_file() and (out / "orders.parquet").is_file()
+    res = run_cli("validate-data", str(out))
+    assert res.returncode == 0, res.stdout + res.stderr  # only soft problems in the sample
+    assert "duplicate_email" in res.stdout and "invalid_email" in res.stdout
+
+
+def test_validate_exits_1_on_contract_errors(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "sample"
+    assert run_cli("generate-data", "--customers", "500", "--out", str(out)).returncode == 0
+    orders = pd.read_parquet(out / "orders.parquet")
+    pd.concat([orders, orders.head(3)]).to_parquet(out / "orders.parquet")  # duplicate keys
+    (out / "spend.parquet").unlink()  # a missing table
+    res = run_cli("validate-data", str(out))
+    assert res.returncode == 1
+    assert "spend" in res.stdout and "orders" in res.stdout
+    assert "Traceback" not in res.stderr

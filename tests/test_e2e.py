@@ -1,0 +1,109 @@
+"""End to end: `playbook run` on a small generated dataset, as a user would run it.
+
+Checks that the report folder is complete, each step page has its sections and no code, and that
+no customer email, phone or name from the data appears in any HTML page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.sample_data import small_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.notebooks
+
+#: A heading each step page must show (the first section every step owns).
+SECTIONS = {
+    "01_plan": "Sales history",
+    "02_segment": "Data-quality audit",
+    "03_personalize": "Customer base at the planning cutoff",
+    "04_test": "Experiment inventory",
+    "05_retrospective": "This season against the same window last year",
+}
+
+
+def _config_for(tmp_path: Path, data: Path, name: str = "holiday-2025") -> Path:
+    cfg = yaml.safe_load((ROOT / "campaigns" / f"{name}.yaml").read_text())
+    cfg["data"] = {**(cfg.get("data") or {}), "source": str(data)}
+    cfg["output"] = {"dir": str(tmp_path / "reports" / cfg["slug"])}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def e2e_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    data = small_sample()
+    cfg = _config_for(tmp, data)
+    res = subprocess.run([sys.executable, "-m", "playbook.cli", "run", str(cfg), "--timeout", "600"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    return res, tmp / "reports" / "holiday-2025", data
+
+
+def test_run_succeeds_and_publishes_every_page(e2e_run):
+    res, out, _ = e2e_run
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert (out / "index.html").is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary  # machine-readable record of the run
+    index = (out / "index.html").read_text()
+    for step in SECTIONS:
+        assert (out / f"{step}.html").is_file(), step
+        assert (out / f"{step}.ipynb").is_file(), step
+        assert f"{step}.html" in index  # linked from the index
+        assert (out / "artifacts" / f"summary_{step}.json").is_file()
+
+
+@pytest.mark.parametrize("step", list(SECTIONS))
+def test_step_page_has_its_section_and_no_code(e2e_run, step):
+    _, out, _ = e2e_run
+    html = (out / f"{step}.html").read_text()
+    assert SECTIONS[step] in html
+    assert "start_step(" not in html and "import playbook" not in html  # code cells removed
+    assert "Traceback" not in html
+
+
+def test_no_pii_in_any_html(e2e_run):
+    _, out, data = e2e_run
+    cust = pd.read_parquet(data / "customers.parquet", columns=["email", "phone", "first_name"])
+    emails = {e.strip().lower() for e in cust["email"].dropna() if "@" in e}
+    phones = {re.sub(r"\D", "", p) for p in cust["phone"].dropna()}
+    phones = {p for p in phones if len(p) >= 7}
+    names = {n.strip() for n in cust["first_name"].dropna() if len(n.strip()) >= 3}
+    pages = sorted(out.rglob("*.html"))
+    assert len(pages) >= 6
+    for page in pages:
+        html = page.read_text()
+        low = html.lower()
+        assert not [e for e in emails if e in low], page.name
+        digits = re.sub(r"[\s\-().+]", "", html)
+        assert not [p for p in phones if p in digits], page.name
+        words = set(re.findall(r"[A-Za-zÀ-ÿ'-]+", re.sub(r"<[^>]+>", " ", html)))
+        assert not (names & words), (page.name, sorted(names & words)[:5])
+
+
+def test_failed_run_keeps_last_good_report(e2e_run, tmp_path):
+    res, out, _ = e2e_run
+    assert res.returncode == 0
+    before = (out / "index.html").read_bytes()
+    cfg = yaml.safe_load((ROOT / "campaigns" / "holiday-2025.yaml").read_text())
+    cfg["data"] = {"source": str(tmp_path / "no-such-folder")}
+    cfg["output"] = {"dir": str(out)}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res2 = subprocess.run([sys.executable, "-m", "playbook.cli", "run", str(bad), "--only", "plan"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res2.returncode != 0
+    assert "does not exist" in res2.stdout + res2.stderr
+    assert "Traceback" not in res2.stderr
+    assert (out / "index.html").read_bytes() == before
