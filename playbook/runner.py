@@ -266,28 +266,36 @@ def _classify(exc: BaseException) -> str:
     return FAILED
 
 
-def _failing_cell(nb_path: Path) -> tuple[int | None, str | None, str | None]:
-    """(cell index, ename, evalue) of the failing or last started cell of an executed notebook."""
+def _failing_cell(nb_path: Path) -> tuple[int | None, str | None, str | None, int | None]:
+    """Locate the failure in an executed notebook.
+
+    Returns (cell index in the executed notebook, ename, evalue, execution count) of the first
+    cell with an error output, else of the last cell that started (timeouts, dead kernels).
+    """
     import nbformat
 
     try:
         nb = nbformat.read(str(nb_path), as_version=4)
     except Exception:
-        return None, None, None
-    last_started: int | None = None
+        return None, None, None, None
+    last: tuple[int | None, int | None] = (None, None)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                return i, out.get("ename"), out.get("evalue")
+                return i, out.get("ename"), out.get("evalue"), cell.get("execution_count")
         if cell.get("metadata", {}).get("papermill", {}).get("start_time"):
-            last_started = i
-    return last_started, None, None
+            last = (i, cell.get("execution_count"))
+    return last[0], None, None, last[1]
 
 
-def _failure_message(step: str, status: str, res: StepResult, exc: BaseException | None, timeout: float) -> str:
-    where = f"cell {res.cell_index}" if res.cell_index is not None else "an unknown cell"
+def _failure_message(step: str, status: str, res: StepResult, exc: BaseException | None,
+                     timeout: float, exec_count: int | None) -> str:
+    if res.cell_index is None:
+        where = "an unknown cell"
+    else:
+        where = f"cell {res.cell_index}" + (f" (In [{exec_count}])" if exec_count else "")
     if status == TIMEOUT:
         return f"{step}: timeout: {where} ran longer than {timeout:g} s (raise --timeout or make it faster)"
     if status == KERNEL_DIED:
@@ -484,8 +492,8 @@ def run_campaign(
                 if hits:
                     res.status, res.message = FAILED, _pii_message(hits)
             if res.status != OK and not res.message:
-                res.cell_index, res.ename, res.evalue = _failing_cell(nb_out)
-                res.message = _failure_message(step, res.status, res, exc, timeout)
+                res.cell_index, res.ename, res.evalue, count = _failing_cell(nb_out)
+                res.message = _failure_message(step, res.status, res, exc, timeout, count)
             if res.status == OK:
                 say(f"[{slug}] {step}: ok ({res.duration_s:.1f} s)")
                 continue
