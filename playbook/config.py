@@ -997,7 +997,7 @@ def _message(source: str, problems: list[tuple[Loc, str]], origins: dict[Loc, _O
         problems = sorted(problems, key=lambda p: getattr(_origin_for(p[0], origins), "line", 0))
     for loc, msg in problems:
         origin = _origin_for(loc, origins)
-        at = f" (line {origin.line})" if origin and "(line " not in msg else ""
+        at = f" (line {origin.line})" if origin and "(line" not in msg else ""
         lines.append(f"  - {_format_loc(loc)}: {msg}{at}")
     n = len(problems)
     return (f"Invalid campaign config {source}: {n} problem{'s' if n != 1 else ''}\n"
