@@ -314,9 +314,20 @@ RuleValue = Annotated[float | int | str | list[float | int | str], PlainValidato
 
 
 class _Model(BaseModel):
-    """Base model: unknown keys are errors."""
+    """Base model: unknown keys are errors; an empty list/section (``experiments:`` with nothing
+    after it, read by YAML as null) means "use the default"."""
 
     model_config = ConfigDict(extra="forbid", validate_default=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections_use_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            empty = [k for k, v in data.items() if v is None and k in cls.model_fields
+                     and cls.model_fields[k].default_factory is not None]
+            if empty:
+                data = {k: v for k, v in data.items() if k not in empty}
+        return data
 
 
 # ---------------------------------------------------------------------------------------------
@@ -640,7 +651,7 @@ class CampaignConfig(_Model):
     # -- convenience -------------------------------------------------------------------------
 
     @property
-    def source(self) -> Path | None:
+    def source_path(self) -> Path | None:
         """The YAML file this config was loaded from (``None`` for :func:`parse_config`)."""
         return self._source
 
@@ -1065,7 +1076,7 @@ def load_config(path: str | Path) -> CampaignConfig:
     Returns
     -------
     CampaignConfig
-        With :attr:`CampaignConfig.source` set to the resolved file path.
+        With :attr:`CampaignConfig.source_path` set to the resolved file path.
 
     Raises
     ------

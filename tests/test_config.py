@@ -98,7 +98,7 @@ def _write(tmp_path: Path, countries: str = "[US, GB]", exp_id: str = "exp_a",
 def test_example_configs_load(path):
     cfg = load_config(path)
     assert isinstance(cfg, CampaignConfig)
-    assert cfg.source == (project_root() / path).resolve()
+    assert cfg.source_path == (project_root() / path).resolve()
     lo, hi = cfg.budget_bounds
     assert lo <= cfg.budget.total <= hi
     assert all(s.end < cfg.season.start for s in cfg.comparison_seasons)
@@ -370,3 +370,10 @@ def test_window_and_data_source_resolved():
 def test_planning_cutoff_defaults_to_day_before_start():
     cfg = parse_config(_cfg(season={"start": "2025-11-01", "end": "2025-12-31"}))
     assert cfg.season.planning_cutoff == dt.date(2025, 10, 31)
+
+
+def test_empty_sections_use_defaults(tmp_path):
+    path = _write(tmp_path)
+    path.write_text(path.read_text().split("experiments:")[0] + "experiments:\nsegments:\ndata:\n")
+    cfg = load_config(path)
+    assert cfg.experiments == [] and cfg.segments == [] and cfg.data.source is None
