@@ -300,7 +300,7 @@ def pseudonymize(ids: Any, key: str | bytes | None = None, length: int = 16) -> 
     if isinstance(ids, str | bytes | int | np.integer):
         return one(ids.decode() if isinstance(ids, bytes) else ids)
     if isinstance(ids, pd.Series):
-        return ids.map(one).astype("object")
+        return pd.Series([one(v) for v in ids], index=ids.index, dtype="object", name=ids.name)
     return pd.Series([one(v) for v in ids], dtype="object")
 
 
