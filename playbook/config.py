@@ -905,9 +905,9 @@ def _yaml_advice(value: Any, origin: _Origin | None, expected: str) -> str | Non
         if raw is not None and raw != str(value):
             return (f"got number {value} (YAML read {raw} as a number); IDs and codes are text: "
                     f"write '{raw}' in quotes")
-        return f"got number {value}; {expected} — write '{raw or value}' in quotes"
+        return f"got number {value}; expected {expected} — write '{raw or value}' in quotes"
     if isinstance(value, dt.date) and expected.startswith("text"):
-        return f"got {_show(value)}; {expected} — write '{raw or value}' in quotes"
+        return f"got {_show(value)}; expected {expected} — write '{raw or value}' in quotes"
     return None
 
 
@@ -934,7 +934,7 @@ def _describe(err: dict[str, Any], origins: dict[Loc, _Origin]) -> list[tuple[Lo
     expected = {
         "string_type": "text", "int_type": "a whole number", "int_from_float": "a whole number",
         "int_parsing": "a whole number", "float_type": "a number", "float_parsing": "a number",
-        "list_type": "a list", "dict_type": "a mapping (key: value lines)",
+        "list_type": "a list ([a, b] or one '- item' per line)", "dict_type": "a mapping (key: value lines)",
         "model_type": "a mapping (key: value lines)", "model_attributes_type": "a mapping",
     }.get(kind)
     advice = _yaml_advice(value, origin, expected or "a different value")
