@@ -946,7 +946,7 @@ def _describe(err: dict[str, Any], origins: dict[Loc, _Origin]) -> list[tuple[Lo
         text = str(value).strip().lower()
         if text in ("nan", "inf", "-inf", "+inf", "infinity", ".nan", ".inf") or kind == "finite_number":
             return [(loc, f"got {value!r}; expected a finite number (NaN and infinity are not "
-                          "allowed; leave the key out to use the default)")]
+                          "allowed)")]
         return [(loc, f"got {_show(value)}; expected a number — remove the quotes")]
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return [(loc, f"got {_show(value)}; expected a whole number")]
