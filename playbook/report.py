@@ -327,6 +327,17 @@ def _phone_keys(digits: str) -> set[str]:
     return keys
 
 
+NAME_STOPWORDS: frozenset[str] = frozenset(
+    """january february march april may june july august september october november december
+    spring summer autumn winter christmas easter eid diwali holiday black friday monday sale
+    will bill grant mark max hope faith joy grace rose iris lily amber ruby jade pearl dawn eve
+    sunny page chase drew hunter mason parker taylor sky rain storm star crystal penny angel
+    king prince royal baby son""".split()
+)
+"""Single words that are both common first names and ordinary report words ("summer sale",
+"May"); never treated as a customer name on their own. Multi-word names are always checked."""
+
+
 class PiiScanner:
     """Find known PII values (emails, phones, names) in report text or HTML.
 
@@ -343,6 +354,8 @@ class PiiScanner:
         compared by digits only, so ``+1 (415) 555-0199`` matches ``4155550199``) or name.
     min_name_length : int
         Names shorter than this many characters are ignored (too many false positives).
+    ignore : iterable of str
+        Single-word names never reported (case-insensitive); default :data:`NAME_STOPWORDS`.
 
     Notes
     -----
@@ -353,7 +366,10 @@ class PiiScanner:
     the PII you mean to guard.
     """
 
-    def __init__(self, values: Iterable[Any], *, min_name_length: int = 3) -> None:
+    def __init__(
+        self, values: Iterable[Any], *, min_name_length: int = 3, ignore: Iterable[str] = NAME_STOPWORDS
+    ) -> None:
+        self._ignore = {w.lower() for w in ignore}
         self.emails: set[str] = set()
         self.phones: dict[str, str] = {}
         self.names: dict[tuple[str, ...], str] = {}
@@ -378,6 +394,8 @@ class PiiScanner:
                     self.phones.setdefault(k, value)
             return
         words = tuple(w.lower() for w in _WORD_RE.findall(value))
+        if len(words) == 1 and words[0] in self._ignore:
+            return
         if words and len(" ".join(words)) >= min_name_length:
             self.names.setdefault(words, value)
             self._name_lengths.add(len(words))
@@ -422,6 +440,18 @@ class PiiScanner:
         if p.suffix == ".ipynb":
             return self.scan(notebook_output_text(p))
         return self.scan(p.read_text(encoding="utf-8", errors="replace"))
+
+
+def mask_pii(value: str) -> str:
+    """A hint that names a PII hit without revealing it: ``jane@shop.com -> "j***@s***"``."""
+    v = str(value).strip()
+    if "@" in v:
+        user, _, domain = v.partition("@")
+        return f"{user[:1]}***@{domain[:1]}***"
+    digits = _digits(v)
+    if len(digits) >= _PHONE_MIN_DIGITS:
+        return f"phone ending {digits[-2:]}"
+    return f"{v[:1]}{'*' * max(len(v) - 1, 2)}"
 
 
 def find_pii(text: str, values: Iterable[Any]) -> list[str]:

@@ -327,7 +327,13 @@ def _scan_pii(scanner: Any, folder: Path, files: Iterable[str]) -> list[tuple[st
 
 
 def _pii_message(hits: Sequence[tuple[str, list[str]]]) -> str:
-    where = "; ".join(f"{rel} ({_pii_kinds(vals)})" for rel, vals in hits)
+    from playbook.report import mask_pii
+
+    def hint(vals: list[str]) -> str:
+        shown = ", ".join(mask_pii(v) for v in vals[:3]) + (", ..." if len(vals) > 3 else "")
+        return f"{_pii_kinds(vals)}: {shown}"
+
+    where = "; ".join(f"{rel} ({hint(vals)})" for rel, vals in hits)
     return (f"PII found in report: {where}. Show counts, aggregates or pseudonymize() ids "
             "instead of customer emails, phones or names; nothing was published.")
 

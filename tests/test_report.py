@@ -174,14 +174,35 @@ def test_find_pii_phone_not_matched_inside_other_numbers():
 
 
 def test_find_pii_names_whole_words_visible_text_only():
-    values = ["Zebulon", "Max", "Ana Lopez", "Al"]
+    values = ["Zebulon", "Ana Lopez", "Al"]
     assert find_pii("<p>Top buyer: ZEBULON</p>", values) == ["Zebulon"]
     assert find_pii("<p>Zebulonia region</p>", values) == []
-    assert find_pii("<style>.x { max-width: 3px }</style><p>ok</p>", values) == []
-    assert find_pii('<div class="max">ok</div>', values) == []
     assert find_pii("<p>ana <b>lopez</b></p>", values) == ["Ana Lopez"]
     assert find_pii("<p>Ana only</p>", values) == []
     assert find_pii("<p>Al</p>", values) == []  # shorter than min_name_length
+
+
+def test_pii_scanner_skips_css_script_and_tags():
+    scanner = PiiScanner(["Max", "Width"], ignore=())
+    assert scanner.scan("<p>Max</p>") == ["Max"]
+    assert scanner.scan("<style>.x { max-width: 3px }</style><p>ok</p>") == []
+    assert scanner.scan('<script>var max = 1;</script><div class="max width">ok</div>') == []
+
+
+def test_pii_scanner_name_stopwords():
+    values = ["Summer", "May", "Summer Lopez"]
+    assert find_pii("<p>Summer sale revenue in May</p>", values) == []
+    assert find_pii("<p>Top: summer lopez</p>", values) == ["Summer Lopez"]
+    assert PiiScanner(values, ignore=()).scan("<p>Summer sale</p>") == ["Summer"]
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [("jane.doe@example.com", "j***@e***"), ("+1 415 555 0199", "phone ending 99"), ("Zebulon", "Z******"),
+     ("Al", "A**")],
+)
+def test_mask_pii(value, masked):
+    assert report.mask_pii(value) == masked
 
 
 def test_pii_scanner_ignores_embedded_images():

@@ -35,7 +35,7 @@ from playbook.runner import (
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 GOOD = FIXTURES / "good"
 KERNEL = "playbook-test-kernel"
-PII = ["jane.doe@example.com", "+1 415 555 0199", "Zebulon", "Max"]
+PII = ["jane.doe@example.com", "+1 415 555 0199", "Zebulon", "Harper", "Ana Lopez"]
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +203,7 @@ def test_pii_guard_blocks_publication(kernel_env, published_copy, tmp_path):
     assert result.message.startswith("PII found in report")
     assert "01_plan.html" in result.message
     assert "jane" not in result.message.lower()  # the message never repeats the PII
+    assert "j***@e***" in result.message  # but hints at which value it is
     assert _snapshot(published_copy / "demo") == before
 
 
