@@ -16,8 +16,10 @@ memory); steps after a failure are ``skipped``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -151,20 +153,62 @@ def check_kernel(name: str = DEFAULT_KERNEL) -> None:
         )
 
 
+@contextlib.contextmanager
+def _quiet_papermill() -> Any:
+    """Silence papermill's warnings ("Unable to parse line", "Passed unknown parameter"):
+    the runner checks parameters itself and reports real problems as errors."""
+    loggers = [logging.getLogger(n) for n in ("papermill", "papermill.translators", "papermill.execute")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _assigned_names(source: str) -> list[str]:
+    """Names assigned at top level of a parameters cell (``x = 1``, ``x: int = 1``)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        names.extend(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
 def notebook_parameters(notebook_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Return the notebook's declared parameters (papermill's inspection of its parameters cell)."""
+    """Return the parameters declared in the notebook's cell tagged ``parameters``.
+
+    Papermill's inspection gives types, defaults and help; it skips lines it cannot parse
+    (e.g. a trailing comment containing ``=``), so names assigned in the cell are added from
+    Python's own parser, with ``None`` details.
+    """
+    import nbformat
     import papermill
 
     path = Path(notebook_path)
     if not path.is_file():
         raise RunError(f"Notebook {path} does not exist. Check --notebooks-dir or restore the file.")
     try:
-        return dict(papermill.inspect_notebook(str(path)))
-    except Exception as exc:  # papermill raises bare exceptions on unparsable cells
-        raise RunError(
-            f"Cannot read the parameters cell of {path}: {exc}. Use plain literals with a trailing "
-            "type comment, e.g. `seed = 42  # int: random seed` (no `X | None` annotations)."
-        ) from exc
+        with _quiet_papermill():
+            declared: dict[str, Any] = dict(papermill.inspect_notebook(str(path)))
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # papermill/nbformat raise assorted exceptions on broken files
+        raise RunError(f"Cannot read notebook {path}: {exc}. Open and re-save it in JupyterLab.") from exc
+    for cell in nb.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            for name in _assigned_names(cell.source):
+                declared.setdefault(name, {"name": name, "inferred_type_name": None,
+                                           "default": None, "help": None})
+    return declared
 
 
 def check_parameters(notebook_path: str | os.PathLike[str], params: Mapping[str, Any]) -> None:
@@ -371,17 +415,18 @@ def _publish(staging: Path, final: Path) -> None:
 def _execute(nb_in: Path, nb_out: Path, params: Mapping[str, Any], kernel_name: str, timeout: float) -> None:
     import papermill
 
-    papermill.execute_notebook(
-        str(nb_in),
+    with _quiet_papermill():
+        papermill.execute_notebook(
+            str(nb_in),
         str(nb_out),
-        parameters=dict(params),
-        kernel_name=kernel_name,
-        progress_bar=False,
-        log_output=False,
-        cwd=str(project_root()),
-        execution_timeout=timeout,
-        start_timeout=120,
-    )
+            parameters=dict(params),
+            kernel_name=kernel_name,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(project_root()),
+            execution_timeout=timeout,
+            start_timeout=120,
+        )
 
 
 def run_campaign(

@@ -276,6 +276,19 @@ def test_unknown_parameter_lists_the_notebooks_parameters(tmp_path):
     check_parameters(GOOD / "01_plan.ipynb", {"config_path": "x", "seed": 1})
 
 
+def test_parameters_found_even_when_papermill_cannot_parse_the_line(tmp_path):
+    nb = nbformat.read(str(GOOD / "01_plan.ipynb"), as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source = ('config_path: str = "c.yaml"  # campaign\n'
+                     'output_dir: str = ""  # report folder; empty = reports/_interactive/<slug>\n')
+    path = tmp_path / "01_plan.ipynb"
+    nbformat.write(nb, str(path))
+    assert set(runner.notebook_parameters(path)) == {"config_path", "output_dir"}
+    check_parameters(path, {"config_path": "x", "output_dir": "y"})
+    with pytest.raises(RunError, match=r"\['seed'\]"):
+        check_parameters(path, {"seed": 1})
+
+
 def test_run_rejects_parameter_the_notebook_lacks(kernel_env, tmp_path):
     nb = nbformat.read(str(GOOD / "01_plan.ipynb"), as_version=4)
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
