@@ -375,8 +375,8 @@ def demand_curves(start: str, end: str) -> dict[str, Any]:
         ``events[country]`` (product of event effects only).
     """
     days = pd.date_range(start, end, freq="D")
-    dow = np.asarray(days.dayofweek)
-    doy = np.asarray(days.dayofyear)
+    dow = np.asarray(days.day_of_week)
+    doy = np.asarray(days.day_of_year)
     t_years = np.arange(len(days)) / 365.25
     weekday = np.asarray(WEEKDAY)[dow]
     annual = 1 + ANNUAL_AMPLITUDE * np.cos(2 * np.pi * (doy - ANNUAL_PEAK_DOY) / 365.25)
@@ -1476,7 +1476,7 @@ def _bf_check(dem, c, o, src, media_lam) -> dict[str, Any]:
             curve = dem["curves"][(cc, pf)][nov]
             expected += counts[g] * curve / curve.sum()
         bf = (pd.Timestamp(calendar.event_date("black_friday", "US", year)) - days[0]).days - nov[0]
-        ref = [i for i, d in enumerate(days[nov]) if d.dayofweek <= 3 and d.day <= 20]
+        ref = [i for i, d in enumerate(days[nov]) if d.day_of_week <= 3 and d.day <= 20]
         out[str(year)] = {"black_friday_orders": float(expected[bf]),
                           "reference_median_orders": float(np.median(expected[ref]))}
     return {"definition": "sale orders (revenue > 0, all countries) on Black Friday vs the median "
