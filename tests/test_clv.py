@@ -1,0 +1,101 @@
+"""CLV: BG/NBD and Gamma-Gamma against planted parameters and a direct evaluation of the formulas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+
+from playbook import clv, synth
+from playbook.errors import DataError
+from tests.sample_data import small_sample
+
+QUAD = {"epsabs": 0.0, "epsrel": 1e-11, "limit": 200}
+PLANTED = {"r": 0.8, "alpha": 5.0, "a": 1.5, "b": 4.0}
+
+
+def _direct_likelihood(x: int, t_x: float, T: float, r, alpha, a, b) -> float:
+    """FHL (2005) eq. 3 integrated numerically over lambda ~ Gamma(r, alpha) and p ~ Beta(a, b)."""
+    g = stats.gamma(r, scale=1 / alpha).pdf
+    f = stats.beta(a, b).pdf
+    lam_T = integrate.quad(lambda lam: lam**x * np.exp(-lam * T) * g(lam), 0, np.inf, **QUAD)[0]
+    p_surv = integrate.quad(lambda p: (1 - p) ** x * f(p), 0, 1, **QUAD)[0]
+    out = lam_T * p_surv
+    if x > 0:
+        lam_tx = integrate.quad(lambda lam: lam**x * np.exp(-lam * t_x) * g(lam), 0, np.inf, **QUAD)[0]
+        p_drop = integrate.quad(lambda p: p * (1 - p) ** (x - 1) * f(p), 0, 1, **QUAD)[0]
+        out += lam_tx * p_drop
+    return out
+
+
+@pytest.mark.parametrize("x,t_x,T", [(0, 0.0, 30.0), (1, 5.0, 40.0), (4, 30.5, 52.0), (12, 70.0, 78.0)],
+                         ids=["x0", "x1", "x4", "x12"])
+def test_bgnbd_loglik_matches_numerical_integration(x, t_x, T):
+    params = (0.8, 5.0, 1.5, 4.0)
+    ours = clv.bgnbd_loglik_terms(np.array(params), np.array([x]), np.array([t_x]), np.array([T]))[0]
+    assert ours == pytest.approx(np.log(_direct_likelihood(x, t_x, T, *params)), abs=1e-6)
+
+
+def test_gg_loglik_matches_density_of_mean():
+    # mean of x iid Gamma(p, nu) values is Gamma(p x, rate nu x); integrate over nu ~ Gamma(q, gamma)
+    p, q, g, x, m = 4.0, 6.0, 50.0, 3, 40.0
+    dens = integrate.quad(lambda nu: stats.gamma(p * x, scale=1 / (nu * x)).pdf(m)
+                          * stats.gamma(q, scale=1 / g).pdf(nu), 0, np.inf, **QUAD)[0]
+    ours = clv.gg_loglik_terms(np.array([p, q, g]), np.array([x]), np.array([m]))[0]
+    assert ours == pytest.approx(np.log(dens), abs=1e-6)
+
+
+def test_bgnbd_fit_recovers_planted_parameters():
+    T = np.random.default_rng(1).uniform(20, 100, 40_000)
+    d = synth.simulate_bgnbd(40_000, **PLANTED, T=T, seed=3)
+    fit = clv.BGNBD().fit(d["frequency"], d["recency"], d["T"]).params_
+    # tolerances: 10 % for r and alpha, 20 % for the Beta parameters (identified less sharply)
+    assert fit["r"] == pytest.approx(PLANTED["r"], rel=0.10)
+    assert fit["alpha"] == pytest.approx(PLANTED["alpha"], rel=0.10)
+    assert fit["a"] == pytest.approx(PLANTED["a"], rel=0.20)
+    assert fit["b"] == pytest.approx(PLANTED["b"], rel=0.20)
+
+
+def test_expected_purchases_population_matches_closed_form():
+    # For a brand-new customer (x=0, t_x=0, T->0) conditional = unconditional E[X(t)] (eq. 9).
+    m = clv.BGNBD(params_=dict(PLANTED))
+    got = m.expected_purchases(26.0, np.array([0.0]), np.array([0.0]), np.array([1e-9]))[0]
+    assert got == pytest.approx(synth.bgnbd_expected_frequency(26.0, **PLANTED), rel=1e-6)
+
+
+def test_gamma_gamma_recovers_planted_parameters():
+    rng = np.random.default_rng(2)
+    x = rng.integers(1, 10, 20_000)
+    nu = rng.gamma(6.0, 1 / 50.0, x.size)
+    m = rng.gamma(4.0 * x, 1 / (nu * x))
+    fit = clv.GammaGamma().fit(x, m).params_
+    assert fit["p"] == pytest.approx(4.0, rel=0.15)
+    assert fit["q"] == pytest.approx(6.0, rel=0.25)
+    # the identified quantity: mean spend p*gamma/(q-1) = 40
+    assert fit["p"] * fit["gamma"] / (fit["q"] - 1) == pytest.approx(40.0, rel=0.05)
+
+
+def test_p_alive_is_one_without_repeat_and_falls_with_recency():
+    m = clv.BGNBD(params_=dict(PLANTED))
+    pa = m.p_alive(np.array([0, 3, 3]), np.array([0, 50, 5]), np.array([52, 52, 52]))
+    assert pa[0] == 1.0 and pa[1] > pa[2]
+
+
+def test_too_few_repeat_buyers_raise_clear_error():
+    with pytest.raises(DataError, match="repeat purchase"):
+        clv.BGNBD().fit(np.zeros(50), np.zeros(50), np.full(50, 10.0))
+
+
+def test_fit_clv_on_sample_beats_naive_in_holdout():
+    from playbook.warehouse import connect
+
+    wh = connect(small_sample())
+    val = clv.holdout_validation(wh, "2025-04-01", holdout_days=180)
+    assert val["mae_model"] < val["mae_naive"]
+    assert set(val["by_group"]["group"]) >= {"0", "1"}
+    res = clv.fit_clv(wh, "2025-10-15", horizon_days=365)
+    t = res.table
+    assert t["customer_id"].is_unique and (t["clv"] >= 0).all()
+    assert t["clv_decile"].between(1, 10).all()
+    assert isinstance(t, pd.DataFrame) and not res.notes
