@@ -51,7 +51,7 @@ def weekly_sales(
     daily = daily_sales(wh, start=start, end=end)
     if daily.empty:
         return pd.DataFrame(columns=["week", "revenue", "orders", "days", "season"])
-    daily = daily.assign(week=daily["day"] - pd.to_timedelta(daily["day"].dt.weekday, unit="D"))
+    daily = daily.assign(week=daily["day"] - pd.to_timedelta(daily["day"].dt.day_of_week, unit="D"))
     weekly = (
         daily.groupby("week", as_index=False)
         .agg(revenue=("revenue", "sum"), orders=("orders", "sum"), days=("day", "count"))

@@ -52,7 +52,8 @@ def test_experiment_inventory_counts_and_planned_shares(sample):
     folder, wh = sample
     planted = truth(folder)["experiments"]
     exps = [SimpleNamespace(id=k, primary_metric=v.get("metric", "conversion"), variants=list(v["variants"]),
-                            allocation=list(v["allocation"])) for k, v in planted.items()]
+                            allocation=[v["allocation"][arm] for arm in v["variants"]])
+            for k, v in planted.items()]
     exps.append(SimpleNamespace(id="not_run_yet", primary_metric="conversion", variants=["a", "b"],
                                 allocation=[0.5, 0.5]))
     inv = experiment_inventory(wh, exps)

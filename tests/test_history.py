@@ -72,10 +72,10 @@ def test_weekly_sales_totals_and_season_marks(sample):
     in_year = orders[(orders.order_ts >= pd.Timestamp("2024-01-01", tz="UTC"))
                      & (orders.order_ts < pd.Timestamp("2025-01-01", tz="UTC"))]
     assert weekly["revenue"].sum() == pytest.approx(in_year.revenue.sum())
-    assert (weekly["week"].dt.weekday == 0).all()
+    assert (weekly["week"].dt.day_of_week == 0).all()
     marked = weekly[weekly["season"] == "holiday-2024"]
     assert marked["week"].min() <= pd.Timestamp("2024-11-01") <= marked["week"].min() + pd.Timedelta(days=6)
-    assert len(marked) == 9  # weeks overlapping 1 Nov..31 Dec 2024 (Mon 28 Oct .. Mon 30 Dec)
+    assert len(marked) == 10  # weeks overlapping 1 Nov..31 Dec 2024: Mon 28 Oct .. Mon 30 Dec
 
 
 def test_season_summary_peak_season_beats_autumn(sample):
