@@ -378,3 +378,24 @@ def test_empty_sections_use_defaults(tmp_path):
     path.write_text(path.read_text().split("experiments:")[0] + "experiments:\nsegments:\ndata:\n")
     cfg = load_config(path)
     assert cfg.experiments == [] and cfg.segments == [] and cfg.data.source is None
+
+
+def test_holiday_experiments_match_the_synthetic_generator():
+    synth = pytest.importorskip("playbook.synth")
+    planted = set(getattr(synth, "EXPERIMENT_IDS", {}).values())
+    if not planted:
+        pytest.skip("playbook.synth does not expose EXPERIMENT_IDS")
+    assert {e.id for e in load_config("campaigns/holiday-2025.yaml").experiments} == planted
+
+
+def test_holiday_arms_match_the_sample_assignments():
+    path = project_root() / "data" / "sample" / "assignments.parquet"
+    if not path.is_file():
+        pytest.skip("sample data not generated (playbook generate-data)")
+    a = pd.read_parquet(path, columns=["experiment_id", "variant"])
+    shares = a.groupby("experiment_id")["variant"].value_counts(normalize=True)
+    for exp in load_config("campaigns/holiday-2025.yaml").experiments:
+        observed = shares.loc[exp.id]
+        assert set(observed.index) == set(exp.variants), exp.id
+        for variant, planned in zip(exp.variants, exp.allocation, strict=True):
+            assert abs(observed[variant] - planned) < 0.03, (exp.id, variant)
