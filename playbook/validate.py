@@ -266,6 +266,8 @@ class _Validator:
                 continue
             c = t[col.name]
             checks += self._value_checks(spec, col, c, key_rows)
+        if len(spec.key) == 1 and spec.key[0] in self.usable[name]:
+            checks += self.single_key_check(spec)
         return checks
 
     def _value_checks(self, spec: Table, col: Column, c: ibis.Column,
@@ -364,8 +366,8 @@ class _Validator:
     # -- checks needing their own query --------------------------------------------------------
     def duplicate_keys(self, spec: Table) -> None:
         name = spec.name
-        if name not in self.usable:
-            return
+        if name not in self.usable or (len(spec.key) == 1 and spec.key[0] in self.usable[name]):
+            return  # missing table, or a single key checked in the batched reductions
         if any(k not in self.usable[name] for k in spec.key):
             self.skip(name, None, "duplicate_key", f"key column(s) {list(spec.key)} missing or mistyped")
             return
@@ -374,11 +376,16 @@ class _Validator:
         g = t.group_by(keys).aggregate(n=t.count()).filter(lambda s: s.n > 1)
         n = g.aggregate(surplus=(g.n - 1).sum()).execute()["surplus"].iloc[0]
         n = 0 if pd.isna(n) else int(n)
-        if n:
-            self.add(name, "/".join(keys), "duplicate_key", "error", n,
-                     f"{n:,} surplus row(s) in {name} repeat a primary key {keys}. Remove the duplicates "
-                     "in the source (rows are never dropped silently).",
-                     self.examples(g.select(*keys).order_by(keys)))
+        self.add(name, "/".join(keys), "duplicate_key", "error", n, _msg_dup_key(name, keys)(n),
+                 self.examples(g.select(*keys).order_by(keys)) if n else ())
+
+    def single_key_check(self, spec: Table) -> list[_Check]:
+        """Duplicate single-column keys as one reduction (non-null rows - distinct values)."""
+        name, (key,) = spec.name, spec.key
+        t = self.tables[name]
+        dup = t.group_by(key).aggregate(n=t.count()).filter(lambda s: s.n > 1)
+        return [_Check(name, key, "duplicate_key", "error", t[key].count() - t[key].nunique(),
+                       lambda: dup.select(key).order_by(key), _msg_dup_key(name, [key]))]
 
     def orphans(self, spec: Table) -> None:
         name = spec.name
@@ -406,9 +413,11 @@ class _Validator:
         name = spec.name
         for column in spec.not_before_signup:
             check = "events_before_signup"
-            if not (self.col_ok(name, column, check) and self.col_ok(name, "customer_id", check)
-                    and self.col_ok("customers", "signup_ts", check)
-                    and self.col_ok("customers", "customer_id", check)):
+            needed = [(name, column), (name, "customer_id"), ("customers", "signup_ts"),
+                      ("customers", "customer_id")]
+            unusable = [f"{tb}.{col}" for tb, col in needed if col not in self.usable.get(tb, set())]
+            if unusable:
+                self.skip(name, column, check, f"{unusable} missing or mistyped")
                 continue
             t, c = self.tables[name], self.tables["customers"]
             first = c.group_by("customer_id").aggregate(signup=c.signup_ts.min())
@@ -453,6 +462,11 @@ def normalise_phone(phone: ibis.Column) -> ibis.Column:
 
 def _ids(t: ibis.Table, pred: ibis.Expr, ids: str) -> Callable[[], ibis.Table]:
     return lambda: t.filter(pred).select(ids).order_by(ids)
+
+
+def _msg_dup_key(name: str, keys: list[str]) -> Callable[[int], str]:
+    return lambda n: (f"{n:,} surplus row(s) in {name} repeat a primary key {keys}. Remove the duplicates "
+                      "in the source (rows are never dropped silently).")
 
 
 def _msg_missing(column: str) -> Callable[[int], str]:

@@ -66,6 +66,7 @@ SALES_DIMENSIONS: dict[str, str] = {
 #: Label of a dimension value that cannot be resolved (orphan customer, refund without items).
 UNKNOWN = "unknown"
 
+_NS_TYPES = {"TIMESTAMPTZ_NS": "TIMESTAMPTZ", "TIMESTAMP_NS": "TIMESTAMP"}
 _CSV_DELIMITERS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
 
@@ -234,7 +235,7 @@ class Warehouse:
                 continue
             typ = schema[col.name]
             if col.name in naive:
-                changes[col.name] = _localize(self.timezone, t[col.name])
+                changes[col.name] = _localize(self.timezone, t[col.name].cast(idt.Timestamp()))
             elif col.dtype == "date" and typ.is_timestamp():
                 changes[col.name] = t[col.name].date()
             elif typ.is_null():
@@ -347,7 +348,7 @@ def _create_view(con, name: str, reader: str, shown: str) -> None:
     ]
     # DuckDB >= 2 reads pandas' nanosecond tz-aware columns as TIMESTAMPTZ_NS, which Ibis does not
     # know; microsecond precision is plenty for event times.
-    casts += [f'CAST("{col}" AS TIMESTAMPTZ) AS "{col}"' for col, typ in types.items() if typ == "TIMESTAMPTZ_NS"]
+    casts += [f'CAST("{col}" AS {_NS_TYPES[typ]}) AS "{col}"' for col, typ in types.items() if typ in _NS_TYPES]
     replace = f" REPLACE ({', '.join(casts)})" if casts else ""
     con.raw_sql(f'CREATE OR REPLACE VIEW "{name}" AS SELECT *{replace} FROM {reader}')
 

@@ -1,0 +1,266 @@
+"""Tests for playbook.validate: each check fires on data with that problem planted (with the planted
+count) and is silent on clean data; problems are collected all at once; skipped checks are recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+
+from playbook.errors import DataError
+from playbook.validate import ValidationReport, validate, validate_source
+from playbook.warehouse import connect
+
+NOW = "2025-01-01"
+
+Tables = dict[str, pd.DataFrame]
+
+
+def _drop_table(t: Tables) -> None:
+    del t["spend"]
+
+
+def _drop_column(t: Tables) -> None:
+    t["orders"] = t["orders"].drop(columns=["channel"])
+
+
+def _wrong_dtype(t: Tables) -> None:
+    t["orders"]["revenue"] = t["orders"]["revenue"].astype(str)
+
+
+def _duplicate_order(t: Tables) -> None:
+    t["orders"] = pd.concat([t["orders"], t["orders"].iloc[[0, 0]]], ignore_index=True)
+
+
+def _duplicate_item(t: Tables) -> None:
+    t["order_items"] = pd.concat([t["order_items"], t["order_items"].iloc[[0]]], ignore_index=True)
+
+
+def _orphan(t: Tables) -> None:
+    t["orders"].loc[1, "customer_id"] = "C99"
+
+
+def _orphan_product(t: Tables) -> None:
+    t["events"].loc[[0, 1], "product_id"] = "P404"
+
+
+def _naive(t: Tables) -> None:
+    t["events"]["event_ts"] = t["events"]["event_ts"].dt.tz_localize(None)
+
+
+def _null_channel(t: Tables) -> None:
+    t["orders"].loc[3, "channel"] = None
+
+
+def _bad_channel(t: Tables) -> None:
+    t["orders"].loc[2, "channel"] = "fax"
+
+
+def _negative_quantity(t: Tables) -> None:
+    t["order_items"].loc[0, "quantity"] = -1
+
+
+def _negative_spend(t: Tables) -> None:
+    t["spend"].loc[[0, 2], "spend"] = -5.0
+
+
+def _refund_with_items(t: Tables) -> None:
+    t["orders"].loc[0, "revenue"] = -80.0
+
+
+def _dup_email(t: Tables) -> None:
+    t["customers"].loc[1, "email"] = " PERSON1@Example.COM "
+    t["customers"].loc[2, "email"] = "person1@example.com"
+
+
+def _dup_phone(t: Tables) -> None:
+    t["customers"].loc[1, "phone"] = "+49-151-0000001"  # same as C01's "+49 151 0000001"
+    t["customers"].loc[2, "phone"] = "0049 151 0000001"  # no leading '+': a different number
+
+
+def _invalid_email(t: Tables) -> None:
+    t["customers"].loc[3, "email"] = "no-at-sign.com"
+    t["customers"].loc[4, "email"] = "a@b"
+    t["customers"].loc[5, "email"] = "   "  # blank: missing, not invalid
+
+
+def _missing_email(t: Tables) -> None:
+    t["customers"].loc[4, "email"] = None
+    t["customers"].loc[5, "email"] = "   "
+
+
+def _missing_phone(t: Tables) -> None:
+    t["customers"].loc[6, "phone"] = None
+
+
+def _missing_first_name(t: Tables) -> None:
+    t["customers"].loc[[6, 7], "first_name"] = ""
+
+
+def _missing_birth_year(t: Tables) -> None:
+    t["customers"].loc[8, "birth_year"] = pd.NA
+
+
+def _missing_gender(t: Tables) -> None:
+    t["customers"].loc[9, "gender"] = None
+    t["customers"].loc[10, "gender"] = " "  # blank optional value: missing, not an invalid value
+
+
+def _erased(t: Tables) -> None:
+    t["customers"].loc[7, "erased_at"] = pd.Timestamp("2024-06-01", tz="UTC")
+
+
+def _before_signup(t: Tables) -> None:
+    t["events"].loc[0, "event_ts"] = pd.Timestamp("2023-12-31 10:00", tz="UTC")  # C01 signed up 2024-01-01
+
+
+def _refunds(t: Tables) -> None:
+    extra = t["orders"].iloc[[0, 1]].assign(order_id=["R1", "R2"], revenue=[-10.0, -20.0])
+    t["orders"] = pd.concat([t["orders"], extra], ignore_index=True)
+
+
+def _future(t: Tables) -> None:
+    t["orders"].loc[13, "order_ts"] = pd.Timestamp("2030-01-01", tz="UTC")
+    t["touches"].loc[0, "touch_ts"] = pd.Timestamp("2026-01-01", tz="UTC")
+
+
+# (plant, check, table, expected count, severity)
+CASES: list[tuple[Callable[[Tables], None], str, str, int, str]] = [
+    (_drop_table, "missing_table", "spend", 1, "error"),
+    (_drop_column, "missing_column", "orders", 1, "error"),
+    (_wrong_dtype, "wrong_dtype", "orders", 1, "error"),
+    (_duplicate_order, "duplicate_key", "orders", 2, "error"),
+    (_duplicate_item, "duplicate_key", "order_items", 1, "error"),
+    (_orphan, "orphan", "orders", 1, "error"),
+    (_orphan_product, "orphan", "events", 2, "error"),
+    (_naive, "naive_timestamp", "events", 15, "error"),
+    (_null_channel, "null_values", "orders", 1, "error"),
+    (_bad_channel, "invalid_value", "orders", 1, "error"),
+    (_negative_quantity, "below_min", "order_items", 1, "error"),
+    (_negative_spend, "below_min", "spend", 2, "error"),
+    (_refund_with_items, "refund_with_items", "orders", 1, "error"),
+    (_dup_email, "duplicate_email", "customers", 2, "warning"),
+    (_dup_phone, "duplicate_phone", "customers", 1, "warning"),
+    (_invalid_email, "invalid_email", "customers", 2, "warning"),
+    (_missing_email, "missing_email", "customers", 2, "info"),
+    (_missing_phone, "missing_phone", "customers", 1, "info"),
+    (_missing_first_name, "missing_first_name", "customers", 2, "info"),
+    (_missing_birth_year, "missing_birth_year", "customers", 1, "info"),
+    (_missing_gender, "missing_gender", "customers", 2, "info"),
+    (_erased, "erased", "customers", 1, "info"),
+    (_before_signup, "events_before_signup", "events", 1, "warning"),
+    (_refunds, "refunds", "orders", 2, "info"),
+    (_future, "future_timestamp", "orders", 1, "warning"),
+    (_future, "future_timestamp", "touches", 1, "warning"),
+]
+IDS = [f"{c[1]}-{c[2]}" for c in CASES]
+
+
+@pytest.fixture(scope="module")
+def clean_report(tmp_path_factory) -> ValidationReport:
+    from tests.conftest import make_clean_tables, write_parquet_tables
+
+    folder = write_parquet_tables(make_clean_tables(), tmp_path_factory.mktemp("clean"))
+    return validate(connect(folder), now=NOW)
+
+
+def test_clean_data_has_no_findings(clean_report):
+    assert clean_report.findings == [] and clean_report.skipped == []
+    assert clean_report.ok
+    assert "ERRORS (0)" in clean_report.format()
+
+
+@pytest.mark.parametrize("plant,check,table,expected,severity", CASES, ids=IDS)
+def test_check_fires_on_planted_problem(clean_tables, write_tables, clean_report,
+                                        plant, check, table, expected, severity):
+    assert clean_report.count(check, table) == 0  # silent on clean data
+    plant(clean_tables)
+    report = validate(connect(write_tables(clean_tables)), now=NOW)
+    assert report.count(check, table) == expected, report.format()
+    found = [f for f in report.findings if f.check == check and f.table == table]
+    assert {f.severity for f in found} == {severity}
+    assert report.ok == (severity != "error")
+    assert all(f.message for f in found)
+
+
+def test_examples_are_keys_not_pii(clean_tables, write_tables):
+    _dup_email(clean_tables)
+    _duplicate_order(clean_tables)
+    report = validate(connect(write_tables(clean_tables)), now=NOW)
+    (dup,) = [f for f in report.findings if f.check == "duplicate_email"]
+    assert dup.examples == ("C01", "C02", "C03")
+    (key,) = [f for f in report.findings if f.check == "duplicate_key"]
+    assert key.examples == ("O01",)
+    assert "example.com" not in report.format().lower()
+
+
+def test_composite_key_examples(clean_tables, write_tables):
+    _duplicate_item(clean_tables)
+    (f,) = validate(connect(write_tables(clean_tables)), now=NOW).errors
+    assert f.examples == ("O01/P1",) and f.column == "order_id/product_id"
+
+
+def test_orphans_below_threshold_are_warnings(clean_tables, write_tables):
+    _orphan(clean_tables)
+    report = validate(connect(write_tables(clean_tables)), orphan_threshold=1, now=NOW)
+    assert report.ok and report.count("orphan") == 1
+    assert report.warnings[0].check == "orphan" and report.warnings[0].examples == ("C99",)
+
+
+def test_naive_timestamps_accepted_with_timezone(clean_tables, write_tables):
+    _naive(clean_tables)
+    folder = write_tables(clean_tables)
+    assert validate_source(folder, now=NOW).count("naive_timestamp") == 15
+    report = validate_source(folder, timezone="America/New_York", now=NOW)
+    assert report.findings == [], report.format()
+
+
+def test_many_problems_reported_at_once(dirty_source):
+    report = validate_source(dirty_source, now=NOW)
+    checks = {(f.check, f.table) for f in report.errors}
+    assert checks == {("missing_table", "spend"), ("duplicate_key", "orders"), ("orphan", "orders"),
+                      ("invalid_value", "orders"), ("below_min", "order_items")}
+    assert report.count("duplicate_email") == 1 and report.count("invalid_email") == 1
+    text = report.format()
+    assert text.index("ERRORS (5)") < text.index("WARNINGS (2)") < text.index("INFO (0)")
+    frame = report.to_frame()
+    assert len(frame) == len(report.findings) == 7
+    assert list(frame.columns) == ["severity", "table", "column", "check", "count", "examples", "message"]
+    with pytest.raises(DataError, match=r"5 data error\(s\)(.|\n)*missing_table(.|\n)*below_min"):
+        report.raise_for_errors()
+
+
+def test_raise_for_errors_silent_without_errors(clean_report):
+    clean_report.raise_for_errors()
+
+
+def test_checks_that_cannot_run_are_skipped_with_reason(clean_tables, write_tables):
+    del clean_tables["customers"]
+    clean_tables["orders"] = clean_tables["orders"].drop(columns=["revenue"])
+    report = validate(connect(write_tables(clean_tables)), now=NOW)
+    assert report.count("missing_table", "customers") == 1
+    assert report.count("missing_column", "orders") == 1
+    skipped = {(s.table, s.check) for s in report.skipped}
+    assert {("orders", "orphan"), ("events", "events_before_signup"), ("customers", "duplicate_email"),
+            ("orders", "refund_with_items")} <= skipped
+    assert all(s.reason for s in report.skipped)
+    assert "SKIPPED CHECKS" in report.format()
+
+
+def test_wrong_dtype_skips_value_checks_on_that_column(clean_tables, write_tables):
+    _wrong_dtype(clean_tables)
+    clean_tables["orders"].loc[0, "revenue"] = "-5"  # would be a refund with items if numeric
+    report = validate(connect(write_tables(clean_tables)), now=NOW)
+    assert [f.check for f in report.findings] == ["wrong_dtype"]
+
+
+def test_soft_counts_match_synthetic_truth(tmp_path):
+    """Every planted defect of the synthetic generator is counted exactly, and nothing is an error."""
+    synth = pytest.importorskip("playbook.synth")
+    truth = synth.generate(n_customers=3000, seed=11, out_dir=tmp_path / "sample")
+    report = validate_source(tmp_path / "sample")
+    assert report.errors == [], report.format()
+    assert truth["defects"], "the generator plants defects"
+    got = {check: report.count(check) for check in truth["defects"]}
+    assert got == truth["defects"]
