@@ -22,6 +22,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -69,6 +70,7 @@ UNKNOWN = "unknown"
 _NS_TYPES = {"TIMESTAMPTZ_NS": "TIMESTAMPTZ", "TIMESTAMP_NS": "TIMESTAMP"}
 _CSV_DELIMITERS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
+_DECIMAL_COMMA = re.compile(r"^-?\d*,\d+$")
 
 
 @ibis.udf.scalar.builtin(name="timezone")
@@ -399,10 +401,27 @@ def _csv_header(path: Path) -> tuple[str, list[str]]:
     return delim, [h.strip() for h in header]
 
 
+def _decimal_comma(path: Path, delim: str, numeric: list[int], n_lines: int = 200) -> bool:
+    """Whether numeric columns use a decimal comma (``1,5``) in the first lines (needs a non-comma
+    delimiter, as in European ``;`` exports)."""
+    if delim == "," or not numeric:
+        return False
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        rows = csv.reader(fh, delimiter=delim)
+        next(rows, None)
+        for i, row in enumerate(rows):
+            if i >= n_lines:
+                break
+            if any(j < len(row) and _DECIMAL_COMMA.match(row[j].strip()) for j in numeric):
+                return True
+    return False
+
+
 def _csv_reader(con, name: str, shown: Path, path: Path) -> str:
     """The ``read_csv(...)`` call for one canonical table.
 
     String columns of the contract are read as text (so IDs like ``007`` keep their zeros);
+    numbers with a decimal comma are read as numbers when the delimiter is not a comma;
     contract columns the sniffer could only type as text because they hold no values at all are
     given their contract type.
     """
@@ -410,10 +429,12 @@ def _csv_reader(con, name: str, shown: Path, path: Path) -> str:
     delim, header = _csv_header(path)
     dtypes = {c.name: c.dtype for c in spec.columns}
     types = {h: "VARCHAR" for h in header if dtypes.get(h) == "string"}
+    numeric = [i for i, h in enumerate(header) if dtypes.get(h) in ("float", "int")]
+    decimal = ", decimal_separator=','" if _decimal_comma(path, delim, numeric) else ""
 
     def call(types: dict[str, str]) -> str:
         typ = ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in types.items())
-        return (f"read_csv({_sql_str(str(path))}, delim={_sql_str(delim)}, header=true"
+        return (f"read_csv({_sql_str(str(path))}, delim={_sql_str(delim)}, header=true{decimal}"
                 + (f", types={{{typ}}}" if types else "") + ")")
 
     try:

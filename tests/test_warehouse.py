@@ -279,6 +279,21 @@ def _write_parquet(tables: dict[str, pd.DataFrame], folder: Path) -> Path:
     return write_parquet_tables(tables, folder)
 
 
+def test_csv_semicolon_with_decimal_comma(clean_tables, tmp_path):
+    tables = {k: clean_tables[k] for k in ("products", "orders", "order_items")}
+    tables["products"].loc[0, "price"] = 79.5
+    folder = tmp_path / "eu"
+    folder.mkdir()
+    for name, df in tables.items():  # European style: "79,5" with ";" between fields
+        df.to_csv(folder / f"{name}.csv", sep=";", decimal=",", index=False)
+    assert "79,5" in (folder / "products.csv").read_text()
+    wh = connect(folder)
+    assert wh.raw("orders").schema()["revenue"].is_floating()
+    got = wh.table("products").order_by("product_id").price.execute().tolist()
+    assert got == tables["products"]["price"].tolist()
+    assert daily_sales(wh)["revenue"].sum() == pytest.approx(tables["orders"]["revenue"].sum())
+
+
 def test_non_utf8_csv_clear_error_then_encoding_works(clean_tables, tmp_path):
     clean_tables["customers"].loc[0, "first_name"] = "José"
     folder = _write_csv({"customers": clean_tables["customers"]}, tmp_path / "latin", encoding="latin-1")
