@@ -114,11 +114,41 @@ def pii_values_for(source: str | None, timezone: str | None = None) -> Callable[
     return _values
 
 
+def preflight(cfg, data_source: str | None = None) -> None:
+    """Validate a campaign's data source against the contract before any analysis runs.
+
+    Raises
+    ------
+    DataError
+        The source is missing, or violates the contract; the message lists every error at once
+        (soft problems such as duplicate people do not stop a run: cleaning handles them).
+    """
+    from playbook.errors import DataError
+    from playbook.validate import validate
+    from playbook.warehouse import connect
+
+    source = data_source or cfg.data_source_resolved
+    wh = connect(source, timezone=cfg.data.timezone, encoding=cfg.data.encoding)
+    report = validate(wh, orphan_threshold=cfg.data.orphan_threshold)
+    if not report.ok:
+        errors = "\n".join(f"  - {f.table}.{f.column or '*'}: {f.message}" for f in report.errors)
+        raise DataError(
+            f"The data in {source} violates the data contract ({len(report.errors)} error(s)); "
+            f"no notebook was run:\n{errors}\nRun `playbook validate-data {source}` for details.")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from playbook.config import load_config
     from playbook.runner import exit_code, resolve_steps, run_campaigns, summary_table
 
     resolve_steps(args.only)  # fail fast on an unknown step name, before any work
+
+    def _load_and_check(path: str):
+        """Load a config and, unless --no-validate, check its data before any notebook runs."""
+        cfg = load_config(path)
+        if not args.no_validate:
+            preflight(cfg, args.data_source)
+        return cfg
 
     def _pii(cfg_source: str | None) -> Callable[[], list[str]]:
         return pii_values_for(args.data_source or cfg_source)
@@ -126,7 +156,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     results = run_campaigns(
         args.configs,
         only=args.only,
-        loader=load_config,
+        loader=_load_and_check,
         timeout=args.timeout,
         data_source=args.data_source,
         seed=args.seed,
@@ -176,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-source", default=None, help="override the config's data.source")
     r.add_argument("--seed", type=int, default=None, help="override the notebooks' random seed")
     r.add_argument("--kernel", default="seasonal-playbook", help="Jupyter kernel (default seasonal-playbook)")
+    r.add_argument("--no-validate", action="store_true",
+                   help="skip the data-contract check before the notebooks run")
     r.set_defaults(func=_cmd_run)
     return p
 

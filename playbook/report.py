@@ -93,6 +93,12 @@ def set_theme() -> None:
             "figure.autolayout": True,
         }
     )
+    # Tables in reports: readable numbers (thousands separators, 2 decimals) and no truncated
+    # text cells; long tables are shortened by pandas' own row limit.
+    pd.set_option("display.float_format", "{:,.2f}".format)
+    pd.set_option("display.max_colwidth", 200)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.width", 200)
 
 
 def _is_missing(x: Any) -> bool:

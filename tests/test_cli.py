@@ -82,3 +82,26 @@ def test_validate_exits_1_on_contract_errors(tmp_path):
     assert res.returncode == 1
     assert "spend" in res.stdout and "orders" in res.stdout
     assert "Traceback" not in res.stderr
+
+
+def test_run_refuses_data_that_breaks_the_contract(tmp_path):
+    """Contract errors are listed before any notebook runs; nothing is published."""
+    import pandas as pd
+    import yaml
+
+    out = tmp_path / "sample"
+    assert run_cli("generate-data", "--customers", "500", "--out", str(out)).returncode == 0
+    orders = pd.read_parquet(out / "orders.parquet")
+    orders.loc[orders.index[:4], "customer_id"] = "NOBODY"  # orphans
+    orders.to_parquet(out / "orders.parquet")
+    cfg = yaml.safe_load((ROOT / "campaigns" / "holiday-2025.yaml").read_text())
+    cfg["data"] = {"source": str(out)}
+    cfg["output"] = {"dir": str(tmp_path / "reports")}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = run_cli("run", str(path))
+    assert res.returncode == 1
+    text = res.stdout + res.stderr
+    assert "violates the data contract" in text and "orders.customer_id" in text
+    assert not (tmp_path / "reports").exists()
+    assert "Traceback" not in res.stderr
