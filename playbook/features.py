@@ -320,3 +320,40 @@ def feature_fields(features: pd.DataFrame) -> list[str]:
     """Columns usable as rule fields (everything except ids and raw timestamps)."""
     skip = {"customer_id", "signup_ts", "first_order_ts", "last_order_ts"}
     return [c for c in features.columns if c not in skip]
+
+
+def rfm_inputs(wh: Warehouse, as_of: pd.Timestamp | dt.datetime | str, merge_map: pd.DataFrame) -> pd.DataFrame:
+    """Only what RFM needs, as of ``as_of`` (cheaper than :func:`customer_features`).
+
+    Returns one row per resolved customer signed up before ``as_of``: ``customer_id``,
+    ``erased``, ``orders_total``, ``monetary_total``, ``days_since_last_order`` (NaN without a
+    sale), ``tenure_days``.
+    """
+    as_of = to_utc(as_of)
+    people = _people(wh, merge_map, as_of)[["customer_id", "signup_ts", "erased"]]
+    o = resolve_customer_ids(wh.table("orders"), merge_map)
+    o = o.filter(o.order_ts < _ts(as_of), o.customer_id.notnull())
+    sale = o.revenue >= 0
+    g = o.group_by("customer_id").aggregate(orders_total=sale.sum(), monetary_total=o.revenue.sum(),
+                                            last_order_ts=o.order_ts.max(where=sale)).execute()
+    people["customer_id"] = people["customer_id"].astype(str)
+    g["customer_id"] = g["customer_id"].astype(str)
+    df = people.merge(g, on="customer_id", how="left")
+    df["orders_total"] = pd.to_numeric(df["orders_total"]).fillna(0).astype("int64")
+    df["monetary_total"] = pd.to_numeric(df["monetary_total"]).fillna(0.0).astype("float64")
+    df["erased"] = df["erased"].astype("boolean").fillna(False).astype(bool)
+    df["days_since_last_order"] = ((as_of - pd.to_datetime(df["last_order_ts"], utc=True)) / DAY).astype("float64")
+    df["tenure_days"] = ((as_of - pd.to_datetime(df["signup_ts"], utc=True)) / DAY).astype("float64")
+    cols = ["customer_id", "erased", "orders_total", "monetary_total", "days_since_last_order", "tenure_days"]
+    return df[cols].sort_values("customer_id", ignore_index=True)
+
+
+def buyers_between(wh: Warehouse, merge_map: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> set[str]:
+    """Resolved customer ids with a sale order in ``[start, end)`` (empty when ``end <= start``)."""
+    start, end = to_utc(start), to_utc(end)
+    if end <= start:
+        return set()
+    o = resolve_customer_ids(wh.table("orders"), merge_map)
+    o = o.filter(o.order_ts >= _ts(start), o.order_ts < _ts(end), o.revenue >= 0, o.customer_id.notnull())
+    ids = o.select("customer_id").distinct().execute()["customer_id"]
+    return {str(x) for x in ids}
