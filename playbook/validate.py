@@ -154,15 +154,18 @@ class ValidationReport:
 
 
 def _table_lines(findings: list[Finding]) -> list[str]:
-    head = ("table", "column", "check", "count", "examples")
-    rows = [(f.table, f.column or "-", f.check, f"{f.count:,}", ", ".join(f.examples) or "-") for f in findings]
+    """Aligned rows ``table column check count examples``, each followed by its message."""
+    head = ("table", "column", "check", "count")
+    rows = [(f.table, f.column or "-", f.check, f"{f.count:,}") for f in findings]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
-    out = ["  " + "  ".join(h.ljust(w) if i != 3 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths,
-                                                                                         strict=False)))
-           + "  " + head[4]]
+
+    def line(cells: tuple[str, ...], examples: str) -> str:
+        left = [c.ljust(w) for c, w in zip(cells[:3], widths[:3], strict=True)]
+        return "  " + "  ".join([*left, cells[3].rjust(widths[3]), examples])
+
+    out = [line(head, "examples")]
     for f, r in zip(findings, rows, strict=True):
-        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]), r[3].rjust(widths[3])]
-        out.append("  " + "  ".join(cells) + "  " + r[4])
+        out.append(line(r, ", ".join(f.examples) or "-"))
         out.append("      " + f.message)
     return out
 

@@ -322,3 +322,16 @@ def test_ibis_url_source(clean_tables, tmp_path):
     assert wh.available() == list(clean_tables)
     ref = daily_sales(connect(_write_parquet(clean_tables, tmp_path / "pq")))
     pd.testing.assert_frame_equal(daily_sales(wh), ref)
+
+
+def test_empty_orders_give_empty_or_zero_aggregates(clean_tables, write_tables):
+    clean_tables["orders"] = clean_tables["orders"].iloc[:0]
+    clean_tables["order_items"] = clean_tables["order_items"].iloc[:0]
+    wh = connect(write_tables(clean_tables))
+    empty = daily_sales(wh, by=("channel",))
+    assert empty.empty and list(empty.columns) == ["day", "channel", "revenue", "gross_revenue", "refunds",
+                                                   "orders", "customers", "discount"]
+    zeros = daily_sales(wh, start="2024-03-01", end="2024-03-03")
+    assert len(zeros) == 3 and zeros["revenue"].eq(0).all() and zeros["orders"].eq(0).all()
+    summary = customer_order_summary(wh, "2024-04-01")
+    assert summary.empty and "recency_days" in summary.columns
