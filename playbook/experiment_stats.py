@@ -353,6 +353,42 @@ def _trapezoid_weights(x: np.ndarray) -> np.ndarray:
     return w
 
 
+def info_fraction_rates(pooled_rate: np.ndarray) -> np.ndarray:
+    """Information fractions for a conversion-to-date metric on a fixed population.
+
+    When every user is in the test from the start and the metric on day d is "converted by
+    day d", Corr(Z_j, Z_k) = sqrt(odds_j / odds_k) (odds of the pooled rate), so the z path is
+    a time-changed Brownian motion with time ``odds_d / odds_final``.
+    """
+    p = np.asarray(pooled_rate, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        odds = p / (1 - p)
+        return odds / odds[..., -1:]
+
+
+def info_fraction_means(se: np.ndarray) -> np.ndarray:
+    """Information fractions for a cumulative-to-date mean (e.g. revenue per user to date).
+
+    With independent daily increments the difference of arm means has independent increments,
+    so its variance is the time scale: ``t_d = SE_d^2 / SE_final^2``.
+    """
+    v = np.square(np.asarray(se, float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return v / v[..., -1:]
+
+
+def usable_looks(t: np.ndarray) -> np.ndarray:
+    """Mask of looks whose information fraction is finite, positive and strictly increasing."""
+    t = np.asarray(t, float)
+    ok = np.isfinite(t) & (t > 0)
+    keep = np.zeros(t.shape, bool)
+    last = 0.0
+    for i in np.flatnonzero(ok):
+        if t[i] > last + 1e-9 and t[i] <= 1 + 1e-9:
+            keep[i], last = True, t[i]
+    return keep
+
+
 def naive_peeking_rejects(z_paths: np.ndarray, alpha: float = 0.05) -> np.ndarray:
     """Whether a fixed-horizon test rejects at ANY look (the error daily peeking makes)."""
     return (np.abs(z_paths) >= _z(alpha)).any(axis=-1)
