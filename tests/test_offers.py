@@ -1,0 +1,104 @@
+"""Next-best offer, content tokens, send time (against planted hours) and trigger flows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from playbook import offers
+from playbook.errors import ConfigError
+from playbook.warehouse import connect
+from tests.sample_data import read, small_sample
+
+CUSTOMERS = pd.DataFrame({
+    "customer_id": ["a", "b", "c", "d"],
+    "segment": ["Loyal", "unknown seg", "New", "At risk"],
+    "promo_share": [0.0, 1.0, 0.5, np.nan],
+    "first_name": ["Ann", None, "  ", "Bo"],
+    "top_product": ["Lamp", None, "Book", ""],
+})
+
+
+def test_offer_subject_and_fallbacks():
+    got = offers.next_best_offer(CUSTOMERS)
+    expected = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d"],
+        "segment": ["Loyal", "unknown seg", "New", "At risk"],
+        "matrix_row": ["Loyal", "default", "New", "At risk"],
+        "discount_pct": [0.0, 15.0, 10.0, 0.0],
+        "offer": ["free gift wrap", "15% off holiday favourites", "10% off your second order", "free gift wrap"],
+        "content": ["loyalty_thanks", "holiday_catalogue", "welcome_series", "win_back"],
+        "subject": ["Thank you Ann: free gift wrap", "Friend, 15% off holiday favourites on our holiday picks",
+                    "Friend, meet Book", "Bo, we saved our holiday picks for you"],
+    })
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+@pytest.mark.parametrize("margin,floor,expected_max", [(40, 25, 15), (40, 32, 5), (30, 30, 0)],
+                         ids=["cap15", "cap5", "no-room"])
+def test_discount_never_breaks_the_margin_floor(margin, floor, expected_max):
+    d = offers.discount_for(np.linspace(0, 1, 11), margin, floor)
+    assert d.max() == expected_max and (margin - d >= floor).all()
+    assert (np.diff(d) >= 0).all()  # more price-sensitive -> never a smaller discount
+
+
+def test_content_matrix_errors_name_segment_and_token():
+    bad = {"default": {"offer": "x", "content": "y", "subject": "{first_name} {nickname}"},
+           "VIP": {"offer": "z", "content": ""}}
+    with pytest.raises(ConfigError, match=r"\[default\]\.subject: unknown token \{nickname\}") as e:
+        offers.validate_content_matrix(bad)
+    assert "[VIP].subject: missing" in str(e.value) and "[VIP].content: missing" in str(e.value)
+
+
+def test_preview_masks_first_names():
+    prev = offers.offer_preview(offers.next_best_offer(CUSTOMERS), CUSTOMERS)
+    text = prev.to_string()
+    assert "Ann" not in text and "Bo," not in text and "[first name]" in text
+    assert not prev["customer"].isin(CUSTOMERS["customer_id"]).any()
+
+
+def test_send_time_shrinks_thin_histories_to_segment():
+    opens = pd.DataFrame({"customer_id": ["x"] * 20 + ["y"] * 20 + ["thin"],
+                          "weekday": [1] * 41, "hour": [19] * 20 + [19] * 20 + [3], "opens": [1] * 41})
+    st = offers.send_times(opens, pd.Series({"x": "s", "y": "s", "thin": "s"}), strength=5).set_index("customer_id")
+    assert st.loc["x", "best_hour_utc"] == 19
+    assert st.loc["thin", "best_hour_utc"] == 19  # one open at 3h is not enough evidence
+    rich = pd.concat([opens, pd.DataFrame({"customer_id": ["thin"] * 30, "weekday": 1, "hour": 3, "opens": 1})])
+    assert offers.send_times(rich, strength=5).set_index("customer_id").loc["thin", "best_hour_utc"] == 3
+
+
+def test_send_time_recovers_planted_hour_and_beats_global():
+    wh = connect(small_sample())
+    oc = offers.open_counts(wh, "2020-01-01", "2025-10-15")
+    st = offers.send_times(oc).merge(pd.read_parquet(small_sample() / "truth_customers.parquet"), on="customer_id")
+    assert (st["best_hour_utc"] == st["preferred_send_hour_utc"]).mean() > 0.6
+    ev = offers.evaluate_send_time(wh, "2025-06-01", "2025-10-15")
+    assert ev.iloc[0, 2] > ev.iloc[1, 2]
+
+
+def test_cart_flow_steps_match_pandas_reference():
+    src = small_sample()
+    as_of = pd.Timestamp("2025-10-15", tz="UTC")
+    got = offers.flow_status(connect(src), as_of, offers.CART_FLOW).set_index("customer_id")
+    e = read(src, "events")
+    e = e[(e.event_type == "add_to_cart") & (e.event_ts < as_of) & (e.event_ts >= as_of - pd.Timedelta(hours=168))]
+    last_cart = e.groupby("customer_id")["event_ts"].max()
+    o = read(src, "orders")
+    o = o[(o.revenue >= 0) & (o.order_ts < as_of)].groupby("customer_id")["order_ts"].max()
+    still = last_cart[~(o.reindex(last_cart.index) > last_cart).fillna(False).astype(bool)]
+    assert set(got.index) == set(still.index)
+    hours = (as_of - still) / pd.Timedelta(hours=1)
+    ref = np.select([hours >= 48, hours >= 24, hours >= 2], ["retargeting", "incentive", "reminder"], "waiting")
+    assert (got.loc[still.index, "step"].to_numpy() == ref).all()
+
+
+def test_flow_counts_list_every_step():
+    counts = offers.flow_counts(connect(small_sample()), "2025-10-15")
+    assert set(counts["flow"]) == {"abandoned cart", "browse abandonment", "post-purchase"}
+    assert (counts.groupby("flow").size() >= 3).all() and counts["customers"].sum() > 0
+
+
+def test_bad_flow_is_a_config_error():
+    with pytest.raises(ConfigError, match="increasing hours"):
+        offers.FlowSpec.from_dict({"name": "f", "trigger": "view", "steps": [("a", 5), ("b", 2)], "max_age_hours": 9})
