@@ -222,3 +222,20 @@ def test_bh_controls_false_discovery_rate():
 def test_treated_rate_rejects_impossible_effects():
     with pytest.raises(ValueError, match="smaller mde"):
         es.treated_rate(0.9, 0.2)
+
+
+def test_sequential_on_conversion_to_date_of_a_fixed_population_keeps_alpha():
+    # Everyone is assigned up front (as in a season test); day d looks at "converted by day d".
+    rng = np.random.default_rng(909)
+    days, n, p_final = 30, 2000, 0.3
+    probs = np.r_[np.full(days, p_final / days), 1 - p_final]
+    x_c = np.cumsum(rng.multinomial(n, probs, S)[:, :days], 1)
+    x_t = np.cumsum(rng.multinomial(n, probs, S)[:, :days], 1)
+    z = es.two_proportion_test(x_c, n, x_t, n)["z"]
+    observed_t = es.info_fraction_rates((x_c + x_t) / (2 * n))
+    assert es.usable_looks(observed_t[0]).all()
+    t = es.info_fraction_rates(p_final * np.arange(1, days + 1) / days)
+    assert np.abs(observed_t - t).mean() < 0.02  # observed fractions track the expected ones
+    fpr = es.sequential_rejects(z, t).mean()
+    assert 0.04 <= fpr <= 0.06, fpr
+    assert es.naive_peeking_rejects(z).mean() > 0.12
