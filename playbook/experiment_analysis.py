@@ -280,7 +280,8 @@ def decide(a: ExperimentAnalysis, exp, users_per_day: float) -> dict:
             f"rules out the {mde_rel:.0%} lift the test was designed to find.")}
     more = _more_users(b, exp, mde_rel)
     days = more / users_per_day if users_per_day > 0 else float("inf")
-    days_txt = f"about {days:,.0f} more days at the observed rate" if np.isfinite(days) else "more time"
+    days_txt = (f"about {days:,.0f} more days at the {users_per_day:,.0f} users per day this test enrolled"
+                if np.isfinite(days) else "more time")
     return {"verdict": "inconclusive", "extra_users_per_arm": more, "extra_days": days, "reason": (
         f"No significant effect yet ({b['rel_lift']:+.1%}, 95% CI {b['rel_lo']:+.1%} to {b['rel_hi']:+.1%}); "
         f"detecting a {mde_rel:.0%} lift needs about {more:,.0f} more users per arm ({days_txt}).")}
@@ -416,12 +417,29 @@ def srm_banner(analyses: list[ExperimentAnalysis]) -> str:
             "trustworthy and cannot be shipped.")
 
 
+def summary_view(analyses: list[ExperimentAnalysis]):
+    """:func:`summary_table` formatted for the report (no index)."""
+    from playbook.report import format_table
+
+    return format_table(summary_table(analyses))
+
+
+def decisions_view(analyses: list[ExperimentAnalysis]):
+    """:func:`decisions_table` formatted for the report (no index)."""
+    from playbook.report import format_table
+
+    df = decisions_table(analyses)
+    df["srm_p"] = df["srm_p"].map(lambda p: "" if pd.isna(p) else f"{p:.3g}")
+    return format_table(df.rename(columns={"srm_p": "sample-ratio p"}))
+
+
 def summary_table(analyses: list[ExperimentAnalysis]) -> pd.DataFrame:
     """Stakeholder table: primary metric per treatment with lift, interval and verdict."""
     res = results_table(analyses)
     if res.empty:
         return pd.DataFrame(columns=["experiment", "variant", "metric", "control", "treatment",
-                                     "lift", "95% interval", "adjusted p", "P(beat control)", "CUPED lift"])
+                                     "lift", "95% interval", "adjusted p", "P(beat control)", "CUPED lift",
+                                     "bootstrap 95% (revenue)"])
     res = res[res["role"] == "primary"]
 
     def pct(x):
@@ -441,18 +459,25 @@ def summary_table(analyses: list[ExperimentAnalysis]) -> pd.DataFrame:
         "P(beat control)": res["prob_beat_control"].map(lambda p: "" if pd.isna(p) else f"{p:.0%}"),
         "CUPED lift": [f"{pct(x)} ({pct(lo)} to {pct(hi)})" if pd.notna(x) else "" for x, lo, hi in
                        zip(res["cuped_rel_lift"], res["cuped_rel_lo"], res["cuped_rel_hi"], strict=True)],
+        "bootstrap 95% (revenue)": [f"{pct(lo)} to {pct(hi)}" if pd.notna(lo) else "" for lo, hi in
+                                    zip(res["boot_rel_lo"], res["boot_rel_hi"], strict=True)],
     }).reset_index(drop=True)
 
 
 def plot_forest(analyses: list[ExperimentAnalysis]) -> plt.Figure:
-    """Relative lift with its 95% interval per experiment/variant/metric (unadjusted and CUPED)."""
-    res = results_table(analyses).dropna(subset=["rel_lift"])
+    """Relative lift of the primary metric with its 95% interval (unadjusted and CUPED).
+
+    Guardrails are left to :func:`guardrail_view`: rare events (unsubscribes) have relative
+    intervals hundreds of percent wide that would squash the primary results.
+    """
+    res = results_table(analyses)
+    res = res[res["role"] == "primary"].dropna(subset=["rel_lift"])
     fig, ax = plt.subplots(figsize=(9, max(2.5, 0.45 * len(res) + 1.2)))
     if res.empty:
         ax.text(0.5, 0.5, "No experiment results to show", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return fig
-    labels = (res["experiment_id"] + " · " + res["variant"].astype(str) + " · " + res["metric"]).tolist()
+    labels = (res["experiment_id"] + " · " + res["variant"].astype(str) + "\n" + res["metric"]).tolist()
     y = np.arange(len(res))
     ax.errorbar(res["rel_lift"] * 100, y, xerr=[(res["rel_lift"] - res["rel_lo"]) * 100,
                 (res["rel_hi"] - res["rel_lift"]) * 100], fmt="o", color="#1f4e79", capsize=3,
@@ -466,7 +491,7 @@ def plot_forest(analyses: list[ExperimentAnalysis]) -> plt.Figure:
     ax.axvline(0, color="grey", lw=1)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
-    ax.set_title("Relative lift of each variant over its control (95% intervals)")
+    ax.set_title("Primary metric: relative lift of each variant over its control (95% intervals)")
     ax.set_xlabel("relative lift (%)")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -542,11 +567,112 @@ def write_outputs(analyses: list[ExperimentAnalysis], design: pd.DataFrame, outp
     return decisions
 
 
-def headline(analyses: list[ExperimentAnalysis]) -> dict[str, str]:
-    """Headline numbers for the index page: verdict counts and the best shipped lift."""
+def headline(analyses: list[ExperimentAnalysis], inventory: pd.DataFrame | None = None) -> dict[str, str]:
+    """Headline numbers for the index page: inventory counts (optional) and verdict counts."""
+    from playbook.experiment import headline as inventory_headline
+
     verdicts = [a.decision.get("verdict", "no result") for a in analyses]
-    out = {"experiments analysed": str(len(analyses)),
-           "ship": str(verdicts.count("ship")), "don't ship": str(verdicts.count("don't ship")),
-           "inconclusive": str(verdicts.count("inconclusive")),
-           "sample ratio mismatches": str(sum(a.srm_p < SRM_P for a in analyses))}
+    out = inventory_headline(inventory) if inventory is not None else {}
+    out.update({"experiments analysed": str(len(analyses)),
+                "ship": str(verdicts.count("ship")), "don't ship": str(verdicts.count("don't ship")),
+                "inconclusive": str(verdicts.count("inconclusive")),
+                "sample ratio mismatches": str(sum(a.srm_p < SRM_P for a in analyses))})
     return out
+
+
+def arms_view(analyses: list[ExperimentAnalysis]):
+    """Planned vs observed split per arm with the sample-ratio p-value."""
+    from playbook.report import format_table
+
+    frames = [a.arms.assign(experiment=a.experiment_id, srm_p=a.srm_p) for a in analyses if not a.arms.empty]
+    cols = ["experiment", "variant", "planned_share", "observed_share", "users", "srm_p"]
+    df = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    df = df.rename(columns={"planned_share": "planned share", "observed_share": "observed share",
+                            "srm_p": "sample-ratio p"})
+    df["sample-ratio p"] = df["sample-ratio p"].map(lambda p: "" if pd.isna(p) else f"{p:.3g}")
+    return format_table(df, pct=["planned share", "observed share"], ints=["users"])
+
+
+def balance_view(analyses: list[ExperimentAnalysis]):
+    """Standardised mean differences of pre-period covariates (|SMD| > 0.1 flagged)."""
+    from playbook.report import format_table
+
+    frames = [a.balance.assign(experiment=a.experiment_id) for a in analyses if not a.balance.empty]
+    cols = ["experiment", "arm", "covariate", "mean_control", "mean_arm", "smd", "balanced"]
+    df = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    df["smd"] = df["smd"].map(lambda x: f"{x:+.3f}")
+    df["mean_control"] = df["mean_control"].map(lambda x: f"{x:,.2f}")
+    df["mean_arm"] = df["mean_arm"].map(lambda x: f"{x:,.2f}")
+    df["balanced"] = df["balanced"].map({True: "yes", False: "NO"})
+    return format_table(df.rename(columns={"smd": "std. mean difference", "mean_control": "control mean",
+                                           "mean_arm": "arm mean"}))
+
+
+def guardrail_view(analyses: list[ExperimentAnalysis]):
+    """Guardrail metrics per variant: lift, interval, adjusted p and whether harm was found."""
+    from playbook.report import format_table
+
+    res = results_table(analyses)
+    g = res[res["role"] == "guardrail"].copy()
+    harm = np.where(g["metric"].isin(HIGHER_IS_WORSE), g["abs_lift"] > 0, g["abs_lift"] < 0)
+    g["harm detected"] = np.where(g["significant"].fillna(False).astype(bool) & harm, "yes", "no")
+    g.loc[g["p_value"].isna(), "harm detected"] = "no data"
+    view = g[["experiment_id", "variant", "metric", "value_control", "value_variant", "rel_lift", "rel_lo",
+              "rel_hi", "p_adjusted", "harm detected", "note"]].rename(columns={
+                  "experiment_id": "experiment", "value_control": "control", "value_variant": "variant value",
+                  "rel_lift": "lift", "rel_lo": "95% low", "rel_hi": "95% high", "p_adjusted": "adjusted p"})
+    for c in ("control", "variant value"):
+        view[c] = [("" if pd.isna(x) else f"{x:,.2f}" if m == "aov" else f"{x:.2%}")
+                   for m, x in zip(view["metric"], view[c], strict=True)]
+    view["adjusted p"] = view["adjusted p"].map(lambda p: "" if pd.isna(p) else f"{p:.3g}")
+    return format_table(view.reset_index(drop=True), pct=["lift", "95% low", "95% high"])
+
+
+def segment_view(analyses: list[ExperimentAnalysis]):
+    """Exploratory lifts of the primary metric by country (not corrected; do not ship on these)."""
+    from playbook.report import format_table
+
+    frames = [a.segments.assign(experiment=a.experiment_id, metric=a.metric) for a in analyses
+              if not a.segments.empty]
+    cols = ["experiment", "metric", "segment", "variant", "n_control", "n_variant", "rel_lift", "rel_lo",
+            "rel_hi", "p_value"]
+    df = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    df["p_value"] = df["p_value"].map(lambda p: "" if pd.isna(p) else f"{p:.3g}")
+    df = df.rename(columns={"n_control": "users (control)", "n_variant": "users (variant)", "rel_lift": "lift",
+                            "rel_lo": "95% low", "rel_hi": "95% high", "p_value": "p (uncorrected)"})
+    return format_table(df, pct=["lift", "95% low", "95% high"], ints=["users (control)", "users (variant)"])
+
+
+def bayes_view(analyses: list[ExperimentAnalysis]):
+    """Probability that each variant beats its control and the expected loss of shipping it."""
+    from playbook.report import format_table
+
+    res = results_table(analyses)
+    p = res[(res["role"] == "primary") & res["prob_beat_control"].notna()]
+    view = pd.DataFrame({
+        "experiment": p["experiment_id"], "variant": p["variant"], "metric": p["metric"],
+        "P(variant beats control)": p["prob_beat_control"],
+        "expected loss if shipped": [f"{100 * x:.2f} percentage points" if METRICS[m][2] == "proportion" else f"{x:,.2f}"
+                                     for m, x in zip(p["metric"], p["expected_loss"], strict=True)],
+    }).reset_index(drop=True)
+    return format_table(view, pct=["P(variant beats control)"])
+
+
+def describe_results(analyses: list[ExperimentAnalysis]) -> str:
+    """One sentence on what the forest plot shows (Markdown)."""
+    res = results_table(analyses)
+    prim = res[(res["role"] == "primary") & res["p_value"].notna()]
+    if prim.empty:
+        return "No experiment has usable data for its primary metric yet."
+    sig = prim[prim["significant"].fillna(False).astype(bool)]
+    names = ", ".join(f"{r.experiment_id} ({r.rel_lift:+.1%})" for r in sig.itertuples()) or "none"
+    return (f"{len(prim)} primary comparison(s) analysed; significant after "
+            f"{prim['correction'].iloc[0]} correction: {names}. Intervals that cross zero are "
+            "compatible with no effect; CUPED intervals (squares) are narrower where the pre-period "
+            "predicts the outcome.")
+
+
+def decision_notes(analyses: list[ExperimentAnalysis]) -> list[str]:
+    """Verdicts as short sentences for the step summary on the index page."""
+    return [f"{a.experiment_id}: {a.decision.get('verdict', 'no result')}. {a.decision.get('reason', '')}"
+            for a in analyses]

@@ -183,9 +183,13 @@ def plot_power_curves(design: pd.DataFrame, cfg) -> plt.Figure:
             pw = es.power_means(r["baseline"] * lifts, r["sd"], n_c, ratio, r["alpha_design"])
         ax.plot(lifts * 100, pw * 100, label=f"{exp.id} ({exp.primary_metric})")
     ax.axhline(80, color="grey", ls="--", lw=1)
+    for mde in sorted({e.mde for e in cfg.experiments if e.mde_type == "relative"}):
+        ax.axvline(mde * 100, color="grey", ls=":", lw=1)
+        ax.annotate(f"MDE {mde:.0%}", (mde * 100, 3), fontsize=8, color="grey", ha="left")
     ax.set_title("Power to detect a true lift with the users the season window reaches")
     ax.set_xlabel("true relative lift of the treatment (%)")
     ax.set_ylabel("power (%)")
+    ax.set_xlim(0, 30)
     ax.set_ylim(0, 101)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -297,3 +301,32 @@ def balance_check(df: pd.DataFrame, covariates: Sequence[str], control: str,
             rows.append({"arm": arm, "covariate": cov, "mean_arm": a.mean(), "mean_control": c.mean(),
                          "smd": smd, "balanced": bool(abs(smd) <= threshold)})
     return pd.DataFrame(rows, columns=["arm", "covariate", "mean_arm", "mean_control", "smd", "balanced"])
+
+
+def design_view(design: pd.DataFrame, currency: str = "USD"):
+    """Stakeholder view of the design table (formatted; baselines in metric units)."""
+    from playbook.report import format_table
+
+    def base(r):
+        if pd.isna(r["baseline"]):
+            return ""
+        return f"{r['baseline']:,.2f} {currency}" if METRICS[r["primary_metric"]][2] == "mean" else f"{r['baseline']:.1%}"
+
+    def days(x):
+        return "" if pd.isna(x) else ("beyond the window" if not np.isfinite(x) else f"{x:.0f}")
+
+    view = pd.DataFrame({
+        "experiment": design["experiment_id"], "metric": design["primary_metric"],
+        "baseline (history)": design.apply(base, axis=1) if len(design) else [],
+        "MDE": design["mde"], "users per arm (control)": design["n_control"],
+        "users needed": design["users_needed"],
+        "days needed": design["days_needed"].map(days),
+        "users reached in window": design["users_in_window"],
+        "detectable lift in window": design["detectable_lift_in_window"],
+        "pre-period correlation": design["rho_pre"].map(lambda x: "" if pd.isna(x) else f"{x:.2f}"),
+        "users needed with CUPED": design["cuped_users_needed"],
+        "note": design["note"],
+    })
+    return format_table(view, pct=["MDE", "detectable lift in window"],
+                        ints=["users per arm (control)", "users needed", "users reached in window",
+                              "users needed with CUPED"])
