@@ -222,6 +222,7 @@ def resolve_customer_ids(t: ibis.Table, merge_map: pd.DataFrame) -> ibis.Table:
     The original account id is kept in ``account_id``.
     """
     m = merge_map_table(merge_map).rename(account_id="customer_id")
+    t = t.mutate(customer_id=t.customer_id.cast("string"))  # ids are strings (an all-null column may not be)
     j = t.rename(account_id="customer_id").left_join(m, "account_id").drop("account_id_right")
     return j.mutate(customer_id=j.kept_id.fill_null(j.account_id)).drop("kept_id")
 
@@ -269,7 +270,8 @@ def defect_audit(wh: Warehouse, n_examples: int = 3) -> pd.DataFrame:
         "missing_birth_year": c.birth_year.isnull(),
         "missing_gender": blank["gender"],
         "implausible_birth_year": c.birth_year.notnull() & ((c.birth_year < lo) | (c.birth_year > hi)),
-        "future_signup": (c.signup_ts > ibis.timestamp(latest)) if latest is not None else ibis.literal(False),
+        "future_signup": (c.signup_ts > ibis.timestamp(latest)) if latest is not None
+        else (c.signup_ts.isnull() & c.signup_ts.notnull()),  # no activity data: nothing to compare with
         "erased": c.erased,
     }
     counts = c.aggregate(**{k: v.sum() for k, v in flags.items()}).execute().iloc[0]

@@ -117,6 +117,13 @@ def resolve(ctx) -> cleaning.IdentityResolution:
     return cleaning.resolve_identities(ctx.wh)
 
 
+def defects_table(audit: pd.DataFrame):
+    """The defect audit for the report: kind, count, how it is handled, pseudonymous examples."""
+    from playbook.report import format_table
+
+    return format_table(audit[["defect", "count", "handling", "examples"]], ints=["count"])
+
+
 def identity_table(ident: cleaning.IdentityResolution) -> pd.DataFrame:
     """Accounts, people and merges by key, for the report (counts only)."""
     by = ident.merge_map["reason"].value_counts() if ident.n_merged else pd.Series(dtype="int64")
@@ -274,6 +281,18 @@ def rfm_summary(rfm: pd.DataFrame, feats: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def rfm_table(summary: pd.DataFrame, currency: str = "USD"):
+    """The RFM summary formatted for the report (money, percentages, counts)."""
+    from playbook.report import format_table
+
+    t = summary.rename(columns={"median_days_since_last_order": "median days since last order",
+                                "median_orders": "median orders", "median_revenue": "median revenue",
+                                "revenue_share": "revenue share"})
+    return format_table(t, money=["revenue", "median revenue"], pct=["share", "revenue share"],
+                        ints=["customers", "median days since last order"], currency=currency,
+                        hide_index=False)
+
+
 def plot_rfm(summary: pd.DataFrame, currency: str = "USD") -> plt.Figure:
     """Bars: customers per RFM segment next to the segment's share of revenue."""
     fig, ax = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
@@ -384,10 +403,13 @@ def rule_segments(fields: pd.DataFrame, cfg) -> rules.RuleSegments:
     return rules.build_rule_segments(fields, cfg.segments)
 
 
-def rule_segment_table(result: rules.RuleSegments, n_customers: int) -> pd.DataFrame:
+def rule_segment_table(result: rules.RuleSegments, n_customers: int):
+    """Members per rule segment with share of the base and status (built / empty / not built)."""
+    from playbook.report import format_table
+
     t = result.sizes()
     t.insert(2, "share", t["size"] / n_customers if n_customers else 0.0)
-    return t.set_index("segment")
+    return format_table(t, pct=["share"], ints=["size"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -418,13 +440,20 @@ def describe_suppression(flags: pd.DataFrame) -> str:
         return "No customers: nobody to contact and nobody to suppress."
     parts = [f"{ch}: **{int((~flags[f'suppress_{ch}']).sum()):,}** reachable "
              f"({(~flags[f'suppress_{ch}']).mean():.0%})" for ch in suppression.CHANNELS]
-    return ("Of " + f"{n:,} people, " + "; ".join(parts) + ". Missing consent is the main reason; "
-            "erased, unsubscribed and bounced people are never exported for the channel concerned.")
+    counts = suppression.reason_counts(flags).loc[list(suppression.REASONS)]
+    main = counts.sum(axis=1).idxmax()
+    lead = (f" The most common reason is {main.replace('_', ' ')}." if counts.to_numpy().sum() else
+            " Nobody is suppressed.")
+    return ("Of " + f"{n:,} people, " + "; ".join(parts) + "." + lead + " Erased, unsubscribed and bounced "
+            "people are never exported for the channel concerned.")
 
 
-def overlap_table(members: pd.DataFrame) -> pd.DataFrame:
-    """Overlap share matrix (share of the smaller audience in both)."""
-    return suppression.overlap_matrix(members)[1]
+def overlap_table(members: pd.DataFrame):
+    """Overlap share matrix (share of the smaller audience in both), formatted as percentages."""
+    from playbook.report import format_table
+
+    share = suppression.overlap_matrix(members)[1]
+    return format_table(share, pct=list(share.columns), hide_index=False)
 
 
 def plot_overlap(members: pd.DataFrame, threshold: float) -> plt.Figure:

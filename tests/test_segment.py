@@ -232,3 +232,63 @@ def test_artifacts_are_pseudonymous_and_complete(sample_run):
     mm = read_artifact(out, "merge_map")
     assert len(mm) == sample_run["ident"].n_merged and not mm["account_pid"].isin(raw).any()
     assert segment.headline(summary)["duplicate accounts merged"] == f"{sample_run['ident'].n_merged:,}"
+
+
+# ------------------------------------------------------------------------------ bad input
+
+
+def _tiny_source(tmp_path, n_orders: int):
+    """Customers + orders only (no events, messages, items): 3 accounts, two of them one person."""
+    utc = "UTC"
+    c = pd.DataFrame({
+        "customer_id": ["C1", "C2", "C3"], "email": ["a@x.com", " A@X.com", None], "phone": [None, None, "+4915"],
+        "first_name": None, "country": ["DE", "DE", "US"],
+        "signup_ts": pd.to_datetime(["2024-01-01", "2024-06-01", "2025-01-01"]).tz_localize(utc),
+        "consent_email": [True, True, False], "consent_ads": [True, False, True],
+        "erased_at": pd.Series([pd.NaT] * 3, dtype="datetime64[us, UTC]"),
+    })
+    o = pd.DataFrame({
+        "order_id": ["O1", "O2", "O3"][:n_orders], "customer_id": ["C2", "C1", "C3"][:n_orders],
+        "order_ts": pd.to_datetime(["2025-09-01", "2024-12-01", "2025-10-01"][:n_orders]).tz_localize(utc),
+        "channel": ["web", "app", "store"][:n_orders], "revenue": [50.0, 30.0, -5.0][:n_orders],
+        "discount": [0.0, 5.0, 0.0][:n_orders], "promo_code": pd.Series([None] * n_orders, dtype=object),
+    })
+    o = o.astype({"order_id": "string", "customer_id": "string", "channel": "string", "promo_code": "string",
+                  "revenue": "float64", "discount": "float64"})
+    c.to_parquet(tmp_path / "customers.parquet")
+    o.to_parquet(tmp_path / "orders.parquet")
+    return tmp_path
+
+
+@pytest.mark.parametrize("n_orders", [3, 0], ids=["tiny", "no-orders"])
+def test_tiny_or_empty_data_runs_without_nan(tmp_path, n_orders):
+    (tmp_path / "data").mkdir()
+    src = _tiny_source(tmp_path / "data", n_orders)
+    ctx = start_step("02_segment", "campaigns/holiday-2025.yaml", str(src), str(tmp_path / "out"), 1)
+    ident = segment.resolve(ctx)
+    assert ident.merge_map.set_index("customer_id")["kept_id"].to_dict() == {"C2": "C1"}
+    feats = segment.build_features(ctx, ident)
+    assert list(feats.index) == ["C1", "C3"]
+    if n_orders:
+        assert feats.loc["C1", "orders_total"] == 2 and feats.loc["C1", "monetary_total"] == 80.0
+    rfm = segment.rfm_scores(feats)
+    cl = segment.clusters(feats, ctx.seed)
+    assert cl.k_ == 1 and "Too few" in segment.describe_clusters(cl)
+    rs = segment.rule_segments(segment.rule_fields(feats, rfm, cl), ctx.cfg)
+    assert rs.problems == {}
+    flags = segment.suppress(ctx, feats, ident)
+    # merged person: consent only when every account consented
+    assert bool(flags.loc["C1", "ads_no_consent"]) and not bool(flags.loc["C1", "email_no_consent"])
+    table = segment.segments_table(feats, rfm, cl, rs, flags)
+    assert not table.drop(columns=[c for c in table if c.startswith("reasons_")]).isna().any().any()
+    summary = segment.summarize(segment.data_quality(ctx), ident, feats, segment.rfm_summary(rfm, feats), cl, rs,
+                                flags, 0.3)
+    segment.write_artifacts(ctx, table, summary, ident)
+    mig = segment.rfm_migration(ctx, ident, rfm)
+    assert mig.to_numpy().sum() == 2
+    for fig in (segment.plot_rfm(segment.rfm_summary(rfm, feats)), segment.plot_clusters(cl),
+                segment.plot_overlap(rs.members, 0.3), segment.plot_migration(mig)):
+        assert fig is not None
+    text = " ".join([segment.describe_rfm(segment.rfm_summary(rfm, feats)), segment.describe_migration(mig),
+                     segment.describe_suppression(flags), segment.describe_features(feats)])
+    assert "nan" not in text.lower()
