@@ -473,3 +473,66 @@ def flag_seasonal(clv_table: pd.DataFrame, share: pd.DataFrame, min_share: float
     t["seasonal_share"] = t["seasonal_share"].fillna(0.0)
     t["seasonal_buyer"] = (t["seasonal_share"] >= min_share) & (t["orders"] >= min_orders)
     return t
+
+
+# --------------------------------------------------------------------------------------------
+# notebook helpers
+
+
+def campaign_holdout(wh: Warehouse, cfg, holdout_days: int = 180) -> dict:
+    """:func:`holdout_validation` ending at the planning cutoff (calibration before it)."""
+    cut = pd.Timestamp(cfg.season.planning_cutoff)
+    return holdout_validation(wh, cut - pd.Timedelta(days=holdout_days), holdout_days)
+
+
+def campaign_seasonal_check(wh: Warehouse, cfg) -> pd.DataFrame:
+    """:func:`seasonal_backtest` on the latest comparison season, seasonal share from the earlier ones.
+
+    Empty when the config has fewer than two comparison seasons.
+    """
+    seasons = sorted(cfg.comparison_seasons, key=lambda s: s.start)
+    if len(seasons) < 2:
+        return pd.DataFrame()
+    last = seasons[-1]
+    lead = cfg.season.start - cfg.season.planning_cutoff
+    return seasonal_backtest(wh, last.start, last.end, last.start - lead,
+                             [(s.start, s.end) for s in seasons[:-1]])
+
+
+def describe_holdout(val: dict) -> str:
+    """One sentence on the holdout check (Markdown)."""
+    better = "better" if val["mae_model"] < val["mae_naive"] else "not better"
+    return (f"Fitted on orders before {val['calibration_end']}, BG/NBD predicted each customer's orders in the "
+            f"next {val['holdout_days']} days with a mean absolute error of {val['mae_model']:.2f} orders, "
+            f"{better} than repeating the previous period ({val['mae_naive']:.2f}).")
+
+
+def describe_seasonal(tab: pd.DataFrame) -> str:
+    """One sentence on how BG/NBD judges seasonal buyers vs what they did (Markdown)."""
+    if tab.empty or "seasonal buyers" not in set(tab["group"]):
+        return "No seasonal buyers could be identified (too few past seasons or orders)."
+    s = tab.set_index("group").loc["seasonal buyers"]
+    return (f"Before the last season BG/NBD gave the {int(s['customers']):,} seasonal buyers a mean probability "
+            f"alive of {s['mean_p_alive']:.0%} and {s['expected_purchases']:.2f} expected orders in the window, "
+            f"yet {s['actual_return_rate']:.0%} of them came back ({s['actual_purchases']:.2f} orders each): "
+            "they are flagged and kept in holiday audiences rather than written off.")
+
+
+def params_table(res: CLVResult) -> pd.DataFrame:
+    """Fitted parameters (BG/NBD per week; Gamma-Gamma in currency units)."""
+    rows = []
+    if res.bgnbd is not None:
+        rows += [("BG/NBD", k, v) for k, v in res.bgnbd.params_.items()]
+    if res.gg is not None:
+        rows += [("Gamma-Gamma", k, v) for k, v in res.gg.params_.items()]
+    return pd.DataFrame(rows, columns=["model", "parameter", "estimate"])
+
+
+def decile_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Customers, mean CLV, mean P(alive) and CLV share per CLV decile (10 = highest)."""
+    if table.empty:
+        return pd.DataFrame(columns=["clv_decile", "customers", "mean_clv", "mean_p_alive", "clv_share"])
+    g = table.groupby("clv_decile").agg(customers=("customer_id", "size"), mean_clv=("clv", "mean"),
+                                        mean_p_alive=("p_alive", "mean"), total=("clv", "sum"))
+    g["clv_share"] = g["total"] / max(g["total"].sum(), 1e-12)
+    return g.drop(columns="total").sort_index(ascending=False).reset_index()

@@ -179,6 +179,7 @@ class PropensityResult:
     train_season: str
     valid_season: str
     notes: list[str] = field(default_factory=list)
+    features: pd.DataFrame | None = None
 
 
 def _check_labels(df: pd.DataFrame, season: Season) -> None:
@@ -262,7 +263,8 @@ def fit_propensity(wh: Warehouse, cfg, seed: int = 42) -> PropensityResult:
     final = _xgb(seed).fit(Xva, valid["bought"])
     now = features_as_of(wh, current.cutoff, current.start, current.end)
     scores, importance = score_customers(final, now, countries)
-    return PropensityResult(metrics, deciles, calib, scores, importance, train_s.name, valid_s.name)
+    return PropensityResult(metrics, deciles, calib, scores, importance, train_s.name, valid_s.name,
+                            features=now)
 
 
 def score_customers(model, feats: pd.DataFrame, countries: list[str], n_drivers: int = 3

@@ -258,3 +258,23 @@ def recommend_for_campaign(wh: Warehouse, cfg, k: int = 10, customer_ids=None) -
         notes.append(str(exc))
         recs = popularity_recommend(customer_ids, pop, None, k)
     return recs, notes
+
+
+def evaluate_for_campaign(wh: Warehouse, cfg, k: int = 10) -> pd.DataFrame:
+    """:func:`evaluate` on the latest comparison season: train before it starts, test inside it."""
+    seasons = sorted(cfg.comparison_seasons, key=lambda s: s.start)
+    if not seasons:
+        raise DataError("No comparison_seasons in the campaign config: recommendations cannot be evaluated "
+                        "on a past season. Add one (e.g. last year's window).")
+    s = seasons[-1]
+    return evaluate(wh, s.start, (s.end - s.start).days + 1, k, season_start=s.start, season_end=s.end)
+
+
+def describe(ev: pd.DataFrame, k: int = 10) -> str:
+    """One sentence comparing CF with the popularity baseline (Markdown)."""
+    e = ev.set_index("method")
+    cf, pop = e.loc["item-to-item CF"], e.loc["popularity"]
+    return (f"On {int(cf['customers']):,} customers who bought something new in the last comparable season, "
+            f"the recommendations contained at least one of their purchases for {cf[f'hit_rate_at_{k}']:.0%} "
+            f"of them (popularity baseline: {pop[f'hit_rate_at_{k}']:.0%}); recall@{k} "
+            f"{cf[f'recall_at_{k}']:.0%} vs {pop[f'recall_at_{k}']:.0%}.")
