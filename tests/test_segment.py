@@ -119,6 +119,8 @@ def test_clusters_recover_planted_archetypes(sample_run):
     # the cluster richest in seasonal gift buyers is named after holiday shopping
     share = pd.crosstab(cl.labels_.loc[feats.index], truth, normalize="index")["seasonal_gift_buyer"]
     assert "oliday" in cl.names_[int(share.idxmax())]
+    bargain = pd.crosstab(cl.labels_.loc[feats.index], truth, normalize="index")["bargain_hunter"]
+    assert "iscount" in cl.names_[int(bargain.idxmax())]
 
 
 def test_clusters_are_stable_and_compared(sample_run):
