@@ -278,22 +278,50 @@ def _say(progress: Progress, msg: str) -> None:
         progress(msg)
 
 
-def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    """``prefix`` + zero-padded ``numbers`` as a pyarrow string array."""
-    digits = pc.utf8_lpad(pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()),
-                          width=width, padding="0")
-    return pc.binary_join_element_wise(prefix, digits, "")
+def _ids(prefix: str, numbers: np.ndarray, width: int, valid: np.ndarray | None = None) -> pa.Array:
+    """``prefix`` + zero-padded ``numbers`` as a pyarrow string array (``valid`` False -> null).
+
+    Numbers below ``10**width`` are formatted with numpy digit arithmetic straight into one
+    fixed-width byte buffer (no Python strings); larger numbers fall back to pyarrow compute,
+    which gives the same text (``lpad`` never truncates, so ids stay unique either way).
+    """
+    nums = np.asarray(numbers, dtype=np.int64)
+    n = len(nums)
+    head = prefix.encode("ascii")
+    rec = len(head) + width
+    mask = None if valid is None else ~np.asarray(valid, dtype=bool)
+    if n and (nums.min() < 0 or nums.max() >= 10**width or n * rec >= 2**31):
+        digits = pc.utf8_lpad(pc.cast(pa.array(nums), pa.string()), width=width, padding="0")
+        out = pc.binary_join_element_wise(prefix, digits, "")
+        return out if mask is None else pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), out)
+    buf = np.empty((n, rec), dtype=np.uint8)
+    buf[:, : len(head)] = np.frombuffer(head, dtype=np.uint8)
+    rest = nums.copy()
+    for j in range(rec - 1, len(head) - 1, -1):
+        buf[:, j] = rest % 10 + 48
+        rest //= 10
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(rec)
+    validity, nulls = None, 0
+    if mask is not None and mask.any():
+        validity = pa.py_buffer(np.packbits(~mask, bitorder="little"))
+        nulls = int(mask.sum())
+    return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(buf)],
+                                 null_count=nulls)
 
 
 def _width(n: int) -> int:
     return max(6, len(str(max(int(n), 1))))
 
 
+def _us(days: np.ndarray, origin_us: int) -> np.ndarray:
+    """Float days since ``origin`` -> int64 microseconds since the epoch (as written)."""
+    return origin_us + np.round(np.asarray(days, dtype=float) * US_PER_DAY).astype(np.int64)
+
+
 def _ts(days: np.ndarray, origin_us: int, valid: np.ndarray | None = None) -> pa.Array:
     """Float days since ``origin`` -> pyarrow timestamp('us', UTC); ``valid`` False -> null."""
-    us = origin_us + np.round(np.asarray(days, dtype=float) * US_PER_DAY).astype(np.int64)
     mask = None if valid is None else ~np.asarray(valid, dtype=bool)
-    return pa.array(us, type=pa.timestamp("us", tz="UTC"), mask=mask)
+    return pa.array(_us(days, origin_us), type=pa.timestamp("us", tz="UTC"), mask=mask)
 
 
 def _take(arr: np.ndarray, idx: np.ndarray) -> pa.Array:
@@ -538,12 +566,16 @@ def _warp_inv(op: np.ndarray, cum: np.ndarray) -> np.ndarray:
     return np.interp(op, cum, np.arange(len(cum)))
 
 
-def _bgnbd_orders(rng: np.random.Generator, c: dict, curves: list[np.ndarray], n_days: int):
-    """Purchase times (float days) of the BG/NBD process, time-warped per customer group."""
+def _bgnbd_orders(rng: np.random.Generator, c: dict, cums: list[np.ndarray],
+                  n_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Purchase times (float days) and account positions of the BG/NBD process.
+
+    Times are drawn in operational time and warped back to calendar days per customer group
+    (``cums``: cumulative demand curves from :func:`_cum`, one per country x profile).
+    """
     grp = _group_of(c)
     t0 = np.maximum(c["signup"], 0.0)
     t1 = np.minimum(float(n_days), c["erased"])
-    cums = [_cum(cv) for cv in curves]
     op0, op1 = np.zeros(len(t0)), np.zeros(len(t0))
     for g, cum in enumerate(cums):
         m = grp == g
@@ -552,7 +584,7 @@ def _bgnbd_orders(rng: np.random.Generator, c: dict, curves: list[np.ndarray], n
     m_all = rng.poisson(c["lam"] * tau_weeks)
     j = rng.geometric(c["p"])
     k = np.minimum(m_all, j)
-    cust = np.repeat(np.arange(len(t0)), m_all)
+    cust = np.repeat(np.arange(len(t0), dtype=np.int32), m_all)
     u = rng.random(len(cust))
     order = np.argsort(cust + u * 0.999999, kind="stable")
     cust, u = cust[order], u[order]
@@ -566,7 +598,7 @@ def _bgnbd_orders(rng: np.random.Generator, c: dict, curves: list[np.ndarray], n
         day[m] = _warp_inv(op[m], cum)
     ts = np.floor(day) + _hours(rng, len(day))
     ts = np.clip(ts, t0[cust] + 1e-4, t1[cust] - 1e-4)
-    return ts, cust, cums, op0
+    return ts, cust
 
 
 def _p_buy_window(c: dict, cums: list[np.ndarray], w0: float, w1: float) -> np.ndarray:
@@ -665,26 +697,25 @@ def _order_lines(rng, c, cust, prod):
     return uniq // 10_000, uniq % 10_000, qty
 
 
-def _event_day_flags(days_idx: np.ndarray, country: np.ndarray, dem: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Promo stem index (into EVENT_PROMO, -1 = none) for orders on strong event days."""
-    stems = list(EVENT_PROMO)
-    out = np.full(len(days_idx), -1)
-    countries = list(COUNTRIES)
-    for ci, cc in enumerate(countries):
-        for si, ev in enumerate(stems):
-            eff = _event_curve(ev, cc, dem["days"])
-            strong = eff > 1.3
-            m = (country == ci) & (out < 0)
-            hit = strong[np.clip(days_idx[m], 0, len(strong) - 1)]
-            idx = np.flatnonzero(m)[hit]
-            out[idx] = si
-    return out, np.array(stems)
+def _promo_stems(dem: dict) -> np.ndarray:
+    """Promo stem index (into EVENT_PROMO, -1 = none) per country and day.
+
+    A day carries the stem of the first event in :data:`EVENT_PROMO` whose multiplier in that
+    country exceeds 1.3 on that day. Shape (n_countries, n_days), int8.
+    """
+    out = np.full((len(COUNTRIES), len(dem["days"])), -1, dtype=np.int8)
+    for ci, cc in enumerate(COUNTRIES):
+        for si, ev in enumerate(EVENT_PROMO):
+            strong = _event_curve(ev, cc, dem["days"]) > 1.3
+            out[ci] = np.where((out[ci] < 0) & strong, si, out[ci])
+    return out
 
 
-def _build_orders(rng, c, ts, cust, prod, dem):
-    """Sale orders sorted by time: channel, lines, discount, promo code, revenue."""
-    order = np.lexsort((cust, ts))
-    ts, cust = ts[order], cust[order]
+def _build_orders(rng, c, ts, cust, prod, stems):
+    """Sale orders (``ts``, ``cust`` already sorted by time): channel, lines, discount, promo code.
+
+    ``stems`` is the table from :func:`_promo_stems`.
+    """
     n_o = len(ts)
     ctry = c["country"][cust]
     mix = np.array([ORDER_CHANNEL_MIX[k] for k in COUNTRIES]).cumsum(axis=1)[ctry]
@@ -692,7 +723,7 @@ def _build_orders(rng, c, ts, cust, prod, dem):
     l_order, l_prod, l_qty = _order_lines(rng, c, cust, prod)
     unit = prod["price"][l_prod]
     gross = np.bincount(l_order, weights=l_qty * unit, minlength=n_o)
-    stem, stems = _event_day_flags(np.floor(ts).astype(np.int64), ctry, dem)
+    stem = stems[ctry, np.clip(np.floor(ts).astype(np.int64), 0, stems.shape[1] - 1)].astype(np.int64)
     p_promo = np.clip(c["promo"][cust] + np.where(stem >= 0, 0.25, 0), 0, 0.95)
     promo = rng.random(n_o) < p_promo
     pct = rng.choice(np.array([10, 15, 20, 25]), n_o)
@@ -724,11 +755,16 @@ def _refunds(rng, c, o, n_days):
 # --------------------------------------------------------------------------------------------
 # Events (web/app behaviour)
 # --------------------------------------------------------------------------------------------
-def _events(rng, c, o, prod, ev_start, n_days, cums):
-    """Purchase sessions for web/app orders, browse sessions, planted events before signup."""
+def _events(rng, c, o, prod, ev_start, n_days, pre_c):
+    """Purchase sessions for web/app orders, browse sessions, planted events before signup.
+
+    ``pre_c``: sorted positions of the accounts that get anonymous views before their signup.
+    Returns session numbers 0.. by first appearance (time order) and ``n_sessions``.
+    """
     # Purchase sessions.
-    sel = np.flatnonzero((o["channel"] < 2) & (o["ts"] >= ev_start))
-    line_sel = np.isin(o["l_order"], sel)
+    is_sel = (o["channel"] < 2) & (o["ts"] >= ev_start)
+    sel = np.flatnonzero(is_sel)
+    line_sel = is_sel[o["l_order"]]
     lo, lp = o["l_order"][line_sel], o["l_prod"][line_sel]
     n_lines = np.bincount(lo, minlength=len(o["ts"]))[sel]
     gap = rng.uniform(0.5, 4.0, len(sel)) / 1440  # days between events
@@ -773,9 +809,7 @@ def _events(rng, c, o, prod, ev_start, n_days, cums):
     ]
     sess_cust = np.r_[p_cust, b_cust]
     # Events before signup (planted defect): anonymous views later tied to the account.
-    eligible = np.flatnonzero(c["signup"] >= ev_start + 11)
-    n_pre = min(len(eligible), int(round(DEFECT_RATES["events_before_signup"] * len(t0))))
-    pre_c = np.sort(rng.choice(eligible, n_pre, replace=False)) if n_pre else np.zeros(0, int)
+    n_pre = len(pre_c)
     pre_id = np.arange(n_pre) + len(sess_cust)
     parts.append((pre_id, c["signup"][pre_c] - rng.uniform(0.5, 10, n_pre), np.zeros(n_pre, int),
                   rng.integers(0, len(prod["price"]) - 1, n_pre)))
@@ -787,13 +821,15 @@ def _events(rng, c, o, prod, ev_start, n_days, cums):
     cust = sess_cust[sess]
     keep = (ts >= ev_start) & (ts < t1[cust]) & (ts < n_days)
     sess, ts, etype, eprod, cust = sess[keep], ts[keep], etype[keep], eprod[keep], cust[keep]
-    order = np.lexsort((etype, sess, ts))
+    # Time order; ties (none in practice) keep the (session, type) order of the parts above.
+    order = np.argsort(ts, kind="stable")
     sess, ts, etype, eprod, cust = sess[order], ts[order], etype[order], eprod[order], cust[order]
     # Session ids numbered by first appearance.
     _, first = np.unique(sess, return_index=True)
     rank_of = np.empty(sess.max() + 1 if len(sess) else 0, dtype=np.int64)
     rank_of[sess[np.sort(first)]] = np.arange(len(first))
-    return {"sess": rank_of[sess], "ts": ts, "type": etype, "prod": eprod, "cust": cust}
+    return {"sess": rank_of[sess], "ts": ts, "type": etype.astype(np.int8), "prod": eprod,
+            "cust": cust, "n_sessions": len(first)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -854,7 +890,7 @@ def _messages(rng, c, camps, email_arm, holdout, subj_treat, win, n_days):
     unsub = opened & (rng.random(len(cust)) < 0.003)
     unsub_ts = open_ts + rng.uniform(1, 10, len(cust)) / 1440
     unsub &= unsub_ts < n_days - 1e-4
-    order = np.lexsort((cust, sent))
+    order = np.argsort(sent, kind="stable")
     return {k: v[order] for k, v in dict(
         cust=cust, camp=m["camp"], sent=sent, variant=m["variant"], ch=ch, bounce=bounce,
         opened=opened, open_ts=open_ts, clicked=clicked, click_ts=click_ts, unsub=unsub,
@@ -903,8 +939,12 @@ def _touch_tables() -> dict[str, Any]:
             "post_non": prior * (1 - conv) / (1 - p_conv), "p_conv": p_conv, "shapley_share": share}
 
 
-def _touches(rng, c, o, ev_start, n_days):
-    tt = _touch_tables()
+def _touches(rng, c, o, ev_start, n_days, tt):
+    """Converting journeys ending at web/app orders plus sampled non-converting journeys.
+
+    ``tt`` is :func:`_touch_tables`. Non-converting journeys end at uniform times and belong to
+    a random account (of ``c``) that has signed up by then.
+    """
     start = ev_start + 14
     conv_o = np.flatnonzero((o["channel"] < 2) & (o["ts"] >= start))
     n_conv = len(conv_o)
@@ -919,18 +959,21 @@ def _touches(rng, c, o, ev_start, n_days):
     j_cust = np.r_[o["cust"][conv_o], cust_non]
     subset = np.r_[rng.choice(128, n_conv, p=tt["post_conv"]), rng.choice(128, len(end_non), p=tt["post_non"])]
     jj, chan = np.nonzero(tt["bits"][subset])
-    extra = np.isin(chan, [tt["chans"].index("display"), tt["chans"].index("paid_social")]) & (rng.random(len(chan)) < 0.3)
+    repeatable = np.isin(np.arange(len(tt["chans"])),
+                         [tt["chans"].index("display"), tt["chans"].index("paid_social")])
+    extra = repeatable[chan] & (rng.random(len(chan)) < 0.3)
     jj, chan = np.r_[jj, jj[extra]], np.r_[chan, chan[extra]]
     stage = np.array([TOUCH_MODEL[k]["stage"] for k in tt["chans"]])[chan] + rng.random(len(chan)) * 0.5
-    order = np.lexsort((-stage, jj))
+    # By journey, latest stage first: stage < 6, so jj + (6 - stage) / 6.5 stays inside [jj, jj + 1).
+    order = np.argsort(jj + (6.0 - stage) / 6.5, kind="stable")
     jj, chan = jj[order], chan[order]
     k_from_end = _rank_within(jj)
     scale = rng.lognormal(0, 0.7, len(j_end))
     ts = j_end[jj] - scale[jj] * (k_from_end + 0.05 + 0.9 * rng.random(len(jj)))
     keep = (ts >= ev_start) & (ts < c["erased"][j_cust[jj]])
     jj, chan, ts = jj[keep], chan[keep], ts[keep]
-    o2 = np.lexsort((chan, j_cust[jj], ts))
-    return {"cust": j_cust[jj][o2], "chan": chan[o2], "ts": ts[o2], "tables": tt}
+    o2 = np.argsort(ts, kind="stable")
+    return {"cust": j_cust[jj][o2], "chan": chan[o2].astype(np.int8), "ts": ts[o2]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -941,8 +984,13 @@ def _converted(n: int, ts: np.ndarray, cust: np.ndarray, win: tuple[float, float
     return np.bincount(cust[m], minlength=n) > 0
 
 
-def _experiment_orders(rng, c, ts, cust, win, cutoff, xmas_days):
-    """Assign experiments and add the incremental orders of email and free shipping."""
+def _assign_experiments(rng: np.random.Generator, c: dict, cutoff: float) -> tuple[dict, dict]:
+    """Experiment populations ``a[key]`` and treatment flags ``treat[key]`` per account.
+
+    Keys as in :data:`EXPERIMENT_IDS`. Accounts signed up before the cutoff (day) and not erased
+    by then are split 35/35/30 into free shipping, gift wrap and A/A; email-reachable ones are
+    also in the email holdout (90 % treated), whose treated part gets the subject-line test.
+    """
     n = len(c["signup"])
     elig = (c["signup"] < cutoff) & (c["erased"] > cutoff)
     part = rng.random(n)
@@ -952,10 +1000,19 @@ def _experiment_orders(rng, c, ts, cust, win, cutoff, xmas_days):
         "email": elig & c["consent_email"] & ~c["email_missing"],
     }
     treat = {k: rng.random(n) < (0.9 if k == "email" else 0.5) for k in a}
-    email_arm = a["email"] & treat["email"]
-    a["subj"] = email_arm
+    a["subj"] = a["email"] & treat["email"]
     treat["subj"] = rng.random(n) < 0.5
-    base_conv = _converted(n, ts, cust, win)
+    return a, treat
+
+
+def _experiment_orders(rng, c, a, treat, base_conv, win, xmas_days):
+    """Incremental orders of the email and free-shipping experiments for the accounts in ``c``.
+
+    ``base_conv``: the account bought in the window without any experiment effect. Returns
+    order times (days) and account positions.
+    """
+    n = len(c["signup"])
+    email_arm = a["email"] & treat["email"]
     # Email effect (first), then free shipping (second).
     add_e = email_arm & ~base_conv & (rng.random(n) < EMAIL_HOLDOUT_Q)
     ie = np.flatnonzero(add_e)
@@ -965,10 +1022,9 @@ def _experiment_orders(rng, c, ts, cust, win, cutoff, xmas_days):
     add_f = a["fs"] & treat["fs"] & ~conv2 & (rng.random(n) < FREE_SHIPPING_Q)
     i_f = np.flatnonzero(add_f)
     ts_f = rng.uniform(win[0], win[1] - 1e-3, len(i_f))
-    new_ts, new_c = np.r_[ts_e, ts_f], np.r_[ie, i_f]
+    new_ts, new_c = np.r_[ts_e, ts_f], np.r_[ie, i_f].astype(np.int32)
     keep = new_ts < c["erased"][new_c]
-    truth = _experiment_truth(a, treat, base_conv)
-    return new_ts[keep], new_c[keep], a, treat, truth
+    return new_ts[keep], new_c[keep]
 
 
 def _experiment_truth(a, treat, b):
@@ -1096,13 +1152,62 @@ def _check_schema(name: str, table: pa.Table) -> pa.Table:
     return table.select(list(cols))
 
 
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"), "date": pa.date32(),
+}
+ROW_GROUP_ROWS = 1_000_000  # Parquet row-group size cap (rows)
+#: Tables generated per chunk of customers and streamed to Parquet (one row group or more per chunk).
+STREAMED_TABLES: tuple[str, ...] = ("orders", "order_items", "events", "messages", "touches")
+
+
+def _arrow_schema(name: str) -> pa.Schema:
+    """Arrow schema of canonical table ``name`` (dtypes from :mod:`playbook.schema`)."""
+    return pa.schema([pa.field(col.name, _ARROW_TYPES[col.dtype]) for col in TABLES[name].columns])
+
+
+def _conform(name: str, table: pa.Table) -> pa.Table:
+    """Columns of canonical table ``name`` in contract order, cast to the contract dtypes."""
+    if name not in TABLES:
+        return table
+    return _check_schema(name, table).cast(_arrow_schema(name))
+
+
 def _write(tables: dict[str, pa.Table], folder: Path) -> dict[str, int]:
     sizes = {}
     for name, table in tables.items():
         path = folder / f"{name}.parquet"
-        pq.write_table(table, path, compression="zstd", row_group_size=1_000_000)
+        pq.write_table(_conform(name, table), path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         sizes[name] = table.num_rows
     return sizes
+
+
+class _ParquetStreams:
+    """One :class:`pyarrow.parquet.ParquetWriter` per streamed table, opened up front.
+
+    Each :meth:`write` appends a chunk as row groups and counts its rows; files of tables that
+    received no rows still exist with the contract schema. Use as a context manager so the
+    files are closed when generation fails (the temporary folder is then removed).
+    """
+
+    def __init__(self, folder: Path, names: tuple[str, ...]) -> None:
+        self.rows = dict.fromkeys(names, 0)
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        for name in names:
+            self._writers[name] = pq.ParquetWriter(folder / f"{name}.parquet", _arrow_schema(name),
+                                                   compression="zstd")
+
+    def write(self, name: str, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writers[name].write_table(_conform(name, table), row_group_size=ROW_GROUP_ROWS)
+        self.rows[name] += table.num_rows
+
+    def __enter__(self) -> _ParquetStreams:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for writer in self._writers.values():
+            writer.close()
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
@@ -1141,7 +1246,32 @@ def _jsonable(obj: Any) -> Any:
 
 
 def count_defects(customers: pd.DataFrame, events: pd.DataFrame, orders: pd.DataFrame) -> dict[str, int]:
-    """Count data-quality defects with the definitions in :data:`DEFECT_DEFINITIONS`."""
+    """Count data-quality defects with the definitions in :data:`DEFECT_DEFINITIONS`.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        ``customer_id, email, phone, first_name, birth_year, gender, erased_at, signup_ts``.
+    events : pandas.DataFrame
+        ``customer_id, event_ts``.
+    orders : pandas.DataFrame
+        ``revenue``.
+
+    Returns
+    -------
+    dict
+        Count per key of :data:`DEFECT_DEFINITIONS`.
+    """
+    signup = customers.set_index("customer_id")["signup_ts"]
+    ev_signup = events["customer_id"].map(signup)
+    return _customer_defects(customers) | {
+        "events_before_signup": int((events["event_ts"] < ev_signup).sum()),
+        "refunds": int((orders["revenue"] < 0).sum()),
+    }
+
+
+def _customer_defects(customers: pd.DataFrame) -> dict[str, int]:
+    """The customer-table defects of :func:`count_defects` (all keys but events/refunds)."""
     def blank(s: pd.Series) -> pd.Series:
         return s.isna() | (s.astype("string").str.strip() == "")
 
@@ -1150,8 +1280,6 @@ def count_defects(customers: pd.DataFrame, events: pd.DataFrame, orders: pd.Data
     ph = customers["phone"].astype("string").str.strip()
     ph = ph[~blank(customers["phone"])]
     ph = ph.str[:1].where(ph.str[:1] == "+", "") + ph.str.replace(r"\D", "", regex=True)
-    signup = customers.set_index("customer_id")["signup_ts"]
-    ev_signup = events["customer_id"].map(signup)
     return {
         "duplicate_email": int(len(em) - em.nunique()),
         "duplicate_phone": int(len(ph) - ph.nunique()),
@@ -1162,8 +1290,6 @@ def count_defects(customers: pd.DataFrame, events: pd.DataFrame, orders: pd.Data
         "missing_birth_year": int(customers["birth_year"].isna().sum()),
         "missing_gender": int(blank(customers["gender"]).sum()),
         "erased": int(customers["erased_at"].notna().sum()),
-        "events_before_signup": int((events["event_ts"] < ev_signup).sum()),
-        "refunds": int((orders["revenue"] < 0).sum()),
     }
 
 
@@ -1174,16 +1300,28 @@ CAMPAIGN = {"window_start": "2025-11-01", "window_end": "2025-12-31", "cutoff": 
 EVENTS_START = "2024-10-01"
 
 
+CHUNK_CUSTOMERS = 100_000  # accounts per generation chunk (bounds peak memory)
+
+
 def generate(n_customers: int = 20_000, seed: int = 42, out_dir: str | os.PathLike[str] = "data/sample",
-             start: str = "2023-01-01", end: str = "2026-01-31", progress: Progress = None) -> dict:
+             start: str = "2023-01-01", end: str = "2026-01-31", progress: Progress = None,
+             chunk_customers: int = CHUNK_CUSTOMERS) -> dict:
     """Generate the synthetic sample: every canonical table plus the planted truth.
+
+    Per-account parameters, the customers, products, spend and assignments tables are drawn for
+    all accounts at once. Orders, order items, events, messages and touches are generated per
+    chunk of ``chunk_customers`` consecutive accounts, each chunk with its own child seed
+    (``np.random.SeedSequence(seed).spawn``), and appended to their Parquet files as row groups,
+    so peak memory grows with the chunk size rather than with ``n_customers``. Rows are in time
+    order within a chunk; ids are numbered consecutively across chunks.
 
     Parameters
     ----------
     n_customers : int
         Customer accounts (including planted duplicate accounts), >= 100.
     seed : int
-        Random seed; same arguments give byte-identical files.
+        Random seed (>= 0); the same arguments (including ``chunk_customers``) give
+        byte-identical files.
     out_dir : path
         Output folder (relative paths resolve against the project root). Written atomically:
         built in a temporary sibling folder, then swapped in.
@@ -1191,6 +1329,8 @@ def generate(n_customers: int = 20_000, seed: int = 42, out_dir: str | os.PathLi
         First and last day of order history (ISO dates, UTC); must cover 2024-09-01..2025-12-31.
     progress : callable, optional
         Receives one message per stage.
+    chunk_customers : int
+        Accounts per chunk, >= 100. About 1 GiB of working memory per 100,000 accounts.
 
     Returns
     -------
@@ -1208,6 +1348,10 @@ def generate(n_customers: int = 20_000, seed: int = 42, out_dir: str | os.PathLi
         raise ConfigError(f"start/end must be ISO dates like 2023-01-01 ({exc})") from None
     if n_customers < 100:
         raise ConfigError(f"n_customers must be at least 100, got {n_customers}")
+    if chunk_customers < 100:
+        raise ConfigError(f"chunk_customers must be at least 100, got {chunk_customers}")
+    if seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed}")
     if origin > pd.Timestamp("2024-09-01") or last < pd.Timestamp("2025-12-31"):
         raise ConfigError(f"start..end ({start}..{end}) must cover 2024-09-01..2025-12-31 "
                           "(past season and the 2025 campaign window)")
@@ -1215,7 +1359,8 @@ def generate(n_customers: int = 20_000, seed: int = 42, out_dir: str | os.PathLi
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        truth = _generate_into(tmp, int(n_customers), int(seed), origin, last, progress)
+        truth = _generate_into(tmp, int(n_customers), int(seed), origin, last, int(chunk_customers),
+                               progress)
         _say(progress, "swapping the new data in")
         _swap_in(tmp, out)
     except BaseException:
@@ -1225,9 +1370,43 @@ def generate(n_customers: int = 20_000, seed: int = 42, out_dir: str | os.PathLi
 
 
 def _generate_into(folder: Path, n: int, seed: int, origin: pd.Timestamp, last: pd.Timestamp,
-                   progress: Progress) -> dict:
+                   chunk: int, progress: Progress) -> dict:
     rng = np.random.default_rng(seed)
-    origin_us = int(origin.tz_localize("UTC").value // 1000)
+    g = _population(rng, n, origin, last, progress)
+    _say(progress, "customers, products, spend and assignments tables")
+    customers = _customer_table(rng, g["c"], g["origin_us"], g["n_days"])
+    defects = _customer_defects(customers.select(
+        ["customer_id", "email", "phone", "first_name", "birth_year", "gender", "erased_at",
+         "signup_ts"]).to_pandas())
+    products = _product_table(g["prod"])
+    small = {
+        "customers": customers, "products": products,
+        "spend": _spend_table(rng, g["spend"], g["origin_us"], g["dem"]),
+        "assignments": _assignment_table(rng, g["assign"], g["treat"], g["w_c"], g["origin_us"],
+                                         g["cutoff"], g["xmas_days"]),
+    }
+    rows = _write(small, folder)
+    del customers, small
+    acc = _stream_chunks(folder, g, seed, chunk, progress)
+    rows |= acc["rows"]
+    defects |= {"events_before_signup": acc["events_before_signup"], "refunds": acc["refunds"]}
+    exp_truth = _experiment_truth(g["assign"], g["treat"], acc["base_conv"])
+    truth = _truth(n, seed, origin, last, g, exp_truth, acc, defects, rows, products)
+    _say(progress, "writing truth")
+    _write({"truth_customers": _truth_customers(g["c"], g["p_buy"], g["w_c"])}, folder)
+    (folder / "truth.json").write_text(json.dumps(_jsonable(truth), indent=2, sort_keys=True) + "\n",
+                                       encoding="utf-8")
+    return json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+
+
+def _population(rng: np.random.Generator, n: int, origin: pd.Timestamp, last: pd.Timestamp,
+                progress: Progress) -> dict[str, Any]:
+    """Everything drawn once for all accounts: demand, products, accounts, media, experiments.
+
+    Returns a dict of the shared state the chunks read (never write): ``c`` (per-account
+    arrays), calendar day numbers (float days since ``origin``), media orders sorted by account,
+    the planted pre-signup accounts and the id widths.
+    """
     day_of = lambda s: float((pd.Timestamp(s) - origin).days)  # noqa: E731
     _say(progress, "demand curves and products")
     dem = demand_curves(str(origin.date()), str(last.date()))
@@ -1242,87 +1421,145 @@ def _generate_into(folder: Path, n: int, seed: int, origin: pd.Timestamp, last: 
     er = rng.random(n_acc) < DEFECT_RATES["erased"]
     lo = np.maximum(c["signup"], 0) + 1
     c["erased"] = np.where(er & (lo < n_days - 1), lo + rng.random(n_acc) * np.maximum(n_days - 1 - lo, 0), np.inf)
-    win = (day_of(CAMPAIGN["window_start"]), day_of(CAMPAIGN["window_end"]) + 1)
-    cutoff = day_of(CAMPAIGN["cutoff"])
-    ev_start = day_of(EVENTS_START)
+    g: dict[str, Any] = {
+        "c": c, "dem": dem, "prod": prod, "n_days": n_days, "cums": [_cum(cv) for cv in curves],
+        "origin_us": int(origin.tz_localize("UTC").value // 1000),
+        "win": (day_of(CAMPAIGN["window_start"]), day_of(CAMPAIGN["window_end"]) + 1),
+        "cutoff": day_of(CAMPAIGN["cutoff"]), "ev_start": day_of(EVENTS_START),
+    }
+    g["p_buy"] = _p_buy_window(c, g["cums"], *g["win"])
+    _say(progress, "media spend and response, experiment assignment")
+    g["spend"] = _spend(rng, n, dem["days"])
+    g["media"] = _media_params(g["spend"]["total"], n)
+    m_ts, m_cust, g["media_lam"] = _media_orders(rng, c, g["spend"]["total"], g["media"], n_days)
+    by_cust = np.argsort(m_cust, kind="stable")
+    g["media_ts"], g["media_cust"] = m_ts[by_cust], m_cust[by_cust]
+    g["camps"] = _campaigns(g["ev_start"], n_days, origin)
+    g["xmas_days"] = [cp["day"] for cp in g["camps"] if cp["xmas"]]
+    g["assign"], g["treat"] = _assign_experiments(rng, c, g["cutoff"])
+    # Events before signup (planted defect): which accounts get anonymous views before signup.
+    eligible = np.flatnonzero(c["signup"] >= g["ev_start"] + 11)
+    n_pre = min(len(eligible), int(round(DEFECT_RATES["events_before_signup"] * n_acc)))
+    g["pre_c"] = np.sort(rng.choice(eligible, n_pre, replace=False)) if n_pre else np.zeros(0, np.int64)
+    g["stems"] = _promo_stems(dem)
+    g["touch"] = _touch_tables()
+    # Id widths: fixed before the chunks exist, from generous rows-per-account bounds (about
+    # 7 orders, 27 events, 9 messages and 21 touches per account at the defaults).
+    g["w_c"] = _width(n_acc)
+    g["w"] = {"O": _width(30 * n_acc), "E": _width(100 * n_acc), "S": _width(40 * n_acc),
+              "M": _width(50 * n_acc), "T": _width(100 * n_acc)}
+    return g
 
-    _say(progress, "orders: buy-till-you-die process, media response, experiments")
-    ts, cust, cums, _ = _bgnbd_orders(rng, c, curves, n_days)
-    p_buy = _p_buy_window(c, cums, *win)
-    spend = _spend(rng, n, dem["days"])
-    media = _media_params(spend["total"], n)
-    m_ts, m_cust, media_lam = _media_orders(rng, c, spend["total"], media, n_days)
-    camps = _campaigns(ev_start, n_days, origin)
-    xmas_days = [cp["day"] for cp in camps if cp["xmas"]]
-    x_ts, x_cust, assign, treat, exp_truth = _experiment_orders(
-        rng, c, np.r_[ts, m_ts], np.r_[cust, m_cust], win, cutoff, xmas_days)
-    src = np.r_[np.zeros(len(ts), int), np.ones(len(m_ts), int), np.full(len(x_ts), 2)]
+
+def _stream_chunks(folder: Path, g: dict[str, Any], seed: int, chunk: int,
+                   progress: Progress) -> dict[str, Any]:
+    """Generate and write the streamed tables chunk by chunk; return the running totals."""
+    n_acc = len(g["c"]["person"])
+    bounds = list(range(0, n_acc, chunk)) + [n_acc]
+    children = np.random.SeedSequence(seed).spawn(len(bounds) - 1)
+    years = (2023, 2024)
+    acc: dict[str, Any] = {
+        "base_conv": np.zeros(n_acc, bool), "gw_pre_rev": np.zeros(n_acc), "gw_orders": np.zeros(n_acc, np.int64),
+        "media_rev": 0.0, "media_n": 0, "bf_counts": {y: np.zeros(len(COUNTRIES) * len(PROFILES), np.int64) for y in years},
+        "launch": np.zeros(3), "events_before_signup": 0, "refunds": 0,
+        "next": dict.fromkeys(("O", "E", "S", "M", "T"), 0),
+    }
+    with _ParquetStreams(folder, STREAMED_TABLES) as streams:
+        for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            _say(progress, f"chunk {k + 1}/{len(bounds) - 1} (accounts {lo:,}-{hi - 1:,}): "
+                           "orders, events, messages, touches")
+            tables = _chunk(np.random.default_rng(children[k]), g, lo, hi, acc)
+            for name in STREAMED_TABLES:
+                streams.write(name, tables.pop(name))
+    acc["rows"] = dict(streams.rows)
+    return acc
+
+
+def _chunk(rng: np.random.Generator, g: dict[str, Any], lo: int, hi: int,
+           acc: dict[str, Any]) -> dict[str, pa.Table]:
+    """Orders, order items, events, messages and touches of accounts ``lo..hi-1``.
+
+    Updates the running totals in ``acc`` (truth inputs, defect counts, next id numbers).
+    """
+    c = {k: v[lo:hi] for k, v in g["c"].items()}
+    assign = {k: v[lo:hi] for k, v in g["assign"].items()}
+    treat = {k: v[lo:hi] for k, v in g["treat"].items()}
+    m, n_days, win = hi - lo, g["n_days"], g["win"]
+    # Orders: BG/NBD + media-driven (drawn globally) + experiment increments.
+    ts, cust = _bgnbd_orders(rng, c, g["cums"], n_days)
+    a, b = np.searchsorted(g["media_cust"], [lo, hi])
+    m_ts, m_cust = g["media_ts"][a:b], (g["media_cust"][a:b] - lo).astype(np.int32)
+    base_conv = _converted(m, np.r_[ts, m_ts], np.r_[cust, m_cust], win)
+    acc["base_conv"][lo:hi] = base_conv
+    x_ts, x_cust = _experiment_orders(rng, c, assign, treat, base_conv, win, g["xmas_days"])
+    src = np.r_[np.zeros(len(ts), np.int8), np.ones(len(m_ts), np.int8), np.full(len(x_ts), 2, np.int8)]
     all_ts, all_cust = np.r_[ts, m_ts, x_ts], np.r_[cust, m_cust, x_cust]
-    order = np.lexsort((all_cust, all_ts))
+    del ts, cust, m_ts, m_cust, x_ts, x_cust
+    order = np.argsort(all_ts, kind="stable")
     src = src[order]
-    o = _build_orders(rng, c, all_ts, all_cust, prod, dem)
-    # Gift wrap (treatment arm, sale orders in the window).
-    gw_t = assign["gw"] & treat["gw"]
+    o = _build_orders(rng, c, all_ts[order], all_cust[order], g["prod"], g["stems"])
+    del all_ts, all_cust, order
+    _gift_wrap(rng, o, assign["gw"] & treat["gw"], win, g["prod"], acc, lo)
+    ref = _refunds(rng, c, o, n_days)
+    _order_stats(g, c, o, src, ref, acc)
+    # Behaviour tables.
+    pre = g["pre_c"][(g["pre_c"] >= lo) & (g["pre_c"] < hi)] - lo
+    ev = _events(rng, c, o, g["prod"], g["ev_start"], n_days, pre)
+    acc["events_before_signup"] += int((_us(ev["ts"], 0) < _us(c["signup"][ev["cust"]], 0)).sum())
+    msg = _messages(rng, c, g["camps"], assign["email"] & treat["email"], assign["email"] & ~treat["email"],
+                    treat["subj"], win, n_days)
+    launch = [i for i, cp in enumerate(g["camps"]) if cp["id"] == "xmas25_launch"]
+    is_launch = msg["camp"] == (launch[0] if launch else -1)
+    acc["launch"] += (msg["p_open_ctrl"][is_launch].sum(), msg["p_open_treat"][is_launch].sum(), is_launch.sum())
+    tch = _touches(rng, c, o, g["ev_start"], n_days, g["touch"])
+    return _chunk_tables(g, lo, o, ref, ev, msg, tch, acc["next"])
+
+
+def _gift_wrap(rng, o, gw_treated, win, prod, acc, lo) -> None:
+    """Gift-wrap lines on treated accounts' window orders; per-account pre-wrap revenue/orders."""
+    m = len(gw_treated)
     in_win = (o["ts"] >= win[0]) & (o["ts"] < win[1])
-    gw_pre_rev = np.bincount(o["cust"][in_win], weights=(o["gross"] - o["discount"])[in_win], minlength=n_acc)
-    gw_orders = np.bincount(o["cust"][in_win], minlength=n_acc)
-    wrap = np.flatnonzero(in_win & gw_t[o["cust"]] & (rng.random(len(o["ts"])) < GIFT_WRAP_TAKE))
+    acc["gw_pre_rev"][lo:lo + m] = np.bincount(o["cust"][in_win], weights=(o["gross"] - o["discount"])[in_win],
+                                               minlength=m)
+    acc["gw_orders"][lo:lo + m] = np.bincount(o["cust"][in_win], minlength=m)
+    wrap = np.flatnonzero(in_win & gw_treated[o["cust"]] & (rng.random(len(o["ts"])) < GIFT_WRAP_TAKE))
     o["l_order"] = np.r_[o["l_order"], wrap]
     o["l_prod"] = np.r_[o["l_prod"], np.full(len(wrap), prod["gift_wrap"])]
     o["l_qty"] = np.r_[o["l_qty"], np.ones(len(wrap), np.int64)]
     o["l_unit"] = np.r_[o["l_unit"], np.full(len(wrap), GIFT_WRAP_PRICE)]
-    lo_ord = np.lexsort((o["l_prod"], o["l_order"]))
+    lo_ord = np.argsort(o["l_order"] * 10_000 + o["l_prod"], kind="stable")
     for k in ("l_order", "l_prod", "l_qty", "l_unit"):
         o[k] = o[k][lo_ord]
     o["gross"] = o["gross"] + np.bincount(wrap, minlength=len(o["ts"])) * GIFT_WRAP_PRICE
     o["revenue"] = np.round(o["gross"] - o["discount"], 2)
-    ref = _refunds(rng, c, o, n_days)
-
-    _say(progress, "events, messages, touches")
-    ev = _events(rng, c, o, prod, ev_start, n_days, cums)
-    msg = _messages(rng, c, camps, assign["email"] & treat["email"], assign["email"] & ~treat["email"],
-                    treat["subj"], win, n_days)
-    tch = _touches(rng, c, o, ev_start, n_days)
-
-    _say(progress, "building tables")
-    tables = _tables(rng, c, prod, o, ref, ev, msg, camps, tch, spend, assign, treat, origin_us,
-                     dem, cutoff, xmas_days)
-    _say(progress, "computing defect counts")
-    defects = count_defects(
-        tables["customers"].select(["customer_id", "email", "phone", "first_name", "birth_year",
-                                    "gender", "erased_at", "signup_ts"]).to_pandas(),
-        tables["events"].select(["customer_id", "event_ts"]).to_pandas(),
-        tables["orders"].select(["revenue"]).to_pandas(),
-    )
-    truth = _truth(n, seed, origin, last, dem, c, o, src, media, spend, media_lam, tch, exp_truth,
-                   assign, treat, msg, camps, gw_pre_rev, gw_orders, defects, tables, win)
-    _say(progress, "writing parquet files")
-    _write(tables, folder)
-    _write({"truth_customers": _truth_customers(c, p_buy, tables["customers"]["customer_id"])}, folder)
-    (folder / "truth.json").write_text(json.dumps(_jsonable(truth), indent=2, sort_keys=True) + "\n",
-                                       encoding="utf-8")
-    return json.loads((folder / "truth.json").read_text(encoding="utf-8"))
 
 
-def _tables(rng, c, prod, o, ref, ev, msg, camps, tch, spend, assign, treat, origin_us, dem,
-            cutoff, xmas_days) -> dict[str, pa.Table]:
-    customers = _customer_table(rng, c, origin_us, len(dem["days"]))
-    cid = customers["customer_id"].combine_chunks()
-    n_p = len(prod["price"])
-    pid = _ids("P", np.arange(n_p) + 1, 4)
-    cat_names = np.array(list(CATEGORIES) + ["services"], dtype=object)
-    products = pa.table({"product_id": pid, "name": pa.array(prod["name"], pa.string()),
-                         "category": _take(cat_names, prod["category"]),
-                         "price": pa.array(prod["price"])})
+def _order_stats(g, c, o, src, ref, acc) -> None:
+    """Running truth inputs from a chunk's orders: media AOV, November counts, refunds."""
+    acc["media_rev"] += float(o["revenue"][src == 1].sum())
+    acc["media_n"] += int((src == 1).sum())
+    acc["refunds"] += int((o["revenue"] < 0).sum() + (ref["amount"] < 0).sum())
+    days = g["dem"]["days"]
+    grp = _group_of(c)[o["cust"]]
+    day = np.floor(o["ts"]).astype(np.int64)
+    for year, counts in acc["bf_counts"].items():
+        nov = np.flatnonzero((days.year == year) & (days.month == 11))
+        if len(nov):
+            base = (src == 0) & (day >= nov[0]) & (day <= nov[-1])
+            counts += np.bincount(grp[base], minlength=len(counts))
+
+
+def _chunk_tables(g, lo, o, ref, ev, msg, tch, nxt) -> dict[str, pa.Table]:
+    """Arrow tables of one chunk; ids continue from ``nxt`` (updated in place)."""
+    origin_us, w, w_c = g["origin_us"], g["w"], g["w_c"]
     n_o = len(o["ts"])
-    w = _width(n_o)
-    oid = _ids("O", np.arange(n_o) + 1, w)
-    rid = _ids("R", ref["src"] + 1, w)
-    chan_v = np.array(["web", "app", "store"], dtype=object)
+    o_num = nxt["O"] + 1
     r_src = ref["src"]
+    chan_v = np.array(["web", "app", "store"], dtype=object)
     orders = pa.table({
-        "order_id": pa.concat_arrays([oid, rid]),
-        "customer_id": cid.take(pa.array(np.r_[o["cust"], o["cust"][r_src]])),
+        "order_id": pa.concat_arrays([_ids("O", o_num + np.arange(n_o), w["O"]),
+                                      _ids("R", o_num + r_src, w["O"])]),
+        "customer_id": _ids("C", lo + 1 + np.r_[o["cust"], o["cust"][r_src]], w_c),
         "order_ts": _ts(np.r_[o["ts"], ref["ts"]], origin_us),
         "channel": _take(chan_v, np.r_[o["channel"], o["channel"][r_src]]),
         "revenue": pa.array(np.r_[o["revenue"], ref["amount"]]),
@@ -1330,26 +1567,26 @@ def _tables(rng, c, prod, o, ref, ev, msg, camps, tch, spend, assign, treat, ori
         "promo_code": _take(o["vocab"], np.r_[o["code_idx"], np.full(len(r_src), len(o["vocab"]) - 1)]),
     })
     items = pa.table({
-        "order_id": oid.take(pa.array(o["l_order"])),
-        "product_id": pid.take(pa.array(o["l_prod"])),
+        "order_id": _ids("O", o_num + o["l_order"], w["O"]),
+        "product_id": _ids("P", o["l_prod"] + 1, 4),
         "quantity": pa.array(o["l_qty"].astype(np.int64)),
         "unit_price": pa.array(o["l_unit"]),
     })
     n_e = len(ev["ts"])
     eprod = ev["prod"]
     events = pa.table({
-        "event_id": _ids("E", np.arange(n_e) + 1, _width(n_e)),
-        "customer_id": cid.take(pa.array(ev["cust"])),
-        "session_id": _ids("S", ev["sess"] + 1, _width(ev["sess"].max() + 1 if n_e else 1)),
+        "event_id": _ids("E", nxt["E"] + 1 + np.arange(n_e), w["E"]),
+        "customer_id": _ids("C", lo + 1 + ev["cust"], w_c),
+        "session_id": _ids("S", nxt["S"] + 1 + ev["sess"], w["S"]),
         "event_ts": _ts(ev["ts"], origin_us),
         "event_type": _take(np.array(["view", "add_to_cart", "checkout", "purchase"], dtype=object), ev["type"]),
-        "product_id": pid.take(pa.array(np.where(eprod < 0, 0, eprod), mask=eprod < 0)),
+        "product_id": _ids("P", eprod + 1, 4, valid=eprod >= 0),
     })
     n_m = len(msg["sent"])
     messages = pa.table({
-        "message_id": _ids("M", np.arange(n_m) + 1, _width(n_m)),
-        "customer_id": cid.take(pa.array(msg["cust"])),
-        "campaign_id": _take(np.array([cp["id"] for cp in camps], dtype=object), msg["camp"]),
+        "message_id": _ids("M", nxt["M"] + 1 + np.arange(n_m), w["M"]),
+        "customer_id": _ids("C", lo + 1 + msg["cust"], w_c),
+        "campaign_id": _take(np.array([cp["id"] for cp in g["camps"]], dtype=object), msg["camp"]),
         "channel": _take(np.array(["email", "sms", "push"], dtype=object), msg["ch"]),
         "variant": _take(np.array(["control", "treatment", None], dtype=object),
                          np.where(msg["variant"] < 0, 2, msg["variant"])),
@@ -1359,26 +1596,34 @@ def _tables(rng, c, prod, o, ref, ev, msg, camps, tch, spend, assign, treat, ori
         "unsubscribed_ts": _ts(msg["unsub_ts"], origin_us, valid=msg["unsub"]),
         "bounced_ts": _ts(msg["sent"] + 1 / 1440, origin_us, valid=msg["bounce"]),
     })
-    touches = _touch_table(tch, cid, origin_us, dem)
-    spend_t = _spend_table(rng, spend, origin_us, dem)
-    assignments = _assignment_table(rng, assign, treat, cid, origin_us, cutoff, xmas_days)
-    raw = {"customers": customers, "products": products, "orders": orders, "order_items": items,
-           "events": events, "messages": messages, "touches": touches, "spend": spend_t,
-           "assignments": assignments}
-    return {name: _check_schema(name, raw[name]) for name in TABLES}
+    touches = _touch_table(tch, g["touch"]["chans"], lo, w_c, nxt["T"] + 1, w["T"], origin_us, g["dem"])
+    nxt["O"] += n_o
+    nxt["E"] += n_e
+    nxt["S"] += ev["n_sessions"]
+    nxt["M"] += n_m
+    nxt["T"] += len(tch["ts"])
+    return {"orders": orders, "order_items": items, "events": events, "messages": messages,
+            "touches": touches}
 
 
-def _touch_table(tch, cid, origin_us, dem) -> pa.Table:
-    chans = tch["tables"]["chans"]
-    ch_name = np.array(chans, dtype=object)[tch["chan"]]
-    day = np.floor(tch["ts"]).astype(np.int64)
-    holiday = np.asarray(dem["days"].month >= 11)[np.clip(day, 0, len(dem["days"]) - 1)]
-    yy = np.asarray(dem["days"].year % 100)[np.clip(day, 0, len(dem["days"]) - 1)]
-    paid = np.isin(ch_name, PAID_CHANNELS)
+def _product_table(prod: dict) -> pa.Table:
+    n_p = len(prod["price"])
+    cat_names = np.array(list(CATEGORIES) + ["services"], dtype=object)
+    return pa.table({"product_id": _ids("P", np.arange(n_p) + 1, 4), "name": pa.array(prod["name"], pa.string()),
+                     "category": _take(cat_names, prod["category"]), "price": pa.array(prod["price"])})
+
+
+def _touch_table(tch, chans, lo, w_c, first_id, w_t, origin_us, dem) -> pa.Table:
+    """Touches of one chunk (accounts from ``lo``); touch ids start at ``first_id``."""
+    chan = tch["chan"]
+    day = np.clip(np.floor(tch["ts"]).astype(np.int64), 0, len(dem["days"]) - 1)
+    holiday = np.asarray(dem["days"].month >= 11)[day]
+    yy = np.asarray(dem["days"].year % 100)[day]
+    paid = np.array([ch in PAID_CHANNELS for ch in chans])[chan]
     camp_vocab = [f"{ch}_always_on" for ch in PAID_CHANNELS]
     camp_vocab += [f"{ch}_holiday{y}" for ch in PAID_CHANNELS for y in range(20, 30)]
     camp_vocab.append(None)
-    pidx = np.array([PAID_CHANNELS.index(ch) if ch in PAID_CHANNELS else 0 for ch in chans])[tch["chan"]]
+    pidx = np.array([PAID_CHANNELS.index(ch) if ch in PAID_CHANNELS else 0 for ch in chans])[chan]
     camp = np.where(holiday, len(PAID_CHANNELS) + pidx * 10 + (yy - 20), pidx)
     camp = np.where(paid, camp, len(camp_vocab) - 1)
     src = np.array([UTM[ch][0] for ch in chans], dtype=object)
@@ -1386,13 +1631,13 @@ def _touch_table(tch, cid, origin_us, dem) -> pa.Table:
     camp_arr = _take(np.array(camp_vocab, dtype=object), camp)
     n_t = len(tch["ts"])
     return pa.table({
-        "touch_id": _ids("T", np.arange(n_t) + 1, _width(n_t)),
-        "customer_id": cid.take(pa.array(tch["cust"])),
+        "touch_id": _ids("T", first_id + np.arange(n_t), w_t),
+        "customer_id": _ids("C", lo + 1 + tch["cust"], w_c),
         "touch_ts": _ts(tch["ts"], origin_us),
-        "channel": _take(np.array(chans, dtype=object), tch["chan"]),
+        "channel": _take(np.array(chans, dtype=object), chan),
         "campaign_id": camp_arr,
-        "utm_source": _take(src, tch["chan"]),
-        "utm_medium": _take(med, tch["chan"]),
+        "utm_source": _take(src, chan),
+        "utm_medium": _take(med, chan),
         "utm_campaign": camp_arr,
     })
 
@@ -1423,7 +1668,7 @@ EXPERIMENT_IDS = {"email": "xmas25_email_holdout", "subj": "xmas25_subject_line"
                   "fs": "xmas25_free_shipping", "gw": "xmas25_gift_wrap", "aa": "xmas25_aa"}
 
 
-def _assignment_table(rng, assign, treat, cid, origin_us, cutoff, xmas_days) -> pa.Table:
+def _assignment_table(rng, assign, treat, w_c, origin_us, cutoff, xmas_days) -> pa.Table:
     parts = []
     for key in EXPERIMENT_IDS:
         idx = np.flatnonzero(assign[key])
@@ -1435,18 +1680,18 @@ def _assignment_table(rng, assign, treat, cid, origin_us, cutoff, xmas_days) -> 
     at = np.concatenate([p[3] for p in parts])
     return pa.table({
         "experiment_id": _take(np.array(list(EXPERIMENT_IDS.values()), dtype=object), e),
-        "customer_id": cid.take(pa.array(cust)),
+        "customer_id": _ids("C", cust + 1, w_c),
         "variant": _take(np.array(["control", "treatment"], dtype=object), var),
         "assigned_ts": _ts(at, origin_us),
     })
 
 
-def _truth_customers(c, p_buy, cid) -> pa.Table:
+def _truth_customers(c, p_buy, w_c) -> pa.Table:
     arch = np.array(list(ARCHETYPES), dtype=object)
-    cid = cid.combine_chunks()
+    n = len(c["person"])
     return pa.table({
-        "customer_id": cid,
-        "person_id": cid.take(pa.array(np.where(c["kind"] == 0, np.arange(len(c["person"])), c["person"]))),
+        "customer_id": _ids("C", np.arange(n) + 1, w_c),
+        "person_id": _ids("C", np.where(c["kind"] == 0, np.arange(n), c["person"]) + 1, w_c),
         "archetype": _take(arch, c["archetype"]),
         "country": _take(np.array(list(COUNTRIES), dtype=object), c["country"]),
         "bgnbd_lambda_per_week": pa.array(c["lam"]),
@@ -1459,19 +1704,18 @@ def _truth_customers(c, p_buy, cid) -> pa.Table:
     })
 
 
-def _bf_check(dem, c, o, src, media_lam) -> dict[str, Any]:
-    """Expected Black Friday order count vs median Mon-Thu 1-20 Nov (2023, 2024) from the curves."""
+def _bf_check(dem, bf_counts, media_lam) -> dict[str, Any]:
+    """Expected Black Friday order count vs median Mon-Thu 1-20 Nov (2023, 2024) from the curves.
+
+    ``bf_counts[year]``: BG/NBD sale orders in that November per country x profile group.
+    """
     days = dem["days"]
     out = {}
-    grp = _group_of(c)[o["cust"]]
-    day = np.floor(o["ts"]).astype(np.int64)
-    for year in (2023, 2024):
+    for year, counts in bf_counts.items():
         nov = np.flatnonzero((days.year == year) & (days.month == 11))
         if len(nov) == 0:
             continue
         expected = np.array(media_lam[nov], dtype=float)
-        base = (src == 0) & (day >= nov[0]) & (day <= nov[-1])
-        counts = np.bincount(grp[base], minlength=len(COUNTRIES) * len(PROFILES))
         for g, (cc, pf) in enumerate((cc, pf) for cc in COUNTRIES for pf in PROFILES):
             curve = dem["curves"][(cc, pf)][nov]
             expected += counts[g] * curve / curve.sum()
@@ -1484,13 +1728,14 @@ def _bf_check(dem, c, o, src, media_lam) -> dict[str, Any]:
                           "curves given the realised monthly order counts", "by_year": out}
 
 
-def _truth(n, seed, origin, last, dem, c, o, src, media, spend, media_lam, tch, exp_truth, assign,
-           treat, msg, camps, gw_pre_rev, gw_orders, defects, tables, win) -> dict:
+def _truth(n, seed, origin, last, g, exp_truth, acc, defects, rows, products) -> dict:
+    """Everything planted, as written to ``truth.json``."""
+    dem, c, assign = g["dem"], g["c"], g["assign"]
     # Media truth: realised spend and AOV of media-driven orders.
-    aov = float(np.mean(o["revenue"][src == 1])) if (src == 1).any() else PLANNED_AOV
+    aov = acc["media_rev"] / acc["media_n"] if acc["media_n"] else PLANNED_AOV
     channels = {}
-    for ch, p in media.items():
-        s = spend["total"][ch]
+    for ch, p in g["media"].items():
+        s = g["spend"]["total"][ch]
         inc = p["beta"] * (1 - np.exp(-s / p["kappa"]))
         sbar = float(s.mean())
         channels[ch] = {
@@ -1501,7 +1746,7 @@ def _truth(n, seed, origin, last, dem, c, o, src, media, spend, media_lam, tch, 
             "true_iroas": float(inc.sum() * aov / s.sum()),
             "marginal_iroas_at_mean_spend": float(p["beta"] * np.exp(-sbar / p["kappa"]) / p["kappa"] * aov),
         }
-    tt = tch["tables"]
+    tt = g["touch"]
     weights = {k: TOUCH_MODEL[k]["weight"] for k in tt["chans"]}
     ranks = {k: i + 1 for i, k in enumerate(sorted(weights, key=lambda k: -weights[k]))}
     touch_model = {
@@ -1523,17 +1768,16 @@ def _truth(n, seed, origin, last, dem, c, o, src, media, spend, media_lam, tch, 
     for exp_id, (metric, ctrl, trt, share) in exp_truth.items():
         experiments[exp_id] = _arm_entry(metric, ctrl, trt, share, descs[exp_id])
     pop = assign["gw"]
-    base_rpu = float(gw_pre_rev[pop].mean())
-    trt_rpu = base_rpu + GIFT_WRAP_TAKE * GIFT_WRAP_PRICE * float(gw_orders[pop].mean())
+    base_rpu = float(acc["gw_pre_rev"][pop].mean())
+    trt_rpu = base_rpu + GIFT_WRAP_TAKE * GIFT_WRAP_PRICE * float(acc["gw_orders"][pop].mean())
     experiments["xmas25_gift_wrap"] = _arm_entry(
         "revenue_per_user", base_rpu, trt_rpu, 0.5,
         "sum of sale-order revenue (revenue > 0) in the window per assigned user; treatment adds a "
         f"gift-wrap line ({GIFT_WRAP_PRICE}) to {GIFT_WRAP_TAKE:.0%} of its orders")
-    launch = camps.index(next(cp for cp in camps if cp["id"] == "xmas25_launch")) if any(
-        cp["id"] == "xmas25_launch" for cp in camps) else -1
-    m = msg["camp"] == launch
+    ctrl_sum, trt_sum, n_launch = acc["launch"]
     experiments["xmas25_subject_line"] = _arm_entry(
-        "open_rate", float(msg["p_open_ctrl"][m].mean()), float(msg["p_open_treat"][m].mean()), 0.5,
+        "open_rate", ctrl_sum / n_launch if n_launch else float("nan"),
+        trt_sum / n_launch if n_launch else float("nan"), 0.5,
         "messages of campaign xmas25_launch, variant column; opened / sent")
     for key, exp_id in EXPERIMENT_IDS.items():
         experiments[exp_id]["n_assigned"] = int(assign[key].sum())
@@ -1554,7 +1798,7 @@ def _truth(n, seed, origin, last, dem, c, o, src, media, spend, media_lam, tch, 
         }
     return {
         "seed": seed, "n_customers": n, "start": str(origin.date()), "end": str(last.date()),
-        "rows": {name: t.num_rows for name, t in tables.items()},
+        "rows": {name: int(rows[name]) for name in TABLES},
         "campaign": dict(CAMPAIGN),
         "events_start": EVENTS_START,
         "notes": [
@@ -1572,7 +1816,7 @@ def _truth(n, seed, origin, last, dem, c, o, src, media, spend, media_lam, tch, 
             "seasonal_gift_buyer_boost": {"in_season": SEASONAL_BOOST[0], "off_season": SEASONAL_BOOST[1],
                                           "season": "10 Nov - 24 Dec; IN Diwali-14..Diwali; CN 1-11 Nov; AE Eid-10..Eid"},
             "bargain_hunter_event_power": BARGAIN_POWER,
-            "black_friday_check": _bf_check(dem, c, o, src, media_lam),
+            "black_friday_check": _bf_check(dem, acc["bf_counts"], g["media_lam"]),
         },
         "event_effects": EVENT_EFFECTS,
         "event_shapes": {k: dict(v, flat=bool(v.get("flat", False))) for k, v in EVENT_SHAPES.items()},
@@ -1583,8 +1827,8 @@ def _truth(n, seed, origin, last, dem, c, o, src, media, spend, media_lam, tch, 
         "defects": defects,
         "defect_definitions": DEFECT_DEFINITIONS,
         "defect_rates_planted": DEFECT_RATES,
-        "products": {"n": int(len(prod_price := tables["products"]["price"])), "gift_wrap_product_id":
-                     tables["products"]["product_id"][len(prod_price) - 1].as_py(),
+        "products": {"n": products.num_rows, "gift_wrap_product_id":
+                     products["product_id"][products.num_rows - 1].as_py(),
                      "co_purchase": f"{PRODUCTS_PER_CLUSTER} products per cluster; 80% of orders from one "
                                     "of the customer's two favourite clusters"},
     }

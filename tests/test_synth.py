@@ -17,6 +17,7 @@ from playbook.errors import ConfigError
 from playbook.schema import TABLES
 
 N = 3000
+CHUNK = 1000  # three chunks: every test below also checks the chunked (streamed) path
 
 
 def _hashes(folder):
@@ -26,7 +27,7 @@ def _hashes(folder):
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth") / "sample"
-    truth = synth.generate(n_customers=N, seed=7, out_dir=out)
+    truth = synth.generate(n_customers=N, seed=7, out_dir=out, chunk_customers=CHUNK)
     tables = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
     return out, truth, tables
 
@@ -35,8 +36,8 @@ def test_deterministic_and_seed_sensitive(sample, tmp_path):
     out, _, _ = sample
     again = tmp_path / "again"
     other = tmp_path / "other"
-    synth.generate(n_customers=N, seed=7, out_dir=again)
-    synth.generate(n_customers=N, seed=8, out_dir=other)
+    synth.generate(n_customers=N, seed=7, out_dir=again, chunk_customers=CHUNK)
+    synth.generate(n_customers=N, seed=8, out_dir=other, chunk_customers=CHUNK)
     assert _hashes(out) == _hashes(again)
     differing = {k for k, v in _hashes(other).items() if _hashes(out)[k] != v}
     assert {"orders.parquet", "customers.parquet", "truth.json"} <= differing
