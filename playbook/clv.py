@@ -482,7 +482,12 @@ def flag_seasonal(clv_table: pd.DataFrame, share: pd.DataFrame, min_share: float
 def campaign_holdout(wh: Warehouse, cfg, holdout_days: int = 180) -> dict:
     """:func:`holdout_validation` ending at the planning cutoff (calibration before it)."""
     cut = pd.Timestamp(cfg.season.planning_cutoff)
-    return holdout_validation(wh, cut - pd.Timedelta(days=holdout_days), holdout_days)
+    try:
+        return holdout_validation(wh, cut - pd.Timedelta(days=holdout_days), holdout_days)
+    except DataError as exc:
+        return {"by_group": pd.DataFrame(), "mae_model": None, "mae_naive": None, "params": None,
+                "n_customers": 0, "calibration_end": str((cut - pd.Timedelta(days=holdout_days)).date()),
+                "holdout_days": holdout_days, "note": str(exc)}
 
 
 def campaign_seasonal_check(wh: Warehouse, cfg) -> pd.DataFrame:
@@ -501,6 +506,8 @@ def campaign_seasonal_check(wh: Warehouse, cfg) -> pd.DataFrame:
 
 def describe_holdout(val: dict) -> str:
     """One sentence on the holdout check (Markdown)."""
+    if val["mae_model"] is None:
+        return f"No holdout check was possible: {val.get('note', 'no data')}"
     better = "better" if val["mae_model"] < val["mae_naive"] else "not better"
     return (f"Fitted on orders before {val['calibration_end']}, BG/NBD predicted each customer's orders in the "
             f"next {val['holdout_days']} days with a mean absolute error of {val['mae_model']:.2f} orders, "

@@ -388,7 +388,7 @@ def write_artifacts(ctx, scores: pd.DataFrame, clv_table: pd.DataFrame, recs: pd
 def step_summary(prop, clv_res, holdout: dict, rec_eval: pd.DataFrame, send_eval: pd.DataFrame,
                  recon: pd.DataFrame, flows: pd.DataFrame, segment_source: str) -> dict:
     """The step's summary (JSON-ready; aggregates only, no PII)."""
-    m = prop.metrics.set_index("model") if prop is not None else None
+    m = prop.metrics.set_index("model") if prop is not None and not prop.metrics.empty else None
     rec = rec_eval.set_index("method") if not rec_eval.empty else None
     return {
         "propensity": None if m is None else {

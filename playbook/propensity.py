@@ -305,6 +305,12 @@ def decile_rank(v: np.ndarray) -> np.ndarray:
 def plot_validation(res: PropensityResult) -> plt.Figure:
     """Cumulative gains (model vs baseline) and calibration curve on the validation season."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    if res.deciles.empty:
+        for ax in (ax1, ax2):
+            ax.text(0.5, 0.5, "No validation: the model could not be trained", ha="center", va="center",
+                    transform=ax.transAxes)
+            ax.set_axis_off()
+        return fig
     d = res.deciles
     share = np.r_[0, d["decile"] / 10]
     ax1.plot(share * 100, np.r_[0, d["cum_gain"]] * 100, marker="o", label="XGBoost")
@@ -326,6 +332,8 @@ def plot_validation(res: PropensityResult) -> plt.Figure:
 
 def describe(res: PropensityResult) -> str:
     """One plain-language sentence about the validation result (Markdown)."""
+    if res.metrics.empty:
+        return " ".join(res.notes) or "The propensity model could not be trained."
     m = res.metrics.set_index("model")
     xa, ba = m["roc_auc"].iloc[0], m["roc_auc"].iloc[1]
     lift = res.deciles["lift"].iloc[0]
@@ -333,3 +341,28 @@ def describe(res: PropensityResult) -> str:
     return (f"Trained on {res.train_season} and checked on {res.valid_season}, the propensity model "
             f"{verdict} the RFM-only baseline (ROC AUC {xa:.3f} vs {ba:.3f}); the top 10 % of customers by "
             f"score bought at {lift:.1f}x the average rate.")
+
+
+def fit_or_fallback(wh: Warehouse, cfg, seed: int = 42) -> PropensityResult:
+    """:func:`fit_propensity`, or a documented fallback when it cannot be trained.
+
+    Fallback (too few seasons, a season without buyers): score = a recency-frequency heuristic
+    ``frequency / (frequency + 1) * exp(-recency_days / 365)`` as of the planning cutoff, with no
+    validation metrics; the reason is in ``notes``.
+    """
+    try:
+        return fit_propensity(wh, cfg, seed)
+    except DataError as exc:
+        _, current = seasons_from_config(cfg)
+        now = features_as_of(wh, current.cutoff, current.start, current.end)
+        f = now["frequency"].to_numpy(float)
+        score = f / (f + 1) * np.exp(-now["recency_days"].to_numpy(float) / 365)
+        scores = pd.DataFrame({"customer_id": now["customer_id"], "score": score,
+                               "score_decile": 11 - decile_rank(score)})
+        for k in (1, 2, 3):
+            scores[f"driver_{k}"] = ""
+        empty = pd.DataFrame()
+        return PropensityResult(
+            pd.DataFrame(columns=["model", "roc_auc", "pr_auc", "top_decile_lift"]), empty, empty, scores,
+            pd.DataFrame(columns=["feature", "mean_abs_contribution"]), "-", "-",
+            notes=[f"{exc} Fallback used: a recency-frequency heuristic score, not validated."], features=now)

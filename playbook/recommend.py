@@ -267,11 +267,16 @@ def evaluate_for_campaign(wh: Warehouse, cfg, k: int = 10) -> pd.DataFrame:
         raise DataError("No comparison_seasons in the campaign config: recommendations cannot be evaluated "
                         "on a past season. Add one (e.g. last year's window).")
     s = seasons[-1]
-    return evaluate(wh, s.start, (s.end - s.start).days + 1, k, season_start=s.start, season_end=s.end)
+    try:
+        return evaluate(wh, s.start, (s.end - s.start).days + 1, k, season_start=s.start, season_end=s.end)
+    except DataError:
+        return pd.DataFrame(columns=["method", "customers", f"hit_rate_at_{k}", f"recall_at_{k}"])
 
 
 def describe(ev: pd.DataFrame, k: int = 10) -> str:
     """One sentence comparing CF with the popularity baseline (Markdown)."""
+    if ev.empty:
+        return "No new purchases in the last comparable season: the recommendations could not be evaluated."
     e = ev.set_index("method")
     cf, pop = e.loc["item-to-item CF"], e.loc["popularity"]
     return (f"On {int(cf['customers']):,} customers who bought something new in the last comparable season, "
