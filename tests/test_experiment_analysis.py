@@ -221,3 +221,13 @@ def test_report_helpers_handle_empty_and_full_inputs(broken, tmp_path):
     assert set(dec) == set(broken)
     assert ea.headline(analyses)["sample ratio mismatches"] == "1"
     assert "not_started_yet" in ea.describe_decisions(analyses)
+
+
+def test_rerun_with_same_seed_gives_identical_results():
+    wh = connect(small_sample())
+    exp = _exp("xmas25_gift_wrap", "revenue_per_user", guardrails=["refund_rate"])
+    a = ea.analyze_experiment(wh, exp, WINDOW, seed=5, n_boot=200)
+    b = ea.analyze_experiment(wh, exp, WINDOW, seed=5, n_boot=200)
+    pd.testing.assert_frame_equal(a.results, b.results)
+    pd.testing.assert_frame_equal(a.sequential, b.sequential)
+    assert np.isfinite(a.results["boot_rel_lo"].iloc[0])
