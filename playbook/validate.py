@@ -113,12 +113,25 @@ class ValidationReport:
         """Total count of findings named ``check`` (optionally in ``table``); 0 when none."""
         return sum(f.count for f in self.findings if f.check == check and (table is None or f.table == table))
 
-    def to_frame(self) -> pd.DataFrame:
-        """Findings as a DataFrame (examples joined by ``", "``)."""
+    def to_frame(self, pseudonymous: bool = False) -> pd.DataFrame:
+        """Findings as a DataFrame (examples joined by ``", "``).
+
+        Parameters
+        ----------
+        pseudonymous : bool
+            Replace example keys by keyed pseudonyms (:func:`playbook.report.pseudonymize`), as
+            reports require; the CLI shows raw keys so that the source can be fixed.
+        """
+        from playbook.report import pseudonymize
+
+        def _examples(f: Finding) -> str:
+            ex = [str(e) for e in f.examples]
+            return ", ".join(pseudonymize(e) for e in ex) if pseudonymous else ", ".join(ex)
+
         cols = ["severity", "table", "column", "check", "count", "examples", "message"]
         rows = [
             {"severity": f.severity, "table": f.table, "column": f.column, "check": f.check,
-             "count": f.count, "examples": ", ".join(f.examples), "message": f.message}
+             "count": f.count, "examples": _examples(f), "message": f.message}
             for f in self.findings
         ]
         return pd.DataFrame(rows, columns=cols)

@@ -264,3 +264,20 @@ def test_soft_counts_match_synthetic_truth(tmp_path):
     assert truth["defects"], "the generator plants defects"
     got = {check: report.count(check) for check in truth["defects"]}
     assert got == truth["defects"]
+
+
+def test_report_frame_can_hide_example_keys_behind_pseudonyms(tmp_path):
+    """Reports show pseudonymous example ids; the CLI keeps raw keys so the source can be fixed."""
+    from playbook.report import pseudonymize
+    from playbook.synth import generate
+    from playbook.validate import validate_source
+
+    generate(n_customers=300, seed=5, out_dir=tmp_path / "s")
+    report = validate_source(tmp_path / "s")
+    raw = report.to_frame()
+    pseudo = report.to_frame(pseudonymous=True)
+    row = raw.index[raw["check"] == "refunds"][0]
+    first_raw = raw.loc[row, "examples"].split(", ")[0]
+    assert first_raw.startswith("R")
+    assert pseudo.loc[row, "examples"].split(", ")[0] == pseudonymize(first_raw)
+    assert first_raw not in " ".join(pseudo["examples"])
