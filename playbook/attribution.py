@@ -770,3 +770,51 @@ def describe_attribution(long: pd.DataFrame, agreement: pd.DataFrame | None = No
         text += (f" Against the planted incremental ranking, **{best['model'].replace('_', ' ')}** agrees best "
                  f"(Spearman {best['spearman']:.2f}).")
     return text
+
+
+def describe_paths(data: PathData) -> str:
+    """Sentence on how many orders have a path, plus the notes on dropped/truncated data."""
+    s = data.stats
+    if s["orders"] == 0:
+        return " ".join(data.notes) or "No orders in the window."
+    text = (f"{s['orders_with_touch']:,} of {s['orders']:,} orders had at least one touch in the "
+            f"{s['lookback_days']:g} days before them; {s['non_converting_journeys']:,} journeys ended without an order.")
+    return " ".join([text, *data.notes])
+
+
+def planted_agreement(long: pd.DataFrame, data: PathData, data_source: str) -> pd.DataFrame:
+    """Rank agreement with the planted incremental ranking, when the data source is synthetic.
+
+    Reads ``truth.json`` beside the data (written by ``playbook generate-data``) and compares each
+    model's credit *per journey the channel appears in* with ``touch_model.incremental_rank``.
+
+    Returns
+    -------
+    DataFrame
+        :func:`rank_agreement` output; empty for real data (no ``truth.json``).
+    """
+    import json
+
+    from playbook.paths import resolve
+
+    empty = pd.DataFrame(columns=["model", "spearman", "channels"])
+    try:
+        path = resolve(str(data_source)) / "truth.json"
+    except Exception:  # noqa: BLE001 - URLs have no truth file
+        return empty
+    if not path.is_file() or long.empty:
+        return empty
+    ranks = json.loads(path.read_text()).get("touch_model", {}).get("incremental_rank")
+    if not ranks:
+        return empty
+    return rank_agreement(long, ranks, per_exposure=journeys_per_channel(data.paths))
+
+
+def describe_agreement(agreement: pd.DataFrame) -> str:
+    """Sentence giving each model's rank correlation with the planted contributions (Markdown)."""
+    if agreement.empty:
+        return ("No planted truth is available for this data source (real data), so the models cannot be "
+                "checked against known contributions.")
+    parts = [f"{m.replace('_', ' ')} {r:+.2f}" for m, r in zip(agreement["model"], agreement["spearman"], strict=True)]
+    return ("Spearman rank correlation between each model's credit per journey and the planted incremental "
+            "ranking of the channels (1 = same order): " + ", ".join(parts) + ".")

@@ -353,19 +353,21 @@ def allocate_budget(curves: Mapping[str, ResponseCurve], bounds: Mapping[str, tu
         return alloc
     step = rest / steps
     none = ResponseCurve("", "none")
-    for _ in range(steps):
-        best, gain = None, -np.inf
+    left = rest
+    while left > 1e-9 * max(total, 1.0):
+        best, gain, best_room = None, -np.inf, 0.0
         for ch, (_lo, hi) in bounds.items():
-            room = min(step, hi - alloc[ch])
-            if room <= 1e-9:
+            room = min(step, hi - alloc[ch], left)
+            if room <= 1e-12:
                 continue
             c = curves.get(ch, none)
-            g = days * float(c((alloc[ch] + room) / days) - c(alloc[ch] / days))
+            g = days * float(c((alloc[ch] + room) / days) - c(alloc[ch] / days)) / room
             if g > gain:
-                best, gain = ch, g
+                best, gain, best_room = ch, g, room
         if best is None:
             break
-        alloc[best] += min(step, bounds[best][1] - alloc[best])
+        alloc[best] += best_room
+        left -= best_room
     return alloc
 
 
@@ -483,3 +485,39 @@ def truth_check(efficiency: pd.DataFrame, curves: pd.DataFrame, data_source: str
 def season_days(start: dt.date | str, end: dt.date | str) -> int:
     """Days in a season, both ends included."""
     return int((to_utc(to_day(end)) - to_utc(to_day(start))).days) + 1
+
+
+def spend_by_channel(spend: pd.DataFrame) -> dict[str, float]:
+    """Season spend per channel (currency) from :func:`daily_spend`."""
+    return {} if spend.empty else {str(k): float(v) for k, v in spend.groupby("channel")["spend"].sum().items()}
+
+
+def recommend_for_config(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame, cfg) -> pd.DataFrame:
+    """:func:`recommend_budget` with the bounds, total and season length of a campaign config."""
+    bounds = {c: (float(b.min_budget), float(b.max_budget)) for c, b in cfg.channels.items()}
+    return recommend_budget(curves, spend, bounds, float(cfg.budget.total), season_days(cfg.season.start, cfg.season.end))
+
+
+def describe_curves(table: pd.DataFrame) -> str:
+    """Sentence on how the curves were obtained and which channel has the best marginal ROAS."""
+    if table.empty:
+        return "No spend in the window: no response curves."
+    kinds = table["curve"].value_counts()
+    text = ", ".join(f"{n} {k}" for k, n in kinds.items())
+    best = table.sort_values("marginal_roas").iloc[-1]
+    out = (f"Curves: {text}. The highest marginal ROAS at this season's mean spend is "
+           f"**{best['channel'].replace('_', ' ')}** ({best['marginal_roas']:.1f}).")
+    if "anchored" in kinds:
+        out += (" *Anchored* curves are assumed, not fitted: the season's days showed no usable relation between "
+                "daily spend and attributed revenue, so each is drawn through the season's average with the "
+                "channel at 63 % of its ceiling.")
+    return out
+
+
+def describe_truth_check(check: pd.DataFrame) -> str:
+    """Sentence on the planted-truth comparison (Markdown)."""
+    if check.empty:
+        return "No planted truth for this data source (real data): nothing to check against."
+    parts = [f"{m} {r:+.2f}" for m, r in zip(check["measure"], check["spearman_with_true_iroas"], strict=True)]
+    return ("Rank correlation of the channel ordering with the planted true iROAS of the synthetic data: "
+            + ", ".join(parts) + ". Attributed figures are not incremental; treat curves as directional.")

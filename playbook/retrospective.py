@@ -160,7 +160,7 @@ def _split_by_last_year(total: pd.DataFrame, wh, cfg, dimension: str) -> pd.Data
     day_sum = pos.groupby("day")["actual"].transform("sum")
     n_vals = pos.groupby("day")["value"].transform("count")
     pos["share"] = np.where(day_sum > 0, pos["actual"] / day_sum.where(day_sum > 0, 1.0), 1.0 / n_vals)
-    out = pos[["day", "value", "share"]].merge(total, on="day")
+    out = pos[["day", "value", "share"]].merge(total.drop(columns="value"), on="day")
     for c in ("mean", "lo80", "hi80", "lo95", "hi95"):
         out[c] = out[c] * out["share"]
     return out.drop(columns="share")
@@ -362,11 +362,23 @@ def describe_vs_target(acc_total: pd.DataFrame, gaps: pd.DataFrame, source: str,
         text += ")"
     text += "."
     if not gaps.empty:
-        worst = gaps.sort_values("gap").iloc[0]
-        best = gaps.sort_values("gap").iloc[-1]
-        text += (f" Largest shortfall: {worst['dimension']} **{worst['value']}** ({fmt_money(worst['gap'], currency)}); "
-                 f"largest surplus: {best['dimension']} **{best['value']}** ({fmt_money(best['gap'], currency)}).")
+        text += " " + _gap_extremes(gaps, currency)
     return f"{text} {source}"
+
+
+def _gap_extremes(gaps: pd.DataFrame, currency: str) -> str:
+    from playbook.report import fmt_money
+
+    g = gaps.sort_values("gap")
+    worst, best = g.iloc[0], g.iloc[-1]
+    if worst["gap"] >= 0:
+        return (f"Every breakdown value beat its target; the largest surplus came from {best['dimension']} "
+                f"**{best['value']}** ({fmt_money(best['gap'], currency)}).")
+    if best["gap"] <= 0:
+        return (f"Every breakdown value missed its target; the largest shortfall came from {worst['dimension']} "
+                f"**{worst['value']}** ({fmt_money(worst['gap'], currency)}).")
+    return (f"Largest shortfall: {worst['dimension']} **{worst['value']}** ({fmt_money(worst['gap'], currency)}); "
+            f"largest surplus: {best['dimension']} **{best['value']}** ({fmt_money(best['gap'], currency)}).")
 
 
 # --------------------------------------------------------------------------------------------
@@ -821,8 +833,9 @@ def highlights(acc_total: pd.DataFrame, efficiency: pd.DataFrame, inc: pd.DataFr
     out: list[str] = []
     if not acc_total.empty:
         r = acc_total.iloc[0]
-        out.append(f"Revenue {fmt_money(r['actual'], currency)} against a target of {fmt_money(r['target'], currency)} "
-                   f"({fmt_money(r['gap_to_target'], currency)}).")
+        word = "above" if r["gap_to_target"] >= 0 else "below"
+        out.append(f"Revenue {fmt_money(r['actual'], currency)}: {fmt_money(abs(r['gap_to_target']), currency)} {word} "
+                   f"the target of {fmt_money(r['target'], currency)}.")
     eff = efficiency.dropna(subset=["roas"]) if not efficiency.empty else efficiency
     if len(eff) >= 2:
         best, worst = eff.sort_values("roas").iloc[-1], eff.sort_values("roas").iloc[0]
@@ -835,8 +848,8 @@ def highlights(acc_total: pd.DataFrame, efficiency: pd.DataFrame, inc: pd.DataFr
     if not gaps.empty:
         for dim, g in gaps.groupby("dimension"):
             w, b = g.sort_values("gap").iloc[0], g.sort_values("gap").iloc[-1]
-            out.append(f"By {dim}: largest shortfall {w['value']} ({fmt_money(w['gap'], currency)}), "
-                       f"largest surplus {b['value']} ({fmt_money(b['gap'], currency)}).")
+            out.append(f"By {dim}: weakest against target {w['value']} ({fmt_money(w['gap'], currency)}), "
+                       f"strongest {b['value']} ({fmt_money(b['gap'], currency)}).")
     if not nvr.empty:
         n = nvr.set_index("group")
         out.append(f"{int(n.loc['new', 'customers']):,} new customers; early repeat {n.loc['new', 'repeat_rate']:.1%} "
@@ -944,3 +957,46 @@ def as_of_note(cfg) -> str:
     """Sentence on which window is reviewed (Markdown)."""
     s0, s1 = _window(cfg)
     return f"Window reviewed: {s0:%d %b %Y} to {s1:%d %b %Y} ({(s1 - s0).days + 1} days)."
+
+
+def accuracy_by(wh: Warehouse, cfg, forecast: pd.DataFrame | None, dimension: str | None = None) -> pd.DataFrame:
+    """:func:`accuracy_table` of :func:`actual_vs_forecast` for one breakdown (None = total)."""
+    avf = actual_vs_forecast(wh, cfg, forecast=forecast, dimension=dimension)
+    out = accuracy_table(avf, mase_scales(wh, cfg, dimension))
+    out.attrs["source"] = avf.attrs.get("source", "")
+    return out
+
+
+class Audit:
+    """Tracking audit results: ``summary``, ``utm``, ``mismatch``, ``spend_gaps``, ``platform``, ``platform_note``."""
+
+    def __init__(self, summary, utm, mismatch, spend_gaps, platform, platform_note):
+        self.summary, self.utm, self.mismatch = summary, utm, mismatch
+        self.spend_gaps, self.platform, self.platform_note = spend_gaps, platform, platform_note
+
+
+def tracking_audit(wh: Warehouse, cfg, no_touch: pd.DataFrame, spend: pd.DataFrame,
+                   attributed: pd.DataFrame) -> Audit:
+    """All tracking checks of the window (see :func:`audit_summary`)."""
+    s0, s1 = _window(cfg)
+    utm = utm_audit(wh, s0, s1, list(cfg.channels))
+    spend_chans = sorted(spend["channel"].unique()) if not spend.empty else []
+    mismatch = channel_mismatch(list(utm["channel"]), spend_chans, list(cfg.channels))
+    gaps = spend_gaps(spend, s0, s1)
+    platform, note = platform_vs_internal(wh, s0, s1, attributed)
+    return Audit(audit_summary(no_touch, utm, mismatch, gaps), utm, mismatch, gaps, platform, note)
+
+
+def describe_audit(audit: Audit) -> str:
+    """Sentence on the tracking checks (Markdown)."""
+    s = audit.summary.set_index("check")["value"]
+    text = (f"{s['orders without a touch']} of the window's orders had no touch ({s['online orders without a touch']} "
+            f"of web/app orders); {s['paid touches without UTM']} of paid touches lack UTM parameters; "
+            f"{s['channel label mismatches']} channel label mismatches; "
+            f"{len(audit.spend_gaps)} channel-days with missing, zero or suddenly dropped spend.")
+    return f"{text} {audit.platform_note}"
+
+
+def lessons_markdown(lessons: Sequence[str]) -> str:
+    """Bullet list of the generated lessons (Markdown)."""
+    return "\n".join(f"- {s}" for s in lessons) if lessons else "No lessons could be drawn: no data in the window."
