@@ -13,7 +13,7 @@ from tests.sample_data import read, small_sample
 
 CUSTOMERS = pd.DataFrame({
     "customer_id": ["a", "b", "c", "d"],
-    "segment": ["Loyal", "unknown seg", "New", "At risk"],
+    "segment": ["Loyal", "unknown seg", "New", "At Risk"],
     "promo_share": [0.0, 1.0, 0.5, np.nan],
     "first_name": ["Ann", None, "  ", "Bo"],
     "top_product": ["Lamp", None, "Book", ""],
@@ -24,8 +24,8 @@ def test_offer_subject_and_fallbacks():
     got = offers.next_best_offer(CUSTOMERS)
     expected = pd.DataFrame({
         "customer_id": ["a", "b", "c", "d"],
-        "segment": ["Loyal", "unknown seg", "New", "At risk"],
-        "matrix_row": ["Loyal", "default", "New", "At risk"],
+        "segment": ["Loyal", "unknown seg", "New", "At Risk"],
+        "matrix_row": ["Loyal", "default", "New", "At Risk"],
         "discount_pct": [0.0, 15.0, 10.0, 0.0],
         "offer": ["free gift wrap", "15% off holiday favourites", "10% off your second order", "free gift wrap"],
         "content": ["loyalty_thanks", "holiday_catalogue", "welcome_series", "win_back"],
