@@ -240,3 +240,12 @@ def test_sequential_on_conversion_to_date_of_a_fixed_population_keeps_alpha():
     fpr = es.sequential_rejects(z, t).mean()
     assert 0.04 <= fpr <= 0.06, fpr
     assert es.naive_peeking_rejects(z).mean() > 0.12
+
+
+def test_winsorize_caps_at_the_pooled_quantile_only():
+    y = np.r_[np.zeros(98), 50.0, 5000.0]
+    capped = es.winsorize(y, 0.99)
+    assert capped.max() == pytest.approx(np.quantile(y, 0.99)) and capped[:99].tolist() == y[:99].tolist()
+    assert es.winsorize(y, None) is not None and es.winsorize(y, None).max() == 5000.0
+    with pytest.raises(ValueError, match="quantile"):
+        es.winsorize(y, 0.3)
