@@ -133,3 +133,22 @@ def test_sample_exports_respect_consent_from_the_raw_tables(tmp_path):
     ads = pd.read_csv(tmp_path / "google_ads_likely_buyers.csv", dtype=str, keep_default_na=False)
     bad_hashes = set(exports.sha256(exports.normalize_email(c.loc[c.customer_id.isin(bad_ads), "email"])).dropna())
     assert len(ads) > 100 and set(ads["Email"]) & bad_hashes == set()
+
+
+def test_segment_step_flags_add_suppression(tmp_path):
+    from playbook.report import pseudonymize, write_artifact
+
+    con = _contacts()
+    flagged = ["C0001", "C0002"]
+    seg = pd.DataFrame({"customer_pid": pseudonymize(pd.Series(flagged)).to_numpy(),
+                        "suppress_email": True, "suppress_ads": False, "rfm_segment": "Champions"})
+    write_artifact(seg, tmp_path, "segments")
+    flags = exports.segment_flags(tmp_path, con["customer_id"])
+    recon = exports.export_audiences(con, _people(con), tmp_path / "exports", 100, flags)
+    df = pd.read_csv(tmp_path / "exports" / "email_campaign.csv", dtype=str)
+    assert set(df["customer_id"]) & set(flagged) == set()
+    assert recon.set_index("audience").loc["email_campaign", "excluded_segment_step"] == 2
+
+
+def test_no_segment_artifact_means_no_extra_flags(tmp_path):
+    assert exports.segment_flags(tmp_path, pd.Series(["C1"])) is None

@@ -115,3 +115,13 @@ def test_season_without_buyers_raises_clear_error():
 def test_one_season_is_not_enough():
     with pytest.raises(DataError, match="two comparison_seasons"):
         propensity.fit_propensity(connect(small_sample()), _cfg(((D(2024, 11, 1), D(2024, 12, 31)),)))
+
+
+def test_fallback_scores_when_the_model_cannot_be_trained():
+    cfg = _cfg(((D(2020, 11, 1), D(2020, 12, 31)), (D(2021, 11, 1), D(2021, 12, 31))))
+    res = propensity.fit_or_fallback(connect(small_sample()), cfg)
+    assert res.metrics.empty and "Fallback used" in res.notes[0]
+    s = res.scores.merge(res.features, on="customer_id")
+    # heuristic: more orders and more recent -> higher score
+    assert spearmanr(s["score"], s["frequency"])[0] > 0.5
+    assert "could not" in propensity.describe(res) or "Fallback" in propensity.describe(res)
