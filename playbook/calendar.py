@@ -31,6 +31,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 
 import holidays
+import numpy as np
 import pandas as pd
 from dateutil.easter import easter
 
@@ -293,3 +294,188 @@ def event_windows(
     for col in ("event_date", "window_start", "window_end"):
         frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
     return frame
+
+
+# --------------------------------------------------------------------------------------------
+# Plan step: the season's calendar, its timeline chart, and event features for the forecast
+# --------------------------------------------------------------------------------------------
+
+#: Shape of each retail event as a forecast feature: the ``anchor`` event of :data:`EVENTS`,
+#: ``offset`` days from the anchor to the peak, a linear ramp over ``pre`` days up to the peak and
+#: ``post`` days down from it, and an optional flat ``dip`` window ``(first, last)`` in days after
+#: the peak (the post-promotion dip: demand pulled forward into the event). Generic retail
+#: knowledge, not fitted: Black Friday week, Cyber Monday, the Christmas run-up peaking at the
+#: last shipping day (~20 December) with closed shops on 24-25 December, Diwali shopping from
+#: Dhanteras, the last days of Ramadan before Eid, Singles' Day pre-sales.
+FEATURE_WINDOWS: dict[str, dict] = {
+    "black_friday": dict(anchor="black_friday", offset=0, pre=3, post=1, dip=(4, 10)),
+    "cyber_monday": dict(anchor="cyber_monday", offset=0, pre=1, post=0),
+    "christmas_runup": dict(anchor="christmas", offset=-5, pre=20, post=3),
+    "christmas_day": dict(anchor="christmas", offset=0, pre=1, post=0),
+    "singles_day": dict(anchor="singles_day", offset=0, pre=3, post=0),
+    "diwali": dict(anchor="diwali", offset=0, pre=10, post=1),
+    "eid_al_fitr": dict(anchor="eid_al_fitr", offset=0, pre=7, post=1),
+    "valentines_day": dict(anchor="valentines_day", offset=0, pre=3, post=0),
+    "mothers_day": dict(anchor="mothers_day", offset=0, pre=4, post=0),
+    "back_to_school": dict(anchor="back_to_school", offset=0, pre=14, post=7),
+}
+
+
+def _event_peaks(feature: str, country: str, years: Iterable[int]) -> list[pd.Timestamp]:
+    spec = FEATURE_WINDOWS[feature]
+    peaks = []
+    for year in years:
+        day = event_date(spec["anchor"], country, year)
+        if day is not None:
+            peaks.append(pd.Timestamp(day) + pd.Timedelta(days=spec["offset"]))
+    return peaks
+
+
+def event_features(
+    days: pd.DatetimeIndex | Iterable,
+    countries: Iterable[str],
+    weights: dict[str, float] | None = None,
+    windows: dict[str, dict] | None = None,
+) -> pd.DataFrame:
+    """Daily event regressors for a demand forecast (one column per event and part).
+
+    For every event of ``windows`` three kinds of columns are built per day:
+
+    * ``<event>``: 1 on the peak day;
+    * ``<event>_ramp``: a linear ramp ``1 - |k| / (n + 1)`` over the ``pre`` days before and
+      ``post`` days after the peak (0 on the peak day itself, so the peak has its own effect);
+    * ``<event>_dip`` (events with a ``dip`` window): 1 on the days after the peak where demand
+      taken from the future is missing (pull-forward).
+
+    With several countries each column is the ``weights``-weighted share of countries where the
+    event is active on that day (weights default to equal and are normalised to sum to 1), so
+    the features of an aggregate series reflect its country mix. A log-linear model then reads
+    ``exp(coef)`` of a single-country peak column as that event's multiplier on the peak day.
+
+    Parameters
+    ----------
+    days : DatetimeIndex or iterable of dates
+        The days to describe (naive, UTC calendar days).
+    countries : iterable of str
+        ISO alpha-2 codes of the series' countries.
+    weights : dict, optional
+        ``{country: share of demand}``; missing countries get weight 0.
+    windows : dict, optional
+        Event shapes; default :data:`FEATURE_WINDOWS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by day; columns that are zero on every day are dropped (an event that never
+        happens in these countries and days cannot be estimated).
+    """
+    idx = pd.DatetimeIndex(pd.to_datetime(list(days))).normalize()
+    countries = [c.strip().upper() for c in countries]
+    windows = FEATURE_WINDOWS if windows is None else windows
+    if weights is None:
+        w = {c: 1.0 / len(countries) for c in countries}
+    else:
+        total = sum(max(float(weights.get(c, 0.0)), 0.0) for c in countries)
+        if total <= 0:
+            raise ValueError(f"weights {weights} give no positive weight to countries {countries}")
+        w = {c: max(float(weights.get(c, 0.0)), 0.0) / total for c in countries}
+    if len(idx) == 0:
+        return pd.DataFrame(index=idx)
+    years = range(idx.min().year - 1, idx.max().year + 2)
+    pos = {d: i for i, d in enumerate(idx)}
+    cols: dict[str, np.ndarray] = {}
+    for feature, spec in windows.items():
+        peak = np.zeros(len(idx))
+        ramp = np.zeros(len(idx))
+        dip = np.zeros(len(idx))
+        for country in countries:
+            if w[country] == 0:
+                continue
+            for p in _event_peaks(feature, country, years):
+                _put(pos, p, 0, w[country], peak)
+                for k in range(1, spec["pre"] + 1):
+                    _put(pos, p, -k, w[country] * (1 - k / (spec["pre"] + 1)), ramp)
+                for k in range(1, spec["post"] + 1):
+                    _put(pos, p, k, w[country] * (1 - k / (spec["post"] + 1)), ramp)
+                if spec.get("dip"):
+                    for k in range(spec["dip"][0], spec["dip"][1] + 1):
+                        _put(pos, p, k, w[country], dip)
+        cols[feature] = peak
+        cols[f"{feature}_ramp"] = ramp
+        if spec.get("dip"):
+            cols[f"{feature}_dip"] = dip
+    frame = pd.DataFrame(cols, index=idx)
+    return frame.loc[:, frame.abs().sum() > 0]
+
+
+def _put(pos: dict, peak: pd.Timestamp, k: int, value: float, out: np.ndarray) -> None:
+    i = pos.get(peak + pd.Timedelta(days=k))
+    if i is not None:
+        out[i] += value
+
+
+def season_calendar(
+    countries: Iterable[str], start: dt.date | str, end: dt.date | str, lead_days: int = 30
+) -> pd.DataFrame:
+    """Retail events and public holidays in (and shortly before) a campaign window.
+
+    Parameters
+    ----------
+    countries : iterable of str
+        ISO alpha-2 codes.
+    start, end : date or str
+        The campaign window (inclusive).
+    lead_days : int
+        Also list events up to this many days before ``start`` (their run-up often starts early:
+        Diwali, Singles' Day).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``date``, ``country``, ``event``, ``kind``, ``name`` and ``in_window`` (bool), sorted by
+        date and country; the columns of :func:`retail_events`.
+    """
+    s0 = pd.Timestamp(start) - pd.Timedelta(days=lead_days)
+    s1 = pd.Timestamp(end)
+    ev = retail_events(countries, range(s0.year, s1.year + 1))
+    ev = ev[(ev["date"] >= s0) & (ev["date"] <= s1)].copy()
+    ev["in_window"] = ev["date"] >= pd.Timestamp(start)
+    return ev.sort_values(["date", "country", "kind", "event"], kind="stable").reset_index(drop=True)
+
+
+def plot_season_timeline(cal: pd.DataFrame, start: dt.date | str, end: dt.date | str):
+    """Timeline chart: one row per country, retail events as labelled markers, public holidays
+    as small ticks, the campaign window shaded.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    countries = sorted(cal["country"].unique()) if not cal.empty else []
+    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.55 * max(len(countries), 1)))
+    s0, s1 = pd.Timestamp(start), pd.Timestamp(end)
+    ax.axvspan(s0, s1 + pd.Timedelta(days=1), color="#f4a261", alpha=0.2, lw=0, label="campaign window")
+    if cal.empty:
+        ax.text(0.5, 0.5, "No events or holidays in this window", ha="center", va="center",
+                transform=ax.transAxes)
+    ypos = {c: i for i, c in enumerate(countries)}
+    pub = cal[cal["kind"] == "public_holiday"]
+    ax.scatter(pub["date"], pub["country"].map(ypos), marker="|", s=120, color="#888888",
+               label="public holiday")
+    ret = cal[cal["kind"] == "retail"]
+    ax.scatter(ret["date"], ret["country"].map(ypos), marker="o", s=45, color="#1f4e79",
+               label="retail event", zorder=3)
+    for _, r in ret.iterrows():
+        ax.annotate(r["name"], (r["date"], ypos[r["country"]]), xytext=(3, 5),
+                    textcoords="offset points", fontsize=7, rotation=20)
+    ax.set_yticks(range(len(countries)), countries)
+    ax.set_ylim(-0.7, max(len(countries), 1) - 0.2)
+    ax.set_xlim(min(s0 - pd.Timedelta(days=7), cal["date"].min() if not cal.empty else s0), s1 + pd.Timedelta(days=3))
+    ax.set_title("Season calendar: retail events and public holidays per country")
+    ax.set_xlabel("date")
+    ax.set_ylabel("country")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
