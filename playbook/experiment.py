@@ -1,7 +1,13 @@
-"""Experiments: inventory of configured tests and their arms (design and analysis: issue #6).
+"""Experiments: inventory of configured tests and their arms.
 
 Counts come from the ``assignments`` table in the engine; the configured allocation comes from
-the campaign config.
+the campaign config. The rest of the experiment step lives in:
+
+* :mod:`playbook.experiment_stats`: the statistics (tests, intervals, CUPED, corrections,
+  sequential boundaries, Bayesian view, power), vectorised and proven by simulation;
+* :mod:`playbook.experiment_data`: engine-side per-user outcomes, daily paths and history;
+* :mod:`playbook.experiment_design`: sample size, duration, detectable effect, assignment;
+* :mod:`playbook.experiment_analysis`: per-experiment analysis, decisions, report helpers.
 """
 
 from __future__ import annotations

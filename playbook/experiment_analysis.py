@@ -129,7 +129,11 @@ def compare(df: pd.DataFrame, metric: str, control: str, variant: str, alpha: fl
     row = {"metric": metric, "control": control, "variant": variant, "n_control": len(c),
            "n_variant": len(t), "note": ""}
     if len(c) < 2 or len(t) < 2:
-        row["note"] = f"no data: {len(c)} user(s) in '{control}' and {len(t)} in '{variant}' for {metric}"
+        pop = METRICS[metric][3]
+        who = {"received": "received a message in the window", "converted": "bought in the window",
+               None: "have an outcome"}[pop]
+        row["note"] = (f"no data for {metric}: {len(c)} user(s) in '{control}' and {len(t)} in "
+                       f"'{variant}' {who}")
         return row
     y_c, y_t = c[col].to_numpy(float), t[col].to_numpy(float)
     if kind == "mean" and winsor:
@@ -344,7 +348,8 @@ def analyze_experiment(wh, exp, window: Window, seed: int, winsor: float | None 
         a.srm_p = es.srm_test(planned["users"].to_numpy(), planned["planned_share"].to_numpy())[1]
         if a.srm_p < SRM_P:
             a.messages.append(f"SAMPLE RATIO MISMATCH: p = {a.srm_p:.1g} against the planned split")
-    users = user_outcomes(wh, exp.id, window, summ["first_assigned"])
+    users = user_outcomes(wh, exp.id, window, summ["first_assigned"],
+                          message_test=exp.primary_metric in ("open_rate", "click_rate"))
     users["variant"] = users["variant"].map(mapping).fillna(users["variant"])
     users = users[users["variant"].isin(exp.variants)]
     a.results = _results(users, exp, seed, winsor, n_boot)

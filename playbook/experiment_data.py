@@ -8,8 +8,10 @@ Definitions (units: customers, orders, currency units of the campaign):
 * **sale** = an order with revenue >= 0; **refund** = an order with revenue < 0.
 * **converted** = at least one sale in the test window; **revenue** = sale revenue in the window.
 * **open / click rate** = share of recipients of the test's messages who opened / clicked at
-  least one; when some messages in the window carry a ``variant``, only those are the test's
-  messages (e.g. a subject-line test on one send), otherwise all messages in the window count.
+  least one. For a message test (primary metric open or click rate) whose messages carry a
+  ``variant``, only those variant-tagged messages in the window are the test's messages (e.g. a
+  subject-line test on one send); otherwise all messages in the window count (e.g. unsubscribes
+  as a guardrail of an email holdout).
 * **pre-period** = the 365 days before the first assignment (or the window start, if earlier):
   it cannot be affected by the treatment, so it is the CUPED covariate.
 """
@@ -88,7 +90,7 @@ def assignment_summary(wh: Warehouse, experiment_id: str) -> dict:
 
 
 def user_outcomes(wh: Warehouse, experiment_id: str, window: Window,
-                  pre_end: pd.Timestamp | None = None) -> pd.DataFrame:
+                  pre_end: pd.Timestamp | None = None, message_test: bool = False) -> pd.DataFrame:
     """Per assigned customer: outcomes in the window and pre-period covariates (engine-side).
 
     Customers assigned to more than one arm are excluded here (they are counted by
@@ -104,6 +106,9 @@ def user_outcomes(wh: Warehouse, experiment_id: str, window: Window,
         The test window.
     pre_end : Timestamp, optional
         End of the pre-period (default: the window start).
+    message_test : bool
+        The experiment varies a message (open/click-rate test): only variant-tagged messages
+        count, when there are any.
 
     Returns
     -------
@@ -126,7 +131,7 @@ def user_outcomes(wh: Warehouse, experiment_id: str, window: Window,
         refunds=(~sale & inw).sum(), pre_orders=(sale & pre).sum(),
         pre_revenue=o.revenue.sum(where=sale & pre))
     t = arms.left_join(og, "customer_id").select(arms, *[og[c] for c in og.columns if c != "customer_id"])
-    t = _join_messages(wh, t, arms, window, pre_start, pre_end)
+    t = _join_messages(wh, t, arms, window, pre_start, pre_end, message_test)
     if wh.has("customers"):
         c = wh.table("customers").select("customer_id", "country")
         c = c.group_by("customer_id").aggregate(country=c.country.min())
@@ -136,7 +141,7 @@ def user_outcomes(wh: Warehouse, experiment_id: str, window: Window,
 
 
 def _join_messages(wh: Warehouse, t: ibis.Table, arms: ibis.Table, window: Window,
-                   pre_start: pd.Timestamp, pre_end: pd.Timestamp) -> ibis.Table:
+                   pre_start: pd.Timestamp, pre_end: pd.Timestamp, message_test: bool) -> ibis.Table:
     if not wh.has("messages"):
         return t
     m = wh.table("messages")
@@ -144,7 +149,7 @@ def _join_messages(wh: Warehouse, t: ibis.Table, arms: ibis.Table, window: Windo
     inw = _between(m.sent_ts, window.start, window.end)
     pre = _between(m.sent_ts, pre_start, pre_end)
     m = m.filter(inw | pre)
-    tagged = m.filter(inw & m.variant.notnull()).count().execute() > 0
+    tagged = message_test and m.filter(inw & m.variant.notnull()).count().execute() > 0
     test = inw & m.variant.notnull() if tagged else inw
     mg = m.group_by("customer_id").aggregate(
         received=test.sum(), opened=(test & m.opened_ts.notnull()).sum(),
