@@ -224,8 +224,10 @@ def export_audiences(con: pd.DataFrame, people: pd.DataFrame, out_dir, min_size:
         row = _reconcile(name, ch, members, sup[ch])
         frame, ids = _frame(name, members, c, p)
         final = _finalise(frame, ids, sup[ch])
-        if ch == "ads":
-            final = final.drop_duplicates()
+        # one row per person: duplicates (same normalised email / same hashes) collapse to the first
+        n_kept = len(final)
+        final = final.drop_duplicates("email") if name == "email_campaign" else final.drop_duplicates()
+        row["excluded_duplicate"] = n_kept - len(final)
         row["exported"] = len(final)
         if len(final) == 0:
             row.update(file="", status="not exported: nobody eligible (no data)")

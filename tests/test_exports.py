@@ -96,6 +96,7 @@ def test_reconciliation_adds_up(exported):
     assert (recon["eligible"] == recon["exported"] + excl).all()
     e = recon.set_index("audience").loc["email_campaign"]
     assert e["excluded_shared_identity"] == 1 and e["excluded_no_contact"] == 3
+    assert e["excluded_duplicate"] == 0
 
 
 def test_files_are_utf8_without_bom(exported):
@@ -152,3 +153,13 @@ def test_segment_step_flags_add_suppression(tmp_path):
 
 def test_no_segment_artifact_means_no_extra_flags(tmp_path):
     assert exports.segment_flags(tmp_path, pd.Series(["C1"])) is None
+
+
+def test_duplicate_emails_are_exported_once_and_counted(tmp_path):
+    con = _contacts()
+    dup = con.iloc[[0]].assign(customer_id="C_dup", email=" USER0@example.com")
+    con = pd.concat([con, dup], ignore_index=True)
+    con["email_norm"] = exports.normalize_email(con["email"])
+    recon = exports.export_audiences(con, _people(con), tmp_path, 100).set_index("audience")
+    df = pd.read_csv(tmp_path / "email_campaign.csv", dtype=str)
+    assert df["email"].is_unique and recon.loc["email_campaign", "excluded_duplicate"] == 1
