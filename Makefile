@@ -13,10 +13,10 @@ SEED        ?= 42
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel data demo test lint lab bench clean
+.PHONY: help setup kernel data demo test lint lab bench clean distclean
 
 help:  ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
 $(BIN)/playbook: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,11 +26,11 @@ $(BIN)/playbook: pyproject.toml
 
 setup: $(BIN)/playbook kernel  ## create .venv, install the package (+dev tools) and the Jupyter kernel
 
-kernel: $(BIN)/playbook  ## register the project's Jupyter kernel ($(KERNEL)) inside .venv
+kernel: $(BIN)/playbook  ## register the Jupyter kernel "seasonal-playbook" inside .venv
 	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Seasonal Playbook (Python 3.11)" > /dev/null
 	@git rev-parse --git-dir > /dev/null 2>&1 && $(BIN)/nbstripout --install || true
 
-$(SAMPLE)/truth.json: | $(BIN)/playbook
+$(SAMPLE)/truth.json: playbook/synth.py | $(BIN)/playbook
 	$(BIN)/playbook generate-data --customers $(CUSTOMERS) --seed $(SEED) --out $(SAMPLE)
 
 data: $(SAMPLE)/truth.json  ## generate the synthetic sample data (once)
