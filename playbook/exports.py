@@ -268,7 +268,7 @@ def describe(recon: pd.DataFrame) -> str:
     held = recon[recon["status"] != "exported"]
     excl = recon[[c for c in recon.columns if c.startswith("excluded_")]].sum().sum()
     parts = [f"{len(done)} audience file(s) were written with {int(done['exported'].sum()):,} rows in total; "
-             f"{int(excl):,} audience memberships were removed by consent and suppression checks (applied last)."]
+             f"{int(excl):,} audience memberships were removed by consent, suppression (applied last) and duplicate checks."]
     if len(held):
         parts.append("Not exported: " + "; ".join(f"{r.audience} ({r.status.removeprefix('not exported: ')})"
                                                   for r in held.itertuples()) + ".")

@@ -366,3 +366,12 @@ def fit_or_fallback(wh: Warehouse, cfg, seed: int = 42) -> PropensityResult:
             pd.DataFrame(columns=["model", "roc_auc", "pr_auc", "top_decile_lift"]), empty, empty, scores,
             pd.DataFrame(columns=["feature", "mean_abs_contribution"]), "-", "-",
             notes=[f"{exc} Fallback used: a recency-frequency heuristic score, not validated."], features=now)
+
+
+def top_scored(res: PropensityResult, n: int = 10) -> pd.DataFrame:
+    """The ``n`` highest-scored customers with their top drivers, under pseudonymous ids."""
+    from playbook.report import pseudonymize
+
+    top = res.scores.sort_values("score", ascending=False, kind="stable").head(n).copy()
+    top.insert(0, "customer", pseudonymize(top.pop("customer_id").astype(str)).to_numpy())
+    return top.reset_index(drop=True)
