@@ -99,3 +99,27 @@ def test_fit_clv_on_sample_beats_naive_in_holdout():
     assert t["customer_id"].is_unique and (t["clv"] >= 0).all()
     assert t["clv_decile"].between(1, 10).all()
     assert isinstance(t, pd.DataFrame) and not res.notes
+
+
+def test_expected_weeks_to_next_is_posterior_mean_of_inverse_rate():
+    m = clv.BGNBD(params_=dict(PLANTED))
+    x, T = 3.0, 40.0
+    post = stats.gamma(PLANTED["r"] + x, scale=1 / (PLANTED["alpha"] + T))
+    ref = integrate.quad(lambda lam: post.pdf(lam) / lam, 0, np.inf, **QUAD)[0]
+    assert m.expected_weeks_to_next(np.array([x]), np.array([30.0]), np.array([T]))[0] == pytest.approx(ref, rel=1e-6)
+
+
+def test_seasonal_buyers_are_flagged_and_underrated_by_bgnbd():
+    from playbook.warehouse import connect
+
+    wh = connect(small_sample())
+    seasons = [(pd.Timestamp("2023-11-01").date(), pd.Timestamp("2023-12-31").date())]
+    share = clv.seasonal_share(wh, "2024-10-15", seasons)
+    res = clv.fit_clv(wh, "2024-10-15", horizon_days=61)
+    flagged = clv.flag_seasonal(res.table, share)
+    truth = pd.read_parquet(small_sample() / "truth_customers.parquet").set_index("customer_id")["seasonal"]
+    hit = truth.reindex(flagged.loc[flagged["seasonal_buyer"], "customer_id"]).fillna(False)
+    assert hit.mean() > 3 * truth.mean()  # flag is enriched for planted seasonal buyers
+    tab = clv.seasonal_backtest(wh, "2024-11-01", "2024-12-31", "2024-10-15", seasons).set_index("group")
+    s = tab.loc["seasonal buyers"]
+    assert s["actual_purchases"] > s["expected_purchases"]  # what the flag is for
