@@ -123,3 +123,13 @@ def test_seasonal_buyers_are_flagged_and_underrated_by_bgnbd():
     tab = clv.seasonal_backtest(wh, "2024-11-01", "2024-12-31", "2024-10-15", seasons).set_index("group")
     s = tab.loc["seasonal buyers"]
     assert s["actual_purchases"] > s["expected_purchases"]  # what the flag is for
+
+
+def test_too_little_history_falls_back_with_a_note():
+    from playbook.warehouse import connect
+
+    res = clv.fit_clv(connect(small_sample()), "2023-01-04", horizon_days=90)
+    assert res.bgnbd is None and any("BG/NBD not fitted" in n for n in res.notes)
+    assert len(res.table) > 0 and np.isfinite(res.table["expected_purchases"]).all()
+    with pytest.raises(DataError, match="No orders before"):
+        clv.fit_clv(connect(small_sample()), "2020-01-01")
