@@ -824,10 +824,28 @@ def audit_summary(no_touch: pd.DataFrame, utm: pd.DataFrame, mismatch: pd.DataFr
 # --------------------------------------------------------------------------------------------
 # Lessons and archive
 # --------------------------------------------------------------------------------------------
+def read_test_decisions(output_dir) -> pd.DataFrame:
+    """The test step's verdicts (``experiment_decisions.json``) as ``experiment_id, decision``; empty if absent."""
+    from playbook.report import read_artifact
+
+    raw = read_artifact(output_dir, "experiment_decisions.json") if output_dir is not None else None
+    rows = []
+    if isinstance(raw, Mapping):
+        for exp_id, d in raw.items():
+            if isinstance(d, Mapping):
+                verdict, reason = d.get("verdict", "no result"), d.get("reason", "")
+                rows.append({"experiment_id": str(exp_id), "decision": f"{verdict}" + (f" ({reason})" if reason else "")})
+    return pd.DataFrame(rows, columns=["experiment_id", "decision"])
+
+
 def highlights(acc_total: pd.DataFrame, efficiency: pd.DataFrame, inc: pd.DataFrame, nvr: pd.DataFrame,
                gaps: pd.DataFrame, budget: pd.DataFrame, experiments: pd.DataFrame | None = None,
-               currency: str = "USD") -> list[str]:
-    """Generated lessons: best/worst channel, holdouts, segments, tests and budget, with numbers."""
+               currency: str = "USD", movement: pd.DataFrame | None = None) -> list[str]:
+    """Generated lessons: best/worst channel, holdouts, segments, tests and budget, with numbers.
+
+    ``experiments`` is :func:`read_test_decisions` (the test step's verdicts); ``movement`` is
+    :func:`lifecycle_movement`.
+    """
     from playbook.report import fmt_money
 
     out: list[str] = []
@@ -854,6 +872,8 @@ def highlights(acc_total: pd.DataFrame, efficiency: pd.DataFrame, inc: pd.DataFr
         n = nvr.set_index("group")
         out.append(f"{int(n.loc['new', 'customers']):,} new customers; early repeat {n.loc['new', 'repeat_rate']:.1%} "
                    f"vs {n.loc['returning', 'repeat_rate']:.1%} for returning buyers.")
+    if movement is not None and int(movement.to_numpy().sum()) > 0:
+        out.append(describe_movement(movement))
     if experiments is not None and not experiments.empty and {"experiment_id", "decision"} <= set(experiments.columns):
         for _, r in experiments.iterrows():
             out.append(f"Test {r['experiment_id']}: {r['decision']}.")

@@ -421,3 +421,17 @@ def test_artifacts_and_archive_roundtrip(cfg, wh, attributed, tmp_path):
     assert [s["campaign"]["slug"] for s in found] == [cfg.slug]
     assert found[0]["next_budget_expected_gain"] == pytest.approx(rec.attrs["gain"])
     assert R.find_retrospectives(tmp_path / "reports", exclude=cfg.slug) == []
+
+
+def test_lessons_include_test_verdicts_and_lifecycle(tmp_path, wh):
+    from playbook.report import write_artifact
+
+    assert R.read_test_decisions(tmp_path).empty
+    write_artifact({"xmas25_aa": {"verdict": "no difference", "reason": "p = 0.6"}}, tmp_path, "experiment_decisions")
+    dec = R.read_test_decisions(tmp_path)
+    assert dec.to_dict("records") == [{"experiment_id": "xmas25_aa", "decision": "no difference (p = 0.6)"}]
+    move = R.lifecycle_movement(wh, START, END)
+    empty = pd.DataFrame()
+    lessons = R.highlights(empty, empty, pd.DataFrame(columns=["iroas"]), empty, empty, empty, dec, movement=move)
+    assert lessons[0].startswith("During the season") and lessons[1] == "Test xmas25_aa: no difference (p = 0.6)."
+    assert R.lessons_markdown([]).startswith("No lessons")
