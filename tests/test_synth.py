@@ -197,6 +197,21 @@ def test_truth_is_complete_and_json(sample):
     assert last.get("direct", 0) + last.get("paid_search", 0) > 0.5
 
 
+def test_chunks_are_streamed_with_consecutive_ids(sample):
+    out, _, t = sample
+    for name in synth.STREAMED_TABLES:
+        assert pq.ParquetFile(out / f"{name}.parquet").num_row_groups == N // CHUNK, name
+    sales = t["orders"].loc[t["orders"]["revenue"] >= 0, "order_id"]
+    for ids, prefix in ((sales, "O"), (t["events"]["event_id"], "E"), (t["messages"]["message_id"], "M"),
+                        (t["touches"]["touch_id"], "T"), (t["events"]["session_id"], "S")):
+        assert ids.str[0].eq(prefix).all()
+        numbers = np.unique(ids.str[1:].astype(int))
+        assert numbers.tolist() == list(range(1, len(numbers) + 1)), prefix
+    # A session belongs to one account; sessions never straddle chunks.
+    assert t["events"].groupby("session_id")["customer_id"].nunique().eq(1).all()
+    assert t["order_items"]["order_id"].isin(sales).all()
+
+
 def test_bgnbd_simulation_matches_closed_form():
     r, alpha, a, b, T = 0.8, 8.0, 1.6, 4.0, 52.0
     sim = synth.simulate_bgnbd(40_000, r, alpha, a, b, T, seed=3)
@@ -228,8 +243,31 @@ def test_atomic_write_keeps_previous_output(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["sample"]
 
 
+def test_failure_while_streaming_keeps_previous_output(tmp_path, monkeypatch):
+    out = tmp_path / "sample"
+    synth.generate(n_customers=500, seed=1, out_dir=out, chunk_customers=200)
+    before = _hashes(out)
+    calls = {"n": 0}
+
+    class FlakyWriter(pq.ParquetWriter):
+        def write_table(self, *args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 7:  # second chunk, after the first chunk's five tables were written
+                raise OSError("disk full")
+            return super().write_table(*args, **kwargs)
+
+    monkeypatch.setattr(synth.pq, "ParquetWriter", FlakyWriter)
+    with pytest.raises(OSError, match="disk full"):
+        synth.generate(n_customers=500, seed=2, out_dir=out, chunk_customers=200)
+    assert calls["n"] == 7
+    assert _hashes(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["sample"]
+
+
 def test_bad_arguments():
     with pytest.raises(ConfigError, match="at least 100"):
         synth.generate(n_customers=10, out_dir="/tmp/never")
     with pytest.raises(ConfigError, match="must cover"):
         synth.generate(n_customers=200, start="2025-01-01", out_dir="/tmp/never")
+    with pytest.raises(ConfigError, match="chunk_customers"):
+        synth.generate(n_customers=200, chunk_customers=10, out_dir="/tmp/never")
