@@ -202,15 +202,24 @@ def gg_loglik_terms(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndar
             + px * np.log(x) - (px + q) * np.log(g + m * x))
 
 
-def _gg_negll_grad(logp: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[float, np.ndarray]:
+def _gg_negll_grad(logp: np.ndarray, x: np.ndarray, mx: np.ndarray, xu: np.ndarray, xcount: np.ndarray,
+                   const: tuple[float, float, float]) -> tuple[float, np.ndarray]:
+    """Mean negative Gamma-Gamma log-likelihood and gradient w.r.t. the log-parameters.
+
+    Terms that depend on ``x`` only are evaluated once per distinct ``x``; ``const`` holds the
+    data sums ``(sum x ln m, sum ln m, sum x ln x)``; ``mx = m * x``.
+    """
     p, q, g = np.exp(logp)
-    px = p * x
-    lgm = np.log(g + m * x)
-    ll = gg_loglik_terms((p, q, g), x, m).sum()
-    d_p = (x * (digamma(px + q) - digamma(px) + np.log(m) + np.log(x) - lgm)).sum()
-    d_q = (digamma(px + q) - digamma(q) + np.log(g) - lgm).sum()
-    d_g = (q / g - (px + q) / (g + m * x)).sum()
     n = len(x)
+    s_xlogm, s_logm, s_xlogx = const
+    lg = np.log(g + mx)
+    inv = 1.0 / (g + mx)
+    pxu = p * xu
+    ll = ((xcount * (gammaln(pxu + q) - gammaln(pxu))).sum() - n * gammaln(q) + n * q * np.log(g)
+          + p * s_xlogm - s_logm + p * s_xlogx - p * (x * lg).sum() - q * lg.sum())
+    d_p = (xcount * xu * (digamma(pxu + q) - digamma(pxu))).sum() + s_xlogm + s_xlogx - (x * lg).sum()
+    d_q = (xcount * digamma(pxu + q)).sum() - n * digamma(q) + n * np.log(g) - lg.sum()
+    d_g = n * q / g - p * (x * inv).sum() - q * inv.sum()
     return -ll / n, -np.array([d_p * p, d_q * q, d_g * g]) / n
 
 
@@ -240,7 +249,10 @@ class GammaGamma:
         x, m = x[ok], m[ok]
         init = np.array(init, dtype=float)
         init[2] = max(np.mean(m) * (init[1] - 1) / init[0], 1e-3)
-        res = minimize(_gg_negll_grad, np.log(init), jac=True, args=(x, m), method="L-BFGS-B",
+        xu, xcount = np.unique(x, return_counts=True)
+        const = (float((x * np.log(m)).sum()), float(np.log(m).sum()), float((x * np.log(x)).sum()))
+        res = minimize(_gg_negll_grad, np.log(init), jac=True, args=(x, m * x, xu, xcount, const),
+                       method="L-BFGS-B",
                        bounds=[(-12, 12)] * 3, options={"maxiter": 500, "gtol": 1e-9, "ftol": 1e-13})
         p, q, g = np.exp(res.x)
         self.params_ = {"p": float(p), "q": float(q), "gamma": float(g)}

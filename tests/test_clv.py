@@ -133,3 +133,22 @@ def test_too_little_history_falls_back_with_a_note():
     assert len(res.table) > 0 and np.isfinite(res.table["expected_purchases"]).all()
     with pytest.raises(DataError, match="No orders before"):
         clv.fit_clv(connect(small_sample()), "2020-01-01")
+
+
+def test_analytic_gradients_match_finite_differences():
+    from scipy.optimize import check_grad
+
+    d = synth.simulate_bgnbd(3000, **PLANTED, T=40.0, seed=5)
+    x, tx, T = d["frequency"].to_numpy(float), d["recency"].to_numpy(), d["T"].to_numpy()
+    xu, xc = np.unique(x, return_counts=True)
+    f = lambda lp: clv._bgnbd_negll_grad(lp, x, tx, T, xu, xc)  # noqa: E731
+    assert check_grad(lambda lp: f(lp)[0], lambda lp: f(lp)[1], np.log([0.6, 4.0, 1.2, 3.0])) < 1e-5
+    rng = np.random.default_rng(4)
+    n = rng.integers(1, 8, 3000).astype(float)
+    m = rng.gamma(4.0 * n, 1 / (rng.gamma(6.0, 1 / 50.0, 3000) * n))
+    nu, nc = np.unique(n, return_counts=True)
+    const = ((n * np.log(m)).sum(), np.log(m).sum(), (n * np.log(n)).sum())
+    g = lambda lp: clv._gg_negll_grad(lp, n, m * n, nu, nc, const)  # noqa: E731
+    assert check_grad(lambda lp: g(lp)[0], lambda lp: g(lp)[1], np.log([3.0, 5.0, 40.0])) < 1e-5
+    fit = clv.GammaGamma().fit(n, m)
+    assert fit.loglik_ == pytest.approx(clv.gg_loglik_terms(np.array(list(fit.params_.values())), n, m).sum())
