@@ -37,6 +37,8 @@ import pandas as pd
 from playbook.warehouse import Warehouse, daily_sales, to_day, to_utc
 
 DIMENSIONS: tuple[str, ...] = ("channel", "category", "country")
+#: Label of revenue without a product category (refunds, orders without lines).
+UNASSIGNED_CATEGORY = "refunds / no category"
 Z95 = 1.959963984540054
 #: Days before the planning cutoff used for the MASE scale.
 MASE_HISTORY_DAYS = 365
@@ -67,6 +69,8 @@ def actual_daily(wh: Warehouse, start, end, countries: Sequence[str] | None = No
     if countries:
         d = d[d["country"].isin([c.upper() for c in countries])]
     key = dimension if dimension else None
+    if key == "category":  # refunds have no order lines, so no category
+        d = d.assign(category=d["category"].replace({"unknown": UNASSIGNED_CATEGORY}))
     if key is None:
         out = d.groupby("day", as_index=False)["revenue"].sum().assign(value="all")
     else:
