@@ -4,7 +4,12 @@
 ``truth.json`` (everything that was planted) and ``truth_customers.parquet`` (per-customer planted
 values). Same arguments -> byte-identical files. Everything is vectorised numpy/pyarrow: no Python
 loop runs over customers, orders or events (loops run over countries, archetypes, days-free
-campaign lists and experiments only).
+campaign lists, experiments and chunks of customers only).
+
+Memory: per-account parameters and the customers/products/spend/assignments tables are built
+for all accounts at once; orders, order items, events, messages and touches are generated per
+chunk of ``chunk_customers`` accounts (child seed per chunk) and streamed to Parquet row groups,
+so 1,000,000 customers need about 1.5 GiB (see ``benchmarks/bench_synth.py``).
 
 What is planted (details and numbers in ``truth.json``):
 
@@ -29,7 +34,8 @@ What is planted (details and numbers in ``truth.json``):
 
 Approximations: all times are UTC (no local time zones); the email/free-shipping experiment
 effects and media-driven orders come on top of the BG/NBD process, so ``p_buy_window`` in
-``truth_customers.parquet`` is the BG/NBD-only probability.
+``truth_customers.parquet`` is the BG/NBD-only probability. Non-converting touch journeys are
+sampled per chunk, in proportion to the chunk's converting journeys.
 """
 
 from __future__ import annotations
