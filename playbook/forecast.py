@@ -67,6 +67,7 @@ Only days of the campaign window are written.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -274,12 +275,16 @@ class DemandForecaster:
         params, bse = _params(self.model, self.fitted_)
         rows = []
         for col in self.columns_:
-            if col == "trend" or col.startswith(("dow", "sin", "cos")):
+            if not _is_event_column(col):
                 continue
             b, s = float(params[col]), float(bse[col])
             rows.append({"feature": col, "coef": b, "se": s, "multiplier": np.exp(b),
                          "lo95": np.exp(b - 1.96 * s), "hi95": np.exp(b + 1.96 * s)})
         return pd.DataFrame(rows, columns=["feature", "coef", "se", "multiplier", "lo95", "hi95"])
+
+
+def _is_event_column(col: str) -> bool:
+    return col != "trend" and re.fullmatch(r"dow\d|(sin|cos)\d+_[\d.]+", col) is None
 
 
 def _level_cols(levels) -> list[str]:
