@@ -576,6 +576,63 @@ class Attribution(_Model):
     max_path_length: Annotated[int, Field(strict=True, ge=2, le=200)] = 20
 
 
+class ContentRow(_Model):
+    """One row of the content matrix: offer, content block and subject line templates.
+
+    Templates may use ``{discount}``, ``{first_name}``, ``{top_product}`` and ``{offer}``
+    (see :mod:`playbook.offers`); names are filled only in exports, never in reports.
+    """
+
+    offer: Text
+    content: Text
+    subject: Text
+
+
+class FlowStep(_Model):
+    """A step of a trigger flow: its name and the hours after the trigger when it is sent."""
+
+    name: Text
+    after_hours: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]
+
+
+class Flow(_Model):
+    """A trigger flow (abandoned cart, browse abandonment, post-purchase ...)."""
+
+    name: Text
+    trigger: Literal["add_to_cart", "view", "order"]
+    max_age_hours: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]
+    steps: Annotated[list[FlowStep], Field(min_length=1)]
+
+
+class Personalization(_Model):
+    """What each customer receives: the content matrix (segment -> offer/content/subject, with a
+    ``default`` row) and the trigger flows. Both fall back to the built-in defaults of
+    :mod:`playbook.offers` when omitted."""
+
+    content_matrix: dict[Text, ContentRow] | None = None
+    flows: list[Flow] | None = None
+
+    @field_validator("content_matrix")
+    @classmethod
+    def _has_default(cls, v: dict[str, ContentRow] | None) -> dict[str, ContentRow] | None:
+        if v is not None and "default" not in v:
+            raise ValueError("needs a 'default' row for customers in no listed segment")
+        return v
+
+    def matrix(self) -> dict[str, dict[str, str]] | None:
+        """The content matrix in the shape :func:`playbook.offers.next_best_offer` takes."""
+        if self.content_matrix is None:
+            return None
+        return {seg: row.model_dump() for seg, row in self.content_matrix.items()}
+
+    def flow_specs(self) -> list[dict] | None:
+        """The flows in the shape :func:`playbook.offers.flow_counts` takes."""
+        if self.flows is None:
+            return None
+        return [{"name": f.name, "trigger": f.trigger, "max_age_hours": f.max_age_hours,
+                 "steps": [(st.name, st.after_hours) for st in f.steps]} for f in self.flows]
+
+
 class Output(_Model):
     """Report folder; ``None`` -> ``reports/<slug>`` (relative paths against the project root)."""
 
@@ -619,6 +676,7 @@ class CampaignConfig(_Model):
     segments: list[Segment] = Field(default_factory=list)
     experiments: list[Experiment] = Field(default_factory=list)
     attribution: Attribution = Field(default_factory=Attribution)
+    personalization: Personalization = Field(default_factory=Personalization)
     overlap_warning_threshold: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1)] = 0.3
     min_audience_size: Annotated[int, Field(strict=True, ge=1)] = 100
     output: Output = Field(default_factory=Output)

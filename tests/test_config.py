@@ -399,3 +399,27 @@ def test_holiday_arms_match_the_sample_assignments():
         assert set(observed.index) == set(exp.variants), exp.id
         for variant, planned in zip(exp.variants, exp.allocation, strict=True):
             assert abs(observed[variant] - planned) < 0.03, (exp.id, variant)
+
+
+def test_personalization_section_is_typed_and_feeds_offers():
+    from playbook.offers import validate_content_matrix
+
+    cfg = load_config("campaigns/holiday-2025.yaml")
+    matrix = cfg.personalization.matrix()
+    validate_content_matrix(matrix)  # the shape playbook.offers expects
+    assert "default" in matrix and matrix["Champions"]["content"] == "vip_early_access"
+    cart = cfg.personalization.flow_specs()[0]
+    assert cart["trigger"] == "add_to_cart" and cart["steps"][0] == ("reminder", 2.0)
+
+
+def test_personalization_rejects_matrix_without_default_and_unknown_trigger():
+    import yaml
+
+    raw = yaml.safe_load((project_root() / "campaigns" / "holiday-2025.yaml").read_text())
+    del raw["personalization"]["content_matrix"]["default"]
+    raw["personalization"]["flows"][0]["trigger"] = "add_to_basket"
+    with pytest.raises(ConfigError) as exc:
+        parse_config(raw)
+    msg = str(exc.value)
+    assert "personalization.content_matrix" in msg and "default" in msg
+    assert "personalization.flows[0].trigger" in msg
