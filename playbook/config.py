@@ -569,8 +569,10 @@ class Attribution(_Model):
 
     ``half_life_days``: half-life of the time-decay model in days. ``markov_order``: order of the
     Markov-chain model. ``max_path_length``: longest touch path kept (older touches dropped).
+    ``lookback_days``: how far before an order its touches count (after the previous order).
     """
 
+    lookback_days: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=365)] = 14.0
     half_life_days: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)] = 7.0
     markov_order: Annotated[int, Field(strict=True, ge=1, le=4)] = 1
     max_path_length: Annotated[int, Field(strict=True, ge=2, le=200)] = 20
