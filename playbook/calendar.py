@@ -321,6 +321,10 @@ FEATURE_WINDOWS: dict[str, dict] = {
 }
 
 
+#: Gift shopping season as (first, last) month*100+day: 10 November to 24 December.
+GIFT_SEASON: tuple[int, int] = (1110, 1224)
+
+
 def _event_peaks(feature: str, country: str, years: Iterable[int]) -> list[pd.Timestamp]:
     spec = FEATURE_WINDOWS[feature]
     peaks = []
@@ -336,6 +340,7 @@ def event_features(
     countries: Iterable[str],
     weights: dict[str, float] | None = None,
     windows: dict[str, dict] | None = None,
+    gift_season: bool = True,
 ) -> pd.DataFrame:
     """Daily event regressors for a demand forecast (one column per event and part).
 
@@ -345,7 +350,10 @@ def event_features(
     * ``<event>_ramp``: a linear ramp ``1 - |k| / (n + 1)`` over the ``pre`` days before and
       ``post`` days after the peak (0 on the peak day itself, so the peak has its own effect);
     * ``<event>_dip`` (events with a ``dip`` window): 1 on the days after the peak where demand
-      taken from the future is missing (pull-forward).
+      taken from the future is missing (pull-forward);
+    * ``gift_season`` (when ``gift_season``): 1 from 10 November to 24 December, the Western gift
+      shopping season (:data:`GIFT_SEASON`), a level shift that a few annual Fourier terms
+      cannot follow.
 
     With several countries each column is the ``weights``-weighted share of countries where the
     event is active on that day (weights default to equal and are normalised to sum to 1), so
@@ -404,6 +412,9 @@ def event_features(
         cols[f"{feature}_ramp"] = ramp
         if spec.get("dip"):
             cols[f"{feature}_dip"] = dip
+    if gift_season:
+        md = idx.month * 100 + idx.day
+        cols["gift_season"] = np.where((md >= GIFT_SEASON[0]) & (md <= GIFT_SEASON[1]), 1.0, 0.0)
     frame = pd.DataFrame(cols, index=idx)
     return frame.loc[:, frame.abs().sum() > 0]
 
