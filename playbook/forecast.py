@@ -120,7 +120,7 @@ def design_matrix(
     days = pd.DatetimeIndex(days)
     origin = days[0] if origin is None else origin
     parts = [pd.DataFrame({"trend": (days - origin).days.to_numpy(float) / 365.25}, index=days)]
-    dow = days.dayofweek
+    dow = days.day_of_week
     parts.append(pd.DataFrame({f"dow{k}": (dow == k).astype(float) for k in range(1, 7)}, index=days))
     if annual_order > 0:
         parts.append(fourier_terms(days, 365.25, annual_order))
@@ -242,9 +242,9 @@ class DemandForecaster:
                 out[col] = 0.0
             return out
         y = self.y_
-        by_dow = y.groupby(y.index.dayofweek).mean()
+        by_dow = y.groupby(y.index.day_of_week).mean()
         sd = float(y.std(ddof=1)) if len(y) > 1 else 0.0
-        mean = days.dayofweek.map(by_dow).to_numpy(float)
+        mean = days.day_of_week.map(by_dow).to_numpy(float)
         mean = np.where(np.isnan(mean), float(y.mean()), mean)
         out["mean"] = mean
         for p in levels:
