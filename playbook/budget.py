@@ -228,7 +228,7 @@ def fit_response_curves(
 KAPPA_PRIOR_SD = 0.7
 #: kappa / mean spend is kept within these bounds: a channel saturated at every spend level seen
 #: (or linear over all of it) cannot be told apart from the baseline.
-KAPPA_BOUNDS = (0.25, 8.0)
+KAPPA_BOUNDS = (0.5, 8.0)
 
 
 def _parts(p, Xc, A, scale, k):
