@@ -1,0 +1,195 @@
+"""Tests for playbook.plan: history analyses on literal series with known answers, engine-side
+aggregates against pandas references, targets and the promotional calendar."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from playbook import forecast as F
+from playbook import plan as P
+from playbook.warehouse import connect
+from tests.sample_data import read, small_sample
+
+
+def _series(start, end, base=100.0, spikes=None, country="IN"):
+    days = pd.date_range(start, end)
+    v = pd.Series(base, index=days)
+    for d, x in (spikes or {}).items():
+        v[pd.Timestamp(d)] += x
+    return pd.DataFrame({"day": days, "country": country, "revenue": v.to_numpy(), "orders": v.to_numpy() / 10})
+
+
+def test_event_alignment_corrects_a_moving_diwali():
+    # Diwali: 12 Nov 2023, 31 Oct 2024; +900 on the day both years, flat otherwise
+    d = _series("2022-10-01", "2024-12-31", spikes={"2023-11-12": 900, "2024-10-31": 900})
+    yoy = P.event_aligned_yoy(d, ["diwali"], ["IN"], [2024], window=(0, 0))
+    r = yoy.iloc[0]
+    assert r["growth_aligned"] == pytest.approx(0.0)
+    assert r["growth_calendar"] == pytest.approx(9.0)  # 1000 against an ordinary 31 Oct 2023 (100)
+    assert "diwali" in P.describe_event_yoy(yoy) and "12 Nov" in P.describe_event_yoy(yoy)
+
+
+def test_event_alignment_skips_years_outside_the_data():
+    d = _series("2024-01-01", "2024-12-31")
+    assert P.event_aligned_yoy(d, ["black_friday"], ["IN"], [2024]).empty
+
+
+def test_peak_days_and_nearest_event():
+    d = _series("2024-10-01", "2024-12-31", spikes={"2024-11-29": 500, "2024-12-02": 300})
+    peaks = P.peak_days(d, [("s24", "2024-11-01", "2024-12-31")], ["US"], n=2)
+    assert peaks["day"].tolist() == [pd.Timestamp("2024-11-29"), pd.Timestamp("2024-12-02")]
+    assert peaks["nearest_event"].tolist() == ["black_friday +0", "cyber_monday +0"]
+    assert peaks["vs_season_median"].iloc[0] == pytest.approx(6.0)
+
+
+def test_preseason_ramp_index():
+    d = _series("2024-06-01", "2024-12-31")
+    d.loc[d["day"] >= "2024-10-18", "revenue"] = 150.0  # ramp starts two weeks before 1 Nov
+    ramp = P.preseason_ramp(d, [("s24", "2024-11-01", "2024-12-31")], weeks_before=8, weeks_after=2)
+    idx = ramp.set_index("week")["index"]
+    assert idx[-8] == pytest.approx(1.0) and idx[-1] == pytest.approx(1.5) and idx[0] == pytest.approx(1.5)
+
+
+def test_category_timing_finds_the_earlier_category():
+    days = pd.date_range("2024-09-01", "2024-12-31")
+    early = np.where(days < "2024-10-20", 100.0, 10.0)
+    late = np.where(days > "2024-12-01", 100.0, 10.0)
+    d = pd.concat([pd.DataFrame({"day": days, "country": "IN", "category": "toys", "revenue": early}),
+                   pd.DataFrame({"day": days, "country": "IN", "category": "home", "revenue": late})])
+    t = P.category_timing(d, [("s24", "2024-11-01", "2024-12-31")], lead_days=45).set_index("category")
+    assert t.loc["toys", "halfway_day"] < t.loc["home", "halfway_day"]
+    assert t.loc["toys", "earlier_than_country"] > 0 > t.loc["home", "earlier_than_country"]
+    assert "toys in IN" in P.describe_category_timing(t.reset_index())
+
+
+def test_pull_forward_share_on_a_known_series():
+    """Noise-free series: BF peak x3 on the day, dip x0.8 on 7 days; share = lost / extra."""
+    from playbook.calendar import event_features
+
+    days = pd.date_range("2022-01-01", "2024-12-31")
+    ev = event_features(days, ["US"])
+    z = np.log(200.0) + np.log(3.0) * ev["black_friday"].to_numpy() + np.log(0.8) * ev["black_friday_dip"].to_numpy()
+    y = pd.Series(np.exp(z) - 1.0, index=days)
+    est = F.DemandForecaster("regression", "orders", ["US"]).fit(y)
+    pf = P.pull_forward(est, "black_friday")
+    extra, lost = 200.0 * 2.0, 200.0 * 0.2 * 7
+    assert pf["extra"] == pytest.approx(extra, rel=1e-6)
+    assert pf["lost"] == pytest.approx(lost, rel=1e-6)
+    assert pf["share"] == pytest.approx(lost / extra, rel=1e-6)
+    assert pf["dip_multiplier"] == pytest.approx(0.8, rel=1e-6)
+
+
+def test_daily_new_customers_matches_pandas():
+    folder = small_sample()
+    got = P.daily_new_customers(connect(folder), "2024-11-01", "2024-12-31")
+    o = read(folder, "orders")
+    o = o[(o["revenue"] >= 0) & o["customer_id"].notna()]
+    first = o.groupby("customer_id")["order_ts"].min().dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
+    ref = first.value_counts().reindex(got["day"], fill_value=0)
+    assert got["new_customers"].tolist() == ref.tolist()
+    assert got["new_customers"].sum() > 0
+
+
+def _forecast_frame(days=61, peak=27, second=48):
+    day = pd.date_range("2025-11-01", periods=days)
+    mean = np.full(days, 100.0)
+    mean[peak - 1:peak + 2] = [220.0, 300.0, 200.0]
+    mean[second] = 180.0
+    rows = []
+    for metric, scale in (("revenue", 1.0), ("orders", 0.01)):
+        m = mean * scale
+        rows.append(pd.DataFrame({"day": day, "metric": metric, "dimension": "total", "value": "all", "mean": m,
+                                  "lo80": 0.8 * m, "hi80": 1.2 * m, "lo95": 0.7 * m, "hi95": 1.3 * m, "model": "x"}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_targets_levels_channels_and_new_customers():
+    fc = _forecast_frame()
+    cfg = SimpleNamespace(revenue_uplift_pct=8.0, stretch_uplift_pct=None, new_customers=1500)
+    shares = {"revenue": {"web": 0.6, "app": 0.4}, "orders": {"web": 0.5, "app": 0.5}}
+    t = P.build_targets(fc, cfg, shares, new_customer_base=1000)
+    rev = t[(t["metric"] == "revenue") & (t["channel"] == "all")].pivot(index="day", columns="level", values="value")
+    base = fc[fc["metric"] == "revenue"].set_index("day")["mean"]
+    assert np.allclose(rev["base"], base) and np.allclose(rev["target"], base * 1.08)
+    assert np.allclose(rev["stretch"], base * 1.2)  # no stretch configured: the forecast's 90 % quantile
+    web_app = t[(t["metric"] == "revenue") & (t["channel"] != "all") & (t["level"] == "target")]
+    assert web_app["value"].sum() == pytest.approx(rev["target"].sum())
+    nc = t[(t["metric"] == "new_customers") & (t["level"] == "target")]
+    assert nc["value"].sum() == pytest.approx(1500)
+    assert nc["value"].idxmax() == nc.index[27]  # spread like the orders forecast
+
+
+def test_feasibility_verdicts():
+    fc = _forecast_frame()
+    past = pd.DataFrame({"season": ["a", "b"], "revenue": [5000.0, 6000.0], "orders": [50, 60]})
+    cfg = SimpleNamespace(revenue_uplift_pct=8.0, stretch_uplift_pct=12.0, new_customers=None)
+    feas = P.target_feasibility(fc, P.build_targets(fc, cfg, {}), past).set_index("metric")
+    r = feas.loc["revenue"]
+    assert r["target"] == pytest.approx(1.08 * r["forecast"])
+    assert 0.2 < r["p_reach_target"] < 0.5  # 8 % above the mean with a ~15 % standard deviation
+    assert r["verdict"] == "within the forecast range"
+    huge = SimpleNamespace(revenue_uplift_pct=300.0, stretch_uplift_pct=None, new_customers=None)
+    f2 = P.target_feasibility(fc, P.build_targets(fc, huge, {}), past).set_index("metric")
+    assert f2.loc["revenue", "verdict"] == "beyond past growth"
+    assert "beyond past growth" in P.describe_targets(f2.reset_index())
+
+
+def test_funnel_matches_pandas():
+    folder = small_sample()
+    seasons = [("s24", "2024-11-01", "2024-12-31")]
+    got = P.funnel(connect(folder), seasons).set_index("acquisition_channel")
+    ev = read(folder, "events")
+    ts = ev["event_ts"].dt.tz_convert("UTC")
+    ev = ev[(ts >= pd.Timestamp("2024-11-01", tz="UTC")) & (ts < pd.Timestamp("2025-01-01", tz="UTC"))]
+    cust = read(folder, "customers").drop_duplicates("customer_id").set_index("customer_id")["acquisition_channel"]
+    ev = ev.assign(ch=ev["customer_id"].map(cust).fillna("unknown"))
+    ref = ev.groupby(["ch", "session_id"])["event_type"].agg(set).reset_index()
+    for ch, g in ref.groupby("ch"):
+        assert got.loc[ch, "sessions"] == len(g)
+        assert got.loc[ch, "add_to_cart"] == sum("add_to_cart" in s for s in g["event_type"])
+        assert got.loc[ch, "purchase"] == sum("purchase" in s for s in g["event_type"])
+    rates = P.funnel_rates(got.reset_index())
+    assert rates["largest_drop"].isin(["session -> view", "view -> cart", "cart -> checkout",
+                                       "checkout -> purchase"]).all()
+
+
+def test_promo_calendar_places_phases_around_peaks():
+    fc = _forecast_frame()
+    total = fc[fc["metric"] == "revenue"]
+    browsing = pd.DataFrame({"weekday": range(7), "name": P.WEEKDAYS, "views": [1, 1, 1, 1, 1, 1, 9],
+                             "share": np.array([1, 1, 1, 1, 1, 1, 9]) / 15})
+    promo = P.promo_calendar(total, browsing, "2025-11-01", "2025-12-31").set_index("phase")
+    peak = pd.Timestamp("2025-11-01") + pd.Timedelta(days=27)
+    assert promo.loc["main event", "start"] <= peak <= promo.loc["main event", "end"]
+    order = ["teaser", "early access", "main event", "last chance", "post-season"]
+    assert list(promo.index) == order
+    assert (promo["start"].iloc[1:].to_numpy() > promo["end"].iloc[:-1].to_numpy()).all()  # no overlap
+    assert promo.loc["last chance", "end"] == pd.Timestamp("2025-11-01") + pd.Timedelta(days=48)
+    # send days prefer Sundays (most views) among the days up to the phase start
+    assert all(d.weekday() == 6 or (s - d).days == 0 for d, s in zip(promo["send_day"], promo["start"], strict=True)
+               if (s - d).days <= 3)
+    table = P.calendar_table(promo.reset_index(), pd.DataFrame(
+        {"date": [peak], "country": ["US"], "event": ["black_friday"], "kind": ["retail"], "name": ["Black Friday"]}))
+    assert table["kind"].tolist() == ["promotion"] * 5 + ["retail"]
+
+
+def test_promo_calendar_without_forecast_is_empty():
+    empty = P.promo_calendar(_forecast_frame().iloc[0:0], pd.DataFrame(), "2025-11-01", "2025-12-31")
+    assert empty.empty
+
+
+def test_earlier_lessons_hook(tmp_path):
+    assert P.earlier_lessons(tmp_path / "missing").empty
+    (tmp_path / "holiday-2024.json").write_text(json.dumps({"campaign": "holiday-2024", "lessons": ["a", "b"]}))
+    (tmp_path / "broken.json").write_text("{")
+    got = P.earlier_lessons(tmp_path)
+    assert got["lesson"].tolist() == ["a", "b"] and (got["campaign"] == "holiday-2024").all()
