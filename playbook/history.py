@@ -46,7 +46,9 @@ def weekly_sales(
     pandas.DataFrame
         One row per week (weeks start on Monday): ``week`` (Monday, naive datetime), ``revenue``
         (net, currency units), ``orders`` (sale orders), ``days`` (days of data in the week) and
-        ``season`` (name of the overlapping season or empty string).
+        ``season`` (name of the overlapping season or empty string). Weeks before the first
+        week with any sale are dropped, so a range that starts before the data does not show
+        as a run of zero weeks.
     """
     daily = daily_sales(wh, start=start, end=end)
     if daily.empty:
@@ -57,6 +59,10 @@ def weekly_sales(
         .agg(revenue=("revenue", "sum"), orders=("orders", "sum"), days=("day", "count"))
         .sort_values("week", ignore_index=True)
     )
+    # History starts at the first week with sales (the requested range may begin before the data).
+    first = weekly.index[weekly["orders"] > 0]
+    if len(first):
+        weekly = weekly.loc[first[0]:].reset_index(drop=True)
     weekly["season"] = ""
     for name, s_start, s_end in seasons:
         s0, s1 = pd.Timestamp(_to_date(s_start)), pd.Timestamp(_to_date(s_end))

@@ -94,3 +94,11 @@ def test_daily_window_comparison_cumulates(sample):
     assert daily["cum_this_year"].iloc[-1] == pytest.approx(daily["this_year"].sum())
     k = history.window_kpis(wh, "2024-11-02", "2024-12-01").iloc[0]
     assert daily["cum_last_year"].iloc[-1] == pytest.approx(k["revenue"])
+
+
+def test_weekly_sales_starts_at_the_data_not_at_the_requested_range(sample):
+    folder, wh = sample
+    weekly = history.weekly_sales(wh, "2020-01-01", "2023-06-30")
+    first_order = read(folder, "orders").order_ts.min().tz_convert(None).normalize()
+    assert weekly["week"].iloc[0] <= first_order < weekly["week"].iloc[0] + pd.Timedelta(days=7)
+    assert weekly["orders"].iloc[0] > 0
