@@ -586,7 +586,10 @@ def write_artifact(obj: Any, output_dir: str | os.PathLike[str], name: str) -> P
     if isinstance(obj, pd.Series):
         obj = obj.to_frame()
     if isinstance(obj, pd.DataFrame):
+        from playbook.artifacts import check
+
         path = _artifact_path(output_dir, name, ".parquet")
+        check(obj, path.stem)  # declared contracts (playbook.artifacts) are checked on write
         return _atomic_write(path, lambda t: obj.to_parquet(t))
     if isinstance(obj, Mapping | list | tuple):
         path = _artifact_path(output_dir, name, ".json")
@@ -610,6 +613,9 @@ def _nan_to_none(obj: Any) -> Any:
 def read_artifact(output_dir: str | os.PathLike[str], name: str, default: Any = None) -> Any:
     """Read an artifact written by :func:`write_artifact`; ``default`` when it does not exist.
 
+    A Parquet artifact with a declared contract (:mod:`playbook.artifacts`) that it breaks is
+    reported with a warning and treated as absent, so the reading step recomputes.
+
     ``name`` may carry its suffix; without one, ``<name>.parquet`` then ``<name>.json`` is tried.
     """
     folder = Path(output_dir) / "artifacts"
@@ -620,7 +626,10 @@ def read_artifact(output_dir: str | os.PathLike[str], name: str, default: Any = 
     for path in candidates:
         if path.is_file():
             if path.suffix == ".parquet":
-                return pd.read_parquet(path)
+                from playbook.artifacts import check_on_read
+
+                checked = check_on_read(pd.read_parquet(path), path.stem)
+                return default if checked is None else checked
             return json.loads(path.read_text(encoding="utf-8"))
     return default
 

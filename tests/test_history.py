@@ -56,7 +56,7 @@ def test_window_kpis_empty_window_has_zeros_not_nan(sample):
 def test_window_vs_last_year_is_weekday_aligned(sample):
     folder, wh = sample
     yoy = history.window_vs_last_year(wh, "2025-11-01", "2025-12-31")
-    (s0, s1), (p0, p1) = yoy.attrs["windows"]["this_year"], yoy.attrs["windows"]["last_year"]
+    (s0, _s1), (p0, p1) = yoy.attrs["windows"]["this_year"], yoy.attrs["windows"]["last_year"]
     assert s0.weekday() == p0.weekday() and (s0 - p0).days == 364
     exp = _pandas_window(read(folder, "orders"), str(p0), str(p1))
     rev = yoy.set_index("metric").loc["revenue"]

@@ -242,11 +242,11 @@ def test_pii_scanner_scans_notebook_outputs_not_code(tmp_path):
 def test_artifact_roundtrip_dataframe(tmp_path):
     df = pd.DataFrame({"customer": ["a", "b"], "value": [1.5, np.nan],
                        "ts": pd.to_datetime(["2025-11-28", "2025-12-01"], utc=True)})
-    path = write_artifact(df, tmp_path, "segments")
-    assert path == tmp_path / "artifacts" / "segments.parquet"
-    pd.testing.assert_frame_equal(read_artifact(tmp_path, "segments"), df)
-    pd.testing.assert_frame_equal(read_artifact(tmp_path, "segments.parquet"), df)
-    assert [p.name for p in (tmp_path / "artifacts").iterdir()] == ["segments.parquet"]  # no temp left
+    path = write_artifact(df, tmp_path, "scores_table")
+    assert path == tmp_path / "artifacts" / "scores_table.parquet"
+    pd.testing.assert_frame_equal(read_artifact(tmp_path, "scores_table"), df)
+    pd.testing.assert_frame_equal(read_artifact(tmp_path, "scores_table.parquet"), df)
+    assert [p.name for p in (tmp_path / "artifacts").iterdir()] == ["scores_table.parquet"]  # no temp left
 
 
 def test_artifact_roundtrip_dict_with_numpy_and_nan(tmp_path):
