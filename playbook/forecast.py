@@ -608,6 +608,7 @@ class CampaignForecast:
     effects: pd.DataFrame
     notes: list[str]
     history: pd.DataFrame
+    estimators: dict[str, DemandForecaster]
 
     def total(self, metric: str = "revenue") -> pd.DataFrame:
         f = self.forecast
@@ -649,7 +650,7 @@ def forecast_campaign(
     by_country = daily_sales(wh, history_start, cut, by=("country",))
     by_country = by_country[by_country["country"].isin(countries)]
     notes: list[str] = []
-    frames, bts, effects, chosen = [], [], [], {}
+    frames, bts, effects, chosen, estimators = [], [], [], {}, {}
     hist = by_country.groupby("day", as_index=False)[["revenue", "orders"]].sum()
     for metric in metrics:
         y = _series(by_country, metric, cut)
@@ -664,6 +665,7 @@ def forecast_campaign(
         model = choose_model(bt) if not bt.empty else "regression"
         chosen[metric] = model
         total, est = forecast_series(y, start, end, model, metric, countries, w, annual_order)
+        estimators[metric] = est
         notes += [f"{metric} (total): {n}" for n in est.notes_]
         effects.append(est.event_effects().assign(metric=metric, series="total"))
         frames.append(total.assign(metric=metric, dimension="total", value="all", model=est.mode_))
@@ -686,7 +688,7 @@ def forecast_campaign(
     fc = fc.sort_values(["metric", "dimension", "value", "day"], ignore_index=True)
     eff = pd.concat(effects, ignore_index=True) if effects else pd.DataFrame()
     return CampaignForecast(fc, pd.concat(bts, ignore_index=True) if bts else pd.DataFrame(),
-                            chosen, eff, notes, hist)
+                            chosen, eff, notes, hist, estimators)
 
 
 def _share_fallback(total: pd.DataFrame, y: pd.Series, yc: pd.Series, country: str) -> pd.DataFrame:
@@ -709,3 +711,63 @@ def _by_category(wh, history_start, cut, start, end, metric, total, seasons) -> 
     for c in ["mean", *_level_cols(LEVELS)]:
         out[c] = out["share"] * out["day"].map(t[c])
     return out.drop(columns="share").assign(metric=metric, dimension="category", model="top-down")
+
+
+# --------------------------------------------------------------------------------------------
+# Charts
+
+
+def plot_forecast(cf: CampaignForecast, metric: str = "revenue", currency: str = "USD", history_days: int = 75):
+    """The last ``history_days`` of actuals, then the window's forecast with 80/95 % intervals."""
+    import matplotlib.pyplot as plt
+
+    from playbook.report import money_formatter
+
+    f = cf.total(metric)
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    if f.empty:
+        ax.text(0.5, 0.5, "No forecast", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    h = cf.history.sort_values("day").tail(history_days)
+    ax.plot(h["day"], h[metric], color="#555555", lw=1.2, label="actual (to the cutoff)")
+    ax.fill_between(f["day"], f["lo95"], f["hi95"], color="#1f4e79", alpha=0.12, lw=0, label="95 % interval")
+    ax.fill_between(f["day"], f["lo80"], f["hi80"], color="#1f4e79", alpha=0.22, lw=0, label="80 % interval")
+    ax.plot(f["day"], f["mean"], color="#1f4e79", lw=1.8, label=f"forecast ({cf.model.get(metric, '')})")
+    if metric == "revenue":
+        ax.yaxis.set_major_formatter(money_formatter(currency))
+    unit = f"net revenue per day ({currency})" if metric == "revenue" else "orders per day"
+    ax.set_title(f"Daily {metric}: recent history and the campaign-window forecast")
+    ax.set_xlabel("day")
+    ax.set_ylabel(unit)
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, loc="upper left", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_breakdown(cf: CampaignForecast, dimension: str, metric: str = "revenue", currency: str = "USD"):
+    """Weekly forecast per country or category as stacked areas (weeks starting Monday)."""
+    import matplotlib.pyplot as plt
+
+    from playbook.report import money_formatter
+
+    f = cf.forecast
+    f = f[(f["metric"] == metric) & (f["dimension"] == dimension)]
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    if f.empty:
+        ax.text(0.5, 0.5, f"No forecast by {dimension}", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    week = f["day"] - pd.to_timedelta(f["day"].dt.weekday, unit="D")
+    wide = f.assign(week=week).pivot_table(index="week", columns="value", values="mean", aggfunc="sum").fillna(0.0)
+    wide = wide[wide.sum().sort_values(ascending=False).index]
+    ax.stackplot(wide.index, wide.T.to_numpy(), labels=wide.columns, alpha=0.85)
+    if metric == "revenue":
+        ax.yaxis.set_major_formatter(money_formatter(currency))
+    ax.set_title(f"Forecast {metric} per week by {dimension} (partial first and last weeks)")
+    ax.set_xlabel("week starting")
+    ax.set_ylabel(f"forecast net revenue per week ({currency})" if metric == "revenue" else "forecast orders per week")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -695,7 +695,7 @@ def promo_calendar(
     """Phased promotional plan placed against the forecast peaks and the weekday browsing pattern.
 
     Phases: **main event** = the 3 days around the forecast's highest day in the first half of
-    the window and its neighbours above 1.5 x the window median (e.g. Black Friday to Cyber
+    the window and its neighbours above 1.3 x the window median (e.g. Black Friday to Cyber
     Monday); **early access** (top customers) = the 2 days before it; **teaser** = the 7 days
     before early access; **last chance** = the 3 days up to the second peak later in the
     window (e.g. the last shipping day before Christmas); **post-season** = the days after the
@@ -719,9 +719,9 @@ def promo_calendar(
     first_half = f.iloc[: max(n // 2, 1)]
     p1 = int(first_half["mean"].idxmax())
     a, b = p1, p1
-    while a - 1 >= 0 and f.loc[a - 1, "mean"] > 1.5 * med and p1 - a < 3:
+    while a - 1 >= 0 and f.loc[a - 1, "mean"] > 1.3 * med and p1 - a < 3:
         a -= 1
-    while b + 1 < n and f.loc[b + 1, "mean"] > 1.5 * med and b - p1 < 4:
+    while b + 1 < n and f.loc[b + 1, "mean"] > 1.3 * med and b - p1 < 4:
         b += 1
     later = f.iloc[b + 8:] if b + 8 < n else f.iloc[0:0]
     p2 = int(later["mean"].idxmax()) if not later.empty else None
