@@ -286,7 +286,7 @@ def _budget_at(curve: ResponseCurve, lam: float, lo: float, hi: float, profile: 
     if curve.season_marginal(hi, profile) >= lam:
         return hi
     a, b = lo, hi
-    for _ in range(80):
+    while b - a > 1e-7 * max(hi, 1.0):
         m = 0.5 * (a + b)
         if curve.season_marginal(m, profile) > lam:
             a = m
@@ -339,7 +339,7 @@ def optimise_budget(
         return fixed | {ch: b[0] for ch, b in free.items()}
     lam_hi = max(curves[ch].season_marginal(b[0], profile) for ch, b in free.items())
     lam_lo = 0.0
-    for _ in range(200):
+    while lam_hi - lam_lo > 1e-9 * lam_hi:
         lam = 0.5 * (lam_lo + lam_hi)
         spent = sum(_budget_at(curves[ch], lam, *b, profile) for ch, b in free.items())
         if spent > rest:
@@ -407,7 +407,7 @@ def max_budget_for_roas(
     if lo <= 0 or roas(lo) < target_roas:
         return lo, roas(lo) if lo > 0 else float("nan")
     a, b = lo, hi
-    for _ in range(50):
+    while b - a > 1e-6 * hi:
         m = 0.5 * (a + b)
         if roas(m) >= target_roas:
             a = m

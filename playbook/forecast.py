@@ -759,7 +759,7 @@ def plot_breakdown(cf: CampaignForecast, dimension: str, metric: str = "revenue"
         ax.text(0.5, 0.5, f"No forecast by {dimension}", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return fig
-    week = f["day"] - pd.to_timedelta(f["day"].dt.weekday, unit="D")
+    week = f["day"] - pd.to_timedelta(f["day"].dt.day_of_week, unit="D")
     wide = f.assign(week=week).pivot_table(index="week", columns="value", values="mean", aggfunc="sum").fillna(0.0)
     wide = wide[wide.sum().sort_values(ascending=False).index]
     ax.stackplot(wide.index, wide.T.to_numpy(), labels=wide.columns, alpha=0.85)

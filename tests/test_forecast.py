@@ -62,7 +62,7 @@ def test_seasonal_naive_is_same_weekday_last_year():
     out = F.seasonal_naive(y[y.index <= "2024-10-15"], "2024-11-01", "2024-11-10")
     expected = (pd.date_range("2024-11-01", "2024-11-10") - pd.Timedelta(days=364)).map(lambda d: y[d])
     assert np.allclose(out["mean"], expected.to_numpy())
-    assert (out["day"].dt.weekday == (out["day"] - pd.Timedelta(days=364)).dt.weekday).all()
+    assert (out["day"].dt.day_of_week == (out["day"] - pd.Timedelta(days=364)).dt.day_of_week).all()
     # every training error y[t] - y[t-364] is 364 here, so the interval is the mean shifted by it
     assert np.allclose(out["lo95"], out["mean"] + 364) and np.allclose(out["hi80"], out["mean"] + 364)
 
