@@ -21,6 +21,16 @@ from playbook import forecast as F
 from playbook import plan as P
 from playbook.report import fmt_money, fmt_pct, format_table
 
+
+def _table(df: pd.DataFrame, decimals: tuple[str, ...] = (), **kw):
+    """:func:`playbook.report.format_table` plus two-decimal columns (ratios such as MASE, ROAS)."""
+    styled = format_table(df, **kw)
+    cols = [c for c in decimals if c in df.columns]
+    if cols and hasattr(styled, "format"):
+        styled = styled.format("{:.2f}", subset=cols, na_rep="–")
+    return styled
+
+
 #: How far back the plan step reads history before the planning cutoff (years).
 HISTORY_YEARS = 3
 
@@ -231,7 +241,7 @@ def backtest_table(cf: F.CampaignForecast):
         rows.append(s)
     t = pd.concat(rows, ignore_index=True)[["metric", "method", "mase", "cov80", "cov95", "folds"]]
     t["chosen"] = [m == cf.model.get(k) for k, m in zip(t["metric"], t["method"], strict=True)]
-    return format_table(t.round({"mase": 3}), pct=["cov80", "cov95"])
+    return _table(t, decimals=("mase",), pct=["cov80", "cov95"])
 
 
 def backtest_numbers(cf: F.CampaignForecast, metric: str = "revenue") -> dict[str, float]:
@@ -320,7 +330,9 @@ def show_feasibility(tr: TargetResult, currency: str):
     f = tr.feasibility
     if f.empty:
         return f
-    return format_table(f, money=[], pct=["p_reach_target", "growth_needed", "best_past_growth"], currency=currency)
+    amounts = ["forecast", "target", "stretch", "gap", "last_season"]  # currency for revenue, counts otherwise
+    styled = format_table(f, pct=["p_reach_target", "growth_needed", "best_past_growth"])
+    return styled.format("{:,.0f}", subset=amounts, na_rep="–") if hasattr(styled, "format") else styled
 
 
 def channel_targets(tr: TargetResult, currency: str):
@@ -370,25 +382,38 @@ def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory) -> BudgetResu
     plan = B.budget_plan(fit, bounds, float(cfg.budget.total), profile, last, roas)
     days = pd.date_range(cfg.season.start, cfg.season.end)
     pacing = B.pacing_plan(dict(zip(plan["channel"], plan["budget"], strict=True)), days, profile, fit.curves)
+    notes += extrapolation_notes(plan, spend, len(days))
     target = None
     if cfg.budget.target_roas is not None and fit.curves:
         target = B.max_budget_for_roas(fit.curves, bounds, float(cfg.budget.target_roas), profile)
     return BudgetResult(fit, spend, plan, pacing, profile, target, notes)
 
 
+def extrapolation_notes(plan: pd.DataFrame, spend: pd.DataFrame, n_days: int, limit: float = 1.5) -> list[str]:
+    """Channels whose planned average daily spend exceeds ``limit`` x the 95th percentile of the
+    daily spend seen in the history: their curve is extrapolated there, so treat its return with care."""
+    out = []
+    for r in plan.itertuples():
+        s = spend.loc[spend["channel"] == r.channel, "spend"]
+        if len(s) and n_days and r.budget / n_days > limit * float(s.quantile(0.95)):
+            out.append(f"{r.channel}: planned {r.budget / n_days:,.0f} per day is {r.budget / n_days / float(s.quantile(0.95)):.1f}x "
+                       "the 95th-percentile daily spend seen; its curve is extrapolated (saturated) there.")
+    return out
+
+
 def curve_table(br: BudgetResult, currency: str):
     t = br.fit.table(br.spend)
     if t.empty:
         return pd.DataFrame({"note": ["No channel has spend history."]})
-    return format_table(t[["channel", "mean_daily_spend", "roas", "marginal_roas"]].round(2),
-                        money=["mean_daily_spend"], currency=currency)
+    return _table(t[["channel", "mean_daily_spend", "roas", "marginal_roas"]], decimals=("roas", "marginal_roas"),
+                  money=["mean_daily_spend"], currency=currency)
 
 
 def plan_table(br: BudgetResult, currency: str):
     cols = ["channel", "budget", "last_season", "roas_proportional", "expected_revenue", "roas", "marginal_roas", "fitted"]
     t = br.plan[cols].copy()
-    t[["roas", "marginal_roas"]] = t[["roas", "marginal_roas"]].round(2)
-    return format_table(t, money=["budget", "last_season", "roas_proportional", "expected_revenue"], currency=currency)
+    return _table(t, decimals=("roas", "marginal_roas"),
+                  money=["budget", "last_season", "roas_proportional", "expected_revenue"], currency=currency)
 
 
 def describe_roas_target(br: BudgetResult, cfg) -> str:
@@ -531,3 +556,10 @@ def describe_lessons(lessons: pd.DataFrame) -> str:
     if lessons.empty:
         return "No earlier retrospectives were found, so this plan starts without lessons from past campaigns."
     return "Lessons from earlier campaigns: " + "; ".join(f"{r.lesson} ({r.campaign})" for r in lessons.itertuples()) + "."
+
+
+def describe_budget_notes(br: BudgetResult) -> str:
+    """Fallbacks and extrapolation warnings of the budget section (Markdown)."""
+    if not br.notes:
+        return "All planned daily spends lie within the range seen in the history."
+    return "**Caveats:** " + " ".join(br.notes)
