@@ -521,8 +521,9 @@ def describe_targets(feas: pd.DataFrame, currency: str = "USD") -> str:
         p = "n/a" if pd.isna(x["p_reach_target"]) else fmt_pct(x["p_reach_target"], 0)
         parts.append(f"The revenue target of {fmt_money(x['target'], currency)} is {fmt_money(x['gap'], currency)} "
                      f"above the forecast ({fmt_money(x['forecast'], currency)}); the forecast gives it a {p} chance. "
-                     f"It needs {fmt_pct(x['growth_needed'])} on last season, against at best "
-                     f"{fmt_pct(x['best_past_growth'])} season-over-season so far: **{x['verdict']}**.")
+                     f"It needs {fmt_pct(x['growth_needed'])} on last season (the forecast alone expects "
+                     f"{fmt_pct(x['forecast'] / x['last_season'] - 1) if x['last_season'] > 0 else 'n/a'}), against "
+                     f"at best {fmt_pct(x['best_past_growth'])} season-over-season so far: **{x['verdict']}**.")
     if "new_customers" in r.index:
         x = r.loc["new_customers"]
         parts.append(f"The new-customer target ({x['target']:,.0f}) compares with {x['last_season']:,.0f} last season: "
