@@ -555,3 +555,10 @@ def decile_summary(table: pd.DataFrame) -> pd.DataFrame:
                                         mean_p_alive=("p_alive", "mean"), total=("clv", "sum"))
     g["clv_share"] = g["total"] / max(g["total"].sum(), 1e-12)
     return g.drop(columns="total").sort_index(ascending=False).reset_index()
+
+
+def campaign_seasonal_flags(wh: Warehouse, cfg, clv_table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`flag_seasonal` for a campaign: shares of orders in its comparison seasons before
+    the planning cutoff (one call per notebook cell)."""
+    seasons = [(s.start, s.end) for s in cfg.comparison_seasons]
+    return flag_seasonal(clv_table, seasonal_share(wh, cfg.season.planning_cutoff, seasons))

@@ -427,3 +427,18 @@ def describe_send_time(st: pd.DataFrame, ev: pd.DataFrame) -> str:
         text += (f"; on held-out opens the personal hour was within an hour of the actual open "
                  f"{ev[col].iloc[0]:.0%} of the time, against {ev[col].iloc[1]:.0%} for the single best global hour")
     return text + "."
+
+
+def people_preview(people: pd.DataFrame, per_segment: int = 2) -> pd.DataFrame:
+    """:func:`offer_preview` of the per-customer table built by
+    :func:`playbook.exports.build_people` (first names masked, ids pseudonymous)."""
+    offers = people[["customer_id", "segment", "matrix_row", "discount_pct", "offer", "content", "subject"]]
+    customers = people[["customer_id", "segment", "promo_share", "first_name", "top_product"]]
+    return offer_preview(offers, customers, per_segment=per_segment)
+
+
+def offers_by_segment(people: pd.DataFrame) -> pd.DataFrame:
+    """Customers and mean discount (percent) per segment of the per-customer offer table."""
+    return (people.groupby("segment")
+            .agg(customers=("customer_id", "size"), mean_discount_pct=("discount_pct", "mean"))
+            .sort_values("customers", ascending=False))

@@ -102,3 +102,19 @@ def test_flow_counts_list_every_step():
 def test_bad_flow_is_a_config_error():
     with pytest.raises(ConfigError, match="increasing hours"):
         offers.FlowSpec.from_dict({"name": "f", "trigger": "view", "steps": [("a", 5), ("b", 2)], "max_age_hours": 9})
+
+
+def test_people_helpers_mask_names_and_summarise_segments():
+    people = pd.DataFrame({
+        "customer_id": ["C1", "C2", "C3"], "segment": ["Champions", "Champions", "New"],
+        "matrix_row": ["Champions", "Champions", "New"], "discount_pct": [10, 20, 5],
+        "offer": ["10% off", "20% off", "5% off"], "content": ["vip", "vip", "welcome"],
+        "subject": ["Alexandra, hi", "Bartholomew, hi", "Cornelius, hi"], "promo_share": [0.1, 0.5, 0.0],
+        "first_name": ["Alexandra", "Bartholomew", "Cornelius"], "top_product": ["P1", "P2", "P3"],
+    })
+    preview = offers.people_preview(people)
+    text = preview.to_string()
+    assert "Alexandra" not in text and "C1" not in text
+    summary = offers.offers_by_segment(people)
+    assert summary.loc["Champions", "customers"] == 2
+    assert summary.loc["Champions", "mean_discount_pct"] == 15
