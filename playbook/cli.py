@@ -12,6 +12,7 @@ Examples
     playbook check-config campaigns/holiday-2025.yaml
     playbook run campaigns/holiday-2025.yaml
     playbook run campaigns/*.yaml --only plan segment
+    playbook run campaigns/*.yaml --jobs 2
 """
 
 from __future__ import annotations
@@ -137,6 +138,17 @@ def preflight(cfg, data_source: str | None = None) -> None:
             f"no notebook was run:\n{errors}\nRun `playbook validate-data {source}` for details.")
 
 
+def _jobs_arg(value: str) -> int:
+    """``--jobs`` value: a positive number of kernels, or 0 / ``auto`` for one per CPU."""
+    from playbook.errors import RunError
+    from playbook.runner import resolve_jobs
+
+    try:
+        return resolve_jobs(value)
+    except RunError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--jobs ")) from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from playbook.config import load_config
     from playbook.runner import exit_code, resolve_steps, run_campaigns, summary_table
@@ -163,6 +175,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         kernel_name=args.kernel,
         progress=_echo,
         pii_values_factory=_pii,
+        jobs=args.jobs,
     )
     _echo("")
     _echo(summary_table(results))
@@ -206,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-source", default=None, help="override the config's data.source")
     r.add_argument("--seed", type=int, default=None, help="override the notebooks' random seed")
     r.add_argument("--kernel", default="seasonal-playbook", help="Jupyter kernel (default seasonal-playbook)")
+    r.add_argument("-j", "--jobs", type=_jobs_arg, default=1, metavar="N",
+                   help="kernels at once: independent steps (and campaigns of a batch) run in "
+                        "parallel; 0 or 'auto' = one per CPU (default 1: one step at a time)")
     r.add_argument("--no-validate", action="store_true",
                    help="skip the data-contract check before the notebooks run")
     r.set_defaults(func=_cmd_run)

@@ -1,17 +1,32 @@
 """Papermill orchestration: run a campaign's notebooks, publish its report atomically.
 
-A run executes the requested steps, in order, into a *staging* folder
-``reports/.staging/<slug>-<timestamp>/`` that starts as a copy of the last good report (so a
-single ``--only`` step still finds the artifacts of earlier steps and the other steps' pages are
-kept). Each executed notebook is rendered to code-free HTML and scanned for customer PII. Only
-when every requested step succeeded is the index page built and the staging folder swapped in
-for ``reports/<slug>`` (old folder renamed aside, staging renamed in, old deleted; restored on
-error). On any failure nothing is published: the executed notebook with its error is kept in
+A run executes the requested steps into a *staging* folder ``reports/.staging/<slug>-<timestamp>/``
+that starts as a copy of the last good report (so a single ``--only`` step still finds the
+artifacts of earlier steps and the other steps' pages are kept). Each executed notebook is
+rendered to code-free HTML and scanned for customer PII. Only when every requested step succeeded
+is the index page built and the staging folder swapped in for ``reports/<slug>`` (old folder
+renamed aside, staging renamed in, old deleted; restored on error). On any failure nothing is
+published: the executed notebooks with their errors are kept in
 ``reports/_failed/<slug>-<timestamp>/`` and the last good report stays byte-identical.
+
+Steps form a graph (:data:`DEPENDENCIES`). A step starts when every dependency *that is part of
+this run* finished ``ok``; ready steps start in :data:`STEPS` order. With ``jobs=1`` (the
+default) one step runs at a time, in :data:`STEPS` order; with ``jobs=N`` up to N ready steps run
+at once, each in its own kernel process (a thread per step calls Papermill), all writing into the
+same staging folder (distinct files per step; artifacts are written atomically by
+:func:`playbook.report.write_artifact`). When a step fails, the steps that depend on it
+(transitively) are ``skipped``; independent steps still run, so one run reports every failure,
+and nothing is published. The outcome of every step is the same for any ``jobs``.
 
 Failures are classified as ``failed`` (a cell raised; cell index, exception name and value are
 reported), ``timeout`` (a cell ran past ``timeout`` seconds) or ``kernel died`` (e.g. out of
-memory); steps after a failure are ``skipped``.
+memory).
+
+Batches (:func:`run_campaigns`) with ``jobs=N`` also run campaigns side by side: all campaigns
+of the call share one pool of N kernel slots (so N bounds the kernels alive at any moment,
+whatever the number of campaigns), each campaign has its own staging folder, and a failure in
+one never affects another. Memory grows with the number of kernels: at 1M customers use
+``jobs`` no larger than memory / (peak of the largest step).
 """
 
 from __future__ import annotations
@@ -22,9 +37,12 @@ import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,7 +61,8 @@ DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "05_retrospective": ("01_plan", "04_test"),
 }
 """Which steps' artifacts a step reads when present. Soft: every notebook also runs alone
-(it recomputes what is missing), so ``--only`` runs exactly the steps asked for."""
+(it recomputes what is missing), so ``--only`` runs exactly the steps asked for. Within a run
+a step waits for those of its dependencies that are part of the run (see :func:`run_graph`)."""
 
 ALIASES: dict[str, str] = {
     **{s: s for s in STEPS},
@@ -68,7 +87,11 @@ class CampaignLike(Protocol):
 
 @dataclass
 class StepResult:
-    """Outcome of one step: status, duration in seconds, and for failures where and why."""
+    """Outcome of one step: status, duration in seconds, and for failures where and why.
+
+    ``started``/``ended`` are the wall-clock times (Unix seconds) the step's kernel run began
+    and ended (after waiting for a kernel slot); None when it did not run.
+    """
 
     step: str
     status: str = NOT_RUN
@@ -78,6 +101,8 @@ class StepResult:
     ename: str | None = None
     evalue: str | None = None
     notebook: Path | None = None
+    started: float | None = None
+    ended: float | None = None
 
 
 @dataclass
@@ -140,6 +165,53 @@ def resolve_steps(only: str | Iterable[str] | None = None) -> list[str]:
     return [s for s in STEPS if s in chosen]
 
 
+def resolve_jobs(jobs: int | str | None = 1) -> int:
+    """Turn ``--jobs`` into a number of parallel kernels.
+
+    Parameters
+    ----------
+    jobs : int, str or None
+        A positive number of kernels; ``0`` or ``"auto"``: one per CPU available to this
+        process; None: 1 (one step at a time).
+
+    Raises
+    ------
+    RunError
+        Negative or not a number: ``--jobs must be ...``.
+    """
+    if jobs is None:
+        return 1
+    text = str(jobs).strip().lower()
+    if text == "auto":
+        n = 0
+    else:
+        try:
+            n = int(text)
+        except ValueError:
+            n = -1
+    if n < 0:
+        raise RunError(
+            f"--jobs must be a whole number of parallel kernels >= 1, or 0 / 'auto' for one per "
+            f"CPU (got {jobs!r}). Use --jobs 1 to run one step at a time."
+        )
+    if n == 0:
+        try:
+            n = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            n = os.cpu_count() or 1
+    return max(1, n)
+
+
+def run_graph(steps: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Dependencies of each step restricted to the steps of this run (``--only``).
+
+    A dependency outside the run is not waited for: its artifacts come from the last good
+    report, or the notebook recomputes what it needs.
+    """
+    chosen = set(steps)
+    return {s: tuple(d for d in DEPENDENCIES.get(s, ()) if d in chosen) for s in steps}
+
+
 def check_kernel(name: str = DEFAULT_KERNEL) -> None:
     """Fail with the install command when the Jupyter kernel ``name`` is not installed."""
     from jupyter_client.kernelspec import KernelSpecManager
@@ -153,19 +225,34 @@ def check_kernel(name: str = DEFAULT_KERNEL) -> None:
         )
 
 
+_QUIET_LOCK = threading.Lock()
+_QUIET_STATE: dict[str, Any] = {"depth": 0, "levels": []}
+_PAPERMILL_LOGGERS = ("papermill", "papermill.translators", "papermill.execute")
+
+
 @contextlib.contextmanager
 def _quiet_papermill() -> Any:
     """Silence papermill's warnings ("Unable to parse line", "Passed unknown parameter"):
-    the runner checks parameters itself and reports real problems as errors."""
-    loggers = [logging.getLogger(n) for n in ("papermill", "papermill.translators", "papermill.execute")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
+    the runner checks parameters itself and reports real problems as errors.
+
+    Reference counted, so overlapping uses from several threads restore the levels only when
+    the last one exits.
+    """
+    loggers = [logging.getLogger(n) for n in _PAPERMILL_LOGGERS]
+    with _QUIET_LOCK:
+        if _QUIET_STATE["depth"] == 0:
+            _QUIET_STATE["levels"] = [lg.level for lg in loggers]
+            for lg in loggers:
+                lg.setLevel(logging.ERROR)
+        _QUIET_STATE["depth"] += 1
     try:
         yield
     finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
+        with _QUIET_LOCK:
+            _QUIET_STATE["depth"] -= 1
+            if _QUIET_STATE["depth"] == 0:
+                for lg, level in zip(loggers, _QUIET_STATE["levels"], strict=True):
+                    lg.setLevel(level)
 
 
 def _assigned_names(source: str) -> list[str]:
@@ -241,10 +328,17 @@ def check_parameters(notebook_path: str | os.PathLike[str], params: Mapping[str,
 # --------------------------------------------------------------------------------------------
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # read once at import: setting it later from worker threads would race
+
+
+def _umask() -> int:
+    return _UMASK
 
 
 def _stamp() -> str:
@@ -255,8 +349,11 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     """Relative path -> (mtime_ns, size) of every file under ``folder``."""
     out: dict[str, tuple[int, int]] = {}
     for p in folder.rglob("*"):
-        if p.is_file():
+        try:  # a concurrent step may rename a temp file away between listing and stat
             st = p.stat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode):
             out[p.relative_to(folder).as_posix()] = (st.st_mtime_ns, st.st_size)
     return out
 
@@ -281,9 +378,13 @@ def _prepare_staging(final: Path, staging_root: Path, slug: str, steps: Sequence
     staging = Path(tempfile.mkdtemp(prefix=f"{slug}-{_stamp()}-", dir=staging_root))
     os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; the published folder follows the umask
     previous: dict[str, Any] = {}
-    if final.is_dir():
-        previous = _load_previous_summary(final)
-        shutil.copytree(final, staging, dirs_exist_ok=True, symlinks=True)
+    copied = False
+    with _PUBLISH_LOCK:
+        if final.is_dir():
+            previous = _load_previous_summary(final)
+            shutil.copytree(final, staging, dirs_exist_ok=True, symlinks=True)
+            copied = True
+    if copied:
         # Files a rerun step wrote last time are removed, unless a kept step also wrote them.
         kept_files: set[str] = set()
         rerun_files: set[str] = set()
@@ -382,21 +483,38 @@ def _pii_message(hits: Sequence[tuple[str, list[str]]]) -> str:
             "instead of customer emails, phones or names; nothing was published.")
 
 
-def _keep_failed(failed_root: Path, slug: str, staging: Path, step: str, info: Mapping[str, Any]) -> Path:
-    """Move the failed step's executed notebook (and a failure.json) to ``_failed/``."""
-    from playbook.report import write_json
-
-    failed_root.mkdir(parents=True, exist_ok=True)
-    dest = Path(tempfile.mkdtemp(prefix=f"{slug}-{_stamp()}-", dir=failed_root))
+def _keep_failed(failed_root: Path, slug: str, staging: Path, step: str, dest: Path | None = None) -> Path:
+    """Copy a failed step's executed notebook into ``_failed/<slug>-<stamp>/`` (created when
+    ``dest`` is None; one folder per run holds every failed notebook of that run)."""
+    if dest is None:
+        failed_root.mkdir(parents=True, exist_ok=True)
+        dest = Path(tempfile.mkdtemp(prefix=f"{slug}-{_stamp()}-", dir=failed_root))
     nb = staging / f"{step}.ipynb"
     if nb.is_file():
         shutil.copy2(nb, dest / nb.name)
-    write_json(dict(info), dest / "failure.json")
     return dest
+
+
+def _write_failure_json(dest: Path, failures: Sequence[Mapping[str, Any]]) -> None:
+    """``failure.json``: the first failing step's fields (in step order) at top level, and
+    every failure of the run under ``failures``."""
+    from playbook.report import write_json
+
+    write_json({**dict(failures[0]), "failures": [dict(f) for f in failures]}, dest / "failure.json")
+
+
+_PUBLISH_LOCK = threading.Lock()
+"""Held while a report folder is copied into staging or swapped in: two campaigns of one batch
+with the same slug must not interleave."""
 
 
 def _publish(staging: Path, final: Path) -> None:
     """Swap ``staging`` in for ``final``: old aside, staging in, old deleted (restored on error)."""
+    with _PUBLISH_LOCK:
+        _swap(staging, final)
+
+
+def _swap(staging: Path, final: Path) -> None:
     final.parent.mkdir(parents=True, exist_ok=True)
     aside: Path | None = None
     if final.exists():
@@ -429,6 +547,180 @@ def _execute(nb_in: Path, nb_out: Path, params: Mapping[str, Any], kernel_name: 
         )
 
 
+_MTIME_SLACK_NS = 50_000_000
+"""File modification times come from the kernel's coarse clock, up to a few ms behind
+``time.time_ns()``; a step's time window is widened by this much at its start (ns)."""
+
+_FAILURE_STATUSES = (FAILED, TIMEOUT, KERNEL_DIED)
+
+
+@dataclass
+class _Run:
+    """What the worker threads of one campaign run share (mutable parts guarded by ``lock``)."""
+
+    slug: str
+    staging: Path
+    nb_dir: Path
+    params: dict[str, Any]
+    kernel_name: str
+    timeout: float
+    say: Callable[[str], Any]
+    slots: threading.Semaphore | None = None
+    pii_values: Callable[[], Iterable[str]] | None = None
+    pii_guard: bool = True
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    scanner: Any = None
+    windows: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def pii_scanner(self) -> Any:
+        """The PII scanner, built once (``pii_values`` is called once per run)."""
+        with self.lock:
+            if self.scanner is None:
+                from playbook.report import PiiScanner
+
+                self.scanner = PiiScanner(self.pii_values() if self.pii_values else [])
+            return self.scanner
+
+
+def _step_of_name(rel: str) -> str | None:
+    """The step a report file belongs to by its name (``02_segment.html``,
+    ``artifacts/summary_02_segment.json``), else None."""
+    for step in STEPS:
+        if rel in (f"{step}.ipynb", f"{step}.html", f"artifacts/summary_{step}.json"):
+            return step
+    return None
+
+
+def _in_window(mtime_ns: int, window: tuple[int, int]) -> bool:
+    return window[0] - _MTIME_SLACK_NS <= mtime_ns <= window[1]
+
+
+def _own_files(step: str, before: Mapping[str, tuple[int, int]], after: Mapping[str, tuple[int, int]],
+               window: tuple[int, int]) -> list[str]:
+    """Files a step wrote: its named files, plus other files changed during its time window
+    (with concurrent steps, files another step wrote meanwhile may be included)."""
+    out = []
+    for rel in _changed(before, after):
+        owner = _step_of_name(rel)
+        if owner == step or (owner is None and _in_window(after[rel][0], window)):
+            out.append(rel)
+    return out
+
+
+def _attribute_files(before: Mapping[str, tuple[int, int]], after: Mapping[str, tuple[int, int]],
+                     windows: Mapping[str, tuple[int, int]],
+                     prev_steps: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Which step wrote each file changed during the run.
+
+    By name first (``<step>.ipynb``/``.html``/``summary_<step>.json``), then by the step whose
+    time window holds the file's modification time. When windows of concurrent steps overlap,
+    the step that wrote the file last time (previous ``summary.json``) wins; otherwise every
+    candidate claims it (harmless: a file is only removed before a rerun when all its
+    claimants rerun).
+    """
+    out: dict[str, list[str]] = {s: [] for s in windows}
+    for rel in _changed(before, after):
+        owner = _step_of_name(rel)
+        if owner is not None:
+            claim = [owner] if owner in out else []
+        else:
+            claim = [s for s, w in windows.items() if _in_window(after[rel][0], w)]
+            if len(claim) > 1:
+                prev = [s for s in claim if rel in prev_steps.get(s, {}).get("files", [])]
+                claim = prev or claim
+        for s in claim:
+            out[s].append(rel)
+    return out
+
+
+def _run_step(run: _Run, step: str) -> StepResult:
+    """Execute one step in its own kernel (called from a worker thread); never raises for a
+    failing notebook: the result says what went wrong."""
+    res = StepResult(step)
+    nb_out = run.staging / f"{step}.ipynb"
+    exc: BaseException | None = None
+    with run.slots if run.slots is not None else contextlib.nullcontext():
+        started_ns, t0 = time.time_ns(), time.monotonic()
+        run.say(f"[{run.slug}] {step}: running")
+        before = _snapshot(run.staging)
+        try:
+            _execute(run.nb_dir / f"{step}.ipynb", nb_out, run.params, run.kernel_name, run.timeout)
+            from playbook.report import render_html
+
+            render_html(nb_out, run.staging / f"{step}.html")
+            res.status = OK
+        except Exception as e:  # classified below; never lets a failed step publish
+            exc = e
+            res.status = _classify(e)
+        window = (started_ns, time.time_ns())
+        res.duration_s = round(time.monotonic() - t0, 2)
+    res.started, res.ended = window[0] / 1e9, window[1] / 1e9
+    res.notebook = nb_out
+    with run.lock:
+        run.windows[step] = window
+    if res.status == OK and run.pii_guard and run.pii_values is not None:
+        hits = _scan_pii(run.pii_scanner(), run.staging,
+                         _own_files(step, before, _snapshot(run.staging), window))
+        if hits:
+            res.status, res.message = FAILED, _pii_message(hits)
+    if res.status != OK and not res.message:
+        res.cell_index, res.ename, res.evalue, count = _failing_cell(nb_out)
+        res.message = _failure_message(step, res.status, res, exc, run.timeout, count)
+    if res.status == OK:
+        run.say(f"[{run.slug}] {step}: ok ({res.duration_s:.1f} s)")
+    else:
+        run.say(f"[{run.slug}] {step}: {res.status} ({res.duration_s:.1f} s): {res.message}")
+    return res
+
+
+def _schedule(run: _Run, graph: Mapping[str, Sequence[str]], n_jobs: int,
+              results: dict[str, StepResult], on_done: Callable[[StepResult], Any]) -> None:
+    """Run the steps of ``graph`` with up to ``n_jobs`` at once, dependencies first.
+
+    Ready steps start in :data:`STEPS` order. A step whose dependency failed or was skipped is
+    marked ``skipped`` (naming the failed step) and never started. ``results`` is filled in
+    place; ``on_done`` is called in this (the coordinating) thread as each step finishes.
+    """
+    pending = [s for s in STEPS if s in graph]
+    running: dict[Future[StepResult], str] = {}
+    cause: dict[str, str] = {}
+    pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix=f"playbook-{run.slug}")
+    try:
+        while pending or running:
+            for step in list(pending):
+                bad = [d for d in graph[step] if results[d].status not in (OK, NOT_RUN)]
+                if bad:
+                    pending.remove(step)
+                    root = cause.get(bad[0], bad[0])
+                    cause[step] = root
+                    results[step].status = SKIPPED
+                    results[step].message = f"skipped because {root} {results[root].status}"
+                    run.say(f"[{run.slug}] {step}: {results[step].message}")
+                elif len(running) < n_jobs and all(results[d].status == OK for d in graph[step]):
+                    pending.remove(step)
+                    running[pool.submit(_run_step, run, step)] = step
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: STEPS.index(running[f])):
+                step = running.pop(fut)
+                results[step] = fut.result()
+                on_done(results[step])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _locked_say(say: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A progress callback safe to call from several threads (one whole line at a time)."""
+    lock = threading.Lock()
+
+    def _say(msg: str) -> None:
+        with lock:
+            say(msg)
+
+    return _say
+
+
 def run_campaign(
     cfg: CampaignLike,
     config_path: str | os.PathLike[str],
@@ -443,6 +735,8 @@ def run_campaign(
     reports_root: str | os.PathLike[str] | None = None,
     pii_values: Callable[[], Iterable[str]] | None = None,
     pii_guard: bool = True,
+    jobs: int | str | None = 1,
+    slots: threading.Semaphore | None = None,
 ) -> RunResult:
     """Execute a campaign's notebooks with Papermill and publish its report atomically.
 
@@ -463,7 +757,8 @@ def run_campaign(
     data_source, seed : optional
         Passed to the notebooks when given; else the notebooks' defaults apply.
     progress : callable, optional
-        Called with one line of text when a step starts and finishes (with its duration).
+        Called with one line of text (``[<slug>] <step>: ...``) when a step starts, finishes
+        (with its duration) or is skipped; lines of concurrent steps never mix.
     reports_root : path, optional
         Publish to ``<reports_root>/<slug>`` instead of ``cfg.output_dir`` (tests).
     pii_values : callable, optional
@@ -471,22 +766,30 @@ def run_campaign(
         after the first step produced a page. Any hit fails the run ("PII found in report").
     pii_guard : bool
         Set False to skip the PII scan even when ``pii_values`` is given.
+    jobs : int or str
+        Steps run at once, each in its own kernel (see :func:`resolve_jobs`): 1 (default) one
+        at a time in step order; 0 or ``"auto"`` one per CPU.
+    slots : threading.Semaphore, optional
+        Kernel slots shared with other campaigns of a batch (:func:`run_campaigns`): a step
+        holds one while its kernel runs.
 
     Returns
     -------
     RunResult
-        ``status`` ``ok`` and ``report_dir`` on success; otherwise the failing step's status,
-        a message naming step, cell and error, and ``failed_dir`` with the executed notebook.
+        ``status`` ``ok`` and ``report_dir`` on success; otherwise the status of the first
+        failing step (in step order), a message naming step, cell and error, and
+        ``failed_dir`` with the executed notebook(s) of the failed step(s).
 
     Raises
     ------
     RunError
-        Before anything runs: unknown step, kernel not installed, notebook missing, unknown
-        parameter.
+        Before anything runs: unknown step, bad ``jobs``, kernel not installed, notebook
+        missing, unknown parameter.
     """
     started = time.monotonic()
-    say = progress or (lambda _msg: None)
+    say = _locked_say(progress or (lambda _msg: None))
     steps = resolve_steps(only)
+    n_jobs = resolve_jobs(jobs)
     check_kernel(kernel_name)
     nb_dir = resolve(notebooks_dir)
     slug = str(cfg.slug)
@@ -505,67 +808,42 @@ def run_campaign(
     base_params["output_dir"] = str(staging)
     prev_steps = {e.get("step"): e for e in previous.get("steps", [])}
     results: dict[str, StepResult] = {s: StepResult(s) for s in steps}
-    files_by_step: dict[str, list[str]] = {}
-    scanner: Any = None
-    failure: StepResult | None = None
-    failed_dir: Path | None = None
+    run = _Run(slug, staging, nb_dir, base_params, kernel_name, timeout, say, slots,
+               pii_values, pii_guard)
     run_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    failures: list[StepResult] = []
+    kept: dict[str, Path] = {}
+
+    def on_done(res: StepResult) -> None:
+        if res.status == OK:
+            return
+        failures.append(res)
+        kept["dir"] = _keep_failed(root / "_failed", slug, staging, res.step, kept.get("dir"))
+        res.notebook = kept["dir"] / f"{res.step}.ipynb"
+
     try:
-        for step in steps:
-            res = results[step]
-            if failure is not None:
-                res.status, res.message = SKIPPED, f"skipped after {failure.step} failed"
-                continue
-            say(f"[{slug}] {step}: running")
-            t0 = time.monotonic()
-            before = _snapshot(staging)
-            nb_out = staging / f"{step}.ipynb"
-            exc: BaseException | None = None
-            try:
-                _execute(nb_dir / f"{step}.ipynb", nb_out, base_params, kernel_name, timeout)
-                from playbook.report import render_html
-
-                render_html(nb_out, staging / f"{step}.html")
-                res.status = OK
-            except Exception as e:  # classified below; never lets a failed step publish
-                exc = e
-                res.status = _classify(e)
-            res.duration_s = round(time.monotonic() - t0, 2)
-            res.notebook = nb_out
-            changed = _changed(before, _snapshot(staging))
-            files_by_step[step] = changed
-            if res.status == OK and pii_guard and pii_values is not None:
-                if scanner is None:
-                    from playbook.report import PiiScanner
-
-                    scanner = PiiScanner(pii_values())
-                hits = _scan_pii(scanner, staging, changed)
-                if hits:
-                    res.status, res.message = FAILED, _pii_message(hits)
-            if res.status != OK and not res.message:
-                res.cell_index, res.ename, res.evalue, count = _failing_cell(nb_out)
-                res.message = _failure_message(step, res.status, res, exc, timeout, count)
-            if res.status == OK:
-                say(f"[{slug}] {step}: ok ({res.duration_s:.1f} s)")
-                continue
-            say(f"[{slug}] {step}: {res.status} ({res.duration_s:.1f} s): {res.message}")
-            failure = res
-            failed_dir = _keep_failed(root / "_failed", slug, staging, step, {
-                "slug": slug, "step": step, "status": res.status, "message": res.message,
-                "cell_index": res.cell_index, "ename": res.ename, "evalue": res.evalue,
-                "config_path": cfg_abs, "run_at": run_at,
-            })
-            res.notebook = failed_dir / f"{step}.ipynb"
-
-        if failure is not None:
+        run_before = _snapshot(staging)
+        _schedule(run, run_graph(steps), n_jobs, results, on_done)
+        if failures:
+            failures.sort(key=lambda r: STEPS.index(r.step))
+            failed_dir = kept["dir"]
+            _write_failure_json(failed_dir, [{
+                "slug": slug, "step": r.step, "status": r.status, "message": r.message,
+                "cell_index": r.cell_index, "ename": r.ename, "evalue": r.evalue,
+                "config_path": cfg_abs, "run_at": run_at} for r in failures])
             shutil.rmtree(staging, ignore_errors=True)
-            return RunResult(slug, str(config_path), failure.status, failure.message, results,
+            first = failures[0]
+            message = first.message
+            if len(failures) > 1:
+                message += "; also " + "; ".join(r.message for r in failures[1:])
+            return RunResult(slug, str(config_path), first.status, message, results,
                              None, failed_dir, round(time.monotonic() - started, 2))
 
+        files_by_step = _attribute_files(run_before, _snapshot(staging), run.windows, prev_steps)
         statuses = _index_statuses(steps, results, prev_steps, files_by_step, run_at)
         run_seconds = round(time.monotonic() - started, 2)
         meta = {"campaign": slug, "config": str(config_path), "steps run": ", ".join(steps),
-                "run_seconds": run_seconds, "kernel": kernel_name}
+                "run_seconds": run_seconds, "kernel": kernel_name, "jobs": n_jobs}
         if data_source is not None:
             meta["data_source"] = _display_source(data_source)
         if seed is not None:
@@ -574,8 +852,8 @@ def run_campaign(
 
         build_index(staging, statuses, _title(cfg), meta)
         _rewrite_summary_steps(staging, statuses)
-        if scanner is not None:
-            hits = _scan_pii(scanner, staging, ["index.html", "summary.json"])
+        if run.scanner is not None:
+            hits = _scan_pii(run.scanner, staging, ["index.html", "summary.json"])
             if hits:
                 msg = _pii_message(hits)
                 shutil.rmtree(staging, ignore_errors=True)
@@ -659,6 +937,7 @@ def run_campaigns(
     only: str | Iterable[str] | None = None,
     loader: Callable[[Any], Any] | None = None,
     pii_values_factory: Callable[[str | None], Callable[[], Iterable[str]]] | None = None,
+    jobs: int | str | None = 1,
     **kw: Any,
 ) -> list[RunResult]:
     """Run several campaigns (one season's batch); a failing one never stops the others.
@@ -666,7 +945,7 @@ def run_campaigns(
     Parameters
     ----------
     config_paths : iterable of path
-        Campaign YAML files, run in the given order.
+        Campaign YAML files; results come back in this order.
     only : optional
         Steps to run for every campaign (validated once, up front).
     loader : callable, optional
@@ -674,16 +953,29 @@ def run_campaigns(
         (e.g. ``ConfigError``) is recorded as that campaign's ``error`` result.
     pii_values_factory : callable, optional
         ``config data source -> pii_values callable`` for :func:`run_campaign`'s PII guard.
+    jobs : int or str
+        Kernels alive at once for the whole batch (see :func:`resolve_jobs`). With more than
+        one, up to ``jobs`` campaigns run side by side and their steps share ``jobs`` kernel
+        slots; each campaign keeps its own staging folder and outcome. 1 (default): campaigns
+        one after another, steps one at a time.
     **kw
         Passed to :func:`run_campaign` (``timeout``, ``kernel_name``, ``progress`` ...).
     """
     resolve_steps(only)
+    n_jobs = resolve_jobs(jobs)
     if loader is None:
         from playbook.config import load_config
 
         loader = load_config
-    results: list[RunResult] = []
-    for path in config_paths:
+    paths = list(config_paths)
+    progress = kw.get("progress")
+    if progress is not None:
+        kw["progress"] = _locked_say(progress)  # one lock for all campaigns' lines
+    parallel = n_jobs > 1 and len(paths) > 1
+    if parallel:
+        kw["slots"] = threading.BoundedSemaphore(n_jobs)
+
+    def one(path: str | os.PathLike[str]) -> RunResult:
         t0 = time.monotonic()
         slug = Path(path).stem
         try:
@@ -692,17 +984,21 @@ def run_campaigns(
             extra = dict(kw)
             if pii_values_factory is not None and "pii_values" not in extra:
                 extra["pii_values"] = pii_values_factory(_cfg_source(cfg))
-            results.append(run_campaign(cfg, path, only=only, **extra))
+            result = run_campaign(cfg, path, only=only, jobs=n_jobs, **extra)
         except PlaybookError as exc:
-            results.append(RunResult(slug, str(path), ERROR, str(exc),
-                                     duration_s=round(time.monotonic() - t0, 2)))
+            result = RunResult(slug, str(path), ERROR, str(exc),
+                               duration_s=round(time.monotonic() - t0, 2))
         except Exception as exc:  # a bug in one campaign must not stop the batch
-            results.append(RunResult(slug, str(path), ERROR, f"{type(exc).__name__}: {exc}",
-                                     duration_s=round(time.monotonic() - t0, 2)))
-        progress = kw.get("progress")
-        if progress is not None and results[-1].status == ERROR:
-            progress(f"[{slug}] error: {results[-1].message}")
-    return results
+            result = RunResult(slug, str(path), ERROR, f"{type(exc).__name__}: {exc}",
+                               duration_s=round(time.monotonic() - t0, 2))
+        if kw.get("progress") is not None and result.status == ERROR:
+            kw["progress"](f"[{slug}] error: {result.message}")
+        return result
+
+    if not parallel:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=min(n_jobs, len(paths)), thread_name_prefix="playbook-batch") as pool:
+        return list(pool.map(one, paths))
 
 
 def summary_table(results: Sequence[RunResult]) -> str:
