@@ -9,7 +9,10 @@ Sources (:func:`connect`):
 * a folder of Parquet files (``<table>.parquet`` or ``<table>/*.parquet``) or CSV files
   (``<table>.csv``), read through views in an embedded, in-memory DuckDB;
 * a DuckDB database file (``*.duckdb`` / ``*.ddb``);
-* any Ibis connection URL (``duckdb:///path/file.ddb``, ``postgres://user@host/db`` ...).
+* any Ibis connection URL (``duckdb:///path/file.ddb``, ``postgres://user@host/db`` ...);
+* Apache Spark (``spark:///abs/folder?master=local[2]``, ``spark+s3a://bucket/sales``,
+  ``spark+catalog://database``; see :mod:`playbook.engines`): the same Ibis aggregates run on
+  Spark through Ibis's PySpark backend.
 
 Timestamps: the contract wants timezone-aware UTC timestamps. Naive timestamps are rejected when
 a table is accessed unless a ``timezone`` is given; then they are read as local times of that
@@ -31,6 +34,7 @@ import ibis
 import ibis.expr.datatypes as idt
 import pandas as pd
 
+from playbook import engines
 from playbook.errors import DataError
 from playbook.paths import resolve
 from playbook.schema import TABLES, get_table
@@ -76,6 +80,18 @@ _DECIMAL_COMMA = re.compile(r"^-?\d*,\d+$")
 @ibis.udf.scalar.builtin(name="timezone")
 def _localize(zone: str, ts: idt.Timestamp()) -> idt.Timestamp(timezone="UTC"):  # type: ignore[valid-type]
     """SQL ``timezone(zone, naive_ts)``: read a naive timestamp as local time of ``zone``."""
+
+
+@ibis.udf.scalar.builtin(name="to_utc_timestamp")
+def _localize_spark(ts: idt.Timestamp(), zone: str) -> idt.Timestamp(timezone="UTC"):  # type: ignore[valid-type]
+    """Spark SQL ``to_utc_timestamp(naive_ts, zone)``: the same conversion as :func:`_localize`."""
+
+
+def _to_utc_expr(con, zone: str, col: ibis.Value) -> ibis.Value:
+    """Backend-specific expression reading naive ``col`` as local time of ``zone``, in UTC."""
+    if getattr(con, "name", None) == "pyspark":
+        return _localize_spark(col, zone)
+    return _localize(zone, col)
 
 
 def dtype_matches(expected: str, actual: idt.DataType) -> bool:
@@ -148,6 +164,7 @@ class Warehouse:
         self.timezone = timezone
         self._tables = tables if tables is not None else self._probe()
         self._keepalive = _keepalive  # e.g. a TemporaryDirectory holding transcoded CSV files
+        self._instants: dict[str, list[str]] = {}  # per table: naive-typed columns holding UTC instants
 
     def __repr__(self) -> str:
         return f"Warehouse(source={self.source!r}, tables={self.available()})"
@@ -184,7 +201,17 @@ class Warehouse:
                 f"Table {name!r} is missing from {self.source}. Tables found: {self.available()}. "
                 f"Add {name}.parquet or {name}.csv (see the data contract in playbook.schema)."
             )
-        return self.con.table(self._tables[name])
+        return self._typed_instants(name, self.con.table(self._tables[name]))
+
+    def _typed_instants(self, name: str, t: ibis.Table) -> ibis.Table:
+        """Type the columns that the engine stores as UTC instants but Ibis reports as naive
+        (Spark ``TIMESTAMP``, see :func:`playbook.engines.utc_instant_columns`) as UTC timestamps."""
+        if name not in self._instants:
+            self._instants[name] = engines.utc_instant_columns(self.con, self._tables[name])
+        cols = [c for c in self._instants[name] if c in t.columns]
+        if not cols:
+            return t
+        return t.mutate(**{c: t[c].cast(idt.Timestamp(timezone="UTC")) for c in cols})
 
     def columns(self, name: str) -> list[str]:
         """Column names of table ``name`` as stored."""
@@ -237,7 +264,7 @@ class Warehouse:
                 continue
             typ = schema[col.name]
             if col.name in naive:
-                changes[col.name] = _localize(self.timezone, t[col.name].cast(idt.Timestamp()))
+                changes[col.name] = _to_utc_expr(self.con, self.timezone, t[col.name].cast(idt.Timestamp()))
             elif col.dtype == "date" and typ.is_timestamp():
                 changes[col.name] = t[col.name].date()
             elif typ.is_null():
@@ -271,7 +298,9 @@ def connect(
         ``None`` for the bundled sample (``data/sample``, resolved against the project root); a
         folder of Parquet files (``<table>.parquet`` or ``<table>/*.parquet``) or CSV files
         (``<table>.csv``, UTF-8 with or without BOM, ``,`` or ``;`` delimited); a DuckDB file;
-        or an Ibis connection URL such as ``duckdb:///path/file.ddb`` or ``postgres://...``.
+        an Ibis connection URL such as ``duckdb:///path/file.ddb`` or ``postgres://...``; or a
+        Spark source (``spark:///abs/folder?master=local[2]``, ``spark+s3a://bucket/sales``,
+        ``spark+catalog://database``; forms and options in :mod:`playbook.engines`).
     timezone : str, optional
         IANA zone (``"Europe/Berlin"``) in which naive timestamps were recorded; they are
         converted to UTC. Without it, naive timestamps are rejected when a table is accessed.
@@ -286,8 +315,13 @@ def connect(
     ------
     DataError
         The folder does not exist, or a CSV file cannot be read (names the file; suggests
-        ``encoding`` for non-UTF-8 files).
+        ``encoding`` for non-UTF-8 files); Spark cannot start (names what to install).
+    ConfigError
+        A malformed Spark URL.
     """
+    if source is not None and engines.is_spark_url(source):
+        con, tables = engines.connect_spark(str(source))
+        return Warehouse(con, str(source), tables=tables, timezone=timezone)
     if source is not None and "://" in str(source):
         url = str(source)
         try:
