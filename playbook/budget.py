@@ -29,13 +29,16 @@ of spend).
 
 Artifacts (read by the retrospective)
 -------------------------------------
-``budget_plan.parquet`` (also written as ``budget.parquet``): one row per configured channel:
-``channel``, ``budget`` (optimised season budget, currency), ``min_budget``, ``max_budget``,
+``budget_plan.parquet``: one row per configured channel:
+``channel``, ``budget`` (optimised season budget, currency), ``min_budget``, ``max_budget`` (the
+bounds optimised within: the config's, unless an earlier retrospective capped the maximum),
 ``last_season`` (last comparison season's split scaled to the total), ``roas_proportional``
 (split proportional to historical ROAS, within bounds), ``expected_revenue`` (incremental
 revenue of ``budget`` from the fitted curve), ``roas`` (= expected_revenue / budget),
 ``marginal_roas`` (extra revenue per extra unit at ``budget``), ``fitted`` (bool: False when
-the channel had no spend history and is held at its minimum).
+the channel had no spend history and is held at its minimum), and, when an earlier
+retrospective was used (:func:`playbook.plan.retro_budget_bounds`), ``earlier_recommended`` (its
+recommended split scaled to this total).
 
 ``pacing.parquet``: one row per day and channel: ``day``, ``channel``, ``spend`` (planned),
 ``cumulative_spend``, ``cumulative_share`` (of the channel's budget), ``expected_revenue``

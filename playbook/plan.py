@@ -12,8 +12,10 @@ Long format, one row per day, metric, channel and level:
 ``day`` (naive datetime64, UTC day in the campaign window), ``metric`` (``"revenue"``, currency
 units, net of refunds; ``"orders"``; ``"new_customers"``, first-ever sale orders),
 ``channel`` (``"all"`` or an order channel ``web``/``app``/``store``), ``level`` (``"base"`` =
-forecast mean, ``"target"`` = base x (1 + revenue_uplift_pct / 100), ``"stretch"`` = base x (1 +
-stretch_uplift_pct / 100) or, when no stretch is configured, the forecast's 90 % quantile),
+forecast mean, for revenue x (1 + b) where ``b`` is an earlier retrospective's forecast bias (0
+without one; see "Earlier retrospectives" below), ``"target"`` = forecast mean x (1 +
+revenue_uplift_pct / 100), ``"stretch"`` = forecast mean x (1 + stretch_uplift_pct / 100) or,
+when no stretch is configured, the forecast's 90 % quantile),
 ``value``. Channel rows split the ``all`` rows by each channel's share of the metric in the last
 comparison season. ``new_customers`` rows exist only when ``targets.new_customers`` is set: the
 configured season total spread over the days like the orders forecast (its ``base`` level is
@@ -404,6 +406,7 @@ def build_targets(
     targets_cfg,
     channel_share: Mapping[str, Mapping[str, float]],
     new_customer_base: float | None = None,
+    bias: float | None = None,
 ) -> pd.DataFrame:
     """Daily targets (see the ``targets.parquet`` columns in the module docstring).
 
@@ -418,6 +421,9 @@ def build_targets(
         ``{metric: {channel: share}}`` from the last comparison season.
     new_customer_base : float, optional
         New customers in the last comparison season (the ``base`` level of that metric).
+    bias : float, optional
+        An earlier campaign's revenue forecast bias (:func:`retro_forecast_bias`): the revenue
+        ``base`` level becomes forecast x (1 + bias). Targets and stretch stay on the forecast.
     """
     up = targets_cfg.revenue_uplift_pct / 100
     st = targets_cfg.stretch_uplift_pct / 100 if targets_cfg.stretch_uplift_pct is not None else None
@@ -427,7 +433,8 @@ def build_targets(
         f = tot[tot["metric"] == metric].sort_values("day")
         if f.empty:
             continue
-        levels = {"base": f["mean"].to_numpy(), "target": f["mean"].to_numpy() * (1 + up),
+        corr = 1 + (bias or 0.0) if metric == "revenue" else 1.0
+        levels = {"base": f["mean"].to_numpy() * corr, "target": f["mean"].to_numpy() * (1 + up),
                   "stretch": f["mean"].to_numpy() * (1 + st) if st is not None else f["hi80"].to_numpy()}
         for level, v in levels.items():
             rows.append(pd.DataFrame({"day": f["day"].to_numpy(), "metric": metric, "channel": "all",
@@ -453,6 +460,7 @@ def target_feasibility(
     targets: pd.DataFrame,
     past: pd.DataFrame,
     new_customers_past: Mapping[str, float] | None = None,
+    bias: float | None = None,
 ) -> pd.DataFrame:
     """Gap between each season target and the forecast, and whether it looks feasible.
 
@@ -460,12 +468,17 @@ def target_feasibility(
     ----------
     past : DataFrame
         :func:`playbook.history.season_summary` of the comparison seasons (oldest first).
+    bias : float, optional
+        An earlier campaign's revenue forecast bias (:func:`retro_forecast_bias`). Revenue is then
+        judged against ``expected`` = forecast x (1 + bias), with a standard deviation of at least
+        ``|bias|`` x forecast. ``None`` or 0 changes nothing.
 
     Returns
     -------
     pandas.DataFrame
         One row per metric: ``metric``, ``forecast`` (season total), ``target``, ``stretch``,
-        ``gap`` (target - forecast), ``p_reach_target`` (probability the season total reaches the
+        ``expected`` (the forecast, corrected by ``bias`` for revenue), ``bias`` (applied, 0 if none),
+        ``gap`` (target - expected), ``p_reach_target`` (probability the season total reaches the
         target under the forecast distribution, days fully correlated: see ``_total_sd``), ``last_season``,
         ``growth_needed`` (target against the last season), ``best_past_growth`` (highest
         season-over-season growth seen), ``verdict`` (``"within the forecast range"``,
@@ -483,7 +496,10 @@ def target_feasibility(
         f = tot[tot["metric"] == metric]
         fc = float(f["mean"].sum()) if not f.empty else float(t.loc[t["level"] == "base", "value"].sum())
         sd = _total_sd(f) if not f.empty else np.nan
-        p = float(1 - stats.norm.cdf(target, fc, sd)) if sd and sd > 0 else np.nan
+        b = float(bias or 0.0) if metric == "revenue" else 0.0
+        expected = fc * (1 + b)
+        sd = max(sd, abs(b) * fc) if np.isfinite(sd) else sd
+        p = float(1 - stats.norm.cdf(target, expected, sd)) if sd and sd > 0 else np.nan
         if metric in ("revenue", "orders") and not past.empty:
             series = past[metric].astype(float).to_numpy()
         elif metric == "new_customers" and new_customers_past:
@@ -502,8 +518,8 @@ def target_feasibility(
             verdict = "beyond past growth"
         else:
             verdict = "no history to judge"
-        rows.append({"metric": metric, "forecast": fc, "target": target, "stretch": stretch,
-                     "gap": target - fc, "p_reach_target": p, "last_season": last,
+        rows.append({"metric": metric, "forecast": fc, "expected": expected, "bias": b, "target": target,
+                     "stretch": stretch, "gap": target - expected, "p_reach_target": p, "last_season": last,
                      "growth_needed": need, "best_past_growth": best, "verdict": verdict})
     return pd.DataFrame(rows)
 
@@ -519,8 +535,11 @@ def describe_targets(feas: pd.DataFrame, currency: str = "USD") -> str:
     if "revenue" in r.index:
         x = r.loc["revenue"]
         p = "n/a" if pd.isna(x["p_reach_target"]) else fmt_pct(x["p_reach_target"], 0)
-        parts.append(f"The revenue target of {fmt_money(x['target'], currency)} is {fmt_money(x['gap'], currency)} "
-                     f"above the forecast ({fmt_money(x['forecast'], currency)}); the forecast gives it a {p} chance. "
+        ref = (f"the forecast corrected by the earlier campaign's forecast error ({fmt_money(x['expected'], currency)})"
+               if x.get("bias", 0) else f"the forecast ({fmt_money(x['forecast'], currency)})")
+        word = "above" if x["gap"] >= 0 else "below"
+        parts.append(f"The revenue target of {fmt_money(x['target'], currency)} is {fmt_money(abs(x['gap']), currency)} "
+                     f"{word} {ref}; that gives it a {p} chance. "
                      f"It needs {fmt_pct(x['growth_needed'])} on last season (the forecast alone expects "
                      f"{fmt_pct(x['forecast'] / x['last_season'] - 1) if x['last_season'] > 0 else 'n/a'}), against "
                      f"at best {fmt_pct(x['best_past_growth'])} season-over-season so far: **{x['verdict']}**.")
@@ -789,28 +808,207 @@ def calendar_table(promo: pd.DataFrame, season_cal: pd.DataFrame) -> pd.DataFram
 
 
 # --------------------------------------------------------------------------------------------
-# Earlier retrospectives (hook)
+# Earlier retrospectives: how they shape this plan
+#
+# The retrospective step (05) publishes ``reports/<slug>/artifacts/summary.json`` and
+# ``next_budget.parquet``; :func:`playbook.retrospective.find_retrospectives` lists them. The
+# plan of a later campaign uses the most recent one that fits (:func:`select_retrospective`) in
+# two documented ways:
+#
+# * targets (:func:`retro_forecast_bias`): ``b = actual / forecast - 1`` of that campaign's season
+#   revenue, when its forecast was the plan step's own, clipped to +-RETRO_BIAS_LIMIT. The revenue
+#   ``base`` level becomes forecast x (1 + b) (:func:`build_targets`), and the chance of reaching the
+#   target is judged against that corrected forecast with a standard deviation of at least
+#   ``|b|`` x forecast (:func:`target_feasibility`). The target itself stays as configured.
+# * budget (:func:`retro_budget_bounds`): the earlier recommended split is scaled to this
+#   campaign's total and shown next to the optimised split; a channel the retrospective found
+#   with marginal ROAS below RETRO_MROAS_FLOOR at its recommended spend has its ``max_budget``
+#   capped at that scaled recommendation (never below its ``min_budget``), unless the caps would
+#   leave the total unspendable, in which case no cap is applied and the report says so.
+
+#: Marginal ROAS (revenue per extra unit of spend) below which an earlier recommendation caps a channel.
+RETRO_MROAS_FLOOR = 1.0
+#: Largest forecast bias (as a fraction) taken over from an earlier campaign.
+RETRO_BIAS_LIMIT = 0.5
+#: Columns of the budget hand-off table (:func:`retro_budget_bounds`).
+RETRO_BUDGET_COLUMNS = ["channel", "earlier_recommended", "earlier_marginal_roas", "max_budget_config",
+                        "max_budget_used", "capped"]
 
 
-def earlier_lessons(archive_dir) -> pd.DataFrame:
-    """Lessons from earlier campaigns' retrospectives, when an archive exists.
+def select_retrospective(summaries: Sequence[Mapping], season_start: dt.date | str,
+                         countries: Sequence[str]) -> tuple[dict | None, list[dict]]:
+    """The earlier retrospective that shapes this plan, and the other usable ones.
 
-    Hook for issue 7's structured summary archive: reads every ``*.json`` in ``archive_dir``
-    that has a ``lessons`` list and returns ``campaign``, ``lesson``. Empty when the folder is
-    missing or holds no such file (the plan step then says there are no earlier lessons).
+    Parameters
+    ----------
+    summaries : sequence of dict
+        :func:`playbook.retrospective.campaign_summary` dicts (as from ``find_retrospectives``).
+    season_start : date
+        First day of this campaign's season; only campaigns whose season ended before it count.
+    countries : sequence of str
+        This campaign's countries; a campaign sharing none of them is left out.
+
+    Returns
+    -------
+    (dict or None, list of dict)
+        The usable campaign whose season ended last (ties: the later start), and the other usable
+        ones, most recent first. ``(None, [])`` when none fits.
     """
-    import json
-    from pathlib import Path
-
-    rows = []
-    folder = Path(archive_dir) if archive_dir else None
-    if folder is None or not folder.is_dir():
-        return pd.DataFrame(columns=["campaign", "lesson"])
-    for p in sorted(folder.glob("*.json")):
+    start = _ts(season_start)
+    ours = {c.upper() for c in countries}
+    ok = []
+    for s in summaries:
+        camp = s.get("campaign", {}) if isinstance(s, Mapping) else {}
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            end, first = _ts(camp.get("end")), _ts(camp.get("start"))
+        except (TypeError, ValueError, AttributeError):  # missing or malformed dates (NaT)
             continue
-        for lesson in data.get("lessons", []) if isinstance(data, dict) else []:
-            rows.append({"campaign": data.get("campaign", p.stem), "lesson": str(lesson)})
+        if pd.isna(end) or end >= start or not ours & {str(c).upper() for c in camp.get("countries", [])}:
+            continue
+        ok.append((end, first, dict(s)))
+    ok.sort(key=lambda t: (t[0], t[1]), reverse=True)
+    return (ok[0][2], [t[2] for t in ok[1:]]) if ok else (None, [])
+
+
+def retro_forecast_bias(summary: Mapping | None, limit: float = RETRO_BIAS_LIMIT) -> float | None:
+    """Season revenue forecast bias of an earlier campaign: ``actual / forecast - 1``, clipped.
+
+    ``None`` when there is no summary, its forecast was not the plan step's (a seasonal-naive
+    stand-in says nothing about this model: ``forecast_from_plan`` false or missing) or the
+    forecast is not positive. Positive = the earlier forecast was too low.
+    """
+    if not summary or not summary.get("forecast_from_plan"):
+        return None
+    rev = summary.get("revenue") or {}
+    actual, forecast = rev.get("actual"), rev.get("forecast")
+    if actual is None or forecast is None or not np.isfinite(actual) or not np.isfinite(forecast) or forecast <= 0:
+        return None
+    return float(np.clip(actual / forecast - 1, -limit, limit))
+
+
+def retro_next_budget(summary: Mapping | None, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The earlier recommended split: ``channel``, ``recommended``, ``marginal_roas_recommended``.
+
+    From ``next_budget.parquet`` (``table``) when given, else from the summary's ``next_budget``
+    records; empty when neither has it.
+    """
+    cols = ["channel", "recommended", "marginal_roas_recommended"]
+    if table is None or table.empty:
+        table = pd.DataFrame((summary or {}).get("next_budget") or [])
+    if table.empty or not {"channel", "recommended"} <= set(table.columns):
+        return pd.DataFrame(columns=cols)
+    out = table.copy()
+    if "marginal_roas_recommended" not in out.columns:
+        out["marginal_roas_recommended"] = np.nan
+    out["recommended"] = out["recommended"].astype(float)
+    out["marginal_roas_recommended"] = out["marginal_roas_recommended"].astype(float)
+    return out[cols].reset_index(drop=True)
+
+
+def retro_budget_bounds(
+    bounds: Mapping[str, tuple[float, float]],
+    total: float,
+    next_budget: pd.DataFrame,
+    floor: float = RETRO_MROAS_FLOOR,
+) -> tuple[dict[str, tuple[float, float]], pd.DataFrame]:
+    """Channel bounds shaped by an earlier retrospective's recommended split (rule above).
+
+    Parameters
+    ----------
+    bounds : mapping
+        ``{channel: (min_budget, max_budget)}`` from this campaign's config (currency).
+    total : float
+        This campaign's season budget (currency).
+    next_budget : DataFrame
+        :func:`retro_next_budget` of the earlier campaign (its recommendation for its own total).
+    floor : float
+        Marginal ROAS below which the channel's maximum is capped.
+
+    Returns
+    -------
+    (dict, DataFrame)
+        The bounds to optimise within, and one row per channel of ``bounds``
+        (``RETRO_BUDGET_COLUMNS``): ``earlier_recommended`` (the earlier share x ``total``; NaN
+        when the earlier campaign did not budget the channel), ``earlier_marginal_roas``,
+        ``max_budget_config``, ``max_budget_used``, ``capped``. ``attrs["applied"]`` is False with
+        ``attrs["reason"]`` when caps were needed but would leave ``total`` unspendable.
+    """
+    nb = next_budget.set_index("channel") if not next_budget.empty else pd.DataFrame()
+    earlier_total = float(nb["recommended"].sum()) if not nb.empty else 0.0
+    new = dict(bounds)
+    rows = []
+    for ch, (lo, hi) in bounds.items():
+        rec, mroas, used = np.nan, np.nan, hi
+        if earlier_total > 0 and ch in nb.index:
+            rec = float(nb.loc[ch, "recommended"]) / earlier_total * total
+            mroas = float(nb.loc[ch, "marginal_roas_recommended"])
+            if np.isfinite(mroas) and mroas < floor:
+                used = float(min(hi, max(lo, rec)))
+        rows.append({"channel": ch, "earlier_recommended": rec, "earlier_marginal_roas": mroas,
+                     "max_budget_config": float(hi), "max_budget_used": float(used), "capped": used < hi})
+        new[ch] = (lo, used)
+    table = pd.DataFrame(rows, columns=RETRO_BUDGET_COLUMNS)
+    table.attrs["applied"], table.attrs["reason"] = True, ""
+    if sum(b[1] for b in new.values()) < total - 1e-6:
+        table["max_budget_used"] = table["max_budget_config"]
+        table["capped"] = False
+        table.attrs["applied"] = False
+        table.attrs["reason"] = ("capping would leave the season total unspendable within the other channels' "
+                                 "maxima, so the configured bounds are kept")
+        return dict(bounds), table
+    return new, table
+
+
+def describe_retro_budget(table: pd.DataFrame, campaign: str, currency: str = "USD",
+                          floor: float = RETRO_MROAS_FLOOR) -> str:
+    """Sentence on how an earlier retrospective shaped the budget bounds (Markdown)."""
+    from playbook.report import fmt_money
+
+    if table.empty or table["earlier_recommended"].isna().all():
+        return (f"The earlier retrospective ({campaign}) has no recommended split for these channels, so the "
+                "budget bounds are the configured ones.")
+    capped = table[table["capped"]]
+    low = table[table["earlier_marginal_roas"] < floor]
+    text = (f"The {campaign} retrospective's recommended split, scaled to this season's total, is shown next to "
+            "the optimised split.")
+    if not capped.empty:
+        text += (" It found a marginal ROAS below " + f"{floor:g} for " + ", ".join(
+            f"**{r.channel.replace('_', ' ')}** ({r.earlier_marginal_roas:.2f}): maximum capped at "
+            f"{fmt_money(r.max_budget_used, currency)} instead of {fmt_money(r.max_budget_config, currency)}"
+            for r in capped.itertuples()) + ".")
+    elif not low.empty and not table.attrs.get("applied", True):
+        text += (f" It found a marginal ROAS below {floor:g} for "
+                 + ", ".join(r.channel.replace("_", " ") for r in low.itertuples())
+                 + f", but {table.attrs.get('reason', 'the caps were not applied')}.")
+    else:
+        text += f" No channel had a marginal ROAS below {floor:g} there, so no bound was changed."
+    return text
+
+
+def describe_retro_targets(bias: float | None, summary: Mapping | None, feas: pd.DataFrame,
+                           currency: str = "USD") -> str:
+    """Sentence on how an earlier retrospective shaped the targets (Markdown)."""
+    from playbook.report import fmt_money, fmt_pct
+
+    if not summary:
+        return ("No earlier retrospective applies, so the base level and the target's chances come from this "
+                "season's forecast alone.")
+    name = summary.get("campaign", {}).get("name", "the earlier campaign")
+    if bias is None:
+        return (f"The {name} retrospective did not measure the plan's own forecast (no plan forecast then), so "
+                "the targets use this season's forecast unchanged.")
+    r = feas.set_index("metric").loc["revenue"] if "revenue" in set(feas.get("metric", [])) else None
+    word = "above" if bias >= 0 else "below"
+    text = (f"In {name} revenue came in {fmt_pct(abs(bias))} {word} the plan's forecast, so this season's base "
+            f"level and the chance of reaching the target use the forecast corrected by {fmt_pct(bias)}")
+    if r is not None:
+        text += (f" ({fmt_money(r['expected'], currency)} instead of {fmt_money(r['forecast'], currency)}); the "
+                 f"target stays at {fmt_money(r['target'], currency)}")
+    return text + "."
+
+
+def retro_lessons(summaries: Sequence[Mapping]) -> pd.DataFrame:
+    """The generated lessons of earlier retrospectives: ``campaign``, ``lesson`` (in the given order)."""
+    rows = [{"campaign": s.get("campaign", {}).get("name", s.get("campaign", {}).get("slug", "?")), "lesson": str(x)}
+            for s in summaries for x in (s.get("lessons") or [])]
     return pd.DataFrame(rows, columns=["campaign", "lesson"])

@@ -3,15 +3,24 @@
 They tie the config and the warehouse to the tested methods in :mod:`playbook.forecast`,
 :mod:`playbook.budget`, :mod:`playbook.plan` and :mod:`playbook.calendar`, and format tables and
 sentences for stakeholders. Artifacts written by :func:`write_artifacts` are documented in
-those modules (``forecast.parquet``, ``targets.parquet``, ``budget_plan.parquet`` /
-``budget.parquet``, ``pacing.parquet``, ``calendar.csv``) and ``plan.json`` (headline numbers
-for the retrospective: forecast totals, chosen model, backtest MASE, targets, budget).
+those modules (``forecast.parquet``, ``targets.parquet``, ``budget_plan.parquet``,
+``pacing.parquet``, ``calendar.csv``) and ``plan.json`` (headline numbers for the retrospective:
+forecast totals, chosen model, backtest MASE, targets, budget, and which earlier retrospective
+shaped them).
+
+Earlier retrospectives: :func:`earlier_retrospective` reads the published retrospectives of
+earlier campaigns (``<reports root>/<slug>/artifacts/summary.json`` and ``next_budget.parquet``,
+the reports root being the parent of this campaign's ``output_dir``) and picks the most recent
+one that ended before this season and shares a country; :func:`build_targets` and
+:func:`run_budget` apply the two rules documented in :mod:`playbook.plan` ("Earlier
+retrospectives") and the report states what changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -310,10 +319,16 @@ def describe_pull_forward(pf: dict[str, float], currency: str) -> str:
 class TargetResult:
     targets: pd.DataFrame
     feasibility: pd.DataFrame
+    bias: float | None = None
 
 
-def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory) -> TargetResult:
-    """Daily/per-channel targets and their feasibility against the forecast and past seasons."""
+def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
+                  earlier: EarlierRetro | None = None) -> TargetResult:
+    """Daily/per-channel targets and their feasibility against the forecast and past seasons.
+
+    With an ``earlier`` retrospective that measured its plan's forecast, the revenue base level
+    and the target's chances use this forecast corrected by that bias (:mod:`playbook.plan`).
+    """
     from playbook.history import season_summary
 
     seasons = past_seasons(cfg)
@@ -321,17 +336,21 @@ def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory) -> TargetR
     shares = P.channel_shares(hist.by_channel, last[1], last[2]) if last else {}
     new_past = {name: float(P.daily_new_customers(wh, a, b)["new_customers"].sum()) for name, a, b in seasons}
     base_new = list(new_past.values())[-1] if new_past else None
-    t = P.build_targets(cf.forecast, cfg.targets, shares, base_new)
+    bias = earlier.bias if earlier is not None else None
+    t = P.build_targets(cf.forecast, cfg.targets, shares, base_new, bias=bias)
     past = season_summary(wh, seasons) if seasons else pd.DataFrame(columns=["season", "revenue", "orders"])
-    return TargetResult(t, P.target_feasibility(cf.forecast, t, past, new_past))
+    return TargetResult(t, P.target_feasibility(cf.forecast, t, past, new_past, bias=bias), bias)
 
 
 def show_feasibility(tr: TargetResult, currency: str):
     f = tr.feasibility
     if f.empty:
         return f
-    amounts = ["forecast", "target", "stretch", "gap", "last_season"]  # currency for revenue, counts otherwise
-    styled = format_table(f, pct=["p_reach_target", "growth_needed", "best_past_growth"])
+    if "bias" in f.columns and not f["bias"].any():
+        f = f.drop(columns=["expected", "bias"])  # no earlier retrospective: identical to the forecast
+    amounts = [c for c in ("forecast", "expected", "target", "stretch", "gap", "last_season") if c in f.columns]  # currency for revenue, counts otherwise
+    styled = format_table(f, pct=[c for c in ("bias", "p_reach_target", "growth_needed", "best_past_growth")
+                                  if c in f.columns])
     return styled.format("{:,.0f}", subset=amounts, na_rep="–") if hasattr(styled, "format") else styled
 
 
@@ -355,14 +374,29 @@ class BudgetResult:
     profile: np.ndarray
     roas_target: tuple[float, float] | None
     notes: list[str]
+    retro: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=P.RETRO_BUDGET_COLUMNS))
 
 
-def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory) -> BudgetResult:
-    """Fit response curves, optimise the season budget, compare splits and pace it daily."""
+def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
+               earlier: EarlierRetro | None = None) -> BudgetResult:
+    """Fit response curves, optimise the season budget, compare splits and pace it daily.
+
+    With an ``earlier`` retrospective, its recommended split (scaled to this total) is added to
+    the plan as ``earlier_recommended`` and channels it found with marginal ROAS below 1 have
+    their maximum capped there (:func:`playbook.plan.retro_budget_bounds`).
+    """
     notes = []
     chans = list(cfg.channels)
     bounds = {c: (float(v.min_budget), float(v.max_budget)) for c, v in cfg.channels.items()}
     B.check_bounds(bounds, float(cfg.budget.total))
+    retro = pd.DataFrame(columns=P.RETRO_BUDGET_COLUMNS)
+    if earlier is not None and earlier.summary is not None:
+        bounds, retro = P.retro_budget_bounds(bounds, float(cfg.budget.total), earlier.next_budget)
+        retro.attrs.update(campaign=earlier.summary["campaign"].get("slug"), campaign_name=earlier.name)
+        capped = retro[retro["capped"]]
+        if not capped.empty:
+            notes.append(f"Capped by the {earlier.name} retrospective (marginal ROAS below "
+                         f"{P.RETRO_MROAS_FLOOR:g}): " + ", ".join(capped["channel"]) + ".")
     spend = B.spend_history(wh, hist.start, hist.cutoff) if wh.has("spend") else pd.DataFrame(columns=["day", "channel", "spend"])
     y = hist.total.set_index("day")["orders"]
     aov = float(hist.total["gross_revenue"].sum() / hist.total["orders"].sum()) if hist.total["orders"].sum() else 0.0
@@ -380,13 +414,15 @@ def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory) -> BudgetResu
         last = s.groupby("channel")["spend"].sum().to_dict()
     roas = fit.table(spend).set_index("channel")["roas"].to_dict() if fit.curves else {}
     plan = B.budget_plan(fit, bounds, float(cfg.budget.total), profile, last, roas)
+    if not retro.empty:
+        plan["earlier_recommended"] = plan["channel"].map(retro.set_index("channel")["earlier_recommended"])
     days = pd.date_range(cfg.season.start, cfg.season.end)
     pacing = B.pacing_plan(dict(zip(plan["channel"], plan["budget"], strict=True)), days, profile, fit.curves)
     notes += extrapolation_notes(plan, spend, len(days))
     target = None
     if cfg.budget.target_roas is not None and fit.curves:
         target = B.max_budget_for_roas(fit.curves, bounds, float(cfg.budget.target_roas), profile)
-    return BudgetResult(fit, spend, plan, pacing, profile, target, notes)
+    return BudgetResult(fit, spend, plan, pacing, profile, target, notes, retro)
 
 
 def extrapolation_notes(plan: pd.DataFrame, spend: pd.DataFrame, n_days: int, limit: float = 1.5) -> list[str]:
@@ -410,10 +446,12 @@ def curve_table(br: BudgetResult, currency: str):
 
 
 def plan_table(br: BudgetResult, currency: str):
-    cols = ["channel", "budget", "last_season", "roas_proportional", "expected_revenue", "roas", "marginal_roas", "fitted"]
-    t = br.plan[cols].copy()
+    cols = ["channel", "budget", "last_season", "roas_proportional", "earlier_recommended", "expected_revenue",
+            "roas", "marginal_roas", "max_budget", "fitted"]
+    t = br.plan[[c for c in cols if c in br.plan.columns]].copy()
     return _table(t, decimals=("roas", "marginal_roas"),
-                  money=["budget", "last_season", "roas_proportional", "expected_revenue"], currency=currency)
+                  money=[c for c in ("budget", "last_season", "roas_proportional", "earlier_recommended",
+                                     "expected_revenue", "max_budget") if c in t.columns], currency=currency)
 
 
 def describe_roas_target(br: BudgetResult, cfg) -> str:
@@ -500,7 +538,6 @@ def write_artifacts(ctx, cf: F.CampaignForecast, tr: TargetResult, br: BudgetRes
     paths = [write_artifact(cf.forecast, ctx.output_dir, "forecast"),
              write_artifact(tr.targets, ctx.output_dir, "targets"),
              write_artifact(br.plan, ctx.output_dir, "budget_plan"),
-             write_artifact(br.plan, ctx.output_dir, "budget"),
              write_artifact(br.pacing, ctx.output_dir, "pacing")]
     table = P.calendar_table(pc, cal)
     paths.append(_atomic_write(out / "calendar.csv", lambda t: table.to_csv(t, index=False, encoding="utf-8")))
@@ -524,6 +561,9 @@ def plan_summary(cfg, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult
         "revenue_target_verdict": str(feas.loc["revenue", "verdict"]) if "revenue" in feas.index else None,
         "budget": dict(zip(br.plan["channel"], br.plan["budget"].astype(float), strict=True)),
         "budget_expected_revenue": br.plan.attrs.get("totals", {}),
+        "earlier_retrospective": br.retro.attrs.get("campaign") if not br.retro.empty else None,
+        "earlier_forecast_bias": tr.bias,
+        "earlier_budget_caps": {r.channel: float(r.max_budget_used) for r in br.retro.itertuples() if r.capped},
         "notes": cf.notes + br.notes,
     }
 
@@ -540,22 +580,112 @@ def headline(past: pd.DataFrame, cf: F.CampaignForecast, tr: TargetResult, br: B
     if not tr.feasibility.empty and "revenue" in set(tr.feasibility["metric"]):
         f = tr.feasibility.set_index("metric").loc["revenue"]
         out["revenue target"] = f"{fmt_money(f['target'], currency)} ({f['verdict']})"
+    if not br.retro.empty:
+        out["shaped by retrospective of"] = br.retro.attrs.get("campaign_name", "an earlier campaign")
     t = br.plan.attrs.get("totals", {})
     if t.get("last_season"):
         out["budget split gain vs last season's"] = fmt_pct(t["optimised"] / t["last_season"] - 1)
     return out
 
 
-def earlier_lessons(ctx) -> pd.DataFrame:
-    """Lessons from earlier retrospectives (hook for the archive of issue 7): looks in
-    ``reports/_archive`` next to the campaign's report folder."""
-    return P.earlier_lessons(ctx.output_dir.parent / "_archive")
+# --------------------------------------------------------------------------------------------
+# Earlier retrospectives
 
 
-def describe_lessons(lessons: pd.DataFrame) -> str:
-    if lessons.empty:
-        return "No earlier retrospectives were found, so this plan starts without lessons from past campaigns."
-    return "Lessons from earlier campaigns: " + "; ".join(f"{r.lesson} ({r.campaign})" for r in lessons.itertuples()) + "."
+@dataclass
+class EarlierRetro:
+    """What earlier campaigns' retrospectives hand to this plan.
+
+    ``summary`` is the retrospective that shapes targets and budget (None when none applies),
+    ``others`` the other usable ones (lessons only), ``next_budget`` its recommended split
+    (:func:`playbook.plan.retro_next_budget`), ``bias`` its revenue forecast bias
+    (:func:`playbook.plan.retro_forecast_bias`), ``root`` the folder searched.
+    """
+
+    root: Path
+    summary: dict | None
+    others: list[dict]
+    next_budget: pd.DataFrame
+    bias: float | None
+
+    @property
+    def name(self) -> str:
+        return str(self.summary["campaign"].get("name", self.summary["campaign"].get("slug"))) if self.summary else ""
+
+
+def published_root(output_dir: str | Path) -> Path:
+    """Folder of published reports for a step's ``output_dir``.
+
+    The runner's staging folder ``<root>/.staging/<slug>-<stamp>`` and an interactive run's
+    ``<root>/_interactive/<slug>`` map to ``<root>``; any other folder to its parent (a published
+    ``<root>/<slug>``).
+    """
+    parent = Path(output_dir).parent
+    return parent.parent if parent.name in (".staging", "_interactive") else parent
+
+
+def earlier_retrospective(cfg, output_dir: str | Path | None = None,
+                          reports_root: str | Path | None = None) -> EarlierRetro:
+    """Find the earlier retrospective that shapes this plan (rules in :mod:`playbook.plan`).
+
+    Parameters
+    ----------
+    output_dir : path, optional
+        This step's report folder (``ctx.output_dir``); the search root is :func:`published_root`
+        of it. Default: the parent of ``cfg.output_dir``.
+    reports_root : path, optional
+        Search this folder of published reports instead. This campaign's own slug is excluded.
+    """
+    from playbook.report import read_artifact
+    from playbook.retrospective import find_retrospectives
+
+    if reports_root is not None:
+        root = Path(reports_root)
+    else:
+        root = published_root(output_dir) if output_dir is not None else Path(cfg.output_dir).parent
+    found = find_retrospectives(root, exclude=cfg.slug) if root.is_dir() else []
+    chosen, others = P.select_retrospective(found, cfg.season.start, cfg.countries)
+    table = None
+    if chosen is not None and chosen.get("artifacts_dir"):
+        table = read_artifact(Path(chosen["artifacts_dir"]).parent, "next_budget.parquet")
+    return EarlierRetro(root, chosen, others, P.retro_next_budget(chosen, table), P.retro_forecast_bias(chosen))
+
+
+def describe_earlier(er: EarlierRetro, cfg) -> str:
+    """Which earlier retrospective this plan uses, what it found, and its lessons (Markdown)."""
+    if er.summary is None:
+        return (f"No earlier retrospective applies (none published under `{er.root.name}/` for a campaign that "
+                f"ended before {cfg.season.start:%d %b %Y} and shares a country with this one), so targets and "
+                "budget below come from this season's forecast and the configured bounds alone.")
+    c = er.summary["campaign"]
+    rev = er.summary.get("revenue") or {}
+    text = (f"This plan uses the retrospective of **{er.name}** ({', '.join(c.get('countries', []))}, "
+            f"{pd.Timestamp(c['start']):%d %b %Y} to {pd.Timestamp(c['end']):%d %b %Y})")
+    if rev.get("actual") is not None and rev.get("target") is not None:
+        text += (f": revenue {fmt_money(rev['actual'], c.get('currency', cfg.currency))} against a target of "
+                 f"{fmt_money(rev['target'], c.get('currency', cfg.currency))}")
+        if rev.get("forecast"):
+            text += f" and a forecast of {fmt_money(rev['forecast'], c.get('currency', cfg.currency))}"
+    text += (". It shapes the targets (the base level is corrected by that campaign's forecast error, when the "
+             "forecast was the plan's own) and the budget (its recommended split is shown beside ours; channels "
+             f"it found with marginal ROAS below {P.RETRO_MROAS_FLOOR:g} are capped at it).")
+    lessons = P.retro_lessons([er.summary, *er.others])
+    if not lessons.empty:
+        text += "\n\nLessons recorded by earlier retrospectives:\n" + "\n".join(
+            f"- {r.lesson} ({r.campaign})" for r in lessons.head(10).itertuples())
+    return text
+
+
+def describe_target_lessons(tr: TargetResult, er: EarlierRetro, currency: str) -> str:
+    """How the earlier retrospective shaped the targets (Markdown)."""
+    return P.describe_retro_targets(tr.bias, er.summary, tr.feasibility, currency)
+
+
+def describe_budget_lessons(br: BudgetResult, er: EarlierRetro, currency: str) -> str:
+    """How the earlier retrospective shaped the budget (Markdown)."""
+    if er.summary is None:
+        return "No earlier retrospective applies, so the channel bounds are the configured ones."
+    return P.describe_retro_budget(br.retro, er.name, currency)
 
 
 def describe_budget_notes(br: BudgetResult) -> str:

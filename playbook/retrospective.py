@@ -110,6 +110,10 @@ def seasonal_naive_forecast(wh: Warehouse, cfg, dimension: str | None = None) ->
     return out[["day", "value", "mean", "lo80", "hi80", "lo95", "hi95"]]
 
 
+#: ``forecast_source`` sentence when the plan step's own forecast is reviewed (see :func:`campaign_summary`).
+PLAN_FORECAST_SOURCE = "The forecast is the plan step's (forecast.parquet, written before the season)."
+
+
 def load_forecast(output_dir, cfg) -> tuple[pd.DataFrame | None, str]:
     """The plan step's revenue forecast of the window, if its artifact covers the window.
 
@@ -136,7 +140,7 @@ def load_forecast(output_dir, cfg) -> tuple[pd.DataFrame | None, str]:
     if tot.empty or not set(_days(s0, s1)) <= set(tot["day"]):
         return None, ("The plan step's forecast does not cover every day of the window; a seasonal-naive "
                       "baseline computed here is used instead.")
-    return fc, "The forecast is the plan step's (forecast.parquet, written before the season)."
+    return fc, PLAN_FORECAST_SOURCE
 
 
 def _forecast_for(fc: pd.DataFrame | None, naive: pd.DataFrame | None, wh, cfg,
@@ -892,7 +896,11 @@ def campaign_summary(cfg, acc_total: pd.DataFrame, attribution_long: pd.DataFram
                      audit: pd.DataFrame, lessons: list[str], notes: list[str], forecast_source: str) -> dict:
     """Structured, JSON-ready summary of the campaign (archived as ``artifacts/summary.json``).
 
-    The plan step of a later campaign can read it (see :func:`find_retrospectives`).
+    The plan step of a later campaign reads it (see :func:`find_retrospectives` and the
+    "Earlier retrospectives" rules in :mod:`playbook.plan`): ``campaign`` (season dates, countries),
+    ``revenue`` (season actual, forecast, target), ``forecast_from_plan`` (True when ``forecast``
+    is the plan step's own, so its bias says something about the model), ``next_budget`` and
+    ``lessons``.
     """
     def records(df: pd.DataFrame, cols: Sequence[str]) -> list[dict]:
         if df.empty:
@@ -908,6 +916,7 @@ def campaign_summary(cfg, acc_total: pd.DataFrame, attribution_long: pd.DataFram
         "revenue": {k: tot.get(k) for k in ("actual", "forecast", "target", "gap_to_target", "vs_forecast",
                                              "mape", "mase", "coverage80", "coverage95")},
         "forecast_source": forecast_source,
+        "forecast_from_plan": forecast_source == PLAN_FORECAST_SOURCE,
         "attribution_share": {m: dict(zip(g["channel"], g["share"].round(4), strict=True))
                               for m, g in attribution_long.groupby("model")} if not attribution_long.empty else {},
         "channels": records(efficiency, ["channel", "spend", "conversions", "revenue", "roas", "cpa", "cac"]),
@@ -940,7 +949,10 @@ def write_artifacts(output_dir, attribution_long: pd.DataFrame, inc: pd.DataFram
 def find_retrospectives(reports_root: str | Path = "reports", exclude: str | None = None) -> list[dict]:
     """Earlier campaigns' retrospective summaries (``reports/*/artifacts/summary.json``), oldest first.
 
-    For the plan step of the next campaign: each dict is a :func:`campaign_summary`.
+    For the plan step of the next campaign: each dict is a :func:`campaign_summary` plus
+    ``artifacts_dir`` (the folder it came from, holding ``next_budget.parquet``). ``reports_root``
+    is the folder of published reports (the parent of a campaign's ``output_dir``); only
+    published ``<slug>/artifacts`` folders are read (not ``_interactive`` or staging ones).
     """
     from playbook.paths import resolve
 
@@ -952,7 +964,7 @@ def find_retrospectives(reports_root: str | Path = "reports", exclude: str | Non
         except (OSError, json.JSONDecodeError):
             continue
         if s.get("kind") == "retrospective" and s.get("campaign", {}).get("slug") != exclude:
-            found.append(s)
+            found.append({**s, "artifacts_dir": str(p.parent)})
     return sorted(found, key=lambda s: s["campaign"].get("end", ""))
 
 

@@ -3,7 +3,6 @@ aggregates against pandas references, targets and the promotional calendar."""
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import matplotlib
@@ -13,6 +12,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from playbook import forecast as F
 from playbook import plan as P
@@ -187,9 +187,117 @@ def test_promo_calendar_without_forecast_is_empty():
     assert empty.empty
 
 
-def test_earlier_lessons_hook(tmp_path):
-    assert P.earlier_lessons(tmp_path / "missing").empty
-    (tmp_path / "holiday-2024.json").write_text(json.dumps({"campaign": "holiday-2024", "lessons": ["a", "b"]}))
-    (tmp_path / "broken.json").write_text("{")
-    got = P.earlier_lessons(tmp_path)
-    assert got["lesson"].tolist() == ["a", "b"] and (got["campaign"] == "holiday-2024").all()
+def _retro(slug, start, end, countries, actual=90.0, forecast=100.0, from_plan=True, lessons=()):
+    return {"kind": "retrospective",
+            "campaign": {"slug": slug, "name": slug.replace("-", " ").title(), "start": start, "end": end,
+                         "countries": countries, "currency": "USD"},
+            "revenue": {"actual": actual, "forecast": forecast, "target": forecast * 1.08},
+            "forecast_from_plan": from_plan, "lessons": list(lessons)}
+
+
+def test_select_retrospective_takes_the_latest_earlier_campaign_sharing_a_country():
+    old = _retro("holiday-2024", "2024-11-01", "2024-12-31", ["US", "GB"])
+    diwali = _retro("diwali-2025", "2025-10-10", "2025-10-25", ["IN"])
+    later = _retro("holiday-2025x", "2025-11-01", "2026-01-05", ["US"])  # not over before our start
+    elsewhere = _retro("japan-2025", "2025-09-01", "2025-09-30", ["JP"])  # no shared country
+    broken = {"kind": "retrospective", "campaign": {"slug": "x"}}
+    chosen, others = P.select_retrospective([old, later, broken, elsewhere, diwali], "2025-11-01", ["us", "IN"])
+    assert chosen["campaign"]["slug"] == "diwali-2025"
+    assert [s["campaign"]["slug"] for s in others] == ["holiday-2024"]
+    assert P.select_retrospective([later, elsewhere], "2025-11-01", ["US"]) == (None, [])
+
+
+@pytest.mark.parametrize(("summary", "expected"), [
+    (_retro("a", "2024-11-01", "2024-12-31", ["US"], 90.0, 100.0), -0.1),
+    (_retro("a", "2024-11-01", "2024-12-31", ["US"], 300.0, 100.0), 0.5),   # clipped
+    (_retro("a", "2024-11-01", "2024-12-31", ["US"], 90.0, 100.0, from_plan=False), None),  # naive stand-in
+    (_retro("a", "2024-11-01", "2024-12-31", ["US"], 90.0, 0.0), None),
+    (None, None),
+], ids=["short", "clipped", "not-the-plan-forecast", "zero-forecast", "none"])
+def test_retro_forecast_bias(summary, expected):
+    got = P.retro_forecast_bias(summary)
+    assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+_BOUNDS = {"paid_search": (25_000.0, 70_000.0), "paid_social": (15_000.0, 50_000.0), "display": (8_000.0, 30_000.0),
+           "affiliate": (4_000.0, 18_000.0), "email": (1_000.0, 6_000.0)}
+_NEXT = pd.DataFrame({"channel": ["paid_search", "paid_social", "display", "affiliate", "email"],
+                      "recommended": [40_000.0, 30_000.0, 15_000.0, 10_000.0, 5_000.0],
+                      "marginal_roas_recommended": [2.0, 0.6, 1.5, 0.8, 3.0]})
+
+
+def test_retro_budget_bounds_cap_channels_with_low_marginal_roas():
+    bounds, table = P.retro_budget_bounds(_BOUNDS, 110_000.0, _NEXT)
+    t = table.set_index("channel")
+    # earlier split (100k) scaled to this total (110k)
+    assert t["earlier_recommended"].to_dict() == pytest.approx(
+        {"paid_search": 44_000, "paid_social": 33_000, "display": 16_500, "affiliate": 11_000, "email": 5_500})
+    assert bounds["paid_social"] == (15_000.0, 33_000.0) and bounds["affiliate"] == (4_000.0, 11_000.0)
+    for ch in ("paid_search", "display", "email"):  # marginal ROAS >= 1: untouched
+        assert bounds[ch] == _BOUNDS[ch]
+    assert t["capped"].tolist() == [False, True, False, True, False] and table.attrs["applied"]
+    text = P.describe_retro_budget(table, "Holiday 2024")
+    assert "**paid social** (0.60): maximum capped at $33,000 instead of $50,000" in text
+    assert "**affiliate** (0.80)" in text
+
+
+def test_retro_budget_bounds_edge_cases():
+    # a cap never goes below the channel's minimum; a channel the earlier campaign did not budget is kept
+    nb = _NEXT[_NEXT["channel"] != "email"].assign(recommended=[40_000.0, 1_000.0, 15_000.0, 10_000.0])
+    bounds, table = P.retro_budget_bounds(_BOUNDS, 110_000.0, nb)
+    assert bounds["paid_social"] == (15_000.0, 15_000.0)
+    assert bounds["email"] == _BOUNDS["email"] and np.isnan(table.set_index("channel").loc["email", "earlier_recommended"])
+    # caps that would leave the total unspendable are not applied, and the sentence says so
+    tight = {ch: (lo, hi) for ch, (lo, hi) in _BOUNDS.items()}
+    bounds, table = P.retro_budget_bounds(tight, 174_000.0, _NEXT)  # = the sum of the maxima
+    assert bounds == tight and not table["capped"].any() and not table.attrs["applied"]
+    assert "unspendable" in P.describe_retro_budget(table, "Holiday 2024")
+    # no recommendation at all: nothing changes
+    bounds, table = P.retro_budget_bounds(_BOUNDS, 110_000.0, P.retro_next_budget(None))
+    assert bounds == _BOUNDS and not table["capped"].any()
+    assert "configured ones" in P.describe_retro_budget(table, "X")
+
+
+def test_retro_next_budget_prefers_the_parquet_then_the_summary():
+    s = {"next_budget": [{"channel": "email", "repeat_split": 1.0, "recommended": 2.0}]}
+    got = P.retro_next_budget(s)
+    assert got["recommended"].tolist() == [2.0] and got["marginal_roas_recommended"].isna().all()
+    assert P.retro_next_budget(s, _NEXT).equals(_NEXT)
+
+
+def test_earlier_forecast_bias_shifts_base_and_feasibility_not_the_target():
+    fc = _forecast_frame()
+    past = pd.DataFrame({"season": ["a", "b"], "revenue": [5000.0, 6000.0], "orders": [50, 60]})
+    cfg = SimpleNamespace(revenue_uplift_pct=8.0, stretch_uplift_pct=12.0, new_customers=None)
+    plain_t = P.build_targets(fc, cfg, {"revenue": {"web": 1.0}})
+    plain = P.target_feasibility(fc, plain_t, past)
+    # no earlier retrospective (None or 0): nothing changes
+    pd.testing.assert_frame_equal(P.build_targets(fc, cfg, {"revenue": {"web": 1.0}}, bias=None), plain_t)
+    pd.testing.assert_frame_equal(P.target_feasibility(fc, plain_t, past, bias=0.0), plain)
+    assert (plain["expected"] == plain["forecast"]).all() and (plain["bias"] == 0).all()
+
+    t = P.build_targets(fc, cfg, {"revenue": {"web": 1.0}}, bias=-0.3)
+    key = ["day", "metric", "channel", "level"]
+    both = t.merge(plain_t, on=key, suffixes=("", "_plain"))
+    rev_base = (both["metric"] == "revenue") & (both["level"] == "base")
+    assert np.allclose(both.loc[rev_base, "value"], 0.7 * both.loc[rev_base, "value_plain"])  # web rows too
+    assert np.allclose(both.loc[~rev_base, "value"], both.loc[~rev_base, "value_plain"])  # targets, orders unchanged
+
+    feas = P.target_feasibility(fc, t, past, bias=-0.3).set_index("metric")
+    r, r0 = feas.loc["revenue"], plain.set_index("metric").loc["revenue"]
+    assert r["target"] == pytest.approx(r0["target"]) and r["expected"] == pytest.approx(0.7 * r["forecast"])
+    assert r["gap"] == pytest.approx(r["target"] - 0.7 * r["forecast"])
+    # the daily 95 % intervals give sd ~ 0.153 x forecast; the earlier error (30 %) is larger and is used
+    assert r["p_reach_target"] == pytest.approx(1 - stats.norm.cdf(r["target"], 0.7 * r["forecast"], 0.3 * r["forecast"]))
+    assert r["p_reach_target"] < r0["p_reach_target"]
+    assert feas.loc["orders", "expected"] == pytest.approx(feas.loc["orders", "forecast"])
+    assert "corrected by the earlier campaign's forecast error" in P.describe_targets(feas.reset_index())
+    text = P.describe_retro_targets(-0.3, _retro("holiday-2024", "2024-11-01", "2024-12-31", ["US"]), feas.reset_index())
+    assert "30.0% below the plan's forecast" in text and "the target stays at" in text
+    assert "No earlier retrospective" in P.describe_retro_targets(None, None, plain)
+
+
+def test_retro_lessons():
+    got = P.retro_lessons([_retro("a-b", "2024-11-01", "2024-12-31", ["US"], lessons=["x", "y"]),
+                           _retro("c", "2023-11-01", "2023-12-31", ["US"])])
+    assert got.to_dict("records") == [{"campaign": "A B", "lesson": "x"}, {"campaign": "A B", "lesson": "y"}]

@@ -64,7 +64,8 @@ def test_write_artifacts(tmp_path):
     cal = season_calendar(["US"], cfg.season.start, cfg.season.end)
     written = S.write_artifacts(ctx, cf, tr, br, promo, cal)
     names = set(written["artifact"])
-    assert {"forecast.parquet", "targets.parquet", "budget_plan.parquet", "budget.parquet", "pacing.parquet",
+    assert "budget.parquet" not in names  # one budget artifact: budget_plan.parquet
+    assert {"forecast.parquet", "targets.parquet", "budget_plan.parquet", "pacing.parquet",
             "calendar.csv", "plan.json"} <= names
     fc = pd.read_parquet(tmp_path / "artifacts" / "forecast.parquet")
     assert {"day", "metric", "dimension", "value", "mean", "lo80", "hi80", "lo95", "hi95"} <= set(fc.columns)
@@ -90,3 +91,97 @@ def test_channel_without_spend_history_is_flagged_and_held_at_minimum():
     assert plan.loc["email", "budget"] == 500.0 and not plan.loc["email", "fitted"]
     assert plan.loc["search", "budget"] == pytest.approx(5500.0)
     assert "email stay at their minimum" in B.describe_budget(table)
+
+
+def _write_retrospective(root, slug, start, end, countries, next_budget=None, lessons=()):
+    """A fake published retrospective: ``<root>/<slug>/artifacts/summary.json`` (+ next_budget.parquet)."""
+    from playbook.report import write_artifact
+
+    out = root / slug
+    summary = {"kind": "retrospective",
+               "campaign": {"slug": slug, "name": slug.replace("-", " ").title(), "start": start, "end": end,
+                            "countries": countries, "currency": "USD"},
+               "revenue": {"actual": 90_000.0, "forecast": 100_000.0, "target": 108_000.0},
+               "forecast_from_plan": True, "lessons": list(lessons),
+               "next_budget": [] if next_budget is None else next_budget.to_dict("records")}
+    write_artifact(summary, out, "summary")
+    if next_budget is not None:
+        write_artifact(next_budget, out, "next_budget")
+
+
+#: Earlier recommendation (100k in all): paid search and paid social with marginal ROAS below 1.
+_NEXT = pd.DataFrame({"channel": ["paid_search", "paid_social", "display", "affiliate", "email"],
+                      "repeat_split": [45_000.0, 25_000.0, 15_000.0, 10_000.0, 5_000.0],
+                      "recommended": [30_000.0, 25_000.0, 20_000.0, 15_000.0, 10_000.0],
+                      "marginal_roas_recommended": [0.7, 0.6, 1.5, 1.8, 3.0]})
+
+
+def test_no_earlier_retrospective_changes_nothing(tmp_path):
+    cfg, wh, hist, cf, tr, br = _run()
+    er = S.earlier_retrospective(cfg, reports_root=tmp_path / "reports")  # folder does not exist
+    assert er.summary is None and er.bias is None
+    _write_retrospective(tmp_path / "reports", cfg.slug, "2025-11-01", "2025-12-31", ["US"], _NEXT)  # itself
+    _write_retrospective(tmp_path / "reports", "spring-2026", "2026-03-01", "2026-03-31", ["US"], _NEXT)  # later
+    er = S.earlier_retrospective(cfg, reports_root=tmp_path / "reports")
+    assert er.summary is None
+    tr0 = S.build_targets(wh, cfg, cf, hist, er)
+    pd.testing.assert_frame_equal(tr0.targets, tr.targets)
+    pd.testing.assert_frame_equal(tr0.feasibility, tr.feasibility)
+    assert "No earlier retrospective applies" in S.describe_earlier(er, cfg)
+    assert "No earlier retrospective applies" in S.describe_target_lessons(tr0, er, cfg.currency)
+    assert "configured ones" in S.describe_budget_lessons(br, er, cfg.currency)
+
+
+def test_earlier_retrospective_shapes_targets_and_budget(tmp_path):
+    cfg, wh, hist, cf, tr, br = _run()
+    root = tmp_path / "reports"
+    _write_retrospective(root, "holiday-2024", "2024-11-01", "2024-12-31", ["US", "GB"], _NEXT,
+                         lessons=["Email returned the most per unit of spend."])
+    _write_retrospective(root, "holiday-2023", "2023-11-01", "2023-12-31", ["US"], None, lessons=["Older lesson."])
+    er = S.earlier_retrospective(cfg, reports_root=root)
+    assert er.summary["campaign"]["slug"] == "holiday-2024" and er.bias == pytest.approx(-0.1)
+    assert er.next_budget["recommended"].sum() == pytest.approx(100_000)
+    text = S.describe_earlier(er, cfg)
+    assert "**Holiday 2024**" in text and "- Email returned the most per unit of spend. (Holiday 2024)" in text
+    assert "- Older lesson. (Holiday 2023)" in text
+
+    # targets: revenue base = forecast x 0.9, the target itself unchanged, judged against 0.9 x forecast
+    tr1 = S.build_targets(wh, cfg, cf, hist, er)
+    key = ["day", "metric", "channel", "level"]
+    both = tr1.targets.merge(tr.targets, on=key, suffixes=("", "_plain"))
+    base = (both["metric"] == "revenue") & (both["level"] == "base")
+    assert np.allclose(both.loc[base, "value"], 0.9 * both.loc[base, "value_plain"])
+    assert np.allclose(both.loc[~base, "value"], both.loc[~base, "value_plain"])
+    r1, r0 = tr1.feasibility.set_index("metric").loc["revenue"], tr.feasibility.set_index("metric").loc["revenue"]
+    assert r1["expected"] == pytest.approx(0.9 * r0["forecast"]) and r1["target"] == pytest.approx(r0["target"])
+    assert r1["p_reach_target"] < r0["p_reach_target"]
+    assert "10.0% below the plan's forecast" in S.describe_target_lessons(tr1, er, cfg.currency)
+
+    # budget: caps at the earlier recommendation scaled to 110k (paid search 33k, paid social 27.5k)
+    br1 = S.run_budget(wh, cfg, cf, hist, er)
+    plan = br1.plan.set_index("channel")
+    assert plan["budget"].sum() == pytest.approx(cfg.budget.total)
+    scale = cfg.budget.total / 100_000
+    assert plan.loc["paid_search", "max_budget"] == pytest.approx(30_000 * scale)
+    assert plan.loc["paid_social", "max_budget"] == pytest.approx(25_000 * scale)
+    assert plan.loc["display", "max_budget"] == cfg.channels["display"].max_budget
+    assert (plan["budget"] <= plan["max_budget"] + 1e-6).all()
+    assert plan["earlier_recommended"].to_dict() == pytest.approx((_NEXT.set_index("channel")["recommended"] * scale).to_dict())
+    before = br.plan.set_index("channel")
+    assert before.loc["paid_search", "budget"] > 30_000 * scale  # so the cap really moved money
+    assert plan.loc["paid_search", "budget"] == pytest.approx(30_000 * scale)
+    sentence = S.describe_budget_lessons(br1, er, cfg.currency)
+    assert f"**paid search** (0.70): maximum capped at ${30_000 * scale:,.0f}" in sentence
+    assert any("Capped by the Holiday 2024 retrospective" in n for n in br1.notes)
+    summary = S.plan_summary(cfg, cf, tr1, br1)
+    assert summary["earlier_retrospective"] == "holiday-2024" and summary["earlier_forecast_bias"] == pytest.approx(-0.1)
+    assert set(summary["earlier_budget_caps"]) == {"paid_search", "paid_social"}
+
+
+@pytest.mark.parametrize(("output_dir", "root"), [
+    ("/r/.staging/holiday-2025-20251101-x", "/r"), ("/r/_interactive/holiday-2025", "/r"), ("/r/holiday-2025", "/r"),
+], ids=["runner-staging", "interactive", "published"])
+def test_published_root(output_dir, root):
+    from pathlib import Path
+
+    assert S.published_root(output_dir) == Path(root)

@@ -420,6 +420,10 @@ def test_artifacts_and_archive_roundtrip(cfg, wh, attributed, tmp_path):
     found = R.find_retrospectives(tmp_path / "reports")
     assert [s["campaign"]["slug"] for s in found] == [cfg.slug]
     assert found[0]["next_budget_expected_gain"] == pytest.approx(rec.attrs["gain"])
+    assert found[0]["forecast_from_plan"] is False  # a seasonal-naive stand-in: its bias is not handed on
+    assert found[0]["artifacts_dir"] == str(out / "artifacts")
+    assert R.campaign_summary(cfg, acc, long, inc, eff, rec, nvr, pd.DataFrame(), lessons, [],
+                              R.PLAN_FORECAST_SOURCE)["forecast_from_plan"] is True
     assert R.find_retrospectives(tmp_path / "reports", exclude=cfg.slug) == []
 
 
