@@ -36,6 +36,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from playbook.engines import ordered_join
 from playbook.warehouse import Warehouse, to_day, to_utc
 
 #: Separator between channels in a path string ("email > paid_search").
@@ -187,7 +188,7 @@ def build_paths(
     rule_credit = _rule_credit(kept)
     daily = _daily_credit(kept)
     conv_paths = kept.group_by("order_id").aggregate(
-        path=kept.channel.collect(order_by=[kept.touch_ts, kept.touch_id]).join(SEP),
+        path=ordered_join(kept.channel, [kept.touch_ts, kept.touch_id], SEP),
         revenue=kept.revenue.max(), is_new=kept.is_new.max(), order_channel=kept.order_channel.arbitrary(),
         n_all=kept.n_all.max())
     per_path = conv_paths.group_by("path").aggregate(
@@ -272,7 +273,7 @@ def _non_converting(free: ibis.Table, gap_days: float, max_len: int) -> ibis.Tab
     f = f.mutate(from_end=ibis.row_number().over(w_end))
     f = f.filter(f.from_end < max_len)
     j = f.group_by(["customer_id", "journey"]).aggregate(
-        path=f.channel.collect(order_by=[f.touch_ts, f.touch_id]).join(SEP))
+        path=ordered_join(f.channel, [f.touch_ts, f.touch_id], SEP))
     return j.group_by("path").aggregate(non_conversions=j.count())
 
 

@@ -34,9 +34,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl
+
+import ibis
 
 from playbook.errors import ConfigError, DataError
 from playbook.schema import TABLES
@@ -277,11 +280,10 @@ def connect_spark(url: str):
     tuple
         ``(ibis pyspark backend, {canonical name: view name})``.
     """
-    import ibis
-
     src = parse_spark_url(url)
     session = spark_session(src)
     tables = register_tables(session, src)
+    fix_pyspark_strip()
     return ibis.pyspark.connect(session), tables
 
 
@@ -298,3 +300,42 @@ def utc_instant_columns(con, table: str) -> list[str]:
 
     schema = con._session.table(table).schema  # noqa: SLF001 - ibis keeps the session private
     return [f.name for f in schema.fields if type(f.dataType) is TimestampType]
+
+
+#: Backends whose SQL has no ordered aggregates (``collect(order_by=...)``).
+NO_ORDERED_AGGREGATES = frozenset({"pyspark"})
+
+
+def ordered_join(value: ibis.Value, order_by: Sequence[ibis.Value], sep: str) -> ibis.Scalar:
+    """Aggregate: the non-null ``value`` strings of a group joined by ``sep``, ascending by
+    ``order_by`` (ties broken by the later keys).
+
+    ``value.collect(order_by=...).join(sep)`` where the backend has ordered aggregates. On the
+    others (Spark) the group's ``(keys..., value)`` structs are collected, sorted as arrays (field
+    by field, which needs keys that decide the order) and mapped back to ``value``; the result is
+    the same. (The array form is not used everywhere because DuckDB 2 rejects the ``->`` lambdas
+    Ibis 12 writes for it.)
+    """
+    if ibis.get_backend(value).name not in NO_ORDERED_AGGREGATES:
+        return value.collect(order_by=list(order_by)).join(sep)
+    fields = {f"k{i}": key for i, key in enumerate(order_by)}
+    items = ibis.struct({**fields, "v": value}).collect(where=value.notnull())
+    return items.sort().map(lambda item: item.v).join(sep)
+
+
+def fix_pyspark_strip() -> None:
+    """Work around ibis#11894 (fixed upstream in ibis#11989): on PySpark, ibis 12 compiles
+    ``strip()`` to ``TRIM(' \\t\\n\\r\\v\\f' FROM x)``; Spark reads ``\\v``/``\\f`` as the letters
+    ``v``/``f`` and strips them. This makes ``strip()`` trim the six ASCII whitespace characters
+    by code point, as upstream now does. No-op when the installed ibis is already correct."""
+    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
+
+    probe = ibis.table({"s": "string"}, name="probe")
+    if "\\f" not in ibis.to_sql(probe.select(x=probe.s.strip()), dialect="pyspark"):
+        return
+
+    def visit_Strip(self, op, *, arg):  # noqa: N802 - ibis visitor naming
+        chars = self.f.concat(*(self.f.chr(ord(c)) for c in " \t\n\r\x0b\x0c"))
+        return self.f.trim(arg, chars)
+
+    PySparkCompiler.visit_Strip = visit_Strip
