@@ -355,3 +355,255 @@ def test_exit_code_and_summary_table():
     assert lines[1].startswith("a ") and "1/1 ok" in lines[1] and "reports/a" in lines[1]
     assert "timeout" in lines[2] and "reports/_failed/b-1" in lines[2]
     assert lines[-1] == "1 of 2 campaign(s) ok"
+
+
+# ------------------------------------------------------------------ parallel steps (--jobs)
+
+TIMED = FIXTURES / "timed"
+
+
+def _timing(folder: Path, step: str) -> dict:
+    return json.loads((folder / "artifacts" / f"timing_{step}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def timed_run(kernel_env, tmp_path_factory: pytest.TempPathFactory):
+    """All five timed fixture steps with --jobs 2; each records when it ran."""
+    root = tmp_path_factory.mktemp("timed")
+    lines: list[str] = []
+    result = _run(_cfg("timed"), TIMED, root, progress=lines.append, jobs=2)
+    return result, root / "timed", lines
+
+
+def test_jobs2_runs_independent_steps_at_the_same_time(timed_run):
+    result, report, _ = timed_run
+    assert result.ok, result.message
+    plan, seg = _timing(report, "01_plan"), _timing(report, "02_segment")
+    # each waited (up to 20 s) for the other to start: they met, so both kernels were alive at once
+    assert plan["met_peer"] and seg["met_peer"]
+    assert plan["started"] < seg["ended"] and seg["started"] < plan["ended"]
+    # the runner's own record of the kernel runs agrees
+    a, b = result.steps["01_plan"], result.steps["02_segment"]
+    assert a.started < b.ended and b.started < a.ended
+
+
+def test_jobs2_starts_a_step_only_after_its_dependencies_ended(timed_run):
+    result, report, _ = timed_run
+    t = {s: _timing(report, s) for s in STEPS}
+    for step, deps in runner.DEPENDENCIES.items():
+        for dep in deps:
+            assert t[step]["started"] > t[dep]["ended"], (step, dep)
+            # the dependant read the dependency's artifact, written in the same run
+            assert t[step]["deps_ended"][dep] == t[dep]["ended"]
+            assert result.steps[step].started >= result.steps[dep].ended
+    # never more than two kernels at once
+    spans = [(r.started, r.ended) for r in result.steps.values()]
+    for r in result.steps.values():
+        assert sum(s <= r.started < e for s, e in spans) <= 2
+
+
+def test_jobs2_progress_lines_name_campaign_and_step(timed_run):
+    _, _, lines = timed_run
+    for step in STEPS:
+        assert f"[timed] {step}: running" in lines
+        assert sum(s.startswith(f"[timed] {step}: ok (") and s.endswith(" s)") for s in lines) == 1
+    assert lines[-1].startswith("[timed] published ")
+    # a dependant's start line comes after its dependency's finish line
+    assert lines.index("[timed] 03_personalize: running") > next(
+        i for i, s in enumerate(lines) if s.startswith("[timed] 02_segment: ok"))
+
+
+def test_jobs2_gives_the_same_report_as_jobs1(good_run, tmp_path):
+    result1, root1, _ = good_run
+    result2 = _run(_cfg(), GOOD, tmp_path, jobs=2, pii_values=lambda: PII)
+    assert result2.ok, result2.message
+    assert {s: r.status for s, r in result2.steps.items()} == {s: r.status for s, r in result1.steps.items()}
+    art1, art2 = root1 / "demo" / "artifacts", tmp_path / "demo" / "artifacts"
+    names = sorted(p.name for p in art1.iterdir())
+    assert names == sorted(p.name for p in art2.iterdir())
+    import pandas as pd
+
+    for name in names:
+        if name.endswith(".parquet"):
+            pd.testing.assert_frame_equal(pd.read_parquet(art1 / name), pd.read_parquet(art2 / name))
+        else:  # the same apart from when it was written
+            j1, j2 = (json.loads((a / name).read_text(encoding="utf-8")) for a in (art1, art2))
+            j1.pop("written_at", None), j2.pop("written_at", None)
+            assert j1 == j2, name
+    s1, s2 = (json.loads((r / "demo" / "summary.json").read_text()) for r in (root1, tmp_path))
+    assert s1["headlines"] == s2["headlines"]
+    assert s2["headlines"]["03_personalize"]["seen"] == 20  # 03 waited for 02's artifact
+    import re
+
+    for step in STEPS:  # same pages, apart from the random id of papermill's injected cell
+        p1, p2 = (re.sub(r"cell-id=[0-9a-f-]+", "", (r / "demo" / f"{step}.html").read_text(encoding="utf-8"))
+                  for r in (root1, tmp_path))
+        assert f"VISIBLE_OUTPUT_{step}" in p1
+        assert p1 == p2
+
+
+def test_jobs2_failure_skips_dependants_runs_the_rest_publishes_nothing(kernel_env, published_copy, tmp_path):
+    before = _snapshot(published_copy / "demo")
+    nb_dir = _mixed_dir(tmp_path, "raise", "02_segment")
+    lines: list[str] = []
+    result = _run(_cfg(), nb_dir, published_copy, only=["plan", "segment", "personalize"], jobs=2,
+                  progress=lines.append)
+    assert result.status == "failed" and not result.ok
+    assert {s: r.status for s, r in result.steps.items()} == {
+        "01_plan": "ok", "02_segment": "failed", "03_personalize": "skipped"}
+    assert result.steps["03_personalize"].message == "skipped because 02_segment failed"
+    assert "[demo] 03_personalize: skipped because 02_segment failed" in lines
+    assert result.steps["03_personalize"].started is None  # never started
+    assert _snapshot(published_copy / "demo") == before and result.report_dir is None
+    assert list((published_copy / ".staging").iterdir()) == []
+    assert sorted(p.name for p in result.failed_dir.iterdir()) == ["02_segment.ipynb", "failure.json"]
+    failure = json.loads((result.failed_dir / "failure.json").read_text(encoding="utf-8"))
+    assert failure["step"] == "02_segment" and [f["step"] for f in failure["failures"]] == ["02_segment"]
+
+
+def test_batch_jobs2_runs_campaigns_side_by_side_and_isolates_a_failure(kernel_env, tmp_path):
+    lines: list[str] = []
+    results = run_campaigns(["campaigns/spring.yaml", "campaigns/fail.yaml"], only=["test"], jobs=2,
+                            loader=lambda p: _cfg(Path(p).stem), kernel_name=KERNEL, timeout=60,
+                            notebooks_dir=TIMED, reports_root=tmp_path, progress=lines.append)
+    assert [(r.slug, r.status) for r in results] == [("spring", "ok"), ("fail", "failed")]
+    assert "planted failure for this campaign" in results[1].message
+    assert (tmp_path / "spring" / "index.html").is_file() and not (tmp_path / "fail").exists()
+    a, b = results[0].steps["04_test"], results[1].steps["04_test"]
+    assert a.started < b.ended and b.started < a.ended  # both kernels ran at once
+    assert "[spring] 04_test: running" in lines and "[fail] 04_test: running" in lines
+    table = summary_table(results)
+    assert "spring" in table and "fail" in table and "1 of 2 campaign(s) ok" in table
+    assert sorted(p.name for p in (tmp_path / ".staging").iterdir()) == []
+
+
+# ------------------------------------------------------------------ scheduler without kernels
+
+
+def _fake_kernels(monkeypatch, fail=(), seconds=0.1):
+    """Replace the kernel run by a sleep; record start/end and the peak of concurrent steps."""
+    import threading
+    import time
+
+    lock, log, state = threading.Lock(), {}, {"now": 0, "peak": 0}
+
+    def fake(run, step):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        with lock:
+            state["now"] -= 1
+            log[step] = (t0, time.monotonic())
+        return StepResult(step, "failed" if step in fail else "ok", message=f"{step}: planted")
+
+    monkeypatch.setattr(runner, "_run_step", fake)
+    return log, state
+
+
+def _schedule(steps, jobs):
+    results = {s: StepResult(s) for s in steps}
+    done: list[str] = []
+    run = SimpleNamespace(slug="x", say=lambda _m: None)
+    runner._schedule(run, runner.run_graph(steps), jobs, results, lambda r: done.append(r.step))
+    return results, done
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3], ids=["j1", "j2", "j3"])
+@pytest.mark.parametrize(
+    ("fail", "expected"),
+    [
+        ((), {s: "ok" for s in STEPS}),
+        (("02_segment",), {**{s: "ok" for s in STEPS}, "02_segment": "failed", "03_personalize": "skipped"}),
+        (("01_plan", "04_test"), {"01_plan": "failed", "02_segment": "ok", "03_personalize": "ok",
+                                  "04_test": "failed", "05_retrospective": "skipped"}),
+    ],
+    ids=["all-ok", "segment-fails", "plan-and-test-fail"],
+)
+def test_scheduler_order_concurrency_and_skips(monkeypatch, jobs, fail, expected):
+    log, state = _fake_kernels(monkeypatch, fail)
+    results, done = _schedule(list(STEPS), jobs)
+    assert {s: r.status for s, r in results.items()} == expected  # same outcome for every jobs
+    assert state["peak"] == min(jobs, 3)  # 01, 02 and 04 are ready at once
+    for step, deps in runner.DEPENDENCIES.items():
+        for dep in deps:
+            if step in log:
+                assert log[step][0] >= log[dep][1], (step, dep)
+    if jobs == 1:
+        assert done == [s for s in STEPS if expected[s] != "skipped"]  # today's order
+
+
+def test_scheduler_skip_names_the_failed_step_and_only_waits_for_steps_in_the_run(monkeypatch):
+    _fake_kernels(monkeypatch, fail=("04_test",))
+    results, _ = _schedule(["04_test", "05_retrospective"], 2)
+    assert results["05_retrospective"].message == "skipped because 04_test failed"
+    log, state = _fake_kernels(monkeypatch)
+    results, _ = _schedule(["03_personalize", "05_retrospective"], 2)  # dependencies not in the run
+    assert all(r.status == "ok" for r in results.values()) and state["peak"] == 2
+
+
+def test_run_graph_restricts_dependencies_to_the_run():
+    assert runner.run_graph(list(STEPS)) == runner.DEPENDENCIES
+    assert runner.run_graph(["01_plan", "05_retrospective"]) == {"01_plan": (), "05_retrospective": ("01_plan",)}
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 1), (1, 1), ("3", 3), (" 2 ", 2)],
+                         ids=["none", "one", "str", "spaces"])
+def test_resolve_jobs(value, expected):
+    assert runner.resolve_jobs(value) == expected
+
+
+@pytest.mark.parametrize("value", [0, "0", "auto", "AUTO"])
+def test_resolve_jobs_auto_is_the_cpu_count(value):
+    assert runner.resolve_jobs(value) == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("value", [-1, "-2", "two", "1.5", ""])
+def test_resolve_jobs_rejects_bad_values(value):
+    with pytest.raises(RunError, match=r"--jobs must be a whole number .* \(got "):
+        runner.resolve_jobs(value)
+
+
+def test_cli_jobs_flag(capsys):
+    from playbook.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["run", "c.yaml"]).jobs == 1
+    assert parse(["run", "c.yaml", "--jobs", "2"]).jobs == 2
+    assert parse(["run", "c.yaml", "-j", "auto"]).jobs == len(os.sched_getaffinity(0))
+    for bad in ("-1", "x"):
+        with pytest.raises(SystemExit) as exc:
+            parse(["run", "c.yaml", "--jobs", bad])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument -j/--jobs: must be a whole number of parallel kernels >= 1" in err
+        assert f"(got '{bad}')" in err
+
+
+def test_cli_run_passes_jobs_to_the_batch(monkeypatch, capsys):
+    from playbook import cli
+
+    seen = {}
+
+    def fake_run_campaigns(paths, **kw):
+        seen.update(kw)
+        return [RunResult("a", "a.yaml", "ok", "published", report_dir=Path("reports/a"))]
+
+    monkeypatch.setattr(runner, "run_campaigns", fake_run_campaigns)
+    assert cli.main(["run", "a.yaml", "--jobs", "2", "--no-validate"]) == 0
+    assert seen["jobs"] == 2
+
+
+def test_attribute_files_by_name_then_time_window():
+    ms = 1_000_000
+    windows = {"01_plan": (0, 1000 * ms), "02_segment": (500 * ms, 2000 * ms), "04_test": (3000 * ms, 4000 * ms)}
+    after = {"01_plan.html": (900 * ms, 1), "artifacts/a.parquet": (100 * ms, 1),
+             "artifacts/both.parquet": (700 * ms, 1), "artifacts/prev.parquet": (800 * ms, 1),
+             "artifacts/t.json": (3500 * ms, 1), "artifacts/old.json": (10 * ms, 1)}
+    before = {"artifacts/old.json": (10 * ms, 1)}
+    prev = {"02_segment": {"files": ["artifacts/prev.parquet"]}}
+    out = runner._attribute_files(before, after, windows, prev)
+    assert out == {"01_plan": ["01_plan.html", "artifacts/a.parquet", "artifacts/both.parquet"],
+                   "02_segment": ["artifacts/both.parquet", "artifacts/prev.parquet"],
+                   "04_test": ["artifacts/t.json"]}
