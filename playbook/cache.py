@@ -30,8 +30,9 @@ Only local sources (a folder of Parquet/CSV files or a DuckDB file) are cached. 
 URL (PostgreSQL, BigQuery, Spark ...) is never cached: its content can change without any
 visible file change.
 
-Entries live in ``reports/.cache/<kind>/<key>.pkl`` (``PLAYBOOK_CACHE_DIR`` overrides the folder;
-``PLAYBOOK_CACHE=off`` disables the cache). They are pickles written by this package for this
+Entries live in ``<reports>/.cache/<kind>/<key>.pkl``, next to the campaign's report folder
+(``reports/.cache`` by default; ``PLAYBOOK_CACHE_DIR`` overrides the folder, ``PLAYBOOK_CACHE=off``
+disables the cache). They are pickles written by this package for this
 package (same trust as the code) and written atomically (temp file, rename), so campaigns running
 side by side may both compute a missing entry; the last rename wins and both values are equal.
 
@@ -68,10 +69,17 @@ CACHE_SWITCH_ENV = "PLAYBOOK_CACHE"
 LAST: dict[str, str] = {}
 
 
-def cache_dir() -> Path:
-    """The cache folder: ``$PLAYBOOK_CACHE_DIR`` or ``<project>/reports/.cache``."""
+def cache_dir(cfg: Any = None) -> Path:
+    """The cache folder: ``$PLAYBOOK_CACHE_DIR``; else ``.cache`` next to the campaign's report
+    folder (``reports/.cache`` for ``reports/<slug>``) when a config is given; else
+    ``<project>/reports/.cache``."""
     env = os.environ.get(CACHE_DIR_ENV)
-    return Path(env) if env else project_root() / "reports" / ".cache"
+    if env:
+        return Path(env)
+    out = getattr(cfg, "output_dir", None)
+    if out is not None:
+        return Path(out).parent / ".cache"
+    return project_root() / "reports" / ".cache"
 
 
 def enabled() -> bool:
@@ -235,14 +243,15 @@ def validation_report(wh: Any, orphan_threshold: int = 0, encoding: str | None =
 
 def resolve(ctx: Any) -> Any:
     """Drop-in for ``segment.resolve(ctx)`` (02_segment) using the cache."""
-    return identity_resolution(ctx.wh, ctx.cfg.data.encoding)
+    return identity_resolution(ctx.wh, ctx.cfg.data.encoding, cache_dir(ctx.cfg))
 
 
 def data_quality(ctx: Any) -> Any:
     """Drop-in for ``segment.data_quality(ctx)`` (02_segment) using the cache."""
-    return defect_audit(ctx.wh, ctx.cfg.data.encoding)
+    return defect_audit(ctx.wh, ctx.cfg.data.encoding, cache_dir(ctx.cfg))
 
 
 def validation(ctx: Any) -> Any:
     """Drop-in for ``validate.validate(ctx.wh, orphan_threshold=ctx.cfg.data.orphan_threshold)``."""
-    return validation_report(ctx.wh, ctx.cfg.data.orphan_threshold, ctx.cfg.data.encoding)
+    return validation_report(ctx.wh, ctx.cfg.data.orphan_threshold, ctx.cfg.data.encoding,
+                             cache_dir(ctx.cfg))

@@ -124,13 +124,14 @@ def preflight(cfg, data_source: str | None = None) -> None:
         The source is missing, or violates the contract; the message lists every error at once
         (soft problems such as duplicate people do not stop a run: cleaning handles them).
     """
+    from playbook.cache import cache_dir, validation_report
     from playbook.errors import DataError
-    from playbook.validate import validate
     from playbook.warehouse import connect
 
     source = data_source or cfg.data_source_resolved
     wh = connect(source, timezone=cfg.data.timezone, encoding=cfg.data.encoding)
-    report = validate(wh, orphan_threshold=cfg.data.orphan_threshold)
+    # cached by data files + threshold: campaigns of a batch on one source validate it once
+    report = validation_report(wh, cfg.data.orphan_threshold, cfg.data.encoding, cache_dir(cfg))
     if not report.ok:
         errors = "\n".join(f"  - {f.table}.{f.column or '*'}: {f.message}" for f in report.errors)
         raise DataError(
