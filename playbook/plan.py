@@ -816,10 +816,12 @@ def calendar_table(promo: pd.DataFrame, season_cal: pd.DataFrame) -> pd.DataFram
 # two documented ways:
 #
 # * targets (:func:`retro_forecast_bias`): ``b = actual / forecast - 1`` of that campaign's season
-#   revenue, when its forecast was the plan step's own, clipped to +-RETRO_BIAS_LIMIT. The revenue
-#   ``base`` level becomes forecast x (1 + b) (:func:`build_targets`), and the chance of reaching the
-#   target is judged against that corrected forecast with a standard deviation of at least
-#   ``|b|`` x forecast (:func:`target_feasibility`). The target itself stays as configured.
+#   revenue, when its forecast was the plan step's own, clipped to +-RETRO_BIAS_LIMIT, and weighted
+#   by the share ``w`` of this season's forecast revenue in the countries that campaign covered
+#   (:func:`retro_country_share`; an India-only error says little about the US). The revenue
+#   ``base`` level becomes forecast x (1 + w b) (:func:`build_targets`), and the chance of reaching
+#   the target is judged against that corrected forecast with a standard deviation of at least
+#   ``|w b|`` x forecast (:func:`target_feasibility`). The target itself stays as configured.
 # * budget (:func:`retro_budget_bounds`): the earlier recommended split is scaled to this
 #   campaign's total and shown next to the optimised split; a channel the retrospective found
 #   with marginal ROAS below RETRO_MROAS_FLOOR at its recommended spend has its ``max_budget``
@@ -884,6 +886,19 @@ def retro_forecast_bias(summary: Mapping | None, limit: float = RETRO_BIAS_LIMIT
     if actual is None or forecast is None or not np.isfinite(actual) or not np.isfinite(forecast) or forecast <= 0:
         return None
     return float(np.clip(actual / forecast - 1, -limit, limit))
+
+
+def retro_country_share(forecast: pd.DataFrame, countries: Sequence[str]) -> float:
+    """Share of the forecast's season revenue in ``countries`` (weights an earlier campaign's bias).
+
+    Uses the ``dimension == "country"`` revenue rows of a forecast artifact; 1.0 when there are
+    none (a single-market forecast), 0.0 when none of ``countries`` is forecast.
+    """
+    f = forecast[(forecast["dimension"] == "country") & (forecast["metric"] == "revenue")]
+    by = f.groupby("value")["mean"].sum().clip(lower=0)
+    if by.empty or by.sum() <= 0:
+        return 1.0
+    return float(by[by.index.str.upper().isin({c.upper() for c in countries})].sum() / by.sum())
 
 
 def retro_next_budget(summary: Mapping | None, table: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -986,8 +1001,12 @@ def describe_retro_budget(table: pd.DataFrame, campaign: str, currency: str = "U
 
 
 def describe_retro_targets(bias: float | None, summary: Mapping | None, feas: pd.DataFrame,
-                           currency: str = "USD") -> str:
-    """Sentence on how an earlier retrospective shaped the targets (Markdown)."""
+                           currency: str = "USD", share: float = 1.0) -> str:
+    """Sentence on how an earlier retrospective shaped the targets (Markdown).
+
+    ``bias`` is the earlier campaign's (:func:`retro_forecast_bias`), ``share`` the weight
+    :func:`retro_country_share` gave it here.
+    """
     from playbook.report import fmt_money, fmt_pct
 
     if not summary:
@@ -999,8 +1018,12 @@ def describe_retro_targets(bias: float | None, summary: Mapping | None, feas: pd
                 "the targets use this season's forecast unchanged.")
     r = feas.set_index("metric").loc["revenue"] if "revenue" in set(feas.get("metric", [])) else None
     word = "above" if bias >= 0 else "below"
-    text = (f"In {name} revenue came in {fmt_pct(abs(bias))} {word} the plan's forecast, so this season's base "
-            f"level and the chance of reaching the target use the forecast corrected by {fmt_pct(bias)}")
+    where = ", ".join(summary.get("campaign", {}).get("countries", []))
+    text = f"In {name} ({where}) revenue came in {fmt_pct(abs(bias))} {word} the plan's forecast"
+    if share < 1 - 1e-9:
+        text += f"; those countries make up {fmt_pct(share)} of this season's forecast"
+    text += (f", so this season's base level and the chance of reaching the target use the forecast corrected by "
+             f"{fmt_pct(bias * share)}")
     if r is not None:
         text += (f" ({fmt_money(r['expected'], currency)} instead of {fmt_money(r['forecast'], currency)}); the "
                  f"target stays at {fmt_money(r['target'], currency)}")

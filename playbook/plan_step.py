@@ -320,6 +320,7 @@ class TargetResult:
     targets: pd.DataFrame
     feasibility: pd.DataFrame
     bias: float | None = None
+    bias_share: float = 1.0
 
 
 def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
@@ -327,7 +328,8 @@ def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
     """Daily/per-channel targets and their feasibility against the forecast and past seasons.
 
     With an ``earlier`` retrospective that measured its plan's forecast, the revenue base level
-    and the target's chances use this forecast corrected by that bias (:mod:`playbook.plan`).
+    and the target's chances use this forecast corrected by that bias, weighted by the share of
+    this forecast in the countries it covered (:mod:`playbook.plan`); ``bias`` is what was applied.
     """
     from playbook.history import season_summary
 
@@ -336,10 +338,13 @@ def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
     shares = P.channel_shares(hist.by_channel, last[1], last[2]) if last else {}
     new_past = {name: float(P.daily_new_customers(wh, a, b)["new_customers"].sum()) for name, a, b in seasons}
     base_new = list(new_past.values())[-1] if new_past else None
-    bias = earlier.bias if earlier is not None else None
+    share, bias = 1.0, None
+    if earlier is not None and earlier.bias is not None:
+        share = P.retro_country_share(cf.forecast, earlier.summary["campaign"].get("countries", []))
+        bias = earlier.bias * share
     t = P.build_targets(cf.forecast, cfg.targets, shares, base_new, bias=bias)
     past = season_summary(wh, seasons) if seasons else pd.DataFrame(columns=["season", "revenue", "orders"])
-    return TargetResult(t, P.target_feasibility(cf.forecast, t, past, new_past, bias=bias), bias)
+    return TargetResult(t, P.target_feasibility(cf.forecast, t, past, new_past, bias=bias), bias, share)
 
 
 def show_feasibility(tr: TargetResult, currency: str):
@@ -562,7 +567,8 @@ def plan_summary(cfg, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult
         "budget": dict(zip(br.plan["channel"], br.plan["budget"].astype(float), strict=True)),
         "budget_expected_revenue": br.plan.attrs.get("totals", {}),
         "earlier_retrospective": br.retro.attrs.get("campaign") if not br.retro.empty else None,
-        "earlier_forecast_bias": tr.bias,
+        "earlier_forecast_bias": tr.bias,  # as applied: the earlier bias x its countries' share here
+        "earlier_forecast_bias_share": tr.bias_share,
         "earlier_budget_caps": {r.channel: float(r.max_budget_used) for r in br.retro.itertuples() if r.capped},
         "notes": cf.notes + br.notes,
     }
@@ -678,7 +684,7 @@ def describe_earlier(er: EarlierRetro, cfg) -> str:
 
 def describe_target_lessons(tr: TargetResult, er: EarlierRetro, currency: str) -> str:
     """How the earlier retrospective shaped the targets (Markdown)."""
-    return P.describe_retro_targets(tr.bias, er.summary, tr.feasibility, currency)
+    return P.describe_retro_targets(er.bias, er.summary, tr.feasibility, currency, tr.bias_share)
 
 
 def describe_budget_lessons(br: BudgetResult, er: EarlierRetro, currency: str) -> str:

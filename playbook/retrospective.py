@@ -873,6 +873,8 @@ def highlights(acc_total: pd.DataFrame, efficiency: pd.DataFrame, inc: pd.DataFr
                        f"{r['iroas_hi']:.1f}) vs last-touch ROAS {r['last_touch_roas']:.1f}.")
     if not gaps.empty:
         for dim, g in gaps.groupby("dimension"):
+            if len(g) < 2:  # one country (or channel): "weakest" and "strongest" would be the same
+                continue
             w, b = g.sort_values("gap").iloc[0], g.sort_values("gap").iloc[-1]
             out.append(f"By {dim}: weakest against target {w['value']} ({fmt_money(w['gap'], currency)}), "
                        f"strongest {b['value']} ({fmt_money(b['gap'], currency)}).")

@@ -297,6 +297,19 @@ def test_earlier_forecast_bias_shifts_base_and_feasibility_not_the_target():
     assert "No earlier retrospective" in P.describe_retro_targets(None, None, plain)
 
 
+def test_retro_country_share_weights_the_earlier_bias():
+    day = pd.date_range("2025-11-01", periods=2)
+    fc = pd.DataFrame({"day": list(day) * 3, "metric": "revenue", "dimension": ["country"] * 4 + ["total"] * 2,
+                       "value": ["US", "US", "IN", "IN", "all", "all"], "mean": [30.0, 30.0, 10.0, 10.0, 40.0, 40.0]})
+    assert P.retro_country_share(fc, ["in"]) == pytest.approx(0.25)
+    assert P.retro_country_share(fc, ["JP"]) == 0.0
+    assert P.retro_country_share(fc[fc["dimension"] == "total"], ["IN"]) == 1.0  # single-market forecast
+    feas = pd.DataFrame({"metric": ["revenue"], "forecast": [1e5], "expected": [107_500.0], "target": [108_000.0]})
+    text = P.describe_retro_targets(0.3, _retro("diwali-2025", "2025-10-10", "2025-10-25", ["IN"]), feas, share=0.25)
+    assert "(IN) revenue came in 30.0% above" in text and "make up 25.0% of this season's forecast" in text
+    assert "corrected by 7.5% ($107,500 instead of $100,000)" in text
+
+
 def test_retro_lessons():
     got = P.retro_lessons([_retro("a-b", "2024-11-01", "2024-12-31", ["US"], lessons=["x", "y"]),
                            _retro("c", "2023-11-01", "2023-12-31", ["US"])])

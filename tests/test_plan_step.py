@@ -140,22 +140,29 @@ def test_earlier_retrospective_shapes_targets_and_budget(tmp_path):
     _write_retrospective(root, "holiday-2023", "2023-11-01", "2023-12-31", ["US"], None, lessons=["Older lesson."])
     er = S.earlier_retrospective(cfg, reports_root=root)
     assert er.summary["campaign"]["slug"] == "holiday-2024" and er.bias == pytest.approx(-0.1)
+    rev = cf.forecast[(cf.forecast["dimension"] == "country") & (cf.forecast["metric"] == "revenue")]
+    share = rev.loc[rev["value"].isin(["US", "GB"]), "mean"].sum() / rev["mean"].sum()
+    assert 0.2 < share < 0.9  # the earlier campaign covered US and GB of this campaign's seven countries
+    applied = -0.1 * share
     assert er.next_budget["recommended"].sum() == pytest.approx(100_000)
     text = S.describe_earlier(er, cfg)
     assert "**Holiday 2024**" in text and "- Email returned the most per unit of spend. (Holiday 2024)" in text
     assert "- Older lesson. (Holiday 2023)" in text
 
-    # targets: revenue base = forecast x 0.9, the target itself unchanged, judged against 0.9 x forecast
+    # targets: revenue base = forecast x (1 - 0.1 share), the target unchanged, judged against that
     tr1 = S.build_targets(wh, cfg, cf, hist, er)
     key = ["day", "metric", "channel", "level"]
     both = tr1.targets.merge(tr.targets, on=key, suffixes=("", "_plain"))
     base = (both["metric"] == "revenue") & (both["level"] == "base")
-    assert np.allclose(both.loc[base, "value"], 0.9 * both.loc[base, "value_plain"])
+    assert tr1.bias == pytest.approx(applied) and tr1.bias_share == pytest.approx(share)
+    assert np.allclose(both.loc[base, "value"], (1 + applied) * both.loc[base, "value_plain"])
     assert np.allclose(both.loc[~base, "value"], both.loc[~base, "value_plain"])
     r1, r0 = tr1.feasibility.set_index("metric").loc["revenue"], tr.feasibility.set_index("metric").loc["revenue"]
-    assert r1["expected"] == pytest.approx(0.9 * r0["forecast"]) and r1["target"] == pytest.approx(r0["target"])
+    assert r1["expected"] == pytest.approx((1 + applied) * r0["forecast"]) and r1["target"] == pytest.approx(r0["target"])
     assert r1["p_reach_target"] < r0["p_reach_target"]
-    assert "10.0% below the plan's forecast" in S.describe_target_lessons(tr1, er, cfg.currency)
+    text = S.describe_target_lessons(tr1, er, cfg.currency)
+    assert "In Holiday 2024 (US, GB) revenue came in 10.0% below the plan's forecast" in text
+    assert f"make up {share:.1%} of this season's forecast" in text and f"corrected by {applied:.1%}" in text
 
     # budget: caps at the earlier recommendation scaled to 110k (paid search 33k, paid social 27.5k)
     br1 = S.run_budget(wh, cfg, cf, hist, er)
@@ -174,7 +181,7 @@ def test_earlier_retrospective_shapes_targets_and_budget(tmp_path):
     assert f"**paid search** (0.70): maximum capped at ${30_000 * scale:,.0f}" in sentence
     assert any("Capped by the Holiday 2024 retrospective" in n for n in br1.notes)
     summary = S.plan_summary(cfg, cf, tr1, br1)
-    assert summary["earlier_retrospective"] == "holiday-2024" and summary["earlier_forecast_bias"] == pytest.approx(-0.1)
+    assert summary["earlier_retrospective"] == "holiday-2024" and summary["earlier_forecast_bias"] == pytest.approx(applied)
     assert set(summary["earlier_budget_caps"]) == {"paid_search", "paid_social"}
 
 

@@ -439,3 +439,11 @@ def test_lessons_include_test_verdicts_and_lifecycle(tmp_path, wh):
     lessons = R.highlights(empty, empty, pd.DataFrame(columns=["iroas"]), empty, empty, empty, dec, movement=move)
     assert lessons[0].startswith("During the season") and lessons[1] == "Test xmas25_aa: no difference (p = 0.6)."
     assert R.lessons_markdown([]).startswith("No lessons")
+
+
+def test_gap_lessons_skip_a_breakdown_with_one_value():
+    gaps = pd.DataFrame({"dimension": ["country", "category", "category"], "value": ["IN", "toys", "books"],
+                         "gap": [100.0, -20.0, 50.0]})
+    empty = pd.DataFrame()
+    lessons = R.highlights(empty, empty, pd.DataFrame(columns=["iroas"]), empty, gaps, empty)
+    assert lessons == ["By category: weakest against target toys (-$20.00), strongest books ($50.00)."]
