@@ -73,6 +73,7 @@ class RunFigures:
     runner_peak_rss: int = 0
     tree_peak_rss: int = 0
     exit_code: int | None = None
+    slow_cells: dict[str, list[tuple[float, int, str]]] = field(default_factory=dict)
     load_before: float = 0.0
     load_after: float = 0.0
     output: list[str] = field(default_factory=list)
@@ -260,7 +261,24 @@ def run_playbook(label: str, customers: int, config: Path, source: Path, only: l
         fig.before_first_step_s = mon.first_start
         fig.after_last_step_s = None if mon.last_end is None else fig.wall_s - mon.last_end
         fig.load_after = os.getloadavg()[0]
+        fig.slow_cells = slowest_cells(Path(tmpdir))
     return fig
+
+
+def slowest_cells(folder: Path, n: int = 4) -> dict[str, list[tuple[float, int, str]]]:
+    """The ``n`` slowest code cells of every executed notebook under ``folder`` (Papermill's
+    per-cell ``duration`` metadata): step -> [(seconds, cell index, first source line)]."""
+    out: dict[str, list[tuple[float, int, str]]] = {}
+    for nb in sorted(folder.rglob("0*_*.ipynb")):
+        try:
+            cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError):
+            continue
+        timed = [(float(c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0), i,
+                  "".join(c.get("source", "")).strip().splitlines()[0][:70] if c.get("source") else "")
+                 for i, c in enumerate(cells) if c.get("cell_type") == "code"]
+        out[nb.stem] = sorted(timed, reverse=True)[:n]
+    return out
 
 
 def _gb(n: int) -> str:
@@ -280,6 +298,10 @@ def print_figures(fig: RunFigures) -> None:
     print(f"  {'(before 1st step)':<22}{'':<12}{pre}{'':>14}{_gb(fig.runner_peak_rss):>13}  runner process")
     print(f"  {'(after last step)':<22}{'':<12}{post}")
     print(f"  {'TOTAL':<22}{'':<12}{fig.wall_s:9.1f}{'':>14}{_gb(fig.tree_peak_rss):>13}  whole process tree")
+    if fig.slow_cells:
+        print("  slowest cells (s, cell index, first line):")
+        for step, cells in fig.slow_cells.items():
+            print(f"    {step}: " + "; ".join(f"{d:.1f} s #{i} {src}" for d, i, src in cells))
 
 
 def save(fig: RunFigures) -> Path:

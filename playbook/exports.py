@@ -375,9 +375,15 @@ def write_artifacts(ctx, scores: pd.DataFrame, clv_table: pd.DataFrame, recs: pd
     ``customer_pid``, like ``segments.parquet``) and ``personalize_summary.json``."""
     from playbook.report import pseudonymize, write_artifact
 
+    # One keyed hash per distinct customer (HMAC costs ~20 us; recommendations repeat each id k
+    # times): hash the union of ids once, then look every row up by position.
+    ids = pd.Index(pd.unique(pd.concat([t["customer_id"].astype(str) for t in (scores, clv_table, recs) if "customer_id" in t],
+                                       ignore_index=True)))
+    pids = pseudonymize(pd.Series(ids)).to_numpy()
+
     def pid(df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
-        out.insert(0, "customer_pid", pseudonymize(out.pop("customer_id").astype(str)).to_numpy())
+        out.insert(0, "customer_pid", pids[ids.get_indexer(out.pop("customer_id").astype(str))])
         return out
 
     paths = [(write_artifact(pid(scores), ctx.output_dir, "scores"), len(scores)),

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from playbook.cleaning import clean_customers, resolve_customer_ids
-from playbook.warehouse import Warehouse, to_utc
+from playbook.warehouse import Warehouse, fetch, to_utc
 
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 365)
 
@@ -99,7 +99,7 @@ def _people(wh: Warehouse, merge_map: pd.DataFrame, as_of: pd.Timestamp) -> pd.D
         accounts=c.account_id.count(),
     )
     g = g.filter(g.signup_ts < _ts(as_of))
-    return g.execute()
+    return fetch(g)
 
 
 def _orders(wh: Warehouse, merge_map: pd.DataFrame, as_of: pd.Timestamp, windows: list[int],
@@ -132,7 +132,7 @@ def _orders(wh: Warehouse, merge_map: pd.DataFrame, as_of: pd.Timestamp, windows
         agg[f"orders_{w}d"] = (sale & inw).sum()
         agg[f"revenue_{w}d"] = o.revenue.sum(where=inw)
         agg[f"refunds_{w}d"] = (~sale & inw).sum()
-    return o.group_by("customer_id").aggregate(**agg).execute()
+    return fetch(o.group_by("customer_id").aggregate(**agg))
 
 
 def _categories(wh: Warehouse, merge_map: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -147,7 +147,7 @@ def _categories(wh: Warehouse, merge_map: pd.DataFrame, as_of: pd.Timestamp) -> 
     cats = sorted(str(x) for x in p.select("category").distinct().execute()["category"].dropna())
     agg = {f"category_value_{_slug(cat)}": value.sum(where=j.category == cat) for cat in cats}
     agg["items_value"] = value.sum()
-    return j.group_by("customer_id").aggregate(**agg).execute()
+    return fetch(j.group_by("customer_id").aggregate(**agg))
 
 
 def _slug(text: str) -> str:
@@ -176,7 +176,7 @@ def _events(wh: Warehouse, merge_map: pd.DataFrame, as_of: pd.Timestamp, windows
         agg[f"sessions_{w}d"] = inw.sum()
         agg[f"cart_abandonments_{w}d"] = (abandon & inw).sum()
         agg[f"browse_sessions_without_purchase_{w}d"] = (browse & inw).sum()
-    return s.group_by("customer_id").aggregate(**agg).execute()
+    return fetch(s.group_by("customer_id").aggregate(**agg))
 
 
 def _messages(wh: Warehouse, merge_map: pd.DataFrame, as_of: pd.Timestamp, windows: list[int]) -> pd.DataFrame:
@@ -203,7 +203,7 @@ def _messages(wh: Warehouse, merge_map: pd.DataFrame, as_of: pd.Timestamp, windo
         agg[f"emails_sent_{w}d"] = (email & (m.sent_ts >= lo)).sum()
         agg[f"email_opens_{w}d"] = (email & opened & (m.opened_ts >= lo)).sum()
         agg[f"email_clicks_{w}d"] = (email & clicked & (m.clicked_ts >= lo)).sum()
-    return m.group_by("customer_id").aggregate(**agg).execute()
+    return fetch(m.group_by("customer_id").aggregate(**agg))
 
 
 def past_seasons(cfg, as_of: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

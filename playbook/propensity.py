@@ -26,7 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from playbook.errors import DataError
-from playbook.warehouse import Warehouse, to_utc
+from playbook.warehouse import Warehouse, fetch, to_utc
 
 RFM_FEATURES = ["recency_days", "frequency", "monetary_total"]
 #: Recency given to customers who never bought (days); large but finite for the models.
@@ -112,7 +112,7 @@ def features_as_of(wh: Warehouse, cutoff, season_start, season_end) -> pd.DataFr
             sent_365d=m.count(), opens_365d=opened.sum(),
             opens_90d=(opened & (m.sent_ts >= _ts(cut - 90 * day))).sum())
         j = j.left_join(mg, "customer_id").drop("customer_id_right")
-    df = j.execute()
+    df = fetch(j)
     return _finish_features(df, cut)
 
 

@@ -678,3 +678,38 @@ def customer_order_summary(
     df["recency_days"] = (cut - df["last_order_ts"]) / day
     df["tenure_days"] = (cut - df["first_order_ts"]) / day
     return df[cols].sort_values("customer_id", ignore_index=True)
+
+
+def fetch(expr: ibis.Table) -> pd.DataFrame:
+    """Execute a table expression and return it as pandas; fast when columns have nulls.
+
+    Same values and dtypes as ``expr.execute()``. On DuckDB, Ibis 12's ``execute`` turns every
+    column that has a null (typical after a left join: customers without orders) into Python
+    objects with ``to_pylist`` before converting it, which costs ~1 s per million values and
+    dominated per-customer feature queries at 100k+ customers; here Arrow converts such columns
+    in bulk and Ibis's own converter then applies the schema's dtypes. Other backends use
+    ``execute`` unchanged.
+
+    Parameters
+    ----------
+    expr : ibis.Table
+        Any table expression (the aggregate to bring back).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Row order as the engine returns it (unordered unless ``expr`` has an ``order_by``).
+    """
+    import pyarrow.types as pat
+
+    con = expr._find_backend()
+    if getattr(con, "name", "") != "duckdb" or not hasattr(con, "_to_duckdb_relation"):
+        return expr.execute()
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    table = con._to_duckdb_relation(expr).to_arrow_table()
+    df = pd.DataFrame({
+        name: col.to_pylist() if pat.is_nested(col.type) or pat.is_dictionary(col.type) else col.to_pandas()
+        for name, col in zip(table.column_names, table.columns, strict=True)
+    })
+    return DuckDBPandasData.convert_table(df, expr.as_table().schema())
