@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -139,6 +140,20 @@ def preflight(cfg, data_source: str | None = None) -> None:
             f"no notebook was run:\n{errors}\nRun `playbook validate-data {source}` for details.")
 
 
+def _once(fn: Callable[[], list[str]]) -> Callable[[], list[str]]:
+    """``fn`` evaluated at most once, even when called from several threads at a time."""
+    lock = threading.Lock()
+    box: list[list[str]] = []
+
+    def _call() -> list[str]:
+        with lock:
+            if not box:
+                box.append(fn())
+            return box[0]
+
+    return _call
+
+
 def _jobs_arg(value: str) -> int:
     """``--jobs`` value: a positive number of kernels, or 0 / ``auto`` for one per CPU."""
     from playbook.errors import RunError
@@ -163,8 +178,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
             preflight(cfg, args.data_source)
         return cfg
 
+    shared: dict[str | None, Callable[[], list[str]]] = {}
+    lock = threading.Lock()
+
     def _pii(cfg_source: str | None) -> Callable[[], list[str]]:
-        return pii_values_for(args.data_source or cfg_source)
+        """One PII list per data source for the whole batch (kept in memory only, never on disk)."""
+        source = args.data_source or cfg_source
+        with lock:
+            if source not in shared:
+                shared[source] = _once(pii_values_for(source))
+            return shared[source]
 
     results = run_campaigns(
         args.configs,

@@ -568,6 +568,7 @@ class _Run:
     slots: threading.Semaphore | None = None
     pii_values: Callable[[], Iterable[str]] | None = None
     pii_guard: bool = True
+    cancel: threading.Event | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     scanner: Any = None
     windows: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -687,6 +688,11 @@ def _schedule(run: _Run, graph: Mapping[str, Sequence[str]], n_jobs: int,
     pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix=f"playbook-{run.slug}")
     try:
         while pending or running:
+            cancel = getattr(run, "cancel", None)
+            if cancel is not None and cancel.is_set():  # interrupted: start nothing new
+                for step in pending:
+                    results[step].status, results[step].message = SKIPPED, "skipped: run interrupted"
+                pending = []
             for step in list(pending):
                 bad = [d for d in graph[step] if results[d].status not in (OK, NOT_RUN)]
                 if bad:
@@ -737,6 +743,7 @@ def run_campaign(
     pii_guard: bool = True,
     jobs: int | str | None = 1,
     slots: threading.Semaphore | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunResult:
     """Execute a campaign's notebooks with Papermill and publish its report atomically.
 
@@ -772,6 +779,9 @@ def run_campaign(
     slots : threading.Semaphore, optional
         Kernel slots shared with other campaigns of a batch (:func:`run_campaigns`): a step
         holds one while its kernel runs.
+    cancel : threading.Event, optional
+        Once set (Ctrl-C in a parallel batch), no further step starts; the run ends as
+        ``error`` "interrupted" and publishes nothing.
 
     Returns
     -------
@@ -809,7 +819,7 @@ def run_campaign(
     prev_steps = {e.get("step"): e for e in previous.get("steps", [])}
     results: dict[str, StepResult] = {s: StepResult(s) for s in steps}
     run = _Run(slug, staging, nb_dir, base_params, kernel_name, timeout, say, slots,
-               pii_values, pii_guard)
+               pii_values, pii_guard, cancel)
     run_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     failures: list[StepResult] = []
     kept: dict[str, Path] = {}
@@ -824,6 +834,10 @@ def run_campaign(
     try:
         run_before = _snapshot(staging)
         _schedule(run, run_graph(steps), n_jobs, results, on_done)
+        if cancel is not None and cancel.is_set():
+            shutil.rmtree(staging, ignore_errors=True)
+            return RunResult(slug, str(config_path), ERROR, "interrupted: nothing was published",
+                             results, None, kept.get("dir"), round(time.monotonic() - started, 2))
         if failures:
             failures.sort(key=lambda r: STEPS.index(r.step))
             failed_dir = kept["dir"]
@@ -997,8 +1011,15 @@ def run_campaigns(
 
     if not parallel:
         return [one(p) for p in paths]
-    with ThreadPoolExecutor(max_workers=min(n_jobs, len(paths)), thread_name_prefix="playbook-batch") as pool:
+    kw["cancel"] = cancel = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=min(n_jobs, len(paths)), thread_name_prefix="playbook-batch")
+    try:
         return list(pool.map(one, paths))
+    except BaseException:  # Ctrl-C: start no new step or campaign, let running kernels end
+        cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def summary_table(results: Sequence[RunResult]) -> str:

@@ -607,3 +607,35 @@ def test_attribute_files_by_name_then_time_window():
     assert out == {"01_plan": ["01_plan.html", "artifacts/a.parquet", "artifacts/both.parquet"],
                    "02_segment": ["artifacts/both.parquet", "artifacts/prev.parquet"],
                    "04_test": ["artifacts/t.json"]}
+
+
+def test_scheduler_starts_nothing_new_once_cancelled(monkeypatch):
+    import threading
+
+    log, _ = _fake_kernels(monkeypatch)
+    cancel = threading.Event()
+    results = {s: StepResult(s) for s in STEPS}
+    run = SimpleNamespace(slug="x", say=lambda _m: None, cancel=cancel)
+    # Ctrl-C arrives while the first step runs (jobs 1)
+    runner._schedule(run, runner.run_graph(list(STEPS)), 1, results, lambda _r: cancel.set())
+    assert list(log) == ["01_plan"]
+    assert [r.status for r in results.values()] == ["ok"] + ["skipped"] * 4
+    assert results["04_test"].message == "skipped: run interrupted"
+
+
+def test_cli_batch_reads_pii_values_once_per_source(monkeypatch):
+    from playbook import cli
+
+    calls = []
+    monkeypatch.setattr(cli, "pii_values_for", lambda src, timezone=None: lambda: calls.append(src) or ["x"])
+    seen = {}
+
+    def fake_run_campaigns(paths, **kw):
+        f = kw["pii_values_factory"]
+        seen["same"] = f("data/a") is f("data/a") and f("data/a") is not f("data/b")
+        assert f("data/a")() == ["x"] and f("data/a")() == ["x"] and f("data/b")() == ["x"]
+        return [RunResult("a", "a.yaml", "ok", "published", report_dir=Path("reports/a"))]
+
+    monkeypatch.setattr(runner, "run_campaigns", fake_run_campaigns)
+    assert cli.main(["run", "a.yaml", "b.yaml", "--no-validate"]) == 0
+    assert seen["same"] and calls == ["data/a", "data/b"]
