@@ -975,8 +975,11 @@ def retro_budget_bounds(
 
 
 def describe_retro_budget(table: pd.DataFrame, campaign: str, currency: str = "USD",
-                          floor: float = RETRO_MROAS_FLOOR) -> str:
-    """Sentence on how an earlier retrospective shaped the budget bounds (Markdown)."""
+                          floor: float = RETRO_MROAS_FLOOR, plan: pd.DataFrame | None = None) -> str:
+    """Sentence on how an earlier retrospective shaped the budget bounds (Markdown).
+
+    With the optimised ``plan`` (``channel``, ``budget``), it also says whether a cap binds.
+    """
     from playbook.report import fmt_money
 
     if table.empty or table["earlier_recommended"].isna().all():
@@ -991,6 +994,12 @@ def describe_retro_budget(table: pd.DataFrame, campaign: str, currency: str = "U
             f"**{r.channel.replace('_', ' ')}** ({r.earlier_marginal_roas:.2f}): maximum capped at "
             f"{fmt_money(r.max_budget_used, currency)} instead of {fmt_money(r.max_budget_config, currency)}"
             for r in capped.itertuples()) + ".")
+        if plan is not None and not plan.empty:
+            budget = plan.set_index("channel")["budget"]
+            binding = [r.channel for r in capped.itertuples() if budget.get(r.channel, 0.0) >= r.max_budget_used - 1.0]
+            text += (" The cap binds for " + ", ".join(c.replace("_", " ") for c in binding) + ": the optimiser "
+                     "would have spent more there." if binding else
+                     " The optimised split stays below these caps, so they change no amount this time.")
     elif not low.empty and not table.attrs.get("applied", True):
         text += (f" It found a marginal ROAS below {floor:g} for "
                  + ", ".join(r.channel.replace("_", " ") for r in low.itertuples())

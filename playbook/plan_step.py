@@ -691,7 +691,7 @@ def describe_budget_lessons(br: BudgetResult, er: EarlierRetro, currency: str) -
     """How the earlier retrospective shaped the budget (Markdown)."""
     if er.summary is None:
         return "No earlier retrospective applies, so the channel bounds are the configured ones."
-    return P.describe_retro_budget(br.retro, er.name, currency)
+    return P.describe_retro_budget(br.retro, er.name, currency, plan=br.plan)
 
 
 def describe_budget_notes(br: BudgetResult) -> str:

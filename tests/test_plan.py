@@ -239,6 +239,10 @@ def test_retro_budget_bounds_cap_channels_with_low_marginal_roas():
     text = P.describe_retro_budget(table, "Holiday 2024")
     assert "**paid social** (0.60): maximum capped at $33,000 instead of $50,000" in text
     assert "**affiliate** (0.80)" in text
+    plan = pd.DataFrame({"channel": list(_BOUNDS), "budget": [60_000.0, 20_000.0, 15_000.0, 11_000.0, 4_000.0]})
+    assert "The cap binds for affiliate:" in P.describe_retro_budget(table, "Holiday 2024", plan=plan)
+    plan["budget"] = [60_000.0, 20_000.0, 15_000.0, 10_000.0, 5_000.0]
+    assert "stays below these caps" in P.describe_retro_budget(table, "Holiday 2024", plan=plan)
 
 
 def test_retro_budget_bounds_edge_cases():

@@ -179,6 +179,7 @@ def test_earlier_retrospective_shapes_targets_and_budget(tmp_path):
     assert plan.loc["paid_search", "budget"] == pytest.approx(30_000 * scale)
     sentence = S.describe_budget_lessons(br1, er, cfg.currency)
     assert f"**paid search** (0.70): maximum capped at ${30_000 * scale:,.0f}" in sentence
+    assert "The cap binds for paid search" in sentence
     assert any("Capped by the Holiday 2024 retrospective" in n for n in br1.notes)
     summary = S.plan_summary(cfg, cf, tr1, br1)
     assert summary["earlier_retrospective"] == "holiday-2024" and summary["earlier_forecast_bias"] == pytest.approx(applied)
