@@ -278,9 +278,18 @@ def describe(recon: pd.DataFrame) -> str:
 def top_products_text(recs: pd.DataFrame, products: pd.DataFrame, n: int = 3) -> pd.Series:
     """customer_id -> ``"name 1; name 2; name 3"`` from recommendations (ranks 1..n)."""
     r = recs[recs["rank"] <= n].merge(products[["product_id", "name"]], on="product_id", how="left")
-    r["name"] = r["name"].fillna(r["product_id"])
-    r = r.sort_values(["customer_id", "rank"])
-    return r.groupby("customer_id")["name"].agg("; ".join)
+    r["name"] = r["name"].fillna(r["product_id"]).astype(str)
+    if r.empty:
+        return pd.Series(dtype=object, name="name").rename_axis("customer_id")
+    # Vectorised "; ".join per customer in rank order (a Python join per group took ~2 min at 1M).
+    wide = r.drop_duplicates(["customer_id", "rank"]).set_index(["customer_id", "rank"])["name"].unstack("rank")
+    out = pd.Series("", index=wide.index, dtype=object)
+    for col in sorted(wide.columns):
+        v = wide[col]
+        has = v.notna()
+        out = out.where(~has, out.where(out == "", out + "; ") + v.fillna(""))
+    out.index = out.index.astype(str).rename("customer_id")
+    return out.rename("name")
 
 
 def has_bom(path) -> bool:
