@@ -54,6 +54,7 @@ SPARK_DEFAULTS: dict[str, str] = {
 SPARK_LOCAL_DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
+    "spark.ui.showConsoleProgress": "false",
 }
 
 _SCHEMES = ("spark://", "spark+")
