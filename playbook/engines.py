@@ -181,7 +181,7 @@ def spark_session(src: SparkSource):
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise DataError(
-            f"Data source {src.url} needs pyspark: `pip install 'pyspark>=3.5,<5'` "
+            f"Data source {src.url} needs pyspark: `pip install 'pyspark>=4,<5'` "
             "(add pyspark[connect] for Spark Connect)."
         ) from exc
     builder = SparkSession.builder

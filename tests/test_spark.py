@@ -43,7 +43,7 @@ def _require_spark() -> None:
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        pytest.fail("pyspark is not installed: `pip install -e .[dev]` or `pip install 'pyspark>=3.5,<5'`.")
+        pytest.fail("pyspark is not installed: `pip install -e .[dev]` or `pip install 'pyspark>=4,<5'`.")
     try:
         engines.check_java()
     except DataError as exc:
