@@ -50,8 +50,9 @@ lint:  ## ruff on the package, tests and notebooks
 lab: setup data  ## open JupyterLab with the project kernel
 	$(BIN)/jupyter lab notebooks/
 
-bench: setup  ## benchmarks (placeholder until the scale issue: times sample-data generation)
-	$(BIN)/python benchmarks/bench_synth.py --customers $(CUSTOMERS) --out benchmarks/.cache/sample
+bench: setup data  ## benchmarks: whole playbook on the sample and on 1M customers (generated once, cached), heavy functions at 100k/1M
+	$(BIN)/python benchmarks/bench_playbook.py
+	$(BIN)/python benchmarks/bench_functions.py
 
 clean:  ## remove generated data, reports, caches (keeps .venv; `make distclean` removes it too)
 	rm -rf $(SAMPLE) reports/*/ reports/.staging reports/_failed benchmarks/.cache .pytest_cache .ruff_cache
