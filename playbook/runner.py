@@ -551,8 +551,6 @@ _MTIME_SLACK_NS = 50_000_000
 """File modification times come from the kernel's coarse clock, up to a few ms behind
 ``time.time_ns()``; a step's time window is widened by this much at its start (ns)."""
 
-_FAILURE_STATUSES = (FAILED, TIMEOUT, KERNEL_DIED)
-
 
 @dataclass
 class _Run:
