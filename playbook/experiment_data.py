@@ -25,7 +25,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from playbook.warehouse import Warehouse, to_utc
+from playbook.warehouse import Warehouse, fetch, to_utc
 
 PRE_DAYS = 365
 
@@ -136,7 +136,7 @@ def user_outcomes(wh: Warehouse, experiment_id: str, window: Window,
         c = wh.table("customers").select("customer_id", "country")
         c = c.group_by("customer_id").aggregate(country=c.country.min())
         t = t.left_join(c, "customer_id").select(t, c.country)
-    df = t.execute()
+    df = fetch(t)
     return _tidy_outcomes(df)
 
 
@@ -197,7 +197,7 @@ def daily_user_orders(wh: Warehouse, experiment_id: str, window: Window) -> pd.D
     day = o.order_ts.date().delta(ibis.date(window.start.date()), unit="day")
     o = o.mutate(day=day)
     g = o.group_by(["customer_id", "day"]).aggregate(orders=o.count(), revenue=o.revenue.sum())
-    df = g.execute()
+    df = fetch(g)
     df["customer_id"] = df["customer_id"].astype(str)
     df["day"] = pd.to_numeric(df["day"]).astype("int64")
     return df

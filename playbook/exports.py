@@ -27,7 +27,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from playbook.warehouse import Warehouse
+from playbook.warehouse import Warehouse, fetch
 
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 CALLING_CODES = {"US": "1", "GB": "44", "DE": "49", "IN": "91", "AE": "971", "CN": "86", "FR": "33",
@@ -95,7 +95,7 @@ def contacts(wh: Warehouse, as_of=None) -> pd.DataFrame:
             unsubscribed=(em & m.unsubscribed_ts.notnull()).any(),
             bounced=(em & bounced).any())
         cols = cols.left_join(g, "customer_id").drop("customer_id_right")
-    df = cols.execute()
+    df = fetch(cols)
     for col in ("unsubscribed", "bounced"):
         df[col] = df[col].fillna(False).astype(bool) if col in df else False
     df["customer_id"] = df["customer_id"].astype(str)
@@ -346,7 +346,7 @@ def build_people(wh: Warehouse, output_dir, scores: pd.DataFrame, clv_table: pd.
     from playbook import offers
 
     c = wh.table("customers")
-    base = c.select("customer_id", "first_name", "country").execute()
+    base = fetch(c.select("customer_id", "first_name", "country"))
     base["customer_id"] = base["customer_id"].astype(str)
     base = base.drop_duplicates("customer_id")
     df = scores[["customer_id", "score", "score_decile"]].merge(base, on="customer_id", how="left")

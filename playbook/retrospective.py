@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from playbook.warehouse import Warehouse, daily_sales, to_day, to_utc
+from playbook.warehouse import Warehouse, daily_sales, fetch, to_day, to_utc
 
 DIMENSIONS: tuple[str, ...] = ("channel", "category", "country")
 #: Label of revenue without a product category (refunds, orders without lines).
@@ -432,7 +432,7 @@ def arm_outcomes(wh: Warehouse, experiment_id: str, start, end) -> pd.DataFrame:
         rev=j.revenue.sum().fill_null(0.0), orders=j.order_id.count())
     arm = per.group_by("variant").aggregate(
         n=per.count(), converters=(per.orders > 0).sum(), revenue=per.rev.sum(), revenue_sq=(per.rev * per.rev).sum())
-    df = arm.execute()
+    df = fetch(arm)
     df["variant"] = df["variant"].astype(str)
     for c in ("n", "converters"):
         df[c] = df[c].astype("int64")
