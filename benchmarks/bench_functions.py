@@ -13,7 +13,9 @@ clusters). Per function it records wall time, CPU time of the process (user + sy
 threads: less disturbed than wall time on a shared machine) and the peak resident memory (RSS) of
 the process while the call ran, sampled every 50 ms by a thread. The final table shows, per
 function, the figures for each size and the growth ratio of wall time from the smallest to the
-largest size next to the ratio of customers (linear growth = the same ratio).
+largest size, in wall time and in CPU time, next to the ratio of customers (linear growth = the
+same ratio). Peak RSS is the whole process's (earlier results such as the feature table stay in
+memory), not the function's own increment.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ def print_table(results: dict[int, dict[str, dict]]) -> None:
     """Per function: wall s / CPU s / peak RSS per size, and wall-time growth vs customer growth."""
     sizes = sorted(results)
     head = "".join(f"{f'{n:,}: wall s / cpu s / GB':>32}" for n in sizes)
-    print(f"\n{'function':<20}{head}{'growth':>10}  (customers x{sizes[-1] / sizes[0]:.0f})"
+    print(f"\n{'function':<20}{head}{'growth wall / cpu':>18}  (customers x{sizes[-1] / sizes[0]:.0f})"
           if len(sizes) > 1 else f"\n{'function':<20}{head}")
     for fn in FUNCTIONS:
         cells, walls = [], []
@@ -140,8 +142,9 @@ def print_table(results: dict[int, dict[str, dict]]) -> None:
                          if r else f"{'-':>26}")
         if all(w is None for w in walls):
             continue
-        growth = (f"{walls[-1] / walls[0]:10.1f}" if len(sizes) > 1 and walls[0] and walls[-1]
-                  else f"{'':>10}")
+        cpus = [results[n][fn]["cpu_s"] if fn in results[n] else None for n in sizes]
+        growth = (f"{walls[-1] / walls[0]:7.1f} / {cpus[-1] / cpus[0]:4.1f}"
+                  if len(sizes) > 1 and walls[0] and walls[-1] and cpus[0] and cpus[-1] else f"{'':>14}")
         print(f"{fn:<20}" + "".join(f"{c:>32}" for c in cells) + growth)
 
 
