@@ -297,17 +297,26 @@ def pseudonymize(ids: Any, key: str | bytes | None = None, length: int = 16) -> 
     cannot without the key (RFC 2104).
     """
     k = _pseudonym_key(key)
+    # The keyed state is built once and copied per id: the same HMAC, about twice as fast.
+    base = hmac.new(k, digestmod=hashlib.sha256)
 
     def one(v: Any) -> Any:
         if _is_missing(v):
             return None
-        return hmac.new(k, str(v).encode("utf-8"), hashlib.sha256).hexdigest()[:length]
+        h = base.copy()
+        h.update(str(v).encode("utf-8"))
+        return h.hexdigest()[:length]
 
     if isinstance(ids, str | bytes | int | np.integer):
         return one(ids.decode() if isinstance(ids, bytes) else ids)
+    values = ids if isinstance(ids, pd.Series) else pd.Series(list(ids), dtype="object")
+    # Hash each distinct id once (ids repeat in per-row tables such as recommendations).
+    uniques = pd.unique(values.to_numpy(dtype=object))
+    mapping = {u: one(u) for u in uniques if not _is_missing(u)}
+    out = [None if _is_missing(v) else mapping[v] for v in values]
     if isinstance(ids, pd.Series):
-        return pd.Series([one(v) for v in ids], index=ids.index, dtype="object", name=ids.name)
-    return pd.Series([one(v) for v in ids], dtype="object")
+        return pd.Series(out, index=ids.index, dtype="object", name=ids.name)
+    return pd.Series(out, dtype="object")
 
 
 _EMAIL_RE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
