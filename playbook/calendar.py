@@ -28,6 +28,7 @@ Approximations (documented, deliberate):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable
 
 import holidays
@@ -165,6 +166,7 @@ _EVENT_NAMES: dict[str, str] = {
 }
 
 
+@functools.lru_cache(maxsize=8192)
 def event_date(event: str, country: str, year: int) -> dt.date | None:
     """Date of a retail ``event`` in ``country`` and ``year``.
 
@@ -390,7 +392,7 @@ def event_features(
     if len(idx) == 0:
         return pd.DataFrame(index=idx)
     years = range(idx.min().year - 1, idx.max().year + 2)
-    pos = {d: i for i, d in enumerate(idx)}
+    pos = {d.toordinal(): i for i, d in enumerate(idx)}  # day number -> row (integer lookups)
     cols: dict[str, np.ndarray] = {}
     for feature, spec in windows.items():
         peak = np.zeros(len(idx))
@@ -399,7 +401,7 @@ def event_features(
         for country in countries:
             if w[country] == 0:
                 continue
-            for p in _event_peaks(feature, country, years):
+            for p in (peak_day.toordinal() for peak_day in _event_peaks(feature, country, years)):
                 _put(pos, p, 0, w[country], peak)
                 for k in range(1, spec["pre"] + 1):
                     _put(pos, p, -k, w[country] * (1 - k / (spec["pre"] + 1)), ramp)
@@ -419,8 +421,9 @@ def event_features(
     return frame.loc[:, frame.abs().sum() > 0]
 
 
-def _put(pos: dict, peak: pd.Timestamp, k: int, value: float, out: np.ndarray) -> None:
-    i = pos.get(peak + pd.Timedelta(days=k))
+def _put(pos: dict[int, int], peak: int, k: int, value: float, out: np.ndarray) -> None:
+    """Add ``value`` to ``out`` on the day ``peak + k`` (day ordinals) when it is in ``pos``."""
+    i = pos.get(peak + k)
     if i is not None:
         out[i] += value
 

@@ -212,6 +212,28 @@ def run_graph(steps: Sequence[str]) -> dict[str, tuple[str, ...]]:
     return {s: tuple(d for d in DEPENDENCIES.get(s, ()) if d in chosen) for s in steps}
 
 
+def critical_order(graph: Mapping[str, Sequence[str]]) -> list[str]:
+    """Steps of ``graph`` by the length of their longest chain of dependents, longest first.
+
+    Critical-path list scheduling: a step that others wait for starts first; ties keep
+    :data:`STEPS` order. With the default graph: 01_plan, 02_segment, 04_test (each heads a
+    two-step chain), then 03_personalize and 05_retrospective. With one job this is still a
+    valid order (every dependency comes before its dependents).
+    """
+    dependents: dict[str, list[str]] = {s: [] for s in graph}
+    for step, deps in graph.items():
+        for d in deps:
+            dependents.setdefault(d, []).append(step)
+    depth: dict[str, int] = {}
+
+    def chain(step: str) -> int:
+        if step not in depth:
+            depth[step] = 1 + max((chain(x) for x in dependents.get(step, [])), default=0)
+        return depth[step]
+
+    return sorted(graph, key=lambda s: (-chain(s), STEPS.index(s) if s in STEPS else len(STEPS)))
+
+
 def check_kernel(name: str = DEFAULT_KERNEL) -> None:
     """Fail with the install command when the Jupyter kernel ``name`` is not installed."""
     from jupyter_client.kernelspec import KernelSpecManager
@@ -676,11 +698,14 @@ def _schedule(run: _Run, graph: Mapping[str, Sequence[str]], n_jobs: int,
               results: dict[str, StepResult], on_done: Callable[[StepResult], Any]) -> None:
     """Run the steps of ``graph`` with up to ``n_jobs`` at once, dependencies first.
 
-    Ready steps start in :data:`STEPS` order. A step whose dependency failed or was skipped is
+    With one job, steps run in :data:`STEPS` order; with more, ready steps start in
+    :func:`critical_order` (longest chain of dependents first), so with
+    ``--jobs 2`` the plan -> retrospective chain and the test step start before personalise,
+    which nothing waits for. A step whose dependency failed or was skipped is
     marked ``skipped`` (naming the failed step) and never started. ``results`` is filled in
     place; ``on_done`` is called in this (the coordinating) thread as each step finishes.
     """
-    pending = [s for s in STEPS if s in graph]
+    pending = critical_order(graph) if n_jobs > 1 else [s for s in STEPS if s in graph]
     running: dict[Future[StepResult], str] = {}
     cause: dict[str, str] = {}
     pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix=f"playbook-{run.slug}")

@@ -105,3 +105,25 @@ def test_run_refuses_data_that_breaks_the_contract(tmp_path):
     assert "violates the data contract" in text and "orders.customer_id" in text
     assert not (tmp_path / "reports").exists()
     assert "Traceback" not in res.stderr
+
+
+def test_console_script_skips_the_slow_iri_checker_and_still_validates_notebooks():
+    code = (
+        "import sys\n"
+        "from playbook import cli\n"
+        "cli._skip_iri_format_checker()\n"
+        "import nbformat, jsonschema\n"
+        "assert sys.modules.get('rfc3987_syntax') is None\n"
+        "assert 'iri' not in jsonschema.FormatChecker().checkers\n"
+        "nb = nbformat.read('notebooks/01_plan.ipynb', as_version=4)\n"
+        "nbformat.validate(nb)\n"
+        "bad = nbformat.v4.new_notebook(); bad.cells.append({'cell_type': 'nonsense'})\n"
+        "try:\n"
+        "    nbformat.validate(bad)\n"
+        "except nbformat.ValidationError:\n"
+        "    print('invalid caught')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], check=False)
+    assert out.returncode == 0, out.stderr
+    assert "invalid caught" in out.stdout

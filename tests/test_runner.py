@@ -492,7 +492,7 @@ def _fake_kernels(monkeypatch, fail=(), seconds=0.1):
             state["now"] += 1
             state["peak"] = max(state["peak"], state["now"])
         t0 = time.monotonic()
-        time.sleep(seconds)
+        time.sleep(seconds.get(step, 0.1) if isinstance(seconds, dict) else seconds)
         with lock:
             state["now"] -= 1
             log[step] = (t0, time.monotonic())
@@ -639,3 +639,28 @@ def test_cli_batch_reads_pii_values_once_per_source(monkeypatch):
     monkeypatch.setattr(runner, "run_campaigns", fake_run_campaigns)
     assert cli.main(["run", "a.yaml", "b.yaml", "--no-validate"]) == 0
     assert seen["same"] and calls == ["data/a", "data/b"]
+
+
+def test_critical_order_puts_heads_of_longer_chains_first():
+    assert runner.critical_order(runner.run_graph(list(STEPS))) == [
+        "01_plan", "02_segment", "04_test", "03_personalize", "05_retrospective"]
+    # a chain of three beats chains of two; every dependency still precedes its dependants
+    graph = {"a": (), "b": ("a",), "c": ("b",), "d": (), "e": ("d",)}
+    monkey_steps = ("d", "e", "a", "b", "c")
+    import unittest.mock as um
+
+    with um.patch.object(runner, "STEPS", monkey_steps):
+        assert runner.critical_order(graph) == ["a", "d", "b", "e", "c"]
+    assert runner.critical_order(runner.run_graph(["03_personalize", "05_retrospective"])) == [
+        "03_personalize", "05_retrospective"]
+
+
+def test_jobs2_starts_test_before_personalize_so_the_retrospective_is_not_last_alone(monkeypatch):
+    # with two slots the critical path (01 -> 05, 04 -> 05) must not queue behind 03, which
+    # nothing waits for: 04_test starts before 03_personalize
+    # 01_plan is the long step: when 02 ends, one slot is free and 04 (not 03) must take it
+    log, _ = _fake_kernels(monkeypatch, seconds={"01_plan": 0.6})
+    _schedule(list(STEPS), 2)
+    assert log["04_test"][0] < log["03_personalize"][0]
+    assert log["04_test"][0] < log["01_plan"][1]  # side by side with the long plan step
+    assert log["05_retrospective"][0] >= max(log["01_plan"][1], log["04_test"][1])
