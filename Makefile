@@ -10,6 +10,7 @@ CAMPAIGN    ?= campaigns/holiday-2025.yaml
 SAMPLE      ?= data/sample
 CUSTOMERS   ?= 20000
 SEED        ?= 42
+JOBS        ?= 2
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -37,7 +38,7 @@ data: $(SAMPLE)/truth.json  ## generate the synthetic sample data (once)
 
 demo: setup data  ## set up, generate sample data and run all five notebooks for the example campaign
 	$(BIN)/playbook validate-data $(SAMPLE)
-	$(BIN)/playbook run $(CAMPAIGN)
+	$(BIN)/playbook run $(CAMPAIGN) --jobs $(JOBS)
 	@echo "Open reports/holiday-2025/index.html"
 
 test: setup data  ## set up and run the whole test suite (unit tests, notebooks under nbval, end to end)

@@ -643,6 +643,17 @@ def forecast_campaign(
         ``multiplier``, ``lo95``, ``hi95``), ``notes`` (fallbacks), ``history`` (daily totals up
         to the cutoff: ``day``, ``revenue``, ``orders``).
     """
+    from threadpoolctl import threadpool_limits
+
+    # dozens of small state-space fits (matrices of a few rows): multi-threaded BLAS only adds
+    # thread wake-ups; one thread cut the plan kernel's CPU by ~25 % on the sample.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _forecast_campaign(wh, countries, history_start, cutoff, start, end, comparison_seasons,
+                                  metrics, models, rolling_folds, annual_order, breakdowns)
+
+
+def _forecast_campaign(wh, countries, history_start, cutoff, start, end, comparison_seasons, metrics,
+                       models, rolling_folds, annual_order, breakdowns) -> CampaignForecast:
     from playbook.warehouse import daily_sales
 
     cut = pd.Timestamp(cutoff)

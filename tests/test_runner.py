@@ -664,3 +664,21 @@ def test_jobs2_starts_test_before_personalize_so_the_retrospective_is_not_last_a
     assert log["04_test"][0] < log["03_personalize"][0]
     assert log["04_test"][0] < log["01_plan"][1]  # side by side with the long plan step
     assert log["05_retrospective"][0] >= max(log["01_plan"][1], log["04_test"][1])
+
+
+def test_kernel_threads_splits_cpus_between_concurrent_kernels_and_restores(monkeypatch):
+    import os
+
+    for v in runner.THREAD_VARS:
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "7")  # the user's own choice wins
+    monkeypatch.setattr(runner, "resolve_jobs", lambda jobs: 4 if jobs == 0 else jobs)
+    with runner.kernel_threads(2):
+        assert os.environ["OMP_NUM_THREADS"] == "2" and os.environ["OPENBLAS_NUM_THREADS"] == "2"
+        assert os.environ["MKL_NUM_THREADS"] == "7"
+    assert "OMP_NUM_THREADS" not in os.environ and "OPENBLAS_NUM_THREADS" not in os.environ
+    assert os.environ["MKL_NUM_THREADS"] == "7"
+    with runner.kernel_threads(8):  # more kernels than CPUs: still one thread each
+        assert os.environ["OMP_NUM_THREADS"] == "1"
+    with runner.kernel_threads(1):  # one kernel: library defaults
+        assert "OMP_NUM_THREADS" not in os.environ
