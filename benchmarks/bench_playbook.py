@@ -10,7 +10,8 @@ The large dataset is generated once with :func:`playbook.synth.generate` and cac
 ``benchmarks/.cache/customers_<N>_seed<S>/`` (gitignored; ``truth.json`` marks a complete set).
 For each dataset a temporary copy of the campaign config points ``data.source`` at it and
 ``output.dir`` at a temporary folder (the real ``reports/`` is never touched), and ``playbook run``
-runs in a subprocess. A monitoring thread samples, every ``--interval`` seconds, the resident
+runs in a subprocess (the sample with ``--jobs 2`` as ``make demo`` does, the large dataset with
+``--jobs 1``; ``--sample-jobs`` and ``--jobs`` change them). A monitoring thread samples, every ``--interval`` seconds, the resident
 memory (RSS) of every Jupyter kernel below that subprocess (kernel plus its own children) and of
 the runner process itself, and attributes each kernel to the step whose ``running`` line the
 runner printed just before the kernel appeared (one kernel per step). Per step it prints wall time
@@ -322,7 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=42, help="generation seed (default %(default)s)")
     p.add_argument("--config", default="campaigns/holiday-2025.yaml", help="campaign config to copy")
     p.add_argument("--only", nargs="+", default=None, metavar="STEP", help="steps to run (default all)")
-    p.add_argument("--jobs", type=int, default=1, help="playbook run --jobs (default 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="playbook run --jobs for the large dataset (default 1: memory target)")
+    p.add_argument("--sample-jobs", type=int, default=2,
+                   help="playbook run --jobs for the sample (default 2, as make demo)")
     p.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in s (default 3600)")
     p.add_argument("--interval", type=float, default=0.25, help="memory sampling interval in s")
     p.add_argument("--skip-1m", "--skip-large", dest="skip_large", action="store_true",
@@ -332,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     config = (ROOT / args.config).resolve()
     runs: list[RunFigures] = []
     if not args.skip_sample:
-        runs.append(run_playbook("sample", 20_000, config, ensure_sample(), args.only, args.jobs,
+        runs.append(run_playbook("sample", 20_000, config, ensure_sample(), args.only, args.sample_jobs,
                                  args.timeout, args.interval))
         print_figures(runs[-1])
     if not args.skip_large:
