@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -552,13 +553,40 @@ def _swap(staging: Path, final: Path) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
+@functools.lru_cache(maxsize=1)
+def encrypted_kernel_manager() -> type | None:
+    """A kernel manager class that gives each kernel CurveZMQ keys, or ``None`` if unsupported.
+
+    By default jupyter_client talks to a kernel over local TCP in plain text, and ipykernel
+    prints "Kernel is running over TCP without encryption" for every step. With
+    ``transport_encryption = "auto"`` (jupyter_client >= 8.10, pyzmq built with libsodium, a
+    kernelspec declaring ``supported_encryption: curve``, as ipykernel's does) the manager
+    provisions keys and the kernel encrypts its sockets. Older versions keep the default.
+    """
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    if not zmq.has("curve") or "transport_encryption" not in AsyncKernelManager.class_trait_names():
+        return None
+    from traitlets import default
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        @default("transport_encryption")
+        def _transport_encryption_default(self) -> str:
+            return "auto"
+
+    return EncryptedKernelManager
+
+
 def _execute(nb_in: Path, nb_out: Path, params: Mapping[str, Any], kernel_name: str, timeout: float) -> None:
     import papermill
 
+    manager = encrypted_kernel_manager()
+    extra = {"kernel_manager_class": manager} if manager is not None else {}
     with _quiet_papermill():
         papermill.execute_notebook(
             str(nb_in),
-        str(nb_out),
+            str(nb_out),
             parameters=dict(params),
             kernel_name=kernel_name,
             progress_bar=False,
@@ -566,6 +594,7 @@ def _execute(nb_in: Path, nb_out: Path, params: Mapping[str, Any], kernel_name: 
             cwd=str(project_root()),
             execution_timeout=timeout,
             start_timeout=120,
+            **extra,
         )
 
 

@@ -682,3 +682,21 @@ def test_kernel_threads_splits_cpus_between_concurrent_kernels_and_restores(monk
         assert os.environ["OMP_NUM_THREADS"] == "1"
     with runner.kernel_threads(1):  # one kernel: library defaults
         assert "OMP_NUM_THREADS" not in os.environ
+
+
+def test_steps_run_on_an_encrypted_kernel_connection(tmp_path, capfd):
+    # the project kernel (make setup) declares CurveZMQ support: the runner provisions keys, so
+    # ipykernel no longer warns "running over TCP without encryption" at every step
+    import nbformat
+
+    if runner.encrypted_kernel_manager() is None:
+        pytest.skip("this jupyter_client/pyzmq cannot provision CurveZMQ keys")
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("print(6 * 7)"))
+    nb.metadata["kernelspec"] = {"name": runner.DEFAULT_KERNEL, "display_name": "x", "language": "python"}
+    src, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, src)
+    runner._execute(src, out, {}, runner.DEFAULT_KERNEL, 60)
+    assert nbformat.read(out, as_version=4).cells[0].outputs[0]["text"] == "42\n"
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out
