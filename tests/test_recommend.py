@@ -71,3 +71,18 @@ def test_popularity_uses_no_data_after_as_of():
     last = recommend.interactions_units(wh, "2023-11-01", "2024-01-01")
     ref = (0.5 * last / last.sum()).add(0.5 * units / units.sum(), fill_value=0)
     pd.testing.assert_series_equal(pop.sort_index(), ref.sort_index(), check_names=False)
+
+
+def test_top_k_equals_a_stable_full_sort_with_ties_and_minus_inf():
+    import numpy as np
+
+    from playbook.recommend import top_k
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n, p = int(rng.integers(0, 30)), int(rng.integers(1, 40))
+        scores = rng.integers(0, 4, size=(n, p)).astype(float)  # many ties
+        scores[rng.random((n, p)) < 0.25] = -np.inf  # already bought
+        k = int(rng.integers(1, p + 3))
+        expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(top_k(scores, k), expected)
