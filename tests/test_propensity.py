@@ -125,3 +125,19 @@ def test_fallback_scores_when_the_model_cannot_be_trained():
     # heuristic: more orders and more recent -> higher score
     assert spearmanr(s["score"], s["frequency"])[0] > 0.5
     assert "could not" in propensity.describe(res) or "Fallback" in propensity.describe(res)
+
+
+def test_driver_contributions_do_not_depend_on_prediction_threads(monkeypatch):
+
+    res = _result()
+    feats = res.features
+    rng = np.random.default_rng(0)
+    y = (rng.random(len(feats)) < 0.3).astype(int)
+    countries = sorted(feats["country"].unique())
+    model = propensity._xgb(3).fit(propensity.design_matrix(feats, countries), y)
+    runs = []
+    for threads in (1, 2):
+        monkeypatch.setattr(propensity, "PREDICT_THREADS", threads)
+        runs.append(propensity.score_customers(model, feats, countries))
+    pd.testing.assert_frame_equal(runs[0][0], runs[1][0])
+    pd.testing.assert_frame_equal(runs[0][1], runs[1][1])
