@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from playbook.engines import ordered_join
+from playbook.report import empty_chart
 from playbook.warehouse import Warehouse, to_day, to_utc
 
 #: Separator between channels in a path string ("email > paid_search").
@@ -727,9 +728,7 @@ def plot_attribution(long: pd.DataFrame, currency: str = "USD") -> plt.Figure:
 
     fig, ax = plt.subplots(figsize=(11, 4.8))
     if long.empty or long["revenue"].abs().sum() == 0:
-        ax.text(0.5, 0.5, "No attributed conversions in the window", ha="center", va="center",
-                transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No attributed conversions in the window")
         return fig
     wide = comparison_table(long, "revenue")
     models = list(wide.columns)

@@ -56,6 +56,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from playbook.errors import ConfigError
+from playbook.report import empty_chart
 
 ADSTOCK_GRID: tuple[float, ...] = (0.0, 0.4)
 
@@ -531,8 +532,7 @@ def plot_response_curves(fit: CurveFit, spend: pd.DataFrame, currency: str = "US
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
     if not fit.curves:
-        ax.text(0.5, 0.5, "No spend history: no response curves", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No spend history: no response curves")
         return fig
     for ch, c in fit.curves.items():
         s = spend.loc[spend["channel"] == ch, "spend"]

@@ -33,6 +33,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from playbook.errors import DataError
+from playbook.report import empty_chart
 from playbook.warehouse import Warehouse, customer_order_summary, to_utc
 
 #: Fewer customers with a repeat purchase than this: the models are not fitted (fallback used).
@@ -403,8 +404,7 @@ def plot_holdout(val: dict) -> plt.Figure:
     by = val["by_group"]
     fig, ax = plt.subplots(figsize=(9, 4))
     if by.empty:
-        ax.text(0.5, 0.5, "No customers to validate", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No customers to validate")
         return fig
     pos = np.arange(len(by))
     ax.bar(pos - 0.27, by["actual"], 0.27, label="actual", color="#1f4e79")

@@ -11,6 +11,7 @@ import ibis
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from playbook.report import empty_chart
 from playbook.warehouse import Warehouse
 
 
@@ -85,8 +86,7 @@ def plot_customer_base(summary: pd.DataFrame) -> plt.Figure:
     data = summary[summary["country"] != "All"]
     fig, ax = plt.subplots(figsize=(10, 4.2))
     if data.empty or data["customers"].sum() == 0:
-        ax.text(0.5, 0.5, "No customers as of this date", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No customers as of this date")
         return fig
     ax.bar(data["country"], data["active"], color="#1f4e79", label="active (bought in last 12 months)")
     ax.bar(data["country"], data["customers"] - data["active"], bottom=data["active"], color="#a9c4de",

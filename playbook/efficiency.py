@@ -32,6 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from playbook.report import empty_chart
 from playbook.warehouse import Warehouse, to_day, to_utc
 
 #: Fewest days with spend for which a saturating curve is fitted.
@@ -266,8 +267,7 @@ def plot_response_curves(data: pd.DataFrame, curves: Mapping[str, ResponseCurve]
     fig, axes = plt.subplots(1, max(len(chans), 1), figsize=(3.2 * max(len(chans), 1), 3.4), squeeze=False)
     if not chans:
         ax = axes[0, 0]
-        ax.text(0.5, 0.5, "No spend in the window", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No spend in the window")
         return fig
     for ax, ch in zip(axes[0], chans, strict=True):
         g = data[data["channel"] == ch]
@@ -411,8 +411,7 @@ def plot_budget(rec: pd.DataFrame, currency: str = "USD") -> plt.Figure:
 
     fig, ax = plt.subplots(figsize=(10, 4))
     if rec.empty:
-        ax.text(0.5, 0.5, "No channels configured", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No channels configured")
         return fig
     x = np.arange(len(rec))
     ax.bar(x - 0.2, rec["repeat_split"], 0.4, label="repeat this season's split", color="#999999")

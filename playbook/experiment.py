@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from playbook.report import empty_chart
 from playbook.warehouse import Warehouse
 
 
@@ -82,9 +83,7 @@ def plot_inventory(inventory: pd.DataFrame) -> plt.Figure:
 
     fig, ax = plt.subplots(figsize=(10, max(2.5, 0.35 * len(inventory) + 1)))
     if inventory.empty or inventory["assigned"].sum() == 0:
-        ax.text(0.5, 0.5, "No experiment assignments found", ha="center", va="center",
-                transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No experiment assignments found")
         return fig
     labels = inventory["experiment_id"] + " · " + inventory["variant"].astype(str)
     ax.barh(labels, inventory["assigned"], color="#1f4e79")

@@ -37,6 +37,7 @@ from playbook.experiment_data import (
     user_outcomes,
 )
 from playbook.experiment_design import balance_check
+from playbook.report import empty_chart
 
 SRM_P = 0.001
 GENERIC_ARMS = ("control", "treatment")
@@ -479,8 +480,7 @@ def plot_forest(analyses: list[ExperimentAnalysis]) -> plt.Figure:
     res = res[res["role"] == "primary"].dropna(subset=["rel_lift"])
     fig, ax = plt.subplots(figsize=(9, max(2.5, 0.45 * len(res) + 1.2)))
     if res.empty:
-        ax.text(0.5, 0.5, "No experiment results to show", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No experiment results to show")
         return fig
     labels = (res["experiment_id"] + " · " + res["variant"].astype(str) + "\n" + res["metric"]).tolist()
     y = np.arange(len(res))
@@ -508,9 +508,7 @@ def plot_sequential(analyses: list[ExperimentAnalysis]) -> plt.Figure:
     seq = [a for a in analyses if not a.sequential.empty]
     if not seq:
         fig, ax = plt.subplots(figsize=(8, 2.5))
-        ax.text(0.5, 0.5, "No daily data to monitor (message tests have a single send)", ha="center",
-                va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No daily data to monitor (message tests have a single send)")
         return fig
     fig, axes = plt.subplots(len(seq), 1, figsize=(9, 2.6 * len(seq)), squeeze=False)
     for ax, a in zip(axes[:, 0], seq, strict=True):

@@ -32,6 +32,7 @@ import pandas as pd
 from playbook import experiment_stats as es
 from playbook.errors import ConfigError
 from playbook.experiment_data import METRICS, Window, history_baseline, reach_curve
+from playbook.report import empty_chart
 
 DESIGN_COLUMNS = ["experiment_id", "primary_metric", "history_window", "baseline", "sd", "mde",
                   "mde_type", "target", "alpha_design", "power", "n_control", "n_treatment",
@@ -165,9 +166,7 @@ def plot_power_curves(design: pd.DataFrame, cfg) -> plt.Figure:
     ok = design.dropna(subset=["baseline", "users_in_window"])
     ok = ok[ok["users_in_window"] > 0]
     if ok.empty:
-        ax.text(0.5, 0.5, "No experiment has the history needed for a power curve", ha="center",
-                va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No experiment has the history needed for a power curve")
         return fig
     exps = {e.id: e for e in cfg.experiments}
     lifts = np.linspace(0.0, 0.3, 121)

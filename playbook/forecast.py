@@ -78,6 +78,7 @@ from scipy import stats
 
 from playbook.calendar import event_features
 from playbook.errors import DataError
+from playbook.report import empty_chart
 
 #: Forecast models to choose from by backtest.
 MODELS: tuple[str, ...] = ("regression", "sarimax", "ucm")
@@ -737,8 +738,7 @@ def plot_forecast(cf: CampaignForecast, metric: str = "revenue", currency: str =
     f = cf.total(metric)
     fig, ax = plt.subplots(figsize=(11, 4.5))
     if f.empty:
-        ax.text(0.5, 0.5, "No forecast", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No forecast")
         return fig
     h = cf.history.sort_values("day").tail(history_days)
     ax.plot(h["day"], h[metric], color="#555555", lw=1.2, label="actual (to the cutoff)")
@@ -767,8 +767,7 @@ def plot_breakdown(cf: CampaignForecast, dimension: str, metric: str = "revenue"
     f = f[(f["metric"] == metric) & (f["dimension"] == dimension)]
     fig, ax = plt.subplots(figsize=(11, 4.5))
     if f.empty:
-        ax.text(0.5, 0.5, f"No forecast by {dimension}", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, f"No forecast by {dimension}")
         return fig
     week = f["day"] - pd.to_timedelta(f["day"].dt.day_of_week, unit="D")
     wide = f.assign(week=week).pivot_table(index="week", columns="value", values="mean", aggfunc="sum").fillna(0.0)

@@ -14,6 +14,7 @@ import ibis
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from playbook.report import empty_chart
 from playbook.warehouse import Warehouse, daily_sales
 
 #: Days between a window and "the same window last year": 52 weeks keeps weekdays aligned.
@@ -86,9 +87,7 @@ def plot_weekly_sales(
 
     fig, ax = plt.subplots(figsize=(11, 4.5))
     if weekly.empty:
-        ax.text(0.5, 0.5, "No sales in the selected period", ha="center", va="center",
-                transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No sales in the selected period")
         return fig
     full = weekly["days"] >= 7
     ax.plot(weekly["week"], weekly["revenue"].where(full), color="#1f4e79", lw=1.8, label="weekly revenue")

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from playbook.errors import ConfigError, DataError
+from playbook.report import empty_chart
 from playbook.warehouse import Warehouse, to_utc
 
 TOKENS = ("first_name", "top_product", "offer")
@@ -312,8 +313,7 @@ def plot_send_hours(st: pd.DataFrame) -> plt.Figure:
     """Distribution of customers' best send hours (UTC)."""
     fig, ax = plt.subplots(figsize=(9, 3.5))
     if st.empty:
-        ax.text(0.5, 0.5, "No email opens: no send-time data", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No email opens: no send-time data")
         return fig
     counts = st["best_hour_utc"].value_counts().reindex(range(24), fill_value=0)
     ax.bar(counts.index, counts.to_numpy(), color="#1f4e79")

@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from playbook.calendar import event_date
+from playbook.report import empty_chart
 
 Season = tuple[str, dt.date | str, dt.date | str]
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -134,9 +135,7 @@ def plot_event_profile(profile: pd.DataFrame, event_name: str, country: str, cur
 
     fig, ax = plt.subplots(figsize=(9, 4))
     if profile.empty:
-        ax.text(0.5, 0.5, f"No history around {event_name} in {country}", ha="center", va="center",
-                transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, f"No history around {event_name} in {country}")
         return fig
     for col in profile.columns:
         ax.plot(profile.index, profile[col], lw=1.8, label=col)
@@ -238,8 +237,7 @@ def plot_ramp(ramp: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(9, 4))
     ok = ramp.dropna(subset=["index"])
     if ok.empty:
-        ax.text(0.5, 0.5, "Not enough history before the seasons", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "Not enough history before the seasons")
         return fig
     for name, g in ok.groupby("season", sort=False):
         ax.plot(g["week"], g["index"], marker="o", lw=1.8, label=name)
@@ -569,8 +567,7 @@ def plot_targets(forecast: pd.DataFrame, targets: pd.DataFrame, currency: str = 
     f = forecast[(forecast["dimension"] == "total") & (forecast["metric"] == "revenue")].sort_values("day")
     fig, ax = plt.subplots(figsize=(11, 4.5))
     if f.empty:
-        ax.text(0.5, 0.5, "No forecast", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No forecast")
         return fig
     ax.fill_between(f["day"], f["lo95"], f["hi95"], color="#1f4e79", alpha=0.12, lw=0, label="95 % interval")
     ax.fill_between(f["day"], f["lo80"], f["hi80"], color="#1f4e79", alpha=0.22, lw=0, label="80 % interval")
@@ -778,8 +775,7 @@ def plot_promo_calendar(forecast_total: pd.DataFrame, promo: pd.DataFrame, curre
     fig, ax = plt.subplots(figsize=(11, 4.2))
     f = forecast_total.sort_values("day")
     if f.empty:
-        ax.text(0.5, 0.5, "No forecast", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No forecast")
         return fig
     ax.plot(f["day"], f["mean"], color="#1f4e79", lw=1.8, label="forecast revenue")
     palette = {"teaser": "#e9c46a", "early access": "#2a9d8f", "main event": "#e76f51",

@@ -28,7 +28,7 @@ import pandas as pd
 from playbook import budget as B
 from playbook import forecast as F
 from playbook import plan as P
-from playbook.report import fmt_money, fmt_pct, format_table
+from playbook.report import empty_chart, fmt_money, fmt_pct, format_table
 
 
 def _table(df: pd.DataFrame, decimals: tuple[str, ...] = (), **kw):
@@ -480,8 +480,7 @@ def plot_pacing(br: BudgetResult, currency: str):
     fig, ax = plt.subplots(figsize=(11, 4.5))
     p = br.pacing
     if p.empty:
-        ax.text(0.5, 0.5, "No pacing plan", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No pacing plan")
         return fig
     wide = p.pivot_table(index="day", columns="channel", values="spend", aggfunc="sum")
     ax.stackplot(wide.index, wide.T.to_numpy(), labels=wide.columns, alpha=0.85)

@@ -27,6 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from playbook.errors import DataError
+from playbook.report import empty_chart
 from playbook.warehouse import Warehouse, fetch, to_utc
 
 RFM_FEATURES = ["recency_days", "frequency", "monetary_total"]
@@ -338,9 +339,7 @@ def plot_validation(res: PropensityResult) -> plt.Figure:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     if res.deciles.empty:
         for ax in (ax1, ax2):
-            ax.text(0.5, 0.5, "No validation: the model could not be trained", ha="center", va="center",
-                    transform=ax.transAxes)
-            ax.set_axis_off()
+            empty_chart(ax, "No validation: the model could not be trained")
         return fig
     d = res.deciles
     share = np.r_[0, d["decile"] / 10]

@@ -183,6 +183,16 @@ def compact_money(x: float | None, currency: str = "USD") -> str:
     return f"{sign}{prefix}{text}{suffix}"
 
 
+def empty_chart(ax: Any, message: str) -> None:
+    """Turn an empty chart panel into a centred plain-language ``message`` (no axes).
+
+    Used by every plot function when there is nothing to draw (no data, nothing configured), so
+    the report shows why instead of a blank frame or an exception.
+    """
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
 def money_formatter(currency: str = "USD") -> Any:
     """Return a matplotlib ``FuncFormatter`` labelling an axis as compact money ($1.2M, $350k).
 

@@ -34,6 +34,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from playbook.report import empty_chart
 from playbook.warehouse import Warehouse, daily_sales, fetch, to_day, to_utc
 
 DIMENSIONS: tuple[str, ...] = ("channel", "category", "country")
@@ -267,8 +268,7 @@ def plot_actual_vs_forecast(avf: pd.DataFrame, currency: str = "USD") -> plt.Fig
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
     if g.empty:
         for ax in (ax1, ax2):
-            ax.text(0.5, 0.5, "No data in the window", ha="center", va="center", transform=ax.transAxes)
-            ax.set_axis_off()
+            empty_chart(ax, "No data in the window")
         return fig
     if g["lo80"].notna().any():
         ax1.fill_between(g["day"], g["lo80"], g["hi80"], color="#999999", alpha=0.25, lw=0, label="80 % interval")
@@ -317,8 +317,7 @@ def plot_gap_waterfall(gaps: pd.DataFrame, currency: str = "USD", top: int = 8) 
     fig, axes = plt.subplots(1, max(len(dims), 1), figsize=(5 * max(len(dims), 1), 4.4), squeeze=False)
     if not dims:
         ax = axes[0, 0]
-        ax.text(0.5, 0.5, "No target to compare with", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        empty_chart(ax, "No target to compare with")
         return fig
     for ax, dim in zip(axes[0], dims, strict=True):
         g = gaps[gaps["dimension"] == dim].sort_values("gap", key=np.abs, ascending=False)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from playbook import cleaning, clustering, features, rules, suppression
+from playbook.report import empty_chart
 
 #: Soft findings and how the segment step handles them, in plain language.
 SOFT_HANDLING: dict[str, str] = {
@@ -357,9 +358,7 @@ def plot_clusters(cl: clustering.ClusterResult) -> plt.Figure:
     prof = cl.profiles_.drop(columns=["name", "customers", "share"], errors="ignore")
     fig, ax = plt.subplots(figsize=(11, 0.55 * max(len(prof), 2) + 2))
     if prof.empty or len(prof) < 2:
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "Only one group: too few customers to cluster", ha="center", va="center",
-                transform=ax.transAxes)
+        empty_chart(ax, "Only one group: too few customers to cluster")
         return fig
     z = (prof - prof.mean()) / prof.std(ddof=0).replace(0, 1.0)
     im = ax.imshow(z.fillna(0).to_numpy(), cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
@@ -459,9 +458,7 @@ def overlap_table(members: pd.DataFrame):
 def plot_overlap(members: pd.DataFrame, threshold: float) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(8.5, 7))
     if members.shape[1] < 2:
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "Fewer than two audiences: no overlap to show", ha="center", va="center",
-                transform=ax.transAxes)
+        empty_chart(ax, "Fewer than two audiences: no overlap to show")
         return fig
     share = suppression.overlap_matrix(members)[1]
     im = ax.imshow(share.to_numpy() * 100, cmap="Blues", vmin=0, vmax=100)
@@ -524,8 +521,7 @@ def plot_migration(matrix: pd.DataFrame) -> plt.Figure:
     m = matrix.loc[matrix.sum(axis=1) > 0, matrix.sum(axis=0) > 0]
     fig, ax = plt.subplots(figsize=(12, 8))
     if m.empty:
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "No customers to compare", ha="center", va="center", transform=ax.transAxes)
+        empty_chart(ax, "No customers to compare")
         return fig
     share = m.div(m.sum(axis=1), axis=0)
     im = ax.imshow(share.to_numpy() * 100, cmap="Greens", vmin=0, vmax=100, aspect="auto")

@@ -362,3 +362,37 @@ def test_git_revision(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAYBOOK_ROOT", str(tmp_path))  # not a git repository
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     assert git_revision() == "unknown"
+
+
+def _texts(fig) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def test_empty_chart_shows_the_message_without_axes():
+    import matplotlib.pyplot as plt
+
+    from playbook.report import empty_chart
+
+    fig, ax = plt.subplots()
+    empty_chart(ax, "Nothing to draw")
+    assert _texts(fig) == ["Nothing to draw"] and not ax.axison
+    assert ax.texts[0].get_transform() == ax.transAxes  # centred in the panel, not in data units
+    plt.close(fig)
+
+
+def test_plots_with_nothing_to_draw_say_why():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from playbook import clv, efficiency, retrospective, segment
+
+    cases = [
+        (efficiency.plot_budget(pd.DataFrame()), "No channels configured"),
+        (clv.plot_holdout({"by_group": pd.DataFrame()}), "No customers to validate"),
+        (retrospective.plot_gap_waterfall(pd.DataFrame()), "No target to compare with"),
+        (segment.plot_overlap(pd.DataFrame({"a": [True]}), 0.5), "Fewer than two audiences: no overlap to show"),
+    ]
+    for fig, message in cases:
+        assert message in _texts(fig)
+        assert not any(ax.axison for ax in fig.axes)
+        plt.close(fig)
