@@ -10,7 +10,8 @@ import time
 
 import numpy as np
 
-from playbook import clv, synth
+from playbook.data import synth
+from playbook.value import clv
 
 
 def main(n: int = 1_000_000) -> None:

@@ -83,9 +83,11 @@ def run_size(customers: int, seed: int, config: str, only: set[str]) -> dict[str
     """Run the selected functions on the cached dataset of ``customers`` customers (child process)."""
     from bench_playbook import ensure_dataset
 
-    from playbook import attribution, clv, propensity, recommend, segment
-    from playbook.config import load_config
-    from playbook.warehouse import connect
+    from playbook.config.campaign import load_config
+    from playbook.data.warehouse import connect
+    from playbook.media import attribution
+    from playbook.steps import segment
+    from playbook.value import clv, propensity, recommend
 
     src = ensure_dataset(customers, seed)
     cfg = load_config(config)

@@ -6,7 +6,7 @@ Usage (``make bench`` runs the first form)::
     .venv/bin/python benchmarks/bench_playbook.py --skip-1m          # sample only
     .venv/bin/python benchmarks/bench_playbook.py --customers 100000 --skip-sample --only 02_segment
 
-The large dataset is generated once with :func:`playbook.synth.generate` and cached under
+The large dataset is generated once with :func:`playbook.data.synth.generate` and cached under
 ``benchmarks/.cache/customers_<N>_seed<S>/`` (gitignored; ``truth.json`` marks a complete set).
 For each dataset a temporary copy of the campaign config points ``data.source`` at it and
 ``output.dir`` at a temporary folder (the real ``reports/`` is never touched), and ``playbook run``
@@ -199,7 +199,7 @@ def ensure_dataset(customers: int, seed: int) -> Path:
     Path
         ``benchmarks/.cache/customers_<N>_seed<S>``; complete when ``truth.json`` exists.
     """
-    from playbook import synth
+    from playbook.data import synth
 
     out = CACHE / f"customers_{customers}_seed{seed}"
     if (out / "truth.json").exists():
@@ -216,7 +216,7 @@ def ensure_dataset(customers: int, seed: int) -> Path:
 
 def ensure_sample(seed: int = 42, customers: int = 20_000) -> Path:
     """Return the bundled sample folder (``data/sample``), generating it like ``make data`` if missing."""
-    from playbook import synth
+    from playbook.data import synth
 
     out = ROOT / "data" / "sample"
     if not (out / "truth.json").exists():

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from playbook import synth
+from playbook.data import synth
 
 
 def main(argv: list[str] | None = None) -> int:

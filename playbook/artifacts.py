@@ -3,27 +3,37 @@
 Notebooks communicate only through files in ``reports/<campaign>/artifacts/`` (DESIGN.md). An
 artifact that a later step relies on is declared here once, as a pandera schema, and checked
 
-* on write (:func:`playbook.report.write_artifact`): a producer bug fails loudly in the step that
+* on write (:func:`playbook.artifacts.write_artifact`): a producer bug fails loudly in the step that
   made it, with the column and the check that failed;
-* on read (:func:`playbook.report.read_artifact`): an artifact left by an older version of the
+* on read (:func:`playbook.artifacts.read_artifact`): an artifact left by an older version of the
   playbook, or edited by hand, is reported with a warning and treated as absent, so the reading
   step recomputes what it needs (every step also runs alone) instead of computing on bad input.
 
 Why pandera: the artifacts are small per-customer or per-day tables in pandas; pandera states
 their columns, types and value rules declaratively and reports every failing check at once
 (``lazy=True``), which is what the playbook promises for data problems. Raw tables are checked
-in the engine by :mod:`playbook.validate` instead, because they are never loaded into pandas.
+in the engine by :mod:`playbook.data.validate` instead, because they are never loaded into pandas.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import math
+import os
+import re
 import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from playbook.errors import DataError
+from playbook.files import atomic_write, write_json
 
 _PID = pa.Column(str, nullable=False, unique=True, description="pseudonymous customer id (HMAC)")
 _SHARE = pa.Check.in_range(0.0, 1.0)
@@ -105,3 +115,128 @@ def check_on_read(df: pd.DataFrame, name: str) -> pd.DataFrame | None:
         warnings.warn(f"{exc}\nIgnoring it: this step recomputes what it needs. Rerun the step that "
                       "writes it to refresh the artifact.", stacklevel=3)
         return None
+
+
+# Artifact files: written atomically, checked on write and on read
+
+
+def artifacts_dir(output_dir: str | os.PathLike[str]) -> Path:
+    """Return ``<output_dir>/artifacts`` (created if missing)."""
+    d = Path(output_dir) / "artifacts"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _artifact_path(output_dir: str | os.PathLike[str], name: str, suffix: str) -> Path:
+    if not name or Path(name).name != name or name.startswith("."):
+        raise ValueError(f"Artifact name {name!r} must be a plain file name such as 'segments'")
+    base = name if name.endswith(suffix) else name + suffix
+    return artifacts_dir(output_dir) / base
+
+
+def write_artifact(obj: Any, output_dir: str | os.PathLike[str], name: str) -> Path:
+    """Write a step's artifact into ``<output_dir>/artifacts`` atomically (temp file, rename).
+
+    Parameters
+    ----------
+    obj : DataFrame, Series, dict or list
+        A DataFrame/Series is written as Parquet (``<name>.parquet``), a dict/list as JSON
+        (``<name>.json``; NaN becomes null).
+    output_dir : path
+        The campaign's report folder (the runner's staging folder during a run).
+    name : str
+        File name without folder; the suffix is added when missing.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    if isinstance(obj, pd.Series):
+        obj = obj.to_frame()
+    if isinstance(obj, pd.DataFrame):
+        path = _artifact_path(output_dir, name, ".parquet")
+        check(obj, path.stem)  # declared contracts (playbook.artifacts) are checked on write
+        return atomic_write(path, lambda t: obj.to_parquet(t))
+    if isinstance(obj, Mapping | list | tuple):
+        path = _artifact_path(output_dir, name, ".json")
+        return write_json(_nan_to_none(obj), path)
+    raise TypeError(
+        f"write_artifact: cannot store {type(obj).__name__} as {name!r}; pass a DataFrame, "
+        "Series, dict or list"
+    )
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_nan_to_none(v) for v in obj]
+    if isinstance(obj, float | np.floating) and math.isnan(obj):
+        return None
+    return obj
+
+
+def read_artifact(output_dir: str | os.PathLike[str], name: str, default: Any = None) -> Any:
+    """Read an artifact written by :func:`write_artifact`; ``default`` when it does not exist.
+
+    A Parquet artifact with a declared contract (:mod:`playbook.artifacts`) that it breaks is
+    reported with a warning and treated as absent, so the reading step recomputes.
+
+    ``name`` may carry its suffix; without one, ``<name>.parquet`` then ``<name>.json`` is tried.
+    """
+    folder = Path(output_dir) / "artifacts"
+    candidates = [folder / name] if Path(name).suffix in {".parquet", ".json"} else [
+        folder / f"{name}.parquet",
+        folder / f"{name}.json",
+    ]
+    for path in candidates:
+        if path.is_file():
+            if path.suffix == ".parquet":
+                checked = check_on_read(pd.read_parquet(path), path.stem)
+                return default if checked is None else checked
+            return json.loads(path.read_text(encoding="utf-8"))
+    return default
+
+
+def write_step_summary(
+    output_dir: str | os.PathLike[str],
+    step: str,
+    headline: Mapping[str, str | float | int | None],
+    notes: Sequence[str] = (),
+) -> Path:
+    """Record a step's headline numbers for the index page: ``artifacts/summary_<step>.json``.
+
+    Parameters
+    ----------
+    output_dir : path
+        The campaign's report folder.
+    step : str
+        Step name, e.g. ``"01_plan"``.
+    headline : mapping of str to str or number
+        Label -> value; format money and percentages as strings first (``fmt_money``...).
+        Numbers are shown with thousands separators. No PII.
+    notes : sequence of str
+        Short sentences (fallbacks used, warnings) shown under the step on the index page.
+    """
+    payload = {
+        "step": step,
+        "headline": {str(k): _nan_to_none(v) for k, v in headline.items()},
+        "notes": [str(n) for n in notes],
+        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    return write_json(payload, artifacts_dir(output_dir) / f"summary_{step}.json")
+
+
+def read_step_summary(output_dir: str | os.PathLike[str], step: str) -> dict[str, Any] | None:
+    """Read ``summary_<step>.json`` (also tried without the ``NN_`` prefix); None if absent."""
+    folder = Path(output_dir) / "artifacts"
+    short = step.split("_", 1)[1] if re.match(r"^\d+_", step) else step
+    for name in dict.fromkeys((step, short)):
+        p = folder / f"summary_{name}.json"
+        if p.is_file():
+            try:
+                return json.loads(p.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                return None
+    return None

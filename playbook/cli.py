@@ -39,7 +39,7 @@ def _err(msg: str) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from playbook import synth
+    from playbook.data import synth
     from playbook.paths import resolve
 
     out = resolve(args.out)
@@ -63,8 +63,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from playbook.validate import validate
-    from playbook.warehouse import connect
+    from playbook.data.validate import validate
+    from playbook.data.warehouse import connect
 
     wh = connect(args.source, timezone=args.timezone, encoding=args.encoding)
     report = validate(wh, orphan_threshold=args.orphan_threshold)
@@ -77,7 +77,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    from playbook.config import load_config
+    from playbook.config.campaign import load_config
 
     failed = 0
     for path in args.configs:
@@ -99,8 +99,8 @@ def pii_values_for(source: str | None, timezone: str | None = None) -> Callable[
     """
 
     def _values() -> list[str]:
-        from playbook.schema import PII_COLUMNS
-        from playbook.warehouse import connect
+        from playbook.data.contract import PII_COLUMNS
+        from playbook.data.warehouse import connect
 
         wh = connect(source, timezone=timezone)
         if not wh.has("customers"):
@@ -125,9 +125,9 @@ def preflight(cfg, data_source: str | None = None) -> None:
         The source is missing, or violates the contract; the message lists every error at once
         (soft problems such as duplicate people do not stop a run: cleaning handles them).
     """
-    from playbook.cache import cache_dir, validation_report
+    from playbook.data.cache import cache_dir, validation_report
+    from playbook.data.warehouse import connect
     from playbook.errors import DataError
-    from playbook.warehouse import connect
 
     source = data_source or cfg.data_source_resolved
     wh = connect(source, timezone=cfg.data.timezone, encoding=cfg.data.encoding)
@@ -157,7 +157,7 @@ def _once(fn: Callable[[], list[str]]) -> Callable[[], list[str]]:
 def _jobs_arg(value: str) -> int:
     """``--jobs`` value: a positive number of kernels, or 0 / ``auto`` for one per CPU."""
     from playbook.errors import RunError
-    from playbook.runner import resolve_jobs
+    from playbook.run.runner import resolve_jobs
 
     try:
         return resolve_jobs(value)
@@ -166,8 +166,8 @@ def _jobs_arg(value: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from playbook.config import load_config
-    from playbook.runner import exit_code, resolve_steps, run_campaigns, summary_table
+    from playbook.config.campaign import load_config
+    from playbook.run.runner import exit_code, resolve_steps, run_campaigns, summary_table
 
     resolve_steps(args.only)  # fail fast on an unknown step name, before any work
 

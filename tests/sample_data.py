@@ -16,7 +16,7 @@ SEED = 7
 @functools.lru_cache(maxsize=1)
 def small_sample() -> Path:
     """Generate (once per process) a 2,000-customer sample and return its folder."""
-    from playbook import synth
+    from playbook.data import synth
 
     out = Path(tempfile.mkdtemp(prefix="playbook-sample-")) / "sample"
     synth.generate(n_customers=SMALL_CUSTOMERS, seed=SEED, out_dir=out)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from playbook.artifacts import SCHEMAS, check
+from playbook.artifacts import SCHEMAS, check, read_artifact, write_artifact
 from playbook.errors import DataError
-from playbook.report import read_artifact, write_artifact
 
 
 def _segments(n: int = 4) -> pd.DataFrame:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook import attribution as A
-from playbook.warehouse import connect
+from playbook.data.warehouse import connect
+from playbook.media import attribution as A
 from tests.sample_data import read, small_sample, truth
 
 
@@ -284,7 +284,7 @@ def test_shapley_ranks_planted_incrementality_better_than_last_touch(sample_path
 def test_data_driven_models_beat_last_touch_across_generated_samples(tmp_path):
     """Markov's removal effect mostly tracks reach, so one sample can go either way; on average over
     several 20k-customer samples both data-driven models rank the planted incrementality better."""
-    from playbook import synth
+    from playbook.data import synth
 
     scores = []
     for seed in (1, 2, 3, 42):

@@ -1,4 +1,4 @@
-"""Tests for playbook.budget: the optimiser against a brute-force optimum with known curves, bad
+"""Tests for playbook.media.budget: the optimiser against a brute-force optimum with known curves, bad
 bounds, pacing, and curve recovery / allocation quality on generated data with planted curves."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook import budget as B
-from playbook import forecast as F
+from playbook.data.warehouse import connect, daily_sales
 from playbook.errors import ConfigError
-from playbook.warehouse import connect, daily_sales
+from playbook.forecasting import forecast as F
+from playbook.media import budget as B
 from tests.sample_data import truth
 from tests.test_forecast import COUNTRIES, CUTOFF, large_sample
 

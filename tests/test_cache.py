@@ -1,4 +1,4 @@
-"""Tests for playbook.cache: data-only results shared by the campaigns of one data source."""
+"""Tests for playbook.data.cache: data-only results shared by the campaigns of one data source."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from playbook import cache, cleaning, validate
-from playbook.warehouse import connect
+from playbook.customers import cleaning
+from playbook.data import cache, validate
+from playbook.data.warehouse import connect
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_other_folder_with_same_files_is_another_source(clean_tables, write_tabl
 
 
 def test_key_follows_code_settings_and_kind(clean_source):
-    from playbook import warehouse
+    from playbook.data import warehouse
 
     base = cache.cache_key("identity", clean_source, [cleaning], {"timezone": None})
     assert base == cache.cache_key("identity", clean_source, [cleaning], {"timezone": None})
@@ -202,7 +203,7 @@ def _campaign_copy(name: str, source: Path, out: Path) -> Path:
 
 def test_batch_preflight_validates_a_shared_source_once(clean_source, tmp_path, counted, monkeypatch):
     from playbook.cli import preflight
-    from playbook.config import load_config
+    from playbook.config.campaign import load_config
 
     monkeypatch.delenv(cache.CACHE_DIR_ENV, raising=False)
     out = tmp_path / "reports"

@@ -1,4 +1,4 @@
-"""Tests for playbook.calendar: retail event dates against published dates."""
+"""Tests for playbook.forecasting.calendar: retail event dates against published dates."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from playbook.calendar import EVENTS, event_date, event_windows, retail_events
 from playbook.errors import ConfigError
+from playbook.forecasting.calendar import EVENTS, event_date, event_windows, retail_events
 
 D = dt.date
 

@@ -1,4 +1,4 @@
-"""Tests for the plan-step additions to playbook.calendar: event features and the season view."""
+"""Tests for the plan-step additions to playbook.forecasting.calendar: event features and the season view."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook.calendar import event_features, plot_season_timeline, season_calendar
+from playbook.forecasting.calendar import event_features, plot_season_timeline, season_calendar
 
 
 def test_black_friday_features_for_one_country():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from playbook import cleaning
-from playbook.warehouse import connect
+from playbook.customers import cleaning
+from playbook.data.warehouse import connect
 from tests.sample_data import read, small_sample, truth
 
 UTC = "UTC"

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from playbook import clv, synth
+from playbook.data import synth
 from playbook.errors import DataError
+from playbook.value import clv
 from tests.sample_data import small_sample
 
 QUAD = {"epsabs": 0.0, "epsrel": 1e-11, "limit": 200}
@@ -88,7 +89,7 @@ def test_too_few_repeat_buyers_raise_clear_error():
 
 
 def test_fit_clv_on_sample_beats_naive_in_holdout():
-    from playbook.warehouse import connect
+    from playbook.data.warehouse import connect
 
     wh = connect(small_sample())
     val = clv.holdout_validation(wh, "2025-04-01", holdout_days=180)
@@ -110,7 +111,7 @@ def test_expected_weeks_to_next_is_posterior_mean_of_inverse_rate():
 
 
 def test_seasonal_buyers_are_flagged_and_underrated_by_bgnbd():
-    from playbook.warehouse import connect
+    from playbook.data.warehouse import connect
 
     wh = connect(small_sample())
     seasons = [(pd.Timestamp("2023-11-01").date(), pd.Timestamp("2023-12-31").date())]
@@ -126,7 +127,7 @@ def test_seasonal_buyers_are_flagged_and_underrated_by_bgnbd():
 
 
 def test_too_little_history_falls_back_with_a_note():
-    from playbook.warehouse import connect
+    from playbook.data.warehouse import connect
 
     res = clv.fit_clv(connect(small_sample()), "2023-01-04", horizon_days=90)
     assert res.bgnbd is None and any("BG/NBD not fitted" in n for n in res.notes)

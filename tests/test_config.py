@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from playbook.config import CampaignConfig, load_config, parse_config
+from playbook.config.campaign import CampaignConfig, load_config, parse_config
 from playbook.errors import ConfigError
 from playbook.paths import project_root
 
@@ -381,10 +381,10 @@ def test_empty_sections_use_defaults(tmp_path):
 
 
 def test_holiday_experiments_match_the_synthetic_generator():
-    synth = pytest.importorskip("playbook.synth")
+    synth = pytest.importorskip("playbook.data.synth")
     planted = set(getattr(synth, "EXPERIMENT_IDS", {}).values())
     if not planted:
-        pytest.skip("playbook.synth does not expose EXPERIMENT_IDS")
+        pytest.skip("playbook.data.synth does not expose EXPERIMENT_IDS")
     assert {e.id for e in load_config("campaigns/holiday-2025.yaml").experiments} == planted
 
 
@@ -402,11 +402,11 @@ def test_holiday_arms_match_the_sample_assignments():
 
 
 def test_personalization_section_is_typed_and_feeds_offers():
-    from playbook.offers import validate_content_matrix
+    from playbook.value.offers import validate_content_matrix
 
     cfg = load_config("campaigns/holiday-2025.yaml")
     matrix = cfg.personalization.matrix()
-    validate_content_matrix(matrix)  # the shape playbook.offers expects
+    validate_content_matrix(matrix)  # the shape playbook.value.offers expects
     assert "default" in matrix and matrix["Champions"]["content"] == "vip_early_access"
     cart = cfg.personalization.flow_specs()[0]
     assert cart["trigger"] == "add_to_cart" and cart["steps"][0] == ("reminder", 2.0)

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from playbook.customers import customer_base_summary, describe_customer_base, headline
-from playbook.experiment import experiment_inventory
-from playbook.warehouse import connect
+from playbook.customers.profile import customer_base_summary, describe_customer_base, headline
+from playbook.data.warehouse import connect
+from playbook.experiments.inventory import experiment_inventory
 from tests.sample_data import read, small_sample, truth
 
 

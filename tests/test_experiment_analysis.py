@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook import experiment_analysis as ea
-from playbook import experiment_design as ed
-from playbook import experiment_stats as es
-from playbook.config import Experiment, load_config
+from playbook.config.campaign import Experiment, load_config
+from playbook.data.warehouse import connect
 from playbook.errors import ConfigError
-from playbook.experiment_data import Window, user_outcomes
+from playbook.experiments import analysis as ea
+from playbook.experiments import design as ed
+from playbook.experiments import stats as es
+from playbook.experiments.data import Window, user_outcomes
 from playbook.paths import resolve
-from playbook.warehouse import connect
 from tests.sample_data import read, small_sample, truth
 
 WINDOW = Window.from_dates(dt.date(2025, 11, 1), dt.date(2025, 12, 31))
@@ -38,7 +38,7 @@ def big(tmp_path_factory):
     """The 20k sample (data/sample if generated, else generated here) and its analyses."""
     folder = resolve("data/sample")
     if not (folder / "truth.json").is_file():
-        from playbook import synth
+        from playbook.data import synth
 
         folder = tmp_path_factory.mktemp("big") / "sample"
         synth.generate(n_customers=20000, seed=42, out_dir=folder)

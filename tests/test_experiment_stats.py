@@ -14,7 +14,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize, proportions_ztest
 
-from playbook import experiment_stats as es
+from playbook.experiments import stats as es
 
 S = 4000
 ALPHA = 0.05

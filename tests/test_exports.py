@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook import exports
-from playbook.warehouse import connect
+from playbook.data.warehouse import connect
+from playbook.value import audiences as exports
 from tests.sample_data import read, small_sample
 
 N_CLEAN = 150
@@ -137,7 +137,8 @@ def test_sample_exports_respect_consent_from_the_raw_tables(tmp_path):
 
 
 def test_segment_step_flags_add_suppression(tmp_path):
-    from playbook.report import pseudonymize, write_artifact
+    from playbook.artifacts import write_artifact
+    from playbook.report.privacy import pseudonymize
 
     con = _contacts()
     flagged = ["C0001", "C0002"]

@@ -1,4 +1,4 @@
-"""Tests for playbook.forecast: metrics against hand computations, the seasonal-naive baseline,
+"""Tests for playbook.forecasting.forecast: metrics against hand computations, the seasonal-naive baseline,
 the backtest against seasonal naive, and recovery of the planted event effects."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook import forecast as F
+from playbook.data.warehouse import connect, daily_sales
 from playbook.errors import DataError
-from playbook.warehouse import connect, daily_sales
+from playbook.forecasting import forecast as F
 from tests.sample_data import small_sample, truth
 
 COUNTRIES = ["US", "GB", "DE", "IN", "AE", "CN"]
@@ -24,7 +24,7 @@ SEASONS = [("holiday-2023", "2023-11-01", "2023-12-31"), ("holiday-2024", "2024-
 @functools.lru_cache(maxsize=1)
 def large_sample() -> Path:
     """A 20,000-customer sample with a seed other than the bundled one (effects need volume)."""
-    from playbook import synth
+    from playbook.data import synth
 
     out = Path(tempfile.mkdtemp(prefix="playbook-fc-")) / "sample"
     synth.generate(n_customers=20_000, seed=11, out_dir=out)
@@ -107,7 +107,7 @@ def test_less_than_a_year_drops_annual_terms():
 
 def test_recovers_known_weekly_and_event_effect_on_clean_series():
     """A noise-free log-linear series with a known peak multiplier is fitted exactly."""
-    from playbook.calendar import event_features
+    from playbook.forecasting.calendar import event_features
 
     days = pd.date_range("2022-01-01", "2024-12-31")
     ev = event_features(days, ["US"])

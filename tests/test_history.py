@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook import history
-from playbook.warehouse import connect
+from playbook.data.warehouse import connect
+from playbook.planning import history
 from tests.sample_data import read, small_sample
 
 

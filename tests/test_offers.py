@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook import offers
+from playbook.data.warehouse import connect
 from playbook.errors import ConfigError
-from playbook.warehouse import connect
+from playbook.value import offers
 from tests.sample_data import read, small_sample
 
 CUSTOMERS = pd.DataFrame({

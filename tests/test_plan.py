@@ -1,4 +1,4 @@
-"""Tests for playbook.plan: history analyses on literal series with known answers, engine-side
+"""Tests for playbook.planning.plan: history analyses on literal series with known answers, engine-side
 aggregates against pandas references, targets and the promotional calendar."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from playbook import forecast as F
-from playbook import plan as P
-from playbook.warehouse import connect
+from playbook.data.warehouse import connect
+from playbook.forecasting import forecast as F
+from playbook.planning import plan as P
 from tests.sample_data import read, small_sample
 
 
@@ -73,7 +73,7 @@ def test_category_timing_finds_the_earlier_category():
 
 def test_pull_forward_share_on_a_known_series():
     """Noise-free series: BF peak x3 on the day, dip x0.8 on 7 days; share = lost / extra."""
-    from playbook.calendar import event_features
+    from playbook.forecasting.calendar import event_features
 
     days = pd.date_range("2022-01-01", "2024-12-31")
     ev = event_features(days, ["US"])

@@ -1,4 +1,4 @@
-"""Tests for playbook.plan_step (the plan notebook's calls): the whole chain on the small sample,
+"""Tests for playbook.steps.plan (the plan notebook's calls): the whole chain on the small sample,
 artifacts, and the bad-input fallbacks (country without history, channel without spend)."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook import budget as B
-from playbook import plan_step as S
-from playbook.config import load_config
+from playbook.config.campaign import load_config
+from playbook.data.warehouse import connect
+from playbook.media import budget as B
 from playbook.paths import resolve
-from playbook.warehouse import connect
+from playbook.steps import plan as S
 from tests.sample_data import small_sample
 
 
@@ -59,7 +59,7 @@ def test_write_artifacts(tmp_path):
     cfg, wh, hist, cf, tr, br = _run()
     ctx = SimpleNamespace(output_dir=tmp_path, cfg=cfg)
     promo = S.promo(wh, cfg, cf, hist)
-    from playbook.calendar import season_calendar
+    from playbook.forecasting.calendar import season_calendar
 
     cal = season_calendar(["US"], cfg.season.start, cfg.season.end)
     written = S.write_artifacts(ctx, cf, tr, br, promo, cal)
@@ -95,7 +95,7 @@ def test_channel_without_spend_history_is_flagged_and_held_at_minimum():
 
 def _write_retrospective(root, slug, start, end, countries, next_budget=None, lessons=()):
     """A fake published retrospective: ``<root>/<slug>/artifacts/summary.json`` (+ next_budget.parquet)."""
-    from playbook.report import write_artifact
+    from playbook.artifacts import write_artifact
 
     out = root / slug
     summary = {"kind": "retrospective",

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from playbook import propensity
+from playbook.data.warehouse import connect
 from playbook.errors import DataError
-from playbook.warehouse import connect
+from playbook.value import propensity
 from tests.sample_data import read, small_sample
 
 D = dt.date

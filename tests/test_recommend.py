@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from playbook import recommend
+from playbook.data.warehouse import connect
 from playbook.errors import DataError
-from playbook.warehouse import connect
+from playbook.value import recommend
 from tests.sample_data import small_sample
 
 
@@ -76,7 +76,7 @@ def test_popularity_uses_no_data_after_as_of():
 def test_top_k_equals_a_stable_full_sort_with_ties_and_minus_inf():
     import numpy as np
 
-    from playbook.recommend import top_k
+    from playbook.value.recommend import top_k
 
     rng = np.random.default_rng(3)
     for _ in range(300):

@@ -19,24 +19,13 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from playbook import report
-from playbook.report import (
-    PiiScanner,
-    artifacts_dir,
-    build_index,
-    find_pii,
-    fmt_int,
-    fmt_money,
-    fmt_pct,
-    format_table,
-    git_revision,
-    money_formatter,
-    pseudonymize,
-    read_artifact,
-    render_html,
-    write_artifact,
-    write_step_summary,
-)
+from playbook import files
+from playbook.artifacts import artifacts_dir, read_artifact, write_artifact, write_step_summary
+from playbook.report import charts, privacy
+from playbook.report.charts import money_formatter
+from playbook.report.format import fmt_int, fmt_money, fmt_pct, format_table
+from playbook.report.html import build_index, git_revision, render_html
+from playbook.report.privacy import PiiScanner, find_pii, pseudonymize
 
 # ------------------------------------------------------------------ formatting
 
@@ -111,9 +100,9 @@ def test_format_table_unknown_column():
 def test_set_theme_sets_figure_defaults():
     import matplotlib as mpl
 
-    report.set_theme()
-    assert tuple(mpl.rcParams["figure.figsize"]) == report.FIGSIZE
-    assert mpl.rcParams["figure.dpi"] == report.DPI
+    charts.set_theme()
+    assert tuple(mpl.rcParams["figure.figsize"]) == charts.FIGSIZE
+    assert mpl.rcParams["figure.dpi"] == charts.DPI
     assert mpl.rcParams["axes.titlesize"] >= 12
 
 
@@ -125,7 +114,7 @@ def _ref(value: str, key: bytes) -> str:
 
 
 def test_pseudonymize_matches_hmac_reference(monkeypatch):
-    monkeypatch.setenv(report.PSEUDONYM_KEY_ENV, "s3cret")
+    monkeypatch.setenv(privacy.PSEUDONYM_KEY_ENV, "s3cret")
     s = pd.Series(["C1", "C2", None, "C1"], index=[10, 11, 12, 13])
     out = pseudonymize(s)
     assert list(out.index) == [10, 11, 12, 13]
@@ -139,14 +128,14 @@ def test_pseudonymize_matches_hmac_reference(monkeypatch):
 
 
 def test_pseudonymize_dev_key_warns_once(monkeypatch):
-    monkeypatch.delenv(report.PSEUDONYM_KEY_ENV, raising=False)
-    monkeypatch.setattr(report, "_dev_key_warned", False)
+    monkeypatch.delenv(privacy.PSEUDONYM_KEY_ENV, raising=False)
+    monkeypatch.setattr(privacy, "_dev_key_warned", False)
     with pytest.warns(UserWarning, match="NOT safe to share"):
         first = pseudonymize("C1")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert pseudonymize("C1") == first  # stable, and no second warning
-    assert first == _ref("C1", report._DEV_KEY)
+    assert first == _ref("C1", privacy._DEV_KEY)
 
 
 # ------------------------------------------------------------------ PII scanner
@@ -202,7 +191,7 @@ def test_pii_scanner_name_stopwords():
      ("Al", "A**")],
 )
 def test_mask_pii(value, masked):
-    assert report.mask_pii(value) == masked
+    assert privacy.mask_pii(value) == masked
 
 
 def test_pii_scanner_ignores_embedded_images():
@@ -279,7 +268,7 @@ def test_failed_write_leaves_previous_artifact(tmp_path, monkeypatch):
     def boom(*_a, **_k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(report.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         write_artifact({"v": 2}, tmp_path, "x")
     assert read_artifact(tmp_path, "x") == {"v": 1}
@@ -371,7 +360,7 @@ def _texts(fig) -> list[str]:
 def test_empty_chart_shows_the_message_without_axes():
     import matplotlib.pyplot as plt
 
-    from playbook.report import empty_chart
+    from playbook.report.charts import empty_chart
 
     fig, ax = plt.subplots()
     empty_chart(ax, "Nothing to draw")
@@ -384,7 +373,9 @@ def test_plots_with_nothing_to_draw_say_why():
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from playbook import clv, efficiency, retrospective, segment
+    from playbook.media import efficiency
+    from playbook.steps import retrospective, segment
+    from playbook.value import clv
 
     cases = [
         (efficiency.plot_budget(pd.DataFrame()), "No channels configured"),

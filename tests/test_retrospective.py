@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize
 
-from playbook import attribution as A
-from playbook import efficiency as E
-from playbook import retrospective as R
-from playbook.config import load_config
+from playbook.config.campaign import load_config
+from playbook.data.warehouse import connect
 from playbook.errors import ConfigError
-from playbook.warehouse import connect
+from playbook.media import attribution as A
+from playbook.media import efficiency as E
+from playbook.steps import retrospective as R
 from tests.sample_data import read, small_sample, truth
 
 START, END = "2025-11-01", "2025-12-31"
@@ -223,7 +223,7 @@ def test_seasonal_naive_fallback_is_same_weekday_last_year(cfg, wh, tmp_path):
 
 
 def test_plan_forecast_artifact_is_used_and_scored(cfg, wh, tmp_path):
-    from playbook.report import write_artifact
+    from playbook.artifacts import write_artifact
 
     act = R.actual_daily(wh, START, END, cfg.countries)
     fc = pd.DataFrame({"day": act["day"], "metric": "revenue", "dimension": "total", "value": "all",
@@ -428,7 +428,7 @@ def test_artifacts_and_archive_roundtrip(cfg, wh, attributed, tmp_path):
 
 
 def test_lessons_include_test_verdicts_and_lifecycle(tmp_path, wh):
-    from playbook.report import write_artifact
+    from playbook.artifacts import write_artifact
 
     assert R.read_test_decisions(tmp_path).empty
     write_artifact({"xmas25_aa": {"verdict": "no difference", "reason": "p = 0.6"}}, tmp_path, "experiment_decisions")

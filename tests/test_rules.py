@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook import rules
-from playbook.config import load_config
+from playbook.config.campaign import load_config
+from playbook.customers import rules
+from playbook.customers.rules import RuleSpec, SegmentSpec
 from playbook.errors import ConfigError
-from playbook.rules import RuleSpec, SegmentSpec
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for playbook.runner: Papermill runs of tiny fixture notebooks, staged atomic publishing.
+"""Tests for playbook.run.runner: Papermill runs of tiny fixture notebooks, staged atomic publishing.
 
 Kernel start-ups are slow, so one successful five-step run is shared by the module and each
 failure mode costs one notebook execution. The tests register their own kernel spec (pointing
@@ -17,9 +17,9 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from playbook import runner
 from playbook.errors import ConfigError, RunError
-from playbook.runner import (
+from playbook.run import runner
+from playbook.run.runner import (
     STEPS,
     RunResult,
     StepResult,

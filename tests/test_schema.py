@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from playbook import schema
+from playbook.data import contract as schema
 from playbook.errors import DataError
 
 

@@ -9,11 +9,12 @@ import pytest
 import yaml
 from sklearn.metrics import adjusted_rand_score
 
-from playbook import segment, suppression
-from playbook.clustering import cluster_customers
-from playbook.notebook import start_step
+from playbook.artifacts import read_artifact
+from playbook.customers import suppression
+from playbook.customers.clusters import cluster_customers
 from playbook.paths import resolve
-from playbook.report import read_artifact
+from playbook.steps import segment
+from playbook.steps.context import start_step
 from tests.sample_data import read, small_sample
 
 # Measured on the 2,000-customer sample (seed 7): ARI 0.13 (20k sample: 0.15). Archetypes

@@ -15,20 +15,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook import (
-    attribution,
-    cleaning,
-    customers,
-    engines,
-    experiment,
-    features,
-    history,
-    validate,
-)
-from playbook import warehouse as W  # noqa: N812
-from playbook.config import load_config
+from playbook.config.campaign import load_config
+from playbook.customers import cleaning, features
+from playbook.customers import profile as customers
+from playbook.data import engines, validate
+from playbook.data import warehouse as W  # noqa: N812
 from playbook.errors import ConfigError, DataError
-from playbook.experiment_data import Window, user_outcomes
+from playbook.experiments import inventory as experiment
+from playbook.experiments.data import Window, user_outcomes
+from playbook.media import attribution
+from playbook.planning import history
 from tests.sample_data import small_sample, truth
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning",

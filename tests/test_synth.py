@@ -1,4 +1,4 @@
-"""Tests for playbook.synth: determinism, contract, integrity, planted truth recovered."""
+"""Tests for playbook.data.synth: determinism, contract, integrity, planted truth recovered."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from playbook import synth
+from playbook.data import synth
+from playbook.data.contract import TABLES
 from playbook.errors import ConfigError
-from playbook.schema import TABLES
 
 N = 3000
 CHUNK = 1000  # three chunks: every test below also checks the chunked (streamed) path

@@ -1,4 +1,4 @@
-"""Tests for playbook.validate: each check fires on data with that problem planted (with the planted
+"""Tests for playbook.data.validate: each check fires on data with that problem planted (with the planted
 count) and is silent on clean data; problems are collected all at once; skipped checks are recorded."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 
+from playbook.data.validate import ValidationReport, validate, validate_source
+from playbook.data.warehouse import connect
 from playbook.errors import DataError
-from playbook.validate import ValidationReport, validate, validate_source
-from playbook.warehouse import connect
 
 NOW = "2025-01-01"
 
@@ -257,7 +257,7 @@ def test_wrong_dtype_skips_value_checks_on_that_column(clean_tables, write_table
 
 def test_soft_counts_match_synthetic_truth(tmp_path):
     """Every planted defect of the synthetic generator is counted exactly, and nothing is an error."""
-    synth = pytest.importorskip("playbook.synth")
+    synth = pytest.importorskip("playbook.data.synth")
     truth = synth.generate(n_customers=3000, seed=11, out_dir=tmp_path / "sample")
     report = validate_source(tmp_path / "sample")
     assert report.errors == [], report.format()
@@ -268,9 +268,9 @@ def test_soft_counts_match_synthetic_truth(tmp_path):
 
 def test_report_frame_can_hide_example_keys_behind_pseudonyms(tmp_path):
     """Reports show pseudonymous example ids; the CLI keeps raw keys so the source can be fixed."""
-    from playbook.report import pseudonymize
-    from playbook.synth import generate
-    from playbook.validate import validate_source
+    from playbook.data.synth import generate
+    from playbook.data.validate import validate_source
+    from playbook.report.privacy import pseudonymize
 
     generate(n_customers=300, seed=5, out_dir=tmp_path / "s")
     report = validate_source(tmp_path / "s")

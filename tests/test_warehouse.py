@@ -1,4 +1,4 @@
-"""Tests for playbook.warehouse: sources (Parquet, CSV, URL), table access rules and the engine-side
+"""Tests for playbook.data.warehouse: sources (Parquet, CSV, URL), table access rules and the engine-side
 aggregates, checked against plain pandas on the tiny fixture data."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import ibis
 import pandas as pd
 import pytest
 
+from playbook.data.warehouse import connect, customer_order_summary, daily_sales
 from playbook.errors import DataError
-from playbook.warehouse import connect, customer_order_summary, daily_sales
 from tests.conftest import write_parquet_tables
 
 # --------------------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def _write_csv(tables: dict[str, pd.DataFrame], folder: Path, sep: str = ",", en
 
 
 def test_csv_with_bom_and_semicolon(clean_tables, tmp_path):
-    from playbook.validate import validate
+    from playbook.data.validate import validate
 
     for df in clean_tables.values():  # IDs stay strings: "007" keeps its zeros
         if "customer_id" in df:

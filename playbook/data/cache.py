@@ -1,0 +1,261 @@
+"""Content-addressed cache of data-only results, shared by the campaigns of a season.
+
+Several campaigns of one season usually read the same data source. Some results depend on the
+data alone, not on any campaign setting, so a batch (``playbook run campaigns/*.yaml``) need
+compute them once:
+
+=====================  ===============================================  =========================
+kind                   computed by                                      depends on
+=====================  ===============================================  =========================
+``identity``           :func:`playbook.customers.cleaning.resolve_identities`     data (customers table)
+``defect_audit``       :func:`playbook.customers.cleaning.defect_audit`           data; pseudonym key
+``validation``         :func:`playbook.data.validate.validate`               data; orphan threshold
+=====================  ===============================================  =========================
+
+Not cached: anything that depends on the campaign (season window, planning cutoff, countries,
+rules, seed): customer features, RFM, clusters, forecasts, budgets, models. The three results
+above use the whole history of the data (the defect audit's "future signup" compares with the
+latest activity *in the data*, not with the planning cutoff), so campaigns with different
+cutoffs share them too.
+
+The key is the SHA-256 of: the kind; the data source (absolute path) with the relative path,
+size and modification time (ns) of every file in it; a fingerprint of the code that computes the
+result (the source of the modules involved, the package, pandas and Python versions); and the
+settings that change the result (``timezone`` and ``encoding`` of the connection, the orphan
+threshold, a keyed fingerprint of the pseudonym key: never the key itself). Any change to a file
+of the source, to that code or to those settings gives a new key, so a stale entry is never
+used; old entries are simply left behind (delete ``reports/.cache`` at any time).
+
+Only local sources (a folder of Parquet/CSV files or a DuckDB file) are cached. A connection
+URL (PostgreSQL, BigQuery, Spark ...) is never cached: its content can change without any
+visible file change.
+
+Entries live in ``<reports>/.cache/<kind>/<key>.pkl``, next to the campaign's report folder
+(``reports/.cache`` by default; ``PLAYBOOK_CACHE_DIR`` overrides the folder, ``PLAYBOOK_CACHE=off``
+disables the cache). They are pickles written by this package for this
+package (same trust as the code) and written atomically (temp file, rename), so campaigns running
+side by side may both compute a missing entry; the last rename wins and both values are equal.
+
+Notebook wiring (02_segment): ``segment.data_quality(ctx)`` -> ``cache.data_quality(ctx)`` and
+``segment.resolve(ctx)`` -> ``cache.resolve(ctx)``; the audit cell
+``validate.validate(ctx.wh, orphan_threshold=...)`` -> ``cache.validation(ctx)``. Return values
+are identical to the uncached calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+from playbook.paths import project_root
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+CACHE_DIR_ENV = "PLAYBOOK_CACHE_DIR"
+CACHE_SWITCH_ENV = "PLAYBOOK_CACHE"
+
+#: Outcome of the last :func:`cached` call per kind (``hit``, ``miss``, ``off``): for reports/tests.
+LAST: dict[str, str] = {}
+
+
+def cache_dir(cfg: Any = None) -> Path:
+    """The cache folder: ``$PLAYBOOK_CACHE_DIR``; else ``.cache`` next to the campaign's report
+    folder (``reports/.cache`` for ``reports/<slug>``) when a config is given; else
+    ``<project>/reports/.cache``."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        return Path(env)
+    out = getattr(cfg, "output_dir", None)
+    if out is not None:
+        return Path(out).parent / ".cache"
+    return project_root() / "reports" / ".cache"
+
+
+def enabled() -> bool:
+    """False when ``PLAYBOOK_CACHE`` is ``off``/``0``/``false``/``no``."""
+    return os.environ.get(CACHE_SWITCH_ENV, "on").strip().lower() not in {"off", "0", "false", "no"}
+
+
+def source_fingerprint(source: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Identify the content of a local data source by its files' paths, sizes and mtimes.
+
+    Parameters
+    ----------
+    source : path or str
+        A folder (every file below it counts, e.g. ``customers.parquet`` or
+        ``orders/part-0.parquet``) or a single file (a DuckDB database).
+
+    Returns
+    -------
+    dict or None
+        ``{"source": absolute path, "files": [[relative path, size bytes, mtime ns], ...]}``;
+        None for a connection URL or a path that does not exist (not cacheable).
+    """
+    text = str(source)
+    if "://" in text:
+        return None
+    path = Path(text).resolve()
+    if path.is_file():
+        st = path.stat()
+        return {"source": str(path), "files": [[path.name, st.st_size, st.st_mtime_ns]]}
+    if not path.is_dir():
+        return None
+    files = []
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            files.append([p.relative_to(path).as_posix(), st.st_size, st.st_mtime_ns])
+    return {"source": str(path), "files": files}
+
+
+def code_version(modules: Sequence[ModuleType]) -> str:
+    """Fingerprint of the code that computes a result: the source of ``modules``, the
+    package version, and the pandas and Python versions (pickles follow them)."""
+    import pandas as pd
+
+    from playbook import __version__
+
+    h = hashlib.sha256()
+    for mod in modules:
+        h.update(mod.__name__.encode())
+        h.update(inspect.getsource(mod).encode("utf-8"))
+    h.update(f"{__version__}|{pd.__version__}|{sys.version_info[:2]}".encode())
+    return h.hexdigest()
+
+
+def cache_key(kind: str, source: str | os.PathLike[str], modules: Sequence[ModuleType],
+              settings: Mapping[str, Any] | None = None) -> str | None:
+    """SHA-256 key of a data-only result; None when the source is not cacheable (a URL).
+
+    Parameters
+    ----------
+    kind : str
+        What is cached (``identity``, ``defect_audit`` ...).
+    source : path or str
+        The data source (see :func:`source_fingerprint`).
+    modules : sequence of module
+        The modules whose code computes the result (see :func:`code_version`).
+    settings : mapping, optional
+        JSON-serialisable settings that change the result (timezone, thresholds ...).
+    """
+    fp = source_fingerprint(source)
+    if fp is None:
+        return None
+    payload = {"kind": kind, "data": fp, "code": code_version(modules), "settings": dict(settings or {})}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def cached(kind: str, key: str | None, compute: Callable[[], T], root: Path | None = None) -> T:
+    """Return the cached value of ``kind``/``key``, or compute, store and return it.
+
+    ``key`` None (source not cacheable) or the cache switched off: just compute. A corrupt or
+    unreadable entry is recomputed and overwritten.
+    """
+    if key is None or not enabled():
+        LAST[kind] = "off"
+        return compute()
+    folder = (root or cache_dir()) / kind
+    path = folder / f"{key}.pkl"
+    if path.is_file():
+        try:
+            with path.open("rb") as fh:
+                value = pickle.load(fh)
+        except Exception as exc:  # noqa: BLE001 - a broken entry is recomputed, never fatal
+            log.warning("cache entry %s unreadable (%s); recomputing", path, exc)
+        else:
+            LAST[kind] = "hit"
+            log.info("cache hit: %s %s", kind, key[:12])
+            return value
+    value = compute()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{key[:12]}-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    LAST[kind] = "miss"
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# The data-only results of the playbook
+# --------------------------------------------------------------------------------------------
+
+
+def _connection_settings(wh: Any, encoding: str | None) -> dict[str, Any]:
+    return {"timezone": getattr(wh, "timezone", None), "encoding": encoding}
+
+
+def identity_resolution(wh: Any, encoding: str | None = None, root: Path | None = None) -> Any:
+    """:func:`playbook.customers.cleaning.resolve_identities`, shared across campaigns of one source.
+
+    Parameters
+    ----------
+    wh : Warehouse
+        The connected source (``wh.source`` is fingerprinted).
+    encoding : str, optional
+        CSV encoding the warehouse was connected with (part of the key).
+    root : Path, optional
+        Cache folder; default :func:`cache_dir`.
+    """
+    from playbook.customers import cleaning
+    from playbook.data import warehouse
+
+    key = cache_key("identity", wh.source, [cleaning, warehouse], _connection_settings(wh, encoding))
+    return cached("identity", key, lambda: cleaning.resolve_identities(wh), root)
+
+
+def defect_audit(wh: Any, encoding: str | None = None, root: Path | None = None) -> Any:
+    """:func:`playbook.customers.cleaning.defect_audit`, shared across campaigns of one source.
+
+    The example ids are pseudonyms, so a keyed fingerprint of the pseudonym key is part of the
+    key (a different ``PLAYBOOK_PSEUDONYM_KEY`` recomputes).
+    """
+    from playbook.customers import cleaning
+    from playbook.data import warehouse
+    from playbook.report import privacy
+
+    settings = {**_connection_settings(wh, encoding), "pseudonym_key": privacy.pseudonymize("playbook-cache")}
+    key = cache_key("defect_audit", wh.source, [cleaning, warehouse, privacy], settings)
+    return cached("defect_audit", key, lambda: cleaning.defect_audit(wh), root)
+
+
+def validation_report(wh: Any, orphan_threshold: int = 0, encoding: str | None = None,
+                      root: Path | None = None) -> Any:
+    """:func:`playbook.data.validate.validate`, shared across campaigns of one source and threshold."""
+    from playbook.data import contract as schema
+    from playbook.data import validate, warehouse
+
+    settings = {**_connection_settings(wh, encoding), "orphan_threshold": orphan_threshold}
+    key = cache_key("validation", wh.source, [validate, warehouse, schema], settings)
+    return cached("validation", key, lambda: validate.validate(wh, orphan_threshold=orphan_threshold), root)
+
+
+def resolve(ctx: Any) -> Any:
+    """Drop-in for ``segment.resolve(ctx)`` (02_segment) using the cache."""
+    return identity_resolution(ctx.wh, ctx.cfg.data.encoding, cache_dir(ctx.cfg))
+
+
+def data_quality(ctx: Any) -> Any:
+    """Drop-in for ``segment.data_quality(ctx)`` (02_segment) using the cache."""
+    return defect_audit(ctx.wh, ctx.cfg.data.encoding, cache_dir(ctx.cfg))
+
+
+def validation(ctx: Any) -> Any:
+    """Drop-in for ``validate.validate(ctx.wh, orphan_threshold=ctx.cfg.data.orphan_threshold)``."""
+    return validation_report(ctx.wh, ctx.cfg.data.orphan_threshold, ctx.cfg.data.encoding,
+                             cache_dir(ctx.cfg))

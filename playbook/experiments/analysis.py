@@ -1,0 +1,681 @@
+"""Experiment analysis: SRM, lifts with intervals, CUPED, corrections, guardrails, segments,
+sequential monitoring, a Bayesian view and one plain-language decision per experiment.
+
+Per-arm outcomes are aggregated by the engine (:mod:`playbook.experiments.data`); the statistics
+are the tested functions of :mod:`playbook.experiments.stats`. Each experiment is analysed on its
+own: a problem with one (no assignments, an empty arm, a metric without data, customers in two
+arms) gives a clear message for that experiment and the others are still analysed.
+
+Arm names: the config's ``variants`` should match the data's ``variant`` values. When they do not
+and the data uses the generic labels ``control``/``treatment`` for a two-arm test, the arms are
+matched by planned share (the config arm whose planned share is closest to each data arm's
+observed share; by position when the shares are equal) and a note says so.
+
+Decision rule (primary metric, family-wise corrected p-value):
+
+1. sample ratio mismatch (chi-square p < 0.001) -> **inconclusive**, never ship;
+2. a guardrail significantly worse -> **don't ship**;
+3. a treatment significantly better -> **ship** (the best one); significantly worse -> **don't ship**;
+4. otherwise the interval rules out the MDE -> **don't ship** (no effect worth having);
+   else **inconclusive**, with the users (and days at the observed rate) still needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from playbook.experiments import stats as es
+from playbook.experiments.data import (
+    METRICS,
+    Window,
+    assignment_summary,
+    daily_user_orders,
+    user_outcomes,
+)
+from playbook.experiments.design import balance_check
+from playbook.report.charts import empty_chart
+
+SRM_P = 0.001
+GENERIC_ARMS = ("control", "treatment")
+#: Guardrails where an increase is harm (all others: a decrease is harm).
+HIGHER_IS_WORSE = {"unsubscribe_rate", "refund_rate", "bounce_rate"}
+RESULT_COLUMNS = ["experiment_id", "metric", "role", "control", "variant", "n_control", "n_variant",
+                  "value_control", "value_variant", "abs_lift", "abs_lo", "abs_hi", "rel_lift",
+                  "rel_lo", "rel_hi", "p_value", "p_adjusted", "correction", "significant",
+                  "cuped_rel_lift", "cuped_rel_lo", "cuped_rel_hi", "cuped_p_value",
+                  "variance_reduction", "boot_rel_lo", "boot_rel_hi", "prob_beat_control",
+                  "expected_loss", "note"]
+
+
+@dataclass
+class ExperimentAnalysis:
+    """Everything the report shows about one experiment."""
+
+    experiment_id: str
+    name: str
+    metric: str
+    messages: list[str] = field(default_factory=list)
+    arms: pd.DataFrame = field(default_factory=pd.DataFrame)
+    srm_p: float = float("nan")
+    results: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RESULT_COLUMNS))
+    balance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sequential: pd.DataFrame = field(default_factory=pd.DataFrame)
+    decision: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Arms
+# --------------------------------------------------------------------------------------------
+def match_arms(variants: list[str], shares: list[float], counts: dict[str, int]) -> tuple[dict[str, str], str]:
+    """Map data arm labels to configured variants; returns ``({data: config}, note)``.
+
+    Identity when every data label is a configured variant. For a two-arm test whose data uses
+    ``control``/``treatment``, arms are matched by planned vs observed share (by position when
+    the planned shares are equal). Otherwise data arms keep their labels (unplanned arms).
+    """
+    data = list(counts)
+    if set(data) <= set(variants):
+        return {d: d for d in data}, ""
+    if set(data) == set(GENERIC_ARMS) and len(variants) == 2:
+        if abs(shares[0] - shares[1]) < 1e-9:
+            mapping = {"control": variants[0], "treatment": variants[1]}
+        else:
+            total = sum(counts.values())
+            obs = {d: counts[d] / total for d in data}
+            first = min(data, key=lambda d: abs(obs[d] - shares[0]))
+            mapping = {first: variants[0], next(d for d in data if d != first): variants[1]}
+        pairs = ", ".join(f"'{k}' as '{v}'" for k, v in mapping.items())
+        return mapping, (f"the data labels its arms control/treatment; read {pairs} (matched by "
+                         "planned share). Use the configured names in the data to avoid this.")
+    return {d: d for d in data}, ""
+
+
+def arm_table(exp, counts: dict[str, int]) -> pd.DataFrame:
+    """Planned vs observed users per configured arm (and unplanned arms found in the data)."""
+    shares = list(exp.allocation or [1 / len(exp.variants)] * len(exp.variants))
+    rows = [{"variant": v, "planned_share": s, "users": int(counts.get(v, 0))}
+            for v, s in zip(exp.variants, shares, strict=True)]
+    rows += [{"variant": v, "planned_share": np.nan, "users": int(n)} for v, n in counts.items()
+             if v not in exp.variants]
+    df = pd.DataFrame(rows)
+    total = df["users"].sum()
+    df["observed_share"] = df["users"] / total if total else np.nan
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# One comparison
+# --------------------------------------------------------------------------------------------
+def _values(df: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, str, str]:
+    col, cov, kind, pop = METRICS[metric]
+    sub = df if pop is None else df[df[pop] > 0]
+    return sub.dropna(subset=[col]), col, cov
+
+
+def compare(df: pd.DataFrame, metric: str, control: str, variant: str, alpha: float, seed: int,
+            winsor: float | None = None, n_boot: int = 1000) -> dict:
+    """One treatment vs control on one metric: fixed-horizon test, CUPED, bootstrap, Bayes.
+
+    ``df`` holds one row per user (:func:`playbook.experiments.data.user_outcomes`) with arm
+    labels already mapped to configured variants.
+    """
+    sub, col, cov = _values(df, metric)
+    kind = METRICS[metric][2]
+    c, t = sub[sub["variant"] == control], sub[sub["variant"] == variant]
+    row = {"metric": metric, "control": control, "variant": variant, "n_control": len(c),
+           "n_variant": len(t), "note": ""}
+    if len(c) < 2 or len(t) < 2:
+        pop = METRICS[metric][3]
+        who = {"received": "received a message in the window", "converted": "bought in the window",
+               None: "have an outcome"}[pop]
+        row["note"] = (f"no data for {metric}: {len(c)} user(s) in '{control}' and {len(t)} in "
+                       f"'{variant}' {who}")
+        return row
+    y_c, y_t = c[col].to_numpy(float), t[col].to_numpy(float)
+    if kind == "mean" and winsor:
+        capped = es.winsorize(np.r_[y_c, y_t], winsor)
+        y_c, y_t = capped[: len(y_c)], capped[len(y_c):]
+    if kind == "proportion":
+        r = es.two_proportion_test(y_c.sum(), len(y_c), y_t.sum(), len(y_t), alpha)
+        bayes = es.beta_binomial_view(int(y_c.sum()), len(y_c), int(y_t.sum()), len(y_t), seed)
+        vc, vt = r["p_c"], r["p_t"]
+    else:
+        r = es.welch_from_values(y_c, y_t, alpha)
+        bayes = es.normal_bayes_view(float(r["abs_lift"]), float(r["abs_se"]))
+        vc, vt = r["m_c"], r["m_t"]
+        boot = es.bootstrap_lift_ci(y_c, y_t, seed=seed, n_boot=n_boot, alpha=alpha)
+        row.update(boot_rel_lo=boot["rel_lo"], boot_rel_hi=boot["rel_hi"])
+    row.update(value_control=float(vc), value_variant=float(vt),
+               **{k: float(r[k]) for k in ("abs_lift", "abs_lo", "abs_hi", "rel_lift", "rel_lo", "rel_hi", "p_value")},
+               **bayes)
+    x = np.r_[c[cov].to_numpy(float), t[cov].to_numpy(float)]
+    y = np.r_[y_c, y_t]
+    if np.var(x) > 0:
+        adj = es.cuped_adjust(y, x)
+        rc = es.welch_from_values(adj[: len(y_c)], adj[len(y_c):], alpha)
+        raw_var = np.var(y_c, ddof=1) / len(y_c) + np.var(y_t, ddof=1) / len(y_t)
+        row.update(cuped_rel_lift=float(rc["rel_lift"]), cuped_rel_lo=float(rc["rel_lo"]),
+                   cuped_rel_hi=float(rc["rel_hi"]), cuped_p_value=float(rc["p_value"]),
+                   variance_reduction=float(1 - rc["abs_se"] ** 2 / raw_var) if raw_var > 0 else np.nan)
+    return row
+
+
+def segment_breakdown(df: pd.DataFrame, metric: str, control: str, variants: list[str],
+                      alpha: float, by: str = "country", min_users: int = 50) -> pd.DataFrame:
+    """Exploratory lift by segment (no correction; segments below ``min_users`` per arm skipped)."""
+    rows = []
+    for seg, grp in df.groupby(by, sort=True):
+        for v in variants:
+            sub, col, _ = _values(grp, metric)
+            c, t = sub[sub["variant"] == control][col], sub[sub["variant"] == v][col]
+            if len(c) < min_users or len(t) < min_users:
+                continue
+            if METRICS[metric][2] == "proportion":
+                r = es.two_proportion_test(c.sum(), len(c), t.sum(), len(t), alpha)
+            else:
+                r = es.welch_from_values(c.to_numpy(float), t.to_numpy(float), alpha)
+            rows.append({"segment": f"{by} = {seg}", "variant": v, "n_control": len(c), "n_variant": len(t),
+                         "rel_lift": float(r["rel_lift"]), "rel_lo": float(r["rel_lo"]),
+                         "rel_hi": float(r["rel_hi"]), "p_value": float(r["p_value"]),
+                         "label": "exploratory (not corrected for multiple comparisons)"})
+    return pd.DataFrame(rows, columns=["segment", "variant", "n_control", "n_variant", "rel_lift",
+                                       "rel_lo", "rel_hi", "p_value", "label"])
+
+
+# --------------------------------------------------------------------------------------------
+# Sequential monitoring
+# --------------------------------------------------------------------------------------------
+def daily_path(users: pd.DataFrame, daily: pd.DataFrame, metric: str, control: str, variant: str,
+               days: int, alpha: float) -> pd.DataFrame:
+    """Cumulative effect by day with the group-sequential boundary (conversion and revenue).
+
+    Every assigned user counts from day 0 (assigned before the window); the metric on day d is
+    the outcome to date. Information fractions: odds of the pooled rate to date over the final
+    odds (conversion), SE^2 to date over the final SE^2 (revenue); see
+    :func:`playbook.experiments.stats.info_fraction_rates`. The last day is the final analysis
+    (all alpha spent).
+    """
+    if metric not in ("conversion", "revenue_per_user") or daily.empty:
+        return pd.DataFrame()
+    arm = users.set_index("customer_id")["variant"]
+    d = daily[daily["customer_id"].isin(arm.index)].copy()
+    d["variant"] = d["customer_id"].map(arm)
+    n = users["variant"].value_counts()
+    if metric == "conversion":
+        first = d.groupby("customer_id").agg(day=("day", "min"), variant=("variant", "first"))
+        per = first.groupby(["variant", "day"]).size().unstack(0).reindex(range(days)).fillna(0).cumsum()
+        x_c, x_t = per.get(control, 0 * per.iloc[:, 0]), per.get(variant, 0 * per.iloc[:, 0])
+        r = es.two_proportion_test(x_c.to_numpy(), n.get(control, 0), x_t.to_numpy(), n.get(variant, 0), alpha)
+        z, lift, se = r["z"], r["rel_lift"], r["abs_se"]
+        n_all = n.get(control, 0) + n.get(variant, 0)
+        t = es.info_fraction_rates((x_c.to_numpy() + x_t.to_numpy()) / max(n_all, 1))
+    else:
+        d = d.sort_values(["customer_id", "day"])
+        cum = d.groupby("customer_id")["revenue"].cumsum()
+        d["dsq"] = 2 * (cum - d["revenue"]) * d["revenue"] + d["revenue"] ** 2
+        s1 = d.groupby(["variant", "day"])["revenue"].sum().unstack(0).reindex(range(days)).fillna(0).cumsum()
+        s2 = d.groupby(["variant", "day"])["dsq"].sum().unstack(0).reindex(range(days)).fillna(0).cumsum()
+        stats_ = {}
+        for v in (control, variant):
+            nv = n.get(v, 0)
+            a = s1.get(v, 0 * s1.iloc[:, 0]).to_numpy()
+            b = s2.get(v, 0 * s2.iloc[:, 0]).to_numpy()
+            mean = a / nv if nv else np.full(days, np.nan)
+            var = (b - nv * mean**2) / (nv - 1) if nv > 1 else np.full(days, np.nan)
+            stats_[v] = (mean, var, nv)
+        r = es.welch_test(*stats_[control], *stats_[variant], alpha)
+        z, lift, se = r["t"], r["rel_lift"], r["abs_se"]
+        t = es.info_fraction_means(se)
+    out = pd.DataFrame({"day": np.arange(1, days + 1), "z": z, "rel_lift": lift, "se": se,
+                        "info_fraction": t})
+    out = out[np.isfinite(out["z"]) & (out["se"] > 0)]
+    out = out[es.usable_looks(out["info_fraction"].to_numpy())].reset_index(drop=True)
+    if out.empty:
+        return out
+    out.loc[len(out) - 1, "info_fraction"] = 1.0
+    out["boundary"] = es.group_sequential_bounds(out["info_fraction"].to_numpy(), alpha)
+    out["fixed_horizon"] = float(es._z(alpha))
+    out["variant"] = variant
+    return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Decision
+# --------------------------------------------------------------------------------------------
+def decide(a: ExperimentAnalysis, exp, users_per_day: float) -> dict:
+    """The verdict and its one-sentence reason (see the module docstring for the rule)."""
+    res = a.results
+    if res.empty or res[res["role"] == "primary"]["p_value"].isna().all():
+        why = a.messages[-1] if a.messages else "no usable data for the primary metric"
+        return {"verdict": "no result", "reason": why[0].upper() + why[1:]}
+    prim = res[(res["role"] == "primary") & res["p_value"].notna()]
+    if a.srm_p < SRM_P:
+        return {"verdict": "inconclusive", "reason": (
+            f"Sample ratio mismatch (chi-square p = {a.srm_p:.1g}): the arms are not in the planned "
+            "split, so the result cannot be trusted; fix the assignment before deciding.")}
+    guard = res[(res["role"] == "guardrail") & res["significant"].fillna(False)]
+    harm = guard[np.where(guard["metric"].isin(HIGHER_IS_WORSE), guard["abs_lift"] > 0, guard["abs_lift"] < 0)]
+    if not harm.empty:
+        h = harm.iloc[0]
+        return {"verdict": "don't ship", "reason": (
+            f"'{h['variant']}' worsens the guardrail {h['metric']} by {h['rel_lift']:+.1%} "
+            f"(adjusted p = {h['p_adjusted']:.3f}).")}
+    sig = prim[prim["significant"].fillna(False)]
+    best = sig.sort_values("rel_lift", ascending=False)
+    if not best.empty and best.iloc[0]["rel_lift"] > 0:
+        b = best.iloc[0]
+        return {"verdict": "ship", "variant": b["variant"], "reason": (
+            f"'{b['variant']}' raises {b['metric']} by {b['rel_lift']:+.1%} (95% CI {b['rel_lo']:+.1%} to "
+            f"{b['rel_hi']:+.1%}, adjusted p = {b['p_adjusted']:.3g}) with no guardrail harmed.")}
+    if not sig.empty:
+        b = sig.iloc[0]
+        return {"verdict": "don't ship", "reason": (
+            f"'{b['variant']}' lowers {b['metric']} by {b['rel_lift']:+.1%} (95% CI {b['rel_lo']:+.1%} to "
+            f"{b['rel_hi']:+.1%}) compared with '{b['control']}'.")}
+    b = prim.sort_values("rel_hi").iloc[-1]
+    mde_rel = exp.mde if exp.mde_type == "relative" else exp.mde / b["value_control"]
+    if b["rel_hi"] < mde_rel:
+        return {"verdict": "don't ship", "reason": (
+            f"No significant effect, and the 95% interval ({b['rel_lo']:+.1%} to {b['rel_hi']:+.1%}) "
+            f"rules out the {mde_rel:.0%} lift the test was designed to find.")}
+    more = _more_users(b, exp, mde_rel)
+    days = more / users_per_day if users_per_day > 0 else float("inf")
+    days_txt = (f"about {days:,.0f} more days at the {users_per_day:,.0f} users per day this test enrolled"
+                if np.isfinite(days) else "more time")
+    return {"verdict": "inconclusive", "extra_users_per_arm": more, "extra_days": days, "reason": (
+        f"No significant effect yet ({b['rel_lift']:+.1%}, 95% CI {b['rel_lo']:+.1%} to {b['rel_hi']:+.1%}); "
+        f"detecting a {mde_rel:.0%} lift needs about {more:,.0f} more users per arm ({days_txt}).")}
+
+
+def _more_users(b: pd.Series, exp, mde_rel: float) -> float:
+    """Extra users per arm needed for the designed power at the MDE, given the observed spread."""
+    alpha = exp.alpha / max(len(exp.variants) - 1, 1)
+    if METRICS[b["metric"]][2] == "proportion":
+        p_c = b["value_control"]
+        try:
+            n_c, _ = es.sample_size_proportions(p_c, es.treated_rate(p_c, mde_rel), alpha, exp.power)
+        except ValueError:
+            return float("nan")
+    else:
+        se = (b["abs_hi"] - b["abs_lo"]) / (2 * es._z(exp.alpha))
+        sd = se / np.sqrt(1 / b["n_control"] + 1 / b["n_variant"])
+        n_c, _ = es.sample_size_means(mde_rel * b["value_control"], sd, alpha, exp.power)
+    return float(max(n_c - min(b["n_control"], b["n_variant"]), 0))
+
+
+# --------------------------------------------------------------------------------------------
+# Whole experiment
+# --------------------------------------------------------------------------------------------
+def analyze_experiment(wh, exp, window: Window, seed: int, winsor: float | None = None,
+                       n_boot: int = 1000) -> ExperimentAnalysis:
+    """Analyse one configured experiment end to end (never raises for data problems)."""
+    a = ExperimentAnalysis(exp.id, exp.name or exp.id, exp.primary_metric)
+    if exp.start or exp.end:
+        window = Window.from_dates(exp.start or window.start.date(), exp.end or (window.end - pd.Timedelta(days=1)).date())
+    if not wh.has("assignments"):
+        a.messages.append("no assignments table in the data, so no experiment can be analysed")
+        a.decision = decide(a, exp, 0)
+        return a
+    summ = assignment_summary(wh, exp.id)
+    counts = summ["counts"]
+    if not counts:
+        a.messages.append(f"no assignments found for '{exp.id}'; check the experiment id in the config and the data")
+        a.arms = arm_table(exp, {})
+        a.decision = decide(a, exp, 0)
+        return a
+    shares = list(exp.allocation or [1 / len(exp.variants)] * len(exp.variants))
+    mapping, note = match_arms(list(exp.variants), shares, counts)
+    if note:
+        a.messages.append(note)
+    if summ["multi_arm"]:
+        a.messages.append(f"{summ['multi_arm']:,} customer(s) appear in more than one arm and were left out; "
+                          "each customer must have exactly one arm")
+    counts_cfg = {mapping[k]: v for k, v in counts.items()}
+    a.arms = arm_table(exp, counts_cfg)
+    planned = a.arms[a.arms["planned_share"].notna()]
+    unplanned = a.arms[a.arms["planned_share"].isna()]
+    if not unplanned.empty:
+        a.messages.append(f"arm(s) {', '.join(unplanned['variant'])} in the data are not in the config; "
+                          "they are ignored")
+    empty = planned[planned["users"] == 0]["variant"].tolist()
+    if empty:
+        a.messages.append(f"arm(s) {', '.join(empty)} have no users")
+    if (planned["users"] > 0).sum() >= 2:
+        a.srm_p = es.srm_test(planned["users"].to_numpy(), planned["planned_share"].to_numpy())[1]
+        if a.srm_p < SRM_P:
+            a.messages.append(f"SAMPLE RATIO MISMATCH: p = {a.srm_p:.1g} against the planned split")
+    users = user_outcomes(wh, exp.id, window, summ["first_assigned"],
+                          message_test=exp.primary_metric in ("open_rate", "click_rate"))
+    users["variant"] = users["variant"].map(mapping).fillna(users["variant"])
+    users = users[users["variant"].isin(exp.variants)]
+    a.results = _results(users, exp, seed, winsor, n_boot)
+    for msg in a.results["note"].dropna():
+        if msg:
+            a.messages.append(msg)
+    a.balance = balance_check(users, ["pre_orders", "pre_revenue", "pre_opens"], exp.control) if len(users) else pd.DataFrame()
+    a.segments = segment_breakdown(users, exp.primary_metric, exp.control, exp.treatments, exp.alpha)
+    if exp.primary_metric in ("conversion", "revenue_per_user") and len(users):
+        daily = daily_user_orders(wh, exp.id, window)
+        paths = [daily_path(users, daily, exp.primary_metric, exp.control, v, window.days, exp.alpha)
+                 for v in exp.treatments]
+        paths = [p for p in paths if not p.empty]
+        a.sequential = pd.concat(paths, ignore_index=True) if paths else pd.DataFrame()
+    a.decision = decide(a, exp, len(users) / max(window.days, 1))
+    a.decision["srm_p"] = a.srm_p
+    return a
+
+
+def _results(users: pd.DataFrame, exp, seed: int, winsor: float | None, n_boot: int) -> pd.DataFrame:
+    rows = []
+    metrics = [(exp.primary_metric, "primary")] + [(g, "guardrail") for g in exp.guardrails]
+    for i, v in enumerate(exp.treatments):
+        for j, (m, role) in enumerate(metrics):
+            r = compare(users, m, exp.control, v, exp.alpha, seed + 101 * i + j, winsor, n_boot)
+            rows.append({"experiment_id": exp.id, "role": role, **r})
+    df = pd.DataFrame(rows).reindex(columns=RESULT_COLUMNS)
+    df["correction"] = exp.correction
+    df["p_adjusted"] = es.adjust_pvalues(df["p_value"].to_numpy(float), exp.correction)
+    df["significant"] = (df["p_adjusted"] <= exp.alpha).where(df["p_adjusted"].notna())
+    return df
+
+
+def analyze_all(wh, cfg, seed: int, winsor: float | None = None, n_boot: int = 1000) -> list[ExperimentAnalysis]:
+    """Analyse every configured experiment over the season window (or its own start/end)."""
+    window = Window.from_dates(cfg.season.start, cfg.season.end)
+    return [analyze_experiment(wh, exp, window, seed, winsor, n_boot) for exp in cfg.experiments]
+
+
+# --------------------------------------------------------------------------------------------
+# Report helpers
+# --------------------------------------------------------------------------------------------
+def results_table(analyses: list[ExperimentAnalysis]) -> pd.DataFrame:
+    """All experiment x variant x metric results (the ``experiment_results`` artifact)."""
+    frames = [a.results for a in analyses if not a.results.empty]
+    if not frames:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def decisions_table(analyses: list[ExperimentAnalysis]) -> pd.DataFrame:
+    """One verdict and reason per experiment, with the SRM p-value and any data messages."""
+    return pd.DataFrame([{"experiment": a.experiment_id, "metric": a.metric,
+                          "verdict": a.decision.get("verdict", "no result"),
+                          "reason": a.decision.get("reason", ""),
+                          "srm_p": a.srm_p,
+                          "data notes": "; ".join(m for m in a.messages if not m.startswith("SAMPLE"))}
+                         for a in analyses])
+
+
+def srm_banner(analyses: list[ExperimentAnalysis]) -> str:
+    """A Markdown warning banner listing experiments with a sample ratio mismatch (or a check mark)."""
+    bad = [a for a in analyses if a.srm_p < SRM_P]
+    if not bad:
+        checked = sum(np.isfinite(a.srm_p) for a in analyses)
+        return f"Sample ratio check: all {checked} experiment(s) with data are in their planned split (p >= {SRM_P})."
+    items = "; ".join(f"**{a.experiment_id}** (p = {a.srm_p:.1g})" for a in bad)
+    return (f"> **Warning: sample ratio mismatch** in {items}. The arms are not in the planned "
+            "proportions, which usually means broken assignment or logging; these results are not "
+            "trustworthy and cannot be shipped.")
+
+
+def summary_view(analyses: list[ExperimentAnalysis]):
+    """:func:`summary_table` formatted for the report (no index)."""
+    from playbook.report.format import format_table
+
+    return format_table(summary_table(analyses))
+
+
+def decisions_view(analyses: list[ExperimentAnalysis]):
+    """:func:`decisions_table` formatted for the report (no index)."""
+    from playbook.report.format import format_table
+
+    df = decisions_table(analyses)
+    df["srm_p"] = df["srm_p"].map(lambda p: "" if pd.isna(p) else f"{p:.3g}")
+    return format_table(df.rename(columns={"srm_p": "sample-ratio p"}))
+
+
+def summary_table(analyses: list[ExperimentAnalysis]) -> pd.DataFrame:
+    """Stakeholder table: primary metric per treatment with lift, interval and verdict."""
+    res = results_table(analyses)
+    if res.empty:
+        return pd.DataFrame(columns=["experiment", "variant", "metric", "control", "treatment",
+                                     "lift", "95% interval", "adjusted p", "P(beat control)", "CUPED lift",
+                                     "bootstrap 95% (revenue)"])
+    res = res[res["role"] == "primary"]
+
+    def pct(x):
+        return "" if pd.isna(x) else f"{x:+.1%}"
+
+    def val(m, x):
+        return "" if pd.isna(x) else (f"{x:,.2f}" if METRICS[m][2] == "mean" else f"{x:.2%}")
+
+    return pd.DataFrame({
+        "experiment": res["experiment_id"], "variant": res["variant"], "metric": res["metric"],
+        "control": [val(m, x) for m, x in zip(res["metric"], res["value_control"], strict=True)],
+        "treatment": [val(m, x) for m, x in zip(res["metric"], res["value_variant"], strict=True)],
+        "lift": res["rel_lift"].map(pct),
+        "95% interval": [f"{pct(lo)} to {pct(hi)}" if pd.notna(lo) else "" for lo, hi in
+                         zip(res["rel_lo"], res["rel_hi"], strict=True)],
+        "adjusted p": res["p_adjusted"].map(lambda p: "" if pd.isna(p) else f"{p:.3g}"),
+        "P(beat control)": res["prob_beat_control"].map(lambda p: "" if pd.isna(p) else f"{p:.0%}"),
+        "CUPED lift": [f"{pct(x)} ({pct(lo)} to {pct(hi)})" if pd.notna(x) else "" for x, lo, hi in
+                       zip(res["cuped_rel_lift"], res["cuped_rel_lo"], res["cuped_rel_hi"], strict=True)],
+        "bootstrap 95% (revenue)": [f"{pct(lo)} to {pct(hi)}" if pd.notna(lo) else "" for lo, hi in
+                                    zip(res["boot_rel_lo"], res["boot_rel_hi"], strict=True)],
+    }).reset_index(drop=True)
+
+
+def plot_forest(analyses: list[ExperimentAnalysis]) -> plt.Figure:
+    """Relative lift of the primary metric with its 95% interval (unadjusted and CUPED).
+
+    Guardrails are left to :func:`guardrail_view`: rare events (unsubscribes) have relative
+    intervals hundreds of percent wide that would squash the primary results.
+    """
+    res = results_table(analyses)
+    res = res[res["role"] == "primary"].dropna(subset=["rel_lift"])
+    fig, ax = plt.subplots(figsize=(9, max(2.5, 0.45 * len(res) + 1.2)))
+    if res.empty:
+        empty_chart(ax, "No experiment results to show")
+        return fig
+    labels = (res["experiment_id"] + " · " + res["variant"].astype(str) + "\n" + res["metric"]).tolist()
+    y = np.arange(len(res))
+    ax.errorbar(res["rel_lift"] * 100, y, xerr=[(res["rel_lift"] - res["rel_lo"]) * 100,
+                (res["rel_hi"] - res["rel_lift"]) * 100], fmt="o", color="#1f4e79", capsize=3,
+                label="lift, 95% interval")
+    cu = res["cuped_rel_lift"].notna().to_numpy()
+    if cu.any():
+        r = res[cu]
+        ax.errorbar(r["cuped_rel_lift"] * 100, y[cu] + 0.25, xerr=[(r["cuped_rel_lift"] - r["cuped_rel_lo"]) * 100,
+                    (r["cuped_rel_hi"] - r["cuped_rel_lift"]) * 100], fmt="s", color="#c55a11", capsize=3,
+                    ms=4, label="CUPED-adjusted")
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_title("Primary metric: relative lift of each variant over its control (95% intervals)")
+    ax.set_xlabel("relative lift (%)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sequential(analyses: list[ExperimentAnalysis]) -> plt.Figure:
+    """Cumulative z statistic by day against the O'Brien-Fleming-type boundary, per experiment."""
+    seq = [a for a in analyses if not a.sequential.empty]
+    if not seq:
+        fig, ax = plt.subplots(figsize=(8, 2.5))
+        empty_chart(ax, "No daily data to monitor (message tests have a single send)")
+        return fig
+    fig, axes = plt.subplots(len(seq), 1, figsize=(9, 2.6 * len(seq)), squeeze=False)
+    for ax, a in zip(axes[:, 0], seq, strict=True):
+        for v, p in a.sequential.groupby("variant", sort=False):
+            ax.plot(p["day"], p["z"], label=f"{v}: cumulative z")
+            b = p["boundary"].clip(upper=8)
+            ax.plot(p["day"], b, color="#c00000", lw=1, label="sequential boundary")
+            ax.plot(p["day"], -b, color="#c00000", lw=1)
+            ax.axhline(p["fixed_horizon"].iloc[0], color="grey", ls=":", lw=1, label="naive 1.96 (unsafe to peek)")
+            ax.axhline(-p["fixed_horizon"].iloc[0], color="grey", ls=":", lw=1)
+        ax.set_title(f"{a.experiment_id}: {a.metric}, daily look")
+        ax.set_ylabel("z statistic")
+        ax.set_ylim(-6, 6)
+        ax.legend(fontsize=7, loc="upper left")
+    axes[-1, 0].set_xlabel("day of the test window")
+    fig.tight_layout()
+    return fig
+
+
+def describe_decisions(analyses: list[ExperimentAnalysis]) -> str:
+    """One plain-language bullet per experiment: verdict and reason (Markdown)."""
+    if not analyses:
+        return "No experiments are configured for this campaign."
+    return "\n".join(f"- **{a.experiment_id}: {a.decision.get('verdict', 'no result')}.** "
+                     f"{a.decision.get('reason', '')}" for a in analyses)
+
+
+def sequential_summary(analyses: list[ExperimentAnalysis]) -> str:
+    """Sentence: on which day each test first crossed its sequential boundary, if ever."""
+    parts = []
+    for a in analyses:
+        if a.sequential.empty:
+            continue
+        for v, p in a.sequential.groupby("variant", sort=False):
+            hit = p[np.abs(p["z"]) >= p["boundary"]]
+            naive = p[np.abs(p["z"]) >= p["fixed_horizon"]]
+            if not hit.empty:
+                parts.append(f"{a.experiment_id} ({v}) crossed the boundary on day {int(hit['day'].iloc[0])}")
+            elif not naive.empty:
+                parts.append(f"{a.experiment_id} ({v}) touched the naive 1.96 line on day "
+                             f"{int(naive['day'].iloc[0])} but never the sequential boundary")
+            else:
+                parts.append(f"{a.experiment_id} ({v}) never crossed")
+    if not parts:
+        return "No test has daily data to monitor."
+    return "Daily monitoring with O'Brien-Fleming-type alpha spending: " + "; ".join(parts) + "."
+
+
+def write_outputs(analyses: list[ExperimentAnalysis], design: pd.DataFrame, output_dir) -> dict:
+    """Write ``experiment_results.parquet``, ``experiment_design.parquet`` and
+    ``experiment_decisions.json``; return the decisions by experiment id."""
+    from playbook.artifacts import write_artifact
+
+    write_artifact(results_table(analyses), output_dir, "experiment_results")
+    write_artifact(design, output_dir, "experiment_design")
+    decisions = {a.experiment_id: {k: (float(v) if isinstance(v, np.floating) else v)
+                                   for k, v in a.decision.items()} for a in analyses}
+    write_artifact(decisions, output_dir, "experiment_decisions")
+    return decisions
+
+
+def headline(analyses: list[ExperimentAnalysis], inventory: pd.DataFrame | None = None) -> dict[str, str]:
+    """Headline numbers for the index page: inventory counts (optional) and verdict counts."""
+    from playbook.experiments.inventory import headline as inventory_headline
+
+    verdicts = [a.decision.get("verdict", "no result") for a in analyses]
+    out = inventory_headline(inventory) if inventory is not None else {}
+    out.update({"experiments analysed": str(len(analyses)),
+                "ship": str(verdicts.count("ship")), "don't ship": str(verdicts.count("don't ship")),
+                "inconclusive": str(verdicts.count("inconclusive")),
+                "sample ratio mismatches": str(sum(a.srm_p < SRM_P for a in analyses))})
+    return out
+
+
+def arms_view(analyses: list[ExperimentAnalysis]):
+    """Planned vs observed split per arm with the sample-ratio p-value."""
+    from playbook.report.format import format_table
+
+    frames = [a.arms.assign(experiment=a.experiment_id, srm_p=a.srm_p) for a in analyses if not a.arms.empty]
+    cols = ["experiment", "variant", "planned_share", "observed_share", "users", "srm_p"]
+    df = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    df = df.rename(columns={"planned_share": "planned share", "observed_share": "observed share",
+                            "srm_p": "sample-ratio p"})
+    df["sample-ratio p"] = df["sample-ratio p"].map(lambda p: "" if pd.isna(p) else f"{p:.3g}")
+    return format_table(df, pct=["planned share", "observed share"], ints=["users"])
+
+
+def balance_view(analyses: list[ExperimentAnalysis]):
+    """Standardised mean differences of pre-period covariates (|SMD| > 0.1 flagged)."""
+    from playbook.report.format import format_table
+
+    frames = [a.balance.assign(experiment=a.experiment_id) for a in analyses if not a.balance.empty]
+    cols = ["experiment", "arm", "covariate", "mean_control", "mean_arm", "smd", "balanced"]
+    df = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    df["smd"] = df["smd"].map(lambda x: f"{x:+.3f}")
+    df["mean_control"] = df["mean_control"].map(lambda x: f"{x:,.2f}")
+    df["mean_arm"] = df["mean_arm"].map(lambda x: f"{x:,.2f}")
+    df["balanced"] = df["balanced"].map({True: "yes", False: "NO"})
+    return format_table(df.rename(columns={"smd": "std. mean difference", "mean_control": "control mean",
+                                           "mean_arm": "arm mean"}))
+
+
+def guardrail_view(analyses: list[ExperimentAnalysis]):
+    """Guardrail metrics per variant: lift, interval, adjusted p and whether harm was found."""
+    from playbook.report.format import format_table
+
+    res = results_table(analyses)
+    g = res[res["role"] == "guardrail"].copy()
+    harm = np.where(g["metric"].isin(HIGHER_IS_WORSE), g["abs_lift"] > 0, g["abs_lift"] < 0)
+    g["harm detected"] = np.where(g["significant"].fillna(False).astype(bool) & harm, "yes", "no")
+    g.loc[g["p_value"].isna(), "harm detected"] = "no data"
+    view = g[["experiment_id", "variant", "metric", "value_control", "value_variant", "rel_lift", "rel_lo",
+              "rel_hi", "p_adjusted", "harm detected", "note"]].rename(columns={
+                  "experiment_id": "experiment", "value_control": "control", "value_variant": "variant value",
+                  "rel_lift": "lift", "rel_lo": "95% low", "rel_hi": "95% high", "p_adjusted": "adjusted p"})
+    for c in ("control", "variant value"):
+        view[c] = [("" if pd.isna(x) else f"{x:,.2f}" if m == "aov" else f"{x:.2%}")
+                   for m, x in zip(view["metric"], view[c], strict=True)]
+    view["adjusted p"] = view["adjusted p"].map(lambda p: "" if pd.isna(p) else f"{p:.3g}")
+    return format_table(view.reset_index(drop=True), pct=["lift", "95% low", "95% high"])
+
+
+def segment_view(analyses: list[ExperimentAnalysis]):
+    """Exploratory lifts of the primary metric by country (not corrected; do not ship on these)."""
+    from playbook.report.format import format_table
+
+    frames = [a.segments.assign(experiment=a.experiment_id, metric=a.metric) for a in analyses
+              if not a.segments.empty]
+    cols = ["experiment", "metric", "segment", "variant", "n_control", "n_variant", "rel_lift", "rel_lo",
+            "rel_hi", "p_value"]
+    df = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    df["p_value"] = df["p_value"].map(lambda p: "" if pd.isna(p) else f"{p:.3g}")
+    df = df.rename(columns={"n_control": "users (control)", "n_variant": "users (variant)", "rel_lift": "lift",
+                            "rel_lo": "95% low", "rel_hi": "95% high", "p_value": "p (uncorrected)"})
+    return format_table(df, pct=["lift", "95% low", "95% high"], ints=["users (control)", "users (variant)"])
+
+
+def bayes_view(analyses: list[ExperimentAnalysis]):
+    """Probability that each variant beats its control and the expected loss of shipping it."""
+    from playbook.report.format import format_table
+
+    res = results_table(analyses)
+    p = res[(res["role"] == "primary") & res["prob_beat_control"].notna()]
+    view = pd.DataFrame({
+        "experiment": p["experiment_id"], "variant": p["variant"], "metric": p["metric"],
+        "P(variant beats control)": p["prob_beat_control"],
+        "expected loss if shipped": [f"{100 * x:.2f} percentage points" if METRICS[m][2] == "proportion" else f"{x:,.2f}"
+                                     for m, x in zip(p["metric"], p["expected_loss"], strict=True)],
+    }).reset_index(drop=True)
+    return format_table(view, pct=["P(variant beats control)"])
+
+
+def describe_results(analyses: list[ExperimentAnalysis]) -> str:
+    """One sentence on what the forest plot shows (Markdown)."""
+    res = results_table(analyses)
+    prim = res[(res["role"] == "primary") & res["p_value"].notna()]
+    if prim.empty:
+        return "No experiment has usable data for its primary metric yet."
+    sig = prim[prim["significant"].fillna(False).astype(bool)]
+    names = ", ".join(f"{r.experiment_id} ({r.rel_lift:+.1%})" for r in sig.itertuples()) or "none"
+    return (f"{len(prim)} primary comparison(s) analysed; significant after "
+            f"{prim['correction'].iloc[0]} correction: {names}. Intervals that cross zero are "
+            "compatible with no effect; CUPED intervals (squares) are narrower where the pre-period "
+            "predicts the outcome.")
+
+
+def decision_notes(analyses: list[ExperimentAnalysis]) -> list[str]:
+    """Verdicts as short sentences for the step summary on the index page."""
+    return [f"{a.experiment_id}: {a.decision.get('verdict', 'no result')}. {a.decision.get('reason', '')}"
+            for a in analyses]

@@ -1,0 +1,522 @@
+"""Spend efficiency of the season and next season's budget split (retrospective step).
+
+* ROAS, CPA and CAC per paid channel from the window's spend (summed in the engine) and the
+  conversions an attribution model credits to each channel.
+* Response curves refitted on this season's days: daily attributed revenue of a channel against
+  its daily spend, ``revenue = a * (1 - exp(-spend / k))`` (a saturating exponential; ``a`` is the
+  ceiling in currency per day, ``k`` the spend per day at which 63 % of it is reached), fitted
+  with ``scipy.optimize.curve_fit``. With fewer than :data:`MIN_FIT_DAYS` days with spend, a failed
+  fit, or no spend-response signal in the days (the fit explains < :data:`MIN_R2` of the variance),
+  an *anchored* curve through the season's average point is assumed instead and said so.
+* Marginal ROAS: the slope of the curve at the season's mean daily spend.
+* Next season's split: greedy allocation on marginal returns (optimal for concave curves) of
+  ``cfg.budget.total`` within each channel's ``[min_budget, max_budget]``, against repeating this
+  season's split (its shares scaled to the new total and clipped into the bounds).
+
+Attributed revenue is not incremental revenue: curves fitted on it inherit the attribution
+model's bias. Where a holdout measured a channel's incrementality, compare (see
+:mod:`playbook.steps.retrospective`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from playbook.data.warehouse import Warehouse, to_day, to_utc
+from playbook.report.charts import empty_chart
+
+#: Fewest days with spend for which a saturating curve is fitted.
+MIN_FIT_DAYS = 14
+#: Smallest share of daily variance a fitted curve must explain to be used.
+MIN_R2 = 0.05
+#: Scale of the anchored fallback curve, as a multiple of the season's mean daily spend.
+ANCHOR_SCALE = 1.0
+#: Number of increments of the greedy allocation.
+GREEDY_STEPS = 2000
+
+
+def daily_spend(wh: Warehouse, start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
+    """Spend, impressions and clicks per day and channel, summed in the engine.
+
+    Returns
+    -------
+    DataFrame
+        ``day`` (naive datetime64), ``channel``, ``spend`` (currency), ``impressions``,
+        ``clicks``; only days/channels with rows in the spend table. Empty without a spend table.
+    """
+    cols = ["day", "channel", "spend", "impressions", "clicks"]
+    if not wh.has("spend"):
+        return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "day" else
+                                           object if c == "channel" else float) for c in cols})
+    s = wh.table("spend")
+    s = s.filter(s.date >= ibis.date(to_day(start).date()), s.date <= ibis.date(to_day(end).date()))
+    df = s.group_by(["date", "channel"]).aggregate(
+        spend=s.spend.sum(), impressions=s.impressions.sum(), clicks=s.clicks.sum()).execute()
+    df = df.rename(columns={"date": "day"})
+    df["day"] = pd.to_datetime(df["day"]).astype("datetime64[ns]")
+    df["channel"] = df["channel"].astype(object).where(df["channel"].notna(), "unknown")
+    for c in ("spend", "impressions", "clicks"):
+        df[c] = pd.to_numeric(df[c]).astype(float).fillna(0.0)
+    return df[cols].sort_values(["day", "channel"], ignore_index=True)
+
+
+def channel_efficiency(spend: pd.DataFrame, credit: pd.DataFrame, channels: list[str] | None = None,
+                       model: str = "shapley") -> pd.DataFrame:
+    """ROAS, CPA and CAC per paid channel.
+
+    Parameters
+    ----------
+    spend : DataFrame
+        :func:`daily_spend` of the window.
+    credit : DataFrame
+        Long attribution table (:func:`playbook.media.attribution.attribute`).
+    channels : list of str, optional
+        Channels to report (default: every channel with spend).
+    model : str
+        Attribution model whose credit is used.
+
+    Returns
+    -------
+    DataFrame
+        ``channel, spend, conversions, revenue, new_customers, roas`` (revenue / spend),
+        ``cpa`` (spend / conversions), ``cac`` (spend / new customers). Ratios with a zero
+        denominator are NaN (shown as a dash: undefined, not zero).
+    """
+    per = spend.groupby("channel")["spend"].sum() if not spend.empty else pd.Series(dtype=float)
+    chans = list(channels) if channels is not None else sorted(per.index)
+    cr = credit[credit["model"] == model].set_index("channel") if not credit.empty else pd.DataFrame()
+    rows = []
+    for ch in chans:
+        s = float(per.get(ch, 0.0))
+        conv = float(cr["conversions"].get(ch, 0.0)) if not cr.empty else 0.0
+        rev = float(cr["revenue"].get(ch, 0.0)) if not cr.empty else 0.0
+        new = float(cr["new_customers"].get(ch, 0.0)) if not cr.empty else 0.0
+        rows.append({"channel": ch, "spend": s, "conversions": conv, "revenue": rev, "new_customers": new,
+                     "roas": rev / s if s > 0 else np.nan, "cpa": s / conv if conv > 0 else np.nan,
+                     "cac": s / new if new > 0 else np.nan})
+    return pd.DataFrame(rows, columns=["channel", "spend", "conversions", "revenue", "new_customers",
+                                       "roas", "cpa", "cac"])
+
+
+# --------------------------------------------------------------------------------------------
+# Response curves
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ResponseCurve:
+    """Daily response of one channel: ``a * (1 - exp(-x / k))`` or ``slope * x``.
+
+    Attributes
+    ----------
+    channel : str
+    kind : {"saturating", "anchored", "linear", "none"}
+        ``"saturating"``: fitted; ``"anchored"``: assumed shape through the season's average
+        (:func:`anchored_curve`); ``"linear"``: constant ROAS; ``"none"``: no spend, zero curve.
+    a, k : float
+        Ceiling (currency per day) and scale (spend per day) of the saturating curve.
+    slope : float
+        Revenue per unit of spend of the linear fallback.
+    mean_spend : float
+        Mean daily spend of the season (currency per day).
+    days : int
+        Days used in the fit.
+    """
+
+    channel: str
+    kind: str
+    a: float = 0.0
+    k: float = 1.0
+    slope: float = 0.0
+    mean_spend: float = 0.0
+    days: int = 0
+
+    def __call__(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        if self.kind in ("saturating", "anchored"):
+            return self.a * (1 - np.exp(-x / self.k))
+        return self.slope * x
+
+    def marginal(self, x) -> np.ndarray:
+        """Extra revenue per extra unit of daily spend at daily spend ``x``."""
+        x = np.asarray(x, dtype=float)
+        if self.kind in ("saturating", "anchored"):
+            return self.a / self.k * np.exp(-x / self.k)
+        return np.full_like(x, self.slope)
+
+
+def _saturating(x, a, k):
+    return a * (1 - np.exp(-x / k))
+
+
+def anchored_curve(channel: str, mean_spend: float, mean_revenue: float, days: int = 0) -> ResponseCurve:
+    """Saturating curve through the season's average point, with its scale at the mean spend.
+
+    ``k = mean_spend`` and ``a = mean_revenue / (1 - e^-1)``: the channel is assumed to have run at
+    63 % of its ceiling, so its marginal ROAS is ``0.58 x`` its average ROAS. Used when the
+    season's days carry no usable spend-response signal.
+    """
+    if mean_spend <= 0 or mean_revenue <= 0:
+        return ResponseCurve(channel, "none", mean_spend=max(mean_spend, 0.0), days=days)
+    k = mean_spend * ANCHOR_SCALE
+    return ResponseCurve(channel, "anchored", a=mean_revenue / (1 - np.exp(-mean_spend / k)), k=k,
+                         mean_spend=mean_spend, days=days)
+
+
+def fit_response_curve(channel: str, spend: np.ndarray, revenue: np.ndarray,
+                       min_days: int = MIN_FIT_DAYS) -> ResponseCurve:
+    """Fit ``revenue = a (1 - exp(-spend / k))`` to daily points (least squares).
+
+    The scale ``k`` is bounded to ``[0.25, 20] x`` the mean and maximum daily spend, so a curve
+    cannot saturate below the spend actually observed. The fit is kept when it explains at least
+    :data:`MIN_R2` of the daily variance and ``k`` is not at its lower bound; otherwise (too few
+    days with spend, a failed fit, or no spend-response signal) :func:`anchored_curve` is used.
+    Without spend the curve is zero (``kind="none"``).
+    """
+    x = np.asarray(spend, dtype=float)
+    y = np.asarray(revenue, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    days = int((x > 0).sum())
+    mean = float(x.mean()) if len(x) else 0.0
+    if days == 0 or x.sum() <= 0:
+        return ResponseCurve(channel, "none", mean_spend=mean, days=days)
+    fallback = anchored_curve(channel, mean, max(float(y.mean()), 0.0), days)
+    if days < min_days:
+        return fallback
+    from scipy.optimize import curve_fit
+
+    k_lo, k_hi = 0.25 * mean, 20.0 * float(x.max())
+    p0 = [max(float(y.max()), 1e-6) * 2, min(max(mean, k_lo * 1.01), k_hi)]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (a, k), _ = curve_fit(_saturating, x, y, p0=p0, bounds=([0.0, k_lo], [np.inf, k_hi]), maxfev=20000)
+    except (RuntimeError, ValueError):
+        return fallback
+    resid = y - _saturating(x, a, k)
+    sst = float(((y - y.mean()) ** 2).sum())
+    r2 = 1 - float((resid ** 2).sum()) / sst if sst > 0 else 0.0
+    if not (np.isfinite(a) and np.isfinite(k)) or a <= 0 or r2 < MIN_R2 or k <= k_lo * 1.001:
+        return fallback
+    return ResponseCurve(channel, "saturating", a=float(a), k=float(k), mean_spend=mean, days=days)
+
+
+def daily_response_data(spend: pd.DataFrame, daily_credit: pd.DataFrame, credit: pd.DataFrame,
+                        model: str = "shapley") -> pd.DataFrame:
+    """Daily spend and attributed revenue per channel on a full day grid.
+
+    The engine returns the linear model's credit per day; each channel's daily series is scaled
+    so that its season total equals ``model``'s credit for the channel.
+
+    Returns
+    -------
+    DataFrame
+        ``day, channel, spend, revenue`` (zeros where nothing happened).
+    """
+    if spend.empty:
+        return pd.DataFrame(columns=["day", "channel", "spend", "revenue"])
+    sp = spend.groupby(["day", "channel"], as_index=False)["spend"].sum()
+    days = pd.date_range(sp["day"].min(), sp["day"].max(), freq="D")
+    grid = pd.MultiIndex.from_product([days, sorted(sp["channel"].unique())], names=["day", "channel"])
+    out = sp.set_index(["day", "channel"]).reindex(grid, fill_value=0.0)
+    lin = daily_credit.groupby(["day", "channel"])["revenue"].sum() if not daily_credit.empty else pd.Series(
+        dtype=float)
+    out["revenue"] = lin.reindex(grid, fill_value=0.0).to_numpy() if len(lin) else 0.0
+    if not credit.empty and (credit["model"] == model).any():
+        target = credit[credit["model"] == model].set_index("channel")["revenue"]
+        base = out.groupby(level="channel")["revenue"].transform("sum")
+        scale = out.index.get_level_values("channel").map(lambda c: target.get(c, 0.0)).to_numpy(float)
+        out["revenue"] = np.where(base > 0, out["revenue"] * scale / base.where(base > 0, 1.0), 0.0)
+    return out.reset_index()
+
+
+def fit_response_curves(data: pd.DataFrame, min_days: int = MIN_FIT_DAYS) -> dict[str, ResponseCurve]:
+    """One :class:`ResponseCurve` per channel of :func:`daily_response_data`."""
+    return {ch: fit_response_curve(ch, g["spend"].to_numpy(), g["revenue"].to_numpy(), min_days)
+            for ch, g in data.groupby("channel")}
+
+
+def curve_table(curves: Mapping[str, ResponseCurve]) -> pd.DataFrame:
+    """Fitted curves as a table: kind, parameters, ROAS and marginal ROAS at the mean spend."""
+    rows = []
+    for ch, c in curves.items():
+        avg = float(c(c.mean_spend) / c.mean_spend) if c.mean_spend > 0 else 0.0
+        rows.append({"channel": ch, "curve": c.kind, "ceiling_per_day": c.a if c.kind in ("saturating", "anchored") else 0.0,
+                     "scale_per_day": c.k if c.kind in ("saturating", "anchored") else 0.0,
+                     "mean_daily_spend": c.mean_spend, "roas_at_mean": avg,
+                     "marginal_roas": float(c.marginal(c.mean_spend)), "days": c.days})
+    return pd.DataFrame(rows, columns=["channel", "curve", "ceiling_per_day", "scale_per_day",
+                                       "mean_daily_spend", "roas_at_mean", "marginal_roas", "days"])
+
+
+def plot_response_curves(data: pd.DataFrame, curves: Mapping[str, ResponseCurve],
+                         currency: str = "USD") -> plt.Figure:
+    """Daily points and fitted curve per channel, with the mean daily spend marked."""
+    from playbook.report.charts import money_formatter
+
+    chans = list(curves)
+    fig, axes = plt.subplots(1, max(len(chans), 1), figsize=(3.2 * max(len(chans), 1), 3.4), squeeze=False)
+    if not chans:
+        ax = axes[0, 0]
+        empty_chart(ax, "No spend in the window")
+        return fig
+    for ax, ch in zip(axes[0], chans, strict=True):
+        g = data[data["channel"] == ch]
+        c = curves[ch]
+        ax.scatter(g["spend"], g["revenue"], s=10, alpha=0.6, color="#1f4e79")
+        xs = np.linspace(0, max(float(g["spend"].max()) * 1.5, 1.0), 100)
+        ax.plot(xs, c(xs), color="#e76f51", lw=2)
+        ax.axvline(c.mean_spend, color="#999999", ls=":", lw=1)
+        ax.set_title(f"{ch.replace('_', ' ')} ({c.kind})", fontsize=10)
+        ax.set_xlabel(f"spend per day ({currency})")
+        ax.xaxis.set_major_formatter(money_formatter(currency))
+        ax.yaxis.set_major_formatter(money_formatter(currency))
+    axes[0, 0].set_ylabel(f"attributed revenue per day ({currency})")
+    fig.suptitle("Response curves refitted on this season's days (dotted: mean daily spend)")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Allocation
+# --------------------------------------------------------------------------------------------
+def expected_revenue(curves: Mapping[str, ResponseCurve], budgets: Mapping[str, float], days: int) -> float:
+    """Season revenue of a split: ``days * curve(budget / days)`` summed over channels."""
+    return float(sum(days * float(curves[ch](b / days)) if ch in curves else 0.0
+                     for ch, b in budgets.items()))
+
+
+def clip_split(shares: Mapping[str, float], total: float, bounds: Mapping[str, tuple[float, float]]) -> dict[str, float]:
+    """Scale ``shares`` to ``total`` and clip into ``bounds``, re-spreading the excess.
+
+    Channels without a share get their minimum. Assumes ``sum(min) <= total <= sum(max)``.
+    """
+    chans = list(bounds)
+    w = np.array([max(shares.get(c, 0.0), 0.0) for c in chans])
+    if w.sum() <= 0:
+        w = np.ones(len(chans))
+    lo = np.array([bounds[c][0] for c in chans], dtype=float)
+    hi = np.array([bounds[c][1] for c in chans], dtype=float)
+    free = np.ones(len(chans), dtype=bool)
+    x = np.zeros(len(chans))
+    for _ in range(len(chans) + 1):
+        fixed = x * ~free
+        rest = total - fixed.sum()
+        ww = np.where(free, w, 0.0)
+        x = np.where(free, rest * ww / ww.sum() if ww.sum() > 0 else rest / max(free.sum(), 1), x)
+        low, high = free & (x < lo), free & (x > hi)
+        if not (low.any() or high.any()):
+            break
+        x = np.where(low, lo, np.where(high, hi, x))
+        free &= ~(low | high)
+    return dict(zip(chans, x.tolist(), strict=True))
+
+
+def allocate_budget(curves: Mapping[str, ResponseCurve], bounds: Mapping[str, tuple[float, float]],
+                    total: float, days: int, steps: int = GREEDY_STEPS) -> dict[str, float]:
+    """Split ``total`` over the channels of ``bounds`` to maximise expected season revenue.
+
+    Greedy on marginal returns: start every channel at its minimum, then give each of ``steps``
+    equal increments of the remaining budget to the channel whose expected revenue rises most,
+    among channels below their maximum. Optimal (up to one increment) for concave curves.
+
+    Parameters
+    ----------
+    curves : mapping
+        Channel -> daily :class:`ResponseCurve`; channels without one earn nothing.
+    bounds : mapping
+        Channel -> (min_budget, max_budget) for the season (currency).
+    total : float
+        Season budget (currency).
+    days : int
+        Days in the season (budgets are spread evenly over them).
+    """
+    from playbook.errors import ConfigError
+
+    lo_sum = sum(b[0] for b in bounds.values())
+    hi_sum = sum(b[1] for b in bounds.values())
+    if not lo_sum - 1e-6 <= total <= hi_sum + 1e-6:
+        raise ConfigError(f"budget.total {total:,.0f} must lie between the sum of channel minimums "
+                          f"({lo_sum:,.0f}) and maximums ({hi_sum:,.0f}); fix budget.total or channels.")
+    alloc = {ch: float(b[0]) for ch, b in bounds.items()}
+    rest = total - lo_sum
+    if rest <= 0:
+        return alloc
+    step = rest / steps
+    none = ResponseCurve("", "none")
+    left = rest
+    while left > 1e-9 * max(total, 1.0):
+        best, gain, best_room = None, -np.inf, 0.0
+        for ch, (_lo, hi) in bounds.items():
+            room = min(step, hi - alloc[ch], left)
+            if room <= 1e-12:
+                continue
+            c = curves.get(ch, none)
+            g = days * float(c((alloc[ch] + room) / days) - c(alloc[ch] / days)) / room
+            if g > gain:
+                best, gain, best_room = ch, g, room
+        if best is None:
+            break
+        alloc[best] += best_room
+        left -= best_room
+    return alloc
+
+
+def recommend_budget(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame,
+                     bounds: Mapping[str, tuple[float, float]], total: float, days: int) -> pd.DataFrame:
+    """Recommended split for next season against repeating this season's split.
+
+    Returns
+    -------
+    DataFrame
+        One row per channel of ``bounds``: ``channel, this_season_spend, repeat_split``
+        (this season's shares scaled to ``total``, clipped into the bounds), ``recommended``,
+        ``change`` (recommended - repeat), ``expected_revenue_repeat``,
+        ``expected_revenue_recommended`` (season revenue from the fitted curves),
+        ``marginal_roas_recommended`` (at the recommended daily spend), ``min_budget``,
+        ``max_budget``. ``attrs["gain"]`` is the expected revenue gain of the recommendation.
+    """
+    this = spend.groupby("channel")["spend"].sum() if not spend.empty else pd.Series(dtype=float)
+    shares = {ch: float(this.get(ch, 0.0)) for ch in bounds}
+    repeat = clip_split(shares, total, bounds)
+    rec = allocate_budget(curves, bounds, total, days)
+    none = ResponseCurve("", "none")
+    rows = []
+    for ch in bounds:
+        c = curves.get(ch, none)
+        rows.append({"channel": ch, "this_season_spend": shares[ch], "repeat_split": repeat[ch],
+                     "recommended": rec[ch], "change": rec[ch] - repeat[ch],
+                     "expected_revenue_repeat": days * float(c(repeat[ch] / days)),
+                     "expected_revenue_recommended": days * float(c(rec[ch] / days)),
+                     "marginal_roas_recommended": float(c.marginal(rec[ch] / days)),
+                     "min_budget": bounds[ch][0], "max_budget": bounds[ch][1]})
+    df = pd.DataFrame(rows)
+    df.attrs["gain"] = float(df["expected_revenue_recommended"].sum() - df["expected_revenue_repeat"].sum())
+    df.attrs["missing_curves"] = [ch for ch in bounds if curves.get(ch, none).kind == "none"]
+    return df
+
+
+def plot_budget(rec: pd.DataFrame, currency: str = "USD") -> plt.Figure:
+    """Bars: repeating this season's split vs the recommended split, per channel."""
+    from playbook.report.charts import money_formatter
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    if rec.empty:
+        empty_chart(ax, "No channels configured")
+        return fig
+    x = np.arange(len(rec))
+    ax.bar(x - 0.2, rec["repeat_split"], 0.4, label="repeat this season's split", color="#999999")
+    ax.bar(x + 0.2, rec["recommended"], 0.4, label="recommended", color="#1f4e79")
+    ax.set_xticks(x, [c.replace("_", " ") for c in rec["channel"]])
+    ax.yaxis.set_major_formatter(money_formatter(currency))
+    ax.set_title("Next season's budget per channel")
+    ax.set_xlabel("channel")
+    ax.set_ylabel(f"season budget ({currency})")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def describe_budget(rec: pd.DataFrame, currency: str = "USD") -> str:
+    """One sentence on the recommended shift and its expected gain (Markdown)."""
+    from playbook.report.format import fmt_money
+
+    if rec.empty:
+        return "No channels are configured, so no budget split is recommended."
+    up = rec.sort_values("change").iloc[-1]
+    down = rec.sort_values("change").iloc[0]
+    gain = rec.attrs.get("gain", 0.0)
+    base = rec["expected_revenue_repeat"].sum()
+    rel = f" ({gain / base:+.1%})" if base > 0 else ""
+    text = (f"Moving budget from **{down['channel'].replace('_', ' ')}** ({fmt_money(down['change'], currency)}) "
+            f"to **{up['channel'].replace('_', ' ')}** (+{fmt_money(up['change'], currency)}) and the other shifts "
+            f"in the table is expected to add **{fmt_money(gain, currency)}**{rel} of attributed revenue over "
+            "repeating this season's split, if the refitted curves hold next season.")
+    missing = rec.attrs.get("missing_curves", [])
+    if missing:
+        text += f" No spend data for {', '.join(missing)}: kept at the minimum budget."
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Planted truth (synthetic data only)
+# --------------------------------------------------------------------------------------------
+def truth_check(efficiency: pd.DataFrame, curves: pd.DataFrame, data_source: str | Path) -> pd.DataFrame:
+    """Compare channel orderings with the planted true iROAS when ``truth.json`` exists.
+
+    Returns
+    -------
+    DataFrame
+        ``measure, spearman_with_true_iroas, channels``; empty when the data source has no
+        ``truth.json`` (real data).
+    """
+    from scipy.stats import spearmanr
+
+    from playbook.paths import resolve
+
+    cols = ["measure", "spearman_with_true_iroas", "channels"]
+    try:
+        path = resolve(str(data_source)) / "truth.json"
+    except Exception:  # noqa: BLE001 - URLs and odd sources simply have no truth
+        return pd.DataFrame(columns=cols)
+    if not path.is_file():
+        return pd.DataFrame(columns=cols)
+    true = {c: v["true_iroas"] for c, v in json.loads(path.read_text())["channels"].items()}
+    rows = []
+    for name, table, col in (("attributed ROAS", efficiency, "roas"), ("marginal ROAS (curve)", curves, "marginal_roas")):
+        t = table[table["channel"].isin(list(true))].dropna(subset=[col])
+        if len(t) >= 3:
+            rho = spearmanr(t[col].to_numpy(float), [true[c] for c in t["channel"]]).statistic
+            rows.append({"measure": name, "spearman_with_true_iroas": float(0.0 if np.isnan(rho) else rho),
+                         "channels": len(t)})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def season_days(start: dt.date | str, end: dt.date | str) -> int:
+    """Days in a season, both ends included."""
+    return int((to_utc(to_day(end)) - to_utc(to_day(start))).days) + 1
+
+
+def spend_by_channel(spend: pd.DataFrame) -> dict[str, float]:
+    """Season spend per channel (currency) from :func:`daily_spend`."""
+    return {} if spend.empty else {str(k): float(v) for k, v in spend.groupby("channel")["spend"].sum().items()}
+
+
+def recommend_for_config(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame, cfg) -> pd.DataFrame:
+    """:func:`recommend_budget` with the bounds, total and season length of a campaign config."""
+    bounds = {c: (float(b.min_budget), float(b.max_budget)) for c, b in cfg.channels.items()}
+    return recommend_budget(curves, spend, bounds, float(cfg.budget.total), season_days(cfg.season.start, cfg.season.end))
+
+
+def describe_curves(table: pd.DataFrame) -> str:
+    """Sentence on how the curves were obtained and which channel has the best marginal ROAS."""
+    if table.empty:
+        return "No spend in the window: no response curves."
+    kinds = table["curve"].value_counts()
+    text = ", ".join(f"{n} {k}" for k, n in kinds.items())
+    best = table.sort_values("marginal_roas").iloc[-1]
+    out = (f"Curves: {text}. The highest marginal ROAS at this season's mean spend is "
+           f"**{best['channel'].replace('_', ' ')}** ({best['marginal_roas']:.1f}).")
+    if "anchored" in kinds:
+        out += (" *Anchored* curves are assumed, not fitted: the season's days showed no usable relation between "
+                "daily spend and attributed revenue, so each is drawn through the season's average with the "
+                "channel at 63 % of its ceiling.")
+    return out
+
+
+def describe_truth_check(check: pd.DataFrame) -> str:
+    """Sentence on the planted-truth comparison (Markdown)."""
+    if check.empty:
+        return "No planted truth for this data source (real data): nothing to check against."
+    parts = [f"{m} {r:+.2f}" for m, r in zip(check["measure"], check["spearman_with_true_iroas"], strict=True)]
+    return ("Rank correlation of the channel ordering with the planted true iROAS of the synthetic data: "
+            + ", ".join(parts) + ". Attributed figures are not incremental; treat curves as directional.")

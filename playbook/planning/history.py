@@ -1,0 +1,344 @@
+"""Sales history: weekly series with past seasons marked, and a campaign window against last year.
+
+First sections of the plan step (weekly history) and the retrospective step (this window against
+the same window a year earlier). All scans of raw tables run in the engine (Ibis); only daily or
+window-level aggregates reach pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import ibis
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from playbook.data.warehouse import Warehouse, daily_sales
+from playbook.report.charts import empty_chart
+
+#: Days between a window and "the same window last year": 52 weeks keeps weekdays aligned.
+YEAR_SHIFT_DAYS = 364
+
+
+def _to_date(value: dt.date | str | pd.Timestamp) -> dt.date:
+    return pd.Timestamp(value).date()
+
+
+def weekly_sales(
+    wh: Warehouse,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    seasons: Sequence[tuple[str, dt.date | str, dt.date | str]] = (),
+) -> pd.DataFrame:
+    """Weekly revenue and orders, each week labelled with the season it overlaps.
+
+    Parameters
+    ----------
+    wh : Warehouse
+        Connected data source.
+    start, end : date or str, optional
+        First and last day (inclusive, UTC) of history to include; default: all of it.
+    seasons : sequence of (name, start, end)
+        Seasons to mark (the campaign window and the comparison seasons).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per week (weeks start on Monday): ``week`` (Monday, naive datetime), ``revenue``
+        (net, currency units), ``orders`` (sale orders), ``days`` (days of data in the week) and
+        ``season`` (name of the overlapping season or empty string). Weeks before the first
+        week with any sale are dropped, so a range that starts before the data does not show
+        as a run of zero weeks.
+    """
+    daily = daily_sales(wh, start=start, end=end)
+    if daily.empty:
+        return pd.DataFrame(columns=["week", "revenue", "orders", "days", "season"])
+    daily = daily.assign(week=daily["day"] - pd.to_timedelta(daily["day"].dt.day_of_week, unit="D"))
+    weekly = (
+        daily.groupby("week", as_index=False)
+        .agg(revenue=("revenue", "sum"), orders=("orders", "sum"), days=("day", "count"))
+        .sort_values("week", ignore_index=True)
+    )
+    # History starts at the first week with sales (the requested range may begin before the data).
+    first = weekly.index[weekly["orders"] > 0]
+    if len(first):
+        weekly = weekly.loc[first[0]:].reset_index(drop=True)
+    weekly["season"] = ""
+    for name, s_start, s_end in seasons:
+        s0, s1 = pd.Timestamp(_to_date(s_start)), pd.Timestamp(_to_date(s_end))
+        overlap = (weekly["week"] <= s1) & (weekly["week"] + pd.Timedelta(days=6) >= s0)
+        weekly.loc[overlap & (weekly["season"] == ""), "season"] = name
+    return weekly
+
+
+def plot_weekly_sales(
+    weekly: pd.DataFrame,
+    seasons: Sequence[tuple[str, dt.date | str, dt.date | str]] = (),
+    currency: str = "USD",
+    title: str = "Weekly revenue with past seasons marked",
+) -> plt.Figure:
+    """Line chart of weekly revenue with each season shaded and labelled.
+
+    Partial first/last weeks (fewer than 7 days of data) are drawn dashed so they do not read as
+    a drop in demand.
+    """
+    from playbook.report.charts import money_formatter
+
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    if weekly.empty:
+        empty_chart(ax, "No sales in the selected period")
+        return fig
+    full = weekly["days"] >= 7
+    ax.plot(weekly["week"], weekly["revenue"].where(full), color="#1f4e79", lw=1.8, label="weekly revenue")
+    if (~full).any():
+        ax.plot(weekly["week"], weekly["revenue"], color="#1f4e79", lw=1, ls=":", label="partial week")
+    palette = ["#f4a261", "#e9c46a", "#2a9d8f", "#e76f51", "#8ab17d"]
+    for i, (name, s_start, s_end) in enumerate(seasons):
+        s0, s1 = pd.Timestamp(_to_date(s_start)), pd.Timestamp(_to_date(s_end))
+        ax.axvspan(s0, s1, color=palette[i % len(palette)], alpha=0.25, lw=0)
+        ax.text(s0, 0.98, f" {name}", transform=ax.get_xaxis_transform(), va="top", fontsize=9)
+    ax.yaxis.set_major_formatter(money_formatter(currency))
+    ax.set_title(title)
+    ax.set_xlabel("week starting")
+    ax.set_ylabel(f"net revenue per week ({currency})")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def window_kpis(
+    wh: Warehouse,
+    start: dt.date | str,
+    end: dt.date | str,
+    by: str | None = None,
+) -> pd.DataFrame:
+    """Revenue, orders, buyers and average order value in a window, computed in the engine.
+
+    Parameters
+    ----------
+    start, end : date or str
+        First and last day of the window (inclusive, UTC days).
+    by : {"channel"}, optional
+        Split by order channel.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``[by], revenue, orders, buyers, aov``. ``revenue`` is net of refunds (currency
+        units), ``orders`` counts sale orders (revenue >= 0), ``buyers`` distinct customers with a
+        sale, ``aov`` = gross sales / orders (NaN when there are no orders).
+    """
+    if by not in (None, "channel"):
+        raise ValueError(f"Unknown split {by!r}. Choose from [None, 'channel']")
+    o = wh.table("orders")
+    s0 = ibis.timestamp(pd.Timestamp(_to_date(start), tz="UTC").to_pydatetime())
+    s1 = ibis.timestamp((pd.Timestamp(_to_date(end), tz="UTC") + pd.Timedelta(days=1)).to_pydatetime())
+    w = o.filter((o.order_ts >= s0) & (o.order_ts < s1))
+    sale = w.revenue >= 0
+    metrics = {
+        "revenue": w.revenue.sum().fill_null(0.0),
+        "gross": w.revenue.sum(where=sale).fill_null(0.0),
+        "orders": w.order_id.count(where=sale),
+        "buyers": w.customer_id.nunique(where=sale),
+    }
+    expr = w.group_by(by).aggregate(**metrics) if by else w.aggregate(**metrics)
+    df = expr.execute()
+    if by is None and df.empty:
+        df = pd.DataFrame({"revenue": [0.0], "gross": [0.0], "orders": [0], "buyers": [0]})
+    df["revenue"] = df["revenue"].astype(float)
+    df["aov"] = df["gross"].astype(float) / df["orders"].where(df["orders"] > 0)
+    df = df.drop(columns="gross")
+    return df.sort_values(by, ignore_index=True) if by else df
+
+
+def window_vs_last_year(
+    wh: Warehouse,
+    start: dt.date | str,
+    end: dt.date | str,
+    by: str | None = None,
+    shift_days: int = YEAR_SHIFT_DAYS,
+) -> pd.DataFrame:
+    """Compare a window with the same window a year earlier (weekday-aligned by default).
+
+    Parameters
+    ----------
+    shift_days : int
+        How far back "last year" is: 364 days (52 weeks) keeps weekdays aligned, so a Friday is
+        compared with a Friday; use 365 for calendar dates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per metric (and ``by`` value): ``metric``, ``this_year``, ``last_year``,
+        ``change`` (relative, NaN when last year is zero), with the two window bounds in
+        ``attrs["windows"]``.
+    """
+    s0, s1 = _to_date(start), _to_date(end)
+    p0, p1 = s0 - dt.timedelta(days=shift_days), s1 - dt.timedelta(days=shift_days)
+    cur = window_kpis(wh, s0, s1, by=by)
+    prev = window_kpis(wh, p0, p1, by=by)
+    keys = [by] if by else []
+    metrics = ["revenue", "orders", "buyers", "aov"]
+    long_cur = cur.melt(id_vars=keys, value_vars=metrics, var_name="metric", value_name="this_year")
+    long_prev = prev.melt(id_vars=keys, value_vars=metrics, var_name="metric", value_name="last_year")
+    out = long_cur.merge(long_prev, on=[*keys, "metric"], how="outer")
+    out[["this_year", "last_year"]] = out[["this_year", "last_year"]].astype(float).fillna(0.0)
+    out["change"] = (out["this_year"] - out["last_year"]) / out["last_year"].where(out["last_year"] != 0)
+    order = {m: i for i, m in enumerate(metrics)}
+    out = out.sort_values([*keys, "metric"], key=lambda s: s.map(order) if s.name == "metric" else s,
+                          ignore_index=True)
+    out.attrs["windows"] = {"this_year": (s0, s1), "last_year": (p0, p1)}
+    return out
+
+
+def seasons_from_config(cfg) -> list[tuple[str, dt.date, dt.date]]:
+    """The campaign window and its comparison seasons as ``(name, start, end)``, oldest first."""
+    past = [(s.name, s.start, s.end) for s in getattr(cfg, "comparison_seasons", [])]
+    past.sort(key=lambda t: t[1])
+    return [*past, (cfg.name if hasattr(cfg, "name") else cfg.slug, cfg.season.start, cfg.season.end)]
+
+
+def history_range(cfg, years_before: int = 3) -> tuple[dt.date, dt.date]:
+    """Dates to show in the weekly history: ``years_before`` years before the window to its end."""
+    start = cfg.season.start - dt.timedelta(days=365 * years_before)
+    return start, cfg.season.end
+
+
+
+def season_summary(
+    wh: Warehouse, seasons: Sequence[tuple[str, dt.date | str, dt.date | str]]
+) -> pd.DataFrame:
+    """Revenue, orders, buyers and AOV of each season, with growth over the season before it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per season in the given order: ``season``, ``start``, ``end``, ``days``,
+        ``revenue``, ``orders``, ``buyers``, ``aov``, ``revenue_per_day`` and ``growth``
+        (revenue per day against the previous row; NaN for the first row or a zero base).
+        Comparing revenue *per day* keeps seasons of different lengths comparable.
+    """
+    rows = []
+    for name, s_start, s_end in seasons:
+        s0, s1 = _to_date(s_start), _to_date(s_end)
+        k = window_kpis(wh, s0, s1).iloc[0]
+        days = (s1 - s0).days + 1
+        rows.append({"season": name, "start": s0, "end": s1, "days": days,
+                     "revenue": float(k["revenue"]), "orders": int(k["orders"]),
+                     "buyers": int(k["buyers"]), "aov": float(k["aov"]),
+                     "revenue_per_day": float(k["revenue"]) / days})
+    out = pd.DataFrame(rows, columns=["season", "start", "end", "days", "revenue", "orders", "buyers",
+                                      "aov", "revenue_per_day"])
+    prev = out["revenue_per_day"].shift(1)
+    out["growth"] = (out["revenue_per_day"] - prev) / prev.where(prev > 0)
+    return out
+
+
+def describe_seasons(summary: pd.DataFrame, currency: str = "USD") -> str:
+    """One or two plain-language sentences on the past seasons (Markdown)."""
+    from playbook.report.format import fmt_money, fmt_pct
+
+    done = summary[summary["orders"] > 0]
+    if done.empty:
+        return "No sales were found in any of the seasons: check the data source and the season dates."
+    parts = []
+    for _, r in done.iterrows():
+        g = "" if pd.isna(r["growth"]) else f", {fmt_pct(r['growth'])} per day against the season before"
+        parts.append(f"**{r['season']}** brought {fmt_money(r['revenue'], currency)} from "
+                     f"{r['orders']:,} orders (AOV {fmt_money(r['aov'], currency)}){g}")
+    return "; ".join(parts) + "."
+
+
+def daily_window_comparison(
+    wh: Warehouse, start: dt.date | str, end: dt.date | str, shift_days: int = YEAR_SHIFT_DAYS
+) -> pd.DataFrame:
+    """Daily and cumulative revenue in a window and in the weekday-aligned window a year before.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``day`` (date in this window), ``day_number`` (1-based), ``this_year``, ``last_year``
+        (net revenue per day), ``cum_this_year``, ``cum_last_year``.
+    """
+    s0, s1 = _to_date(start), _to_date(end)
+    p0, p1 = s0 - dt.timedelta(days=shift_days), s1 - dt.timedelta(days=shift_days)
+    cur = daily_sales(wh, start=s0, end=s1)[["day", "revenue"]]
+    prev = daily_sales(wh, start=p0, end=p1)[["day", "revenue"]]
+    days = pd.date_range(pd.Timestamp(s0), pd.Timestamp(s1), freq="D")
+    this = cur.set_index("day")["revenue"].reindex(days, fill_value=0.0).to_numpy()
+    last = prev.set_index("day")["revenue"].reindex(days - pd.Timedelta(days=shift_days),
+                                                   fill_value=0.0).to_numpy()
+    out = pd.DataFrame({"day": days, "day_number": range(1, len(days) + 1),
+                        "this_year": this, "last_year": last})
+    out["cum_this_year"] = out["this_year"].cumsum()
+    out["cum_last_year"] = out["last_year"].cumsum()
+    return out
+
+
+def plot_window_comparison(daily: pd.DataFrame, currency: str = "USD") -> plt.Figure:
+    """Cumulative revenue through the window, this year against the aligned window last year."""
+    from playbook.report.charts import money_formatter
+
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.plot(daily["day"], daily["cum_this_year"], lw=2, color="#1f4e79", label="this season")
+    ax.plot(daily["day"], daily["cum_last_year"], lw=2, ls="--", color="#999999",
+            label="same weekdays last year")
+    ax.yaxis.set_major_formatter(money_formatter(currency))
+    ax.set_title("Cumulative net revenue through the campaign window")
+    ax.set_xlabel("day")
+    ax.set_ylabel(f"cumulative net revenue ({currency})")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plan_headline(past: pd.DataFrame, currency: str = "USD") -> dict[str, str]:
+    """Headline numbers of the plan step for the index page (from :func:`season_summary`)."""
+    from playbook.report.format import fmt_money, fmt_pct
+
+    if past.empty or past["orders"].sum() == 0:
+        return {"past seasons": "no sales found"}
+    last = past.iloc[-1]
+    out = {f"{last['season']} revenue": fmt_money(last["revenue"], currency),
+           f"{last['season']} orders": f"{int(last['orders']):,}"}
+    if not pd.isna(last["growth"]):
+        out["growth per day vs season before"] = fmt_pct(last["growth"])
+    return out
+
+
+def _metric_row(yoy: pd.DataFrame, metric: str) -> pd.Series:
+    return yoy[yoy["metric"] == metric].iloc[0]
+
+
+def describe_yoy(yoy: pd.DataFrame, currency: str = "USD") -> str:
+    """Plain-language sentence on this window against last year (Markdown)."""
+    from playbook.report.format import fmt_money, fmt_pct
+
+    rev = _metric_row(yoy, "revenue")
+    orders = _metric_row(yoy, "orders")
+    if rev["this_year"] == 0 and orders["this_year"] == 0:
+        return "No sales were recorded in the campaign window (yet): there is nothing to review."
+    if rev["last_year"] == 0:
+        return (f"The window brought {fmt_money(rev['this_year'], currency)} from "
+                f"{int(orders['this_year']):,} orders; there were no sales in the same window last year.")
+    direction = "up" if rev["change"] >= 0 else "down"
+    return (f"Net revenue in the window was {fmt_money(rev['this_year'], currency)}, **{direction} "
+            f"{fmt_pct(abs(rev['change']))}** on the same weekdays last year "
+            f"({fmt_money(rev['last_year'], currency)}); orders {int(orders['this_year']):,} against "
+            f"{int(orders['last_year']):,}.")
+
+
+def retro_headline(yoy: pd.DataFrame, currency: str = "USD") -> dict[str, str]:
+    """Headline numbers of the retrospective step for the index page."""
+    from playbook.report.format import fmt_money, fmt_pct
+
+    rev = _metric_row(yoy, "revenue")
+    orders = _metric_row(yoy, "orders")
+    out = {"window revenue": fmt_money(rev["this_year"], currency),
+           "window orders": f"{int(orders['this_year']):,}"}
+    if not pd.isna(rev["change"]):
+        out["revenue vs last year"] = fmt_pct(rev["change"])
+    return out

@@ -1,0 +1,77 @@
+"""The chart theme (one seaborn theme for every figure) and small chart helpers.
+
+:func:`set_theme` is called once per notebook by the step context; :func:`money_formatter` puts
+the campaign's currency on an axis; :func:`empty_chart` draws the "nothing to draw" panel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from playbook.report.format import compact_money
+
+FIGSIZE: tuple[float, float] = (10.0, 4.5)
+
+
+DPI: int = 110
+
+
+def set_theme() -> None:
+    """Set the one seaborn/matplotlib theme used by every chart of the playbook.
+
+    White grid, colour-blind-safe palette, readable font sizes, figure size :data:`FIGSIZE`
+    inches at :data:`DPI` dots per inch, no top/right spines. Call it once per notebook
+    (``playbook.steps.context.start_step`` does).
+    """
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=1.05)
+    mpl.rcParams.update(
+        {
+            "figure.figsize": FIGSIZE,
+            "figure.dpi": DPI,
+            "savefig.dpi": DPI,
+            "savefig.bbox": "tight",
+            "axes.titlesize": 14,
+            "axes.titleweight": "bold",
+            "axes.labelsize": 12,
+            "xtick.labelsize": 10.5,
+            "ytick.labelsize": 10.5,
+            "legend.fontsize": 10.5,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "figure.autolayout": True,
+        }
+    )
+    # Tables in reports: readable numbers (thousands separators, 2 decimals) and no truncated
+    # text cells; long tables are shortened by pandas' own row limit.
+    pd.set_option("display.float_format", "{:,.2f}".format)
+    pd.set_option("display.max_colwidth", 200)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.width", 200)
+
+
+def empty_chart(ax: Any, message: str) -> None:
+    """Turn an empty chart panel into a centred plain-language ``message`` (no axes).
+
+    Used by every plot function when there is nothing to draw (no data, nothing configured), so
+    the report shows why instead of a blank frame or an exception.
+    """
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def money_formatter(currency: str = "USD") -> Any:
+    """Return a matplotlib ``FuncFormatter`` labelling an axis as compact money ($1.2M, $350k).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt  # doctest: +SKIP
+    >>> ax.yaxis.set_major_formatter(money_formatter("USD"))  # doctest: +SKIP
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: compact_money(v, currency))

@@ -1,0 +1,307 @@
+"""Privacy: keyed pseudonymous ids and the PII guard that scans every page and export.
+
+* :func:`pseudonymize` turns customer ids into keyed hashes (HMAC-SHA256, key from
+  ``PLAYBOOK_PSEUDONYM_KEY``).
+* :class:`PiiScanner` / :func:`find_pii` look for known customer emails, phones and names in
+  report text so that the runner can refuse to publish a leak.
+* :func:`mask_pii` masks a value for display in an error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+import os
+import re
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from playbook.report.format import is_missing
+
+PSEUDONYM_KEY_ENV = "PLAYBOOK_PSEUDONYM_KEY"
+
+
+_DEV_KEY = b"seasonal-playbook-development-key-not-secret"
+
+
+_dev_key_warned = False
+
+
+def _pseudonym_key(key: str | bytes | None) -> bytes:
+    global _dev_key_warned
+    if key is None:
+        key = os.environ.get(PSEUDONYM_KEY_ENV) or None
+    if key is None:
+        if not _dev_key_warned:
+            warnings.warn(
+                f"{PSEUDONYM_KEY_ENV} is not set: pseudonymous ids use the public development key, "
+                "so reports made now are NOT safe to share outside the team. Set "
+                f"{PSEUDONYM_KEY_ENV} to a long random secret (e.g. `python -c \"import secrets; "
+                "print(secrets.token_hex(32))\"`) and rerun.",
+                UserWarning,
+                stacklevel=3,
+            )
+            _dev_key_warned = True
+        return _DEV_KEY
+    return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+
+
+def pseudonymize(ids: Any, key: str | bytes | None = None, length: int = 16) -> pd.Series | str:
+    """Replace customer ids by keyed, irreversible pseudonyms (HMAC-SHA256, hex, truncated).
+
+    Parameters
+    ----------
+    ids : str or iterable of str (Series, Index, list)
+        Identifiers; non-strings are converted with ``str``; missing values stay missing.
+    key : str or bytes, optional
+        Secret key; default the ``PLAYBOOK_PSEUDONYM_KEY`` environment variable, else a fixed
+        development key (with a one-time warning: reports made with it are not safe to share).
+    length : int
+        Hex characters kept (16 = 64 bits, collision-free in practice below ~10^8 ids).
+
+    Returns
+    -------
+    str or pandas.Series
+        One pseudonym for a scalar; a Series (same index for a Series input) otherwise.
+
+    Notes
+    -----
+    A plain SHA-256 of an id or email can be reversed by hashing candidate values; a keyed hash
+    cannot without the key (RFC 2104).
+    """
+    k = _pseudonym_key(key)
+    # The keyed state is built once and copied per id: the same HMAC, about twice as fast.
+    base = hmac.new(k, digestmod=hashlib.sha256)
+
+    def one(v: Any) -> Any:
+        if is_missing(v):
+            return None
+        h = base.copy()
+        h.update(str(v).encode("utf-8"))
+        return h.hexdigest()[:length]
+
+    if isinstance(ids, str | bytes | int | np.integer):
+        return one(ids.decode() if isinstance(ids, bytes) else ids)
+    values = ids if isinstance(ids, pd.Series) else pd.Series(list(ids), dtype="object")
+    # Hash each distinct id once (ids repeat in per-row tables such as recommendations).
+    uniques = pd.unique(values.to_numpy(dtype=object))
+    mapping = {u: one(u) for u in uniques if not is_missing(u)}
+    out = [None if is_missing(v) else mapping[v] for v in values]
+    if isinstance(ids, pd.Series):
+        return pd.Series(out, index=ids.index, dtype="object", name=ids.name)
+    return pd.Series(out, dtype="object")
+
+
+_EMAIL_RE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+
+
+_PHONE_RE = re.compile(r"\+?\(?\d[\d\s().\-/]{5,}\d")
+
+
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+
+_DATA_URI_RE = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
+
+
+_INVISIBLE_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+_PHONE_MIN_DIGITS = 7
+
+
+_PHONE_MAX_DIGITS = 15  # E.164
+
+
+_NATIONAL_DIGITS = 10
+
+
+def _digits(s: str) -> str:
+    return re.sub(r"\D", "", s)
+
+
+def _phone_keys(digits: str) -> set[str]:
+    """Keys under which a phone number is looked up: all digits, and the national part."""
+    keys = {digits}
+    if len(digits) > _NATIONAL_DIGITS:
+        keys.add(digits[-_NATIONAL_DIGITS:])
+    return keys
+
+
+NAME_STOPWORDS: frozenset[str] = frozenset(
+    """january february march april may june july august september october november december
+    spring summer autumn winter christmas easter eid diwali holiday black friday monday sale
+    will bill grant mark max hope faith joy grace rose iris lily amber ruby jade pearl dawn eve
+    sunny page chase drew hunter mason parker taylor sky rain storm star crystal penny angel
+    king prince royal baby son""".split()
+)
+
+
+"""Single words that are both common first names and ordinary report words ("summer sale",
+"May"); never treated as a customer name on their own. Multi-word names are always checked."""
+
+
+class PiiScanner:
+    """Find known PII values (emails, phones, names) in report text or HTML.
+
+    Built once from the data's PII values (~100k strings are fine), then :meth:`scan` is linear
+    in the length of the text: emails and phone-like digit runs are extracted with regular
+    expressions and looked up in sets; names are matched as whole words (or word sequences for
+    multi-word names), case-insensitively.
+
+    Parameters
+    ----------
+    values : iterable of str
+        The PII strings to look for (customer emails, phone numbers, first names ...).
+        Values are classified as email (contains ``@``), phone (mostly digits, 7-15 of them,
+        compared by digits only, so ``+1 (415) 555-0199`` matches ``4155550199``) or name.
+    min_name_length : int
+        Names shorter than this many characters are ignored (too many false positives).
+    ignore : iterable of str
+        Single-word names never reported (case-insensitive); default :data:`NAME_STOPWORDS`.
+
+    Notes
+    -----
+    HTML tags, ``<script>``/``<style>`` contents and base64 ``data:`` URIs (embedded images) are
+    ignored when matching names, so CSS words or random base64 never count as a name; emails and
+    phones are searched in the whole text except embedded images. A first name that is also a
+    common word (e.g. "May") will be reported if that word appears in the report text: pass only
+    the PII you mean to guard.
+    """
+
+    def __init__(
+        self, values: Iterable[Any], *, min_name_length: int = 3, ignore: Iterable[str] = NAME_STOPWORDS
+    ) -> None:
+        self._ignore = {w.lower() for w in ignore}
+        self.emails: set[str] = set()
+        self.phones: dict[str, str] = {}
+        self.names: dict[tuple[str, ...], str] = {}
+        self._name_lengths: set[int] = set()
+        for raw in values:
+            if is_missing(raw):
+                continue
+            value = str(raw).strip()
+            if not value:
+                continue
+            self._add(value, min_name_length)
+
+    def _add(self, value: str, min_name_length: int) -> None:
+        low = value.lower()
+        if "@" in value:
+            self.emails.add(low)
+            return
+        digits = _digits(value)
+        if len(digits) >= _PHONE_MIN_DIGITS and len(digits) >= 0.6 * len(value.replace(" ", "")):
+            if len(digits) <= _PHONE_MAX_DIGITS:
+                for k in _phone_keys(digits):
+                    self.phones.setdefault(k, value)
+            return
+        words = tuple(w.lower() for w in _WORD_RE.findall(value))
+        if len(words) == 1 and words[0] in self._ignore:
+            return
+        if words and len(" ".join(words)) >= min_name_length:
+            self.names.setdefault(words, value)
+            self._name_lengths.add(len(words))
+
+    def __len__(self) -> int:
+        return len(self.emails) + len(set(self.phones.values())) + len(self.names)
+
+    def scan(self, text: str) -> list[str]:
+        """Return the PII values found in ``text`` (each once, in order of first match).
+
+        ``text`` may be plain text, HTML or notebook JSON; HTML entities are decoded first.
+        """
+        if not text or not len(self):
+            return []
+        text = html.unescape(_DATA_URI_RE.sub(" ", text))
+        found: dict[str, None] = {}
+        if self.emails:
+            for m in _EMAIL_RE.finditer(text):
+                if m.group(0).lower().strip(".") in self.emails:
+                    found.setdefault(m.group(0).lower().strip("."), None)
+        if self.phones:
+            for m in _PHONE_RE.finditer(text):
+                d = _digits(m.group(0))
+                if _PHONE_MIN_DIGITS <= len(d) <= _PHONE_MAX_DIGITS:
+                    for k in _phone_keys(d):
+                        if k in self.phones:
+                            found.setdefault(self.phones[k], None)
+                            break
+        if self.names:
+            visible = _TAG_RE.sub(" ", _INVISIBLE_RE.sub(" ", text))
+            words = [w.lower() for w in _WORD_RE.findall(visible)]
+            for n in sorted(self._name_lengths):
+                for i in range(len(words) - n + 1):
+                    key = tuple(words[i : i + n])
+                    if key in self.names:
+                        found.setdefault(self.names[key], None)
+        return list(found)
+
+    def scan_file(self, path: str | os.PathLike[str]) -> list[str]:
+        """Scan a file: notebooks (``.ipynb``) by their outputs, anything else as text."""
+        p = Path(path)
+        if p.suffix == ".ipynb":
+            return self.scan(notebook_output_text(p))
+        return self.scan(p.read_text(encoding="utf-8", errors="replace"))
+
+
+def mask_pii(value: str) -> str:
+    """A hint that names a PII hit without revealing it: ``jane@shop.com -> "j***@s***"``."""
+    v = str(value).strip()
+    if "@" in v:
+        user, _, domain = v.partition("@")
+        return f"{user[:1]}***@{domain[:1]}***"
+    digits = _digits(v)
+    if len(digits) >= _PHONE_MIN_DIGITS:
+        return f"phone ending {digits[-2:]}"
+    return f"{v[:1]}{'*' * max(len(v) - 1, 2)}"
+
+
+def find_pii(text: str, values: Iterable[Any]) -> list[str]:
+    """Return the values of ``values`` (emails, phones, names) that occur in ``text``.
+
+    Convenience wrapper around :class:`PiiScanner`; build the scanner once when scanning many
+    texts.
+
+    Examples
+    --------
+    >>> find_pii("Contact: Jane.Doe@Example.com", ["jane.doe@example.com", "bob@x.org"])
+    ['jane.doe@example.com']
+    """
+    return PiiScanner(values).scan(text)
+
+
+def notebook_output_text(path: str | os.PathLike[str]) -> str:
+    """All text a notebook shows: its outputs (text, HTML, errors) and markdown cells.
+
+    Images are skipped. Code inputs are skipped too (they are never shown in reports).
+    """
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    parts: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            parts.append(cell.source)
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                parts.append(out.get("text", ""))
+            elif out.get("output_type") == "error":
+                parts.append(f"{out.get('ename', '')}: {out.get('evalue', '')}")
+                parts.extend(out.get("traceback", []))
+            else:
+                for mime, data in out.get("data", {}).items():
+                    if mime.startswith("text/") or mime.endswith("json"):
+                        parts.append(data if isinstance(data, str) else json.dumps(data))
+    return "\n".join(parts)

@@ -1,0 +1,174 @@
+"""What every step notebook does first and last: load the run context, and record the run.
+
+A notebook cell calls :func:`start_step` once (config, data source, output folder, theme) and
+:func:`finish_step` once (headline numbers for the index page). The appendix shows
+:func:`run_info`. Keeping this here keeps the notebooks thin and identical in shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from playbook.errors import DataError
+
+#: Tables each step cannot work without (others are optional and degrade gracefully).
+STEP_TABLES: dict[str, tuple[str, ...]] = {
+    "01_plan": ("customers", "orders"),
+    "02_segment": ("customers", "orders"),
+    "03_personalize": ("customers", "orders"),
+    "04_test": ("customers", "assignments"),
+    "05_retrospective": ("customers", "orders"),
+}
+
+#: Packages whose versions the appendix records.
+VERSIONED_PACKAGES = ("pandas", "numpy", "ibis-framework", "duckdb", "scikit-learn", "statsmodels",
+                      "xgboost", "papermill")
+
+
+@dataclass
+class StepContext:
+    """Everything a step notebook needs: config, warehouse, output folder, seed.
+
+    Attributes
+    ----------
+    output_dir : Path
+        The campaign's report folder for this run (artifacts go to ``output_dir / "artifacts"``).
+    """
+
+    step: str
+    cfg: object
+    wh: object
+    output_dir: Path
+    seed: int
+    config_path: str
+    data_source: str
+    started: float = field(default_factory=time.time)
+
+    def header(self) -> pd.DataFrame:
+        """A small table describing the run, shown at the top of each notebook."""
+        c = self.cfg
+        rows = [
+            ("campaign", f"{c.name} ({c.slug})"),
+            ("window", f"{c.season.start:%d %b %Y} to {c.season.end:%d %b %Y}"),
+            ("planning cutoff", f"{c.season.planning_cutoff:%d %b %Y}"),
+            ("countries", ", ".join(c.countries)),
+            ("currency", c.currency),
+            ("data source", _display_source(self.data_source)),
+            ("tables found", ", ".join(self.wh.available())),
+        ]
+        return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+
+
+def _display_source(source: str) -> str:
+    """Show a data source without credentials (``user:password@`` removed from URLs)."""
+    if "://" in source and "@" in source:
+        scheme, rest = source.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return source
+
+
+def default_output_dir(cfg) -> Path:
+    """Where an interactive run writes: ``reports/_interactive/<slug>`` (never the published report)."""
+    from playbook.paths import resolve
+
+    return resolve(Path("reports") / "_interactive" / cfg.slug)
+
+
+def start_step(
+    step: str,
+    config_path: str,
+    data_source: str = "",
+    output_dir: str = "",
+    seed: int = 42,
+) -> StepContext:
+    """Load the campaign config, connect to the data, check the step's tables, set the theme.
+
+    Parameters
+    ----------
+    step : str
+        Step name, e.g. ``"01_plan"``.
+    config_path : str
+        Campaign YAML (relative paths are resolved against the project root).
+    data_source : str
+        Overrides the config's ``data.source`` when not empty.
+    output_dir : str
+        Report folder to write artifacts into; empty means an interactive run
+        (``reports/_interactive/<slug>``). The runner passes its staging folder.
+    seed : int
+        Random seed for every random step of the notebook.
+
+    Raises
+    ------
+    ConfigError
+        The config is invalid (every problem listed).
+    DataError
+        The data source is missing or lacks a table this step needs.
+    """
+    from playbook.config.campaign import load_config
+    from playbook.data.warehouse import connect
+    from playbook.report.charts import set_theme
+
+    if step not in STEP_TABLES:
+        raise ValueError(f"Unknown step {step!r}. Choose from {list(STEP_TABLES)}")
+    cfg = load_config(config_path)
+    source = data_source or cfg.data_source_resolved
+    wh = connect(source, timezone=cfg.data.timezone, encoding=cfg.data.encoding)
+    missing = [t for t in STEP_TABLES[step] if not wh.has(t)]
+    if missing:
+        raise DataError(
+            f"Step {step} needs table(s) {missing} but {source} has only {wh.available()}. "
+            "Add the missing table(s) (see the data contract in README) or point data.source elsewhere."
+        )
+    out = Path(output_dir) if output_dir else default_output_dir(cfg)
+    (out / "artifacts").mkdir(parents=True, exist_ok=True)
+    set_theme()
+    return StepContext(step=step, cfg=cfg, wh=wh, output_dir=out, seed=int(seed),
+                       config_path=str(config_path), data_source=str(source))
+
+
+def finish_step(ctx: StepContext, headline: dict, notes: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """Record the step's headline numbers for the index page and return them as a table."""
+    from playbook.artifacts import write_step_summary
+
+    write_step_summary(ctx.output_dir, ctx.step, headline, list(notes))
+    return pd.DataFrame({"headline": list(headline.keys()), "value": [str(v) for v in headline.values()]}
+                        ).set_index("headline")
+
+
+def run_info(ctx: StepContext) -> pd.DataFrame:
+    """Run parameters, data source, git revision and package versions (the notebook appendix)."""
+    from playbook import __version__
+    from playbook.report.html import git_revision
+
+    rows: list[tuple[str, str]] = [
+        ("step", ctx.step),
+        ("config_path", ctx.config_path),
+        ("data_source", _display_source(ctx.data_source)),
+        ("output_dir", str(ctx.output_dir)),
+        ("seed", str(ctx.seed)),
+        ("run at (UTC)", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")),
+        ("step run time", f"{time.time() - ctx.started:.1f} s"),
+        ("git revision", git_revision()),
+        ("playbook", __version__),
+        ("python", platform.python_version()),
+    ]
+    for pkg in VERSIONED_PACKAGES:
+        try:
+            rows.append((pkg, metadata.version(pkg)))
+        except metadata.PackageNotFoundError:
+            rows.append((pkg, "not installed"))
+    return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+
+def md(text: str):
+    """Show generated plain-language text as Markdown in the notebook and its HTML report."""
+    from IPython.display import Markdown
+
+    return Markdown(text)

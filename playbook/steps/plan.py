@@ -1,0 +1,702 @@
+"""Notebook-facing helpers of the plan step (01_plan): one call per notebook cell.
+
+They tie the config and the warehouse to the tested methods in :mod:`playbook.forecasting.forecast`,
+:mod:`playbook.media.budget`, :mod:`playbook.planning.plan` and :mod:`playbook.forecasting.calendar`, and format tables and
+sentences for stakeholders. Artifacts written by :func:`write_artifacts` are documented in
+those modules (``forecast.parquet``, ``targets.parquet``, ``budget_plan.parquet``,
+``pacing.parquet``, ``calendar.csv``) and ``plan.json`` (headline numbers for the retrospective:
+forecast totals, chosen model, backtest MASE, targets, budget, and which earlier retrospective
+shaped them).
+
+Earlier retrospectives: :func:`earlier_retrospective` reads the published retrospectives of
+earlier campaigns (``<reports root>/<slug>/artifacts/summary.json`` and ``next_budget.parquet``,
+the reports root being the parent of this campaign's ``output_dir``) and picks the most recent
+one that ended before this season and shares a country; :func:`build_targets` and
+:func:`run_budget` apply the two rules documented in :mod:`playbook.planning.plan` ("Earlier
+retrospectives") and the report states what changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from playbook.forecasting import forecast as F
+from playbook.media import budget as B
+from playbook.planning import plan as P
+from playbook.report.charts import empty_chart
+from playbook.report.format import fmt_money, fmt_pct, format_table
+
+
+def _table(df: pd.DataFrame, decimals: tuple[str, ...] = (), **kw):
+    """:func:`playbook.report.format_table` plus two-decimal columns (ratios such as MASE, ROAS)."""
+    styled = format_table(df, **kw)
+    cols = [c for c in decimals if c in df.columns]
+    if cols and hasattr(styled, "format"):
+        styled = styled.format("{:.2f}", subset=cols, na_rep="–")
+    return styled
+
+
+#: How far back the plan step reads history before the planning cutoff (years).
+HISTORY_YEARS = 3
+
+
+def planning_cutoff(cfg) -> dt.date:
+    """Last day of data used for the plan: ``season.planning_cutoff`` or the day before the start."""
+    return cfg.season.planning_cutoff or (cfg.season.start - dt.timedelta(days=1))
+
+
+def past_seasons(cfg) -> list[tuple[str, dt.date, dt.date]]:
+    """Comparison seasons ``(name, start, end)`` that end before the cutoff, oldest first."""
+    cut = planning_cutoff(cfg)
+    out = [(s.name, s.start, s.end) for s in cfg.comparison_seasons if s.end <= cut]
+    return sorted(out, key=lambda t: t[1])
+
+
+@dataclass
+class PlanHistory:
+    """Daily aggregates (engine-side) from ``start`` to the planning cutoff."""
+
+    start: dt.date
+    cutoff: dt.date
+    total: pd.DataFrame
+    by_country: pd.DataFrame
+    by_channel: pd.DataFrame
+    by_country_category: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def load_history(wh, cfg) -> PlanHistory:
+    """Daily revenue/orders in total and by country, channel, and country x category."""
+    from playbook.data.warehouse import daily_sales
+
+    cut = planning_cutoff(cfg)
+    start = cut - dt.timedelta(days=int(365.25 * HISTORY_YEARS))
+    countries = [c.upper() for c in cfg.countries]
+    bc = daily_sales(wh, start, cut, by=("country",))
+    notes = []
+    missing = [c for c in countries if c not in set(bc["country"])]
+    if missing:
+        notes.append(f"No sales history for {', '.join(missing)}: their forecast falls back to a share of the total.")
+    bc = bc[bc["country"].isin(countries)]
+    total = bc.groupby("day", as_index=False)[["revenue", "gross_revenue", "orders", "customers"]].sum()
+    if total.empty or total["orders"].sum() == 0:
+        notes.append("No sales before the planning cutoff: forecasts are zero and targets cannot be judged.")
+    first = total.loc[total["orders"] > 0, "day"].min() if not total.empty else None
+    if first is not None and pd.notna(first):
+        start = max(start, pd.Timestamp(first).date())
+        total = total[total["day"] >= pd.Timestamp(start)]
+        bc = bc[bc["day"] >= pd.Timestamp(start)]
+    ch = daily_sales(wh, start, cut, by=("channel",))
+    cc = daily_sales(wh, start, cut, by=("country", "category"))
+    cc = cc[cc["country"].isin(countries)]
+    return PlanHistory(start, cut, total, bc, ch, cc, notes)
+
+
+# --------------------------------------------------------------------------------------------
+# Calendar and history
+
+
+def describe_calendar(cal: pd.DataFrame) -> str:
+    """Which retail events fall in the window, per event, with their countries."""
+    r = cal[(cal["kind"] == "retail") & cal["in_window"]]
+    if r.empty:
+        return "No retail events fall in the campaign window."
+    parts = [f"{name} ({', '.join(sorted(g['country']))}, {g['date'].min():%d %b})" for name, g in r.groupby("name", sort=False)]
+    before = cal[(cal["kind"] == "retail") & ~cal["in_window"]]
+    text = "Retail events in the window: " + "; ".join(parts) + "."
+    if not before.empty:
+        text += " Shortly before it: " + "; ".join(f"{r.name} in {r.country} ({r.date:%d %b})" for r in before.itertuples()) + "."
+    return text
+
+
+def season_breakdown(hist: PlanHistory, cfg, by: str) -> pd.DataFrame:
+    """Revenue, orders and AOV per past season and ``by`` (country / channel / category), with
+    revenue growth on the season before (weekday-agnostic window totals)."""
+    seasons = past_seasons(cfg)
+    if by == "country":
+        d = hist.by_country
+    elif by == "channel":
+        d = hist.by_channel
+    else:
+        d = hist.by_country_category.groupby(["day", "category"], as_index=False)[["revenue", "gross_revenue", "orders"]].sum()
+    rows = []
+    for name, a, b in seasons:
+        w = d[(d["day"] >= pd.Timestamp(a)) & (d["day"] <= pd.Timestamp(b))]
+        g = w.groupby(by).agg(revenue=("revenue", "sum"), gross=("gross_revenue", "sum"), orders=("orders", "sum"))
+        for key, r in g.iterrows():
+            rows.append({"season": name, by: key, "revenue": r["revenue"], "orders": int(r["orders"]),
+                         "aov": r["gross"] / r["orders"] if r["orders"] > 0 else np.nan})
+    out = pd.DataFrame(rows, columns=["season", by, "revenue", "orders", "aov"])
+    if out.empty:
+        return out.assign(growth=pd.Series(dtype=float))
+    wide = out.pivot_table(index=by, columns="season", values="revenue", aggfunc="sum")
+    names = [s[0] for s in seasons if s[0] in wide.columns]
+    out["growth"] = np.nan
+    for prev, cur in zip(names, names[1:], strict=False):
+        g = wide[cur] / wide[prev].where(wide[prev] > 0) - 1
+        m = out["season"] == cur
+        out.loc[m, "growth"] = out.loc[m, by].map(g).to_numpy()
+    return out
+
+
+def show_breakdown(table: pd.DataFrame, by: str, currency: str):
+    last = table["season"].iloc[-1] if not table.empty else None
+    t = table[table["season"] == last].drop(columns="season").sort_values("revenue", ascending=False)
+    return format_table(t, money=["revenue", "aov"], pct=["growth"], ints=["orders"], currency=currency)
+
+
+def new_vs_returning(wh, cfg) -> pd.DataFrame:
+    """Buyers per past season split into new (first-ever sale in the season) and returning."""
+    from playbook.planning.history import window_kpis
+
+    rows = []
+    for name, a, b in past_seasons(cfg):
+        buyers = int(window_kpis(wh, a, b).iloc[0]["buyers"])
+        new = int(P.daily_new_customers(wh, a, b)["new_customers"].sum())
+        rows.append({"season": name, "buyers": buyers, "new": new, "returning": buyers - new,
+                     "new_share": new / buyers if buyers else np.nan})
+    return pd.DataFrame(rows, columns=["season", "buyers", "new", "returning", "new_share"])
+
+
+def event_yoy(hist: PlanHistory, cfg) -> pd.DataFrame:
+    """Event-aligned vs calendar-date growth for every retail event of the configured countries."""
+    from playbook.forecasting.calendar import EVENTS
+
+    years = sorted({pd.Timestamp(b).year for _, _, b in past_seasons(cfg)} | {hist.cutoff.year})
+    yoy = P.event_aligned_yoy(hist.by_country, list(EVENTS), [c.upper() for c in cfg.countries], years)
+    return yoy
+
+
+def show_event_yoy(yoy: pd.DataFrame):
+    cols = ["event", "country", "year", "event_date", "last_year_event_date", "growth_aligned", "growth_calendar"]
+    t = yoy[cols].copy()
+    t["event_date"] = t["event_date"].dt.strftime("%d %b %Y")
+    t["last_year_event_date"] = t["last_year_event_date"].dt.strftime("%d %b %Y")
+    return format_table(t, pct=["growth_aligned", "growth_calendar"])
+
+
+def main_moving_event(yoy: pd.DataFrame) -> tuple[str, str]:
+    """The (event, country) whose calendar comparison misleads most (for the profile chart)."""
+    ok = yoy.dropna(subset=["growth_aligned", "growth_calendar"])
+    if ok.empty:
+        return "black_friday", "US"
+    r = ok.loc[(ok["growth_aligned"] - ok["growth_calendar"]).abs().idxmax()]
+    return str(r["event"]), str(r["country"])
+
+
+def event_profile_chart(hist: PlanHistory, yoy: pd.DataFrame, currency: str):
+    from playbook.forecasting.calendar import _EVENT_NAMES
+
+    event, country = main_moving_event(yoy)
+    years = sorted({int(y) for y in yoy["year"]} | {int(y) - 1 for y in yoy["year"]}) or [hist.cutoff.year]
+    prof = P.event_profile(hist.by_country, event, country, years)
+    return P.plot_event_profile(prof, _EVENT_NAMES.get(event, event), country, currency)
+
+
+def peaks(hist: PlanHistory, cfg):
+    t = P.peak_days(hist.total, past_seasons(cfg), cfg.countries)
+    t = t.assign(day=t["day"].dt.strftime("%a %d %b %Y")).drop(columns="weekday")
+    return format_table(t, money=["value"], currency=cfg.currency)
+
+
+def ramp(hist: PlanHistory, cfg) -> pd.DataFrame:
+    return P.preseason_ramp(hist.total, past_seasons(cfg))
+
+
+def describe_ramp(r: pd.DataFrame) -> str:
+    ok = r.dropna(subset=["index"])
+    if ok.empty:
+        return "There is not enough history before the past seasons to measure a pre-season ramp."
+    parts = []
+    for name, g in ok.groupby("season", sort=False):
+        above = g[(g["week"] < 0) & (g["index"] >= 1.2)]
+        start = f"from week {int(above['week'].min())}" if not above.empty else "only once the season starts"
+        parts.append(f"{name}: demand rose 20 % above its baseline {start}, and the first season week was at "
+                     f"{g.loc[g['week'] == 0, 'index'].iloc[0]:.1f}x" if (g["week"] == 0).any() else name)
+    return "Pre-season ramp: " + "; ".join(parts) + "."
+
+
+def category_timing(hist: PlanHistory, cfg) -> pd.DataFrame:
+    return P.category_timing(hist.by_country_category, past_seasons(cfg))
+
+
+def show_category_timing(t: pd.DataFrame):
+    if t.empty:
+        return t
+    wide = t.pivot_table(index="category", columns="country", values="halfway_day")
+    return wide.round(0)
+
+
+# --------------------------------------------------------------------------------------------
+# Forecast
+
+
+def run_forecast(wh, cfg, hist: PlanHistory) -> F.CampaignForecast:
+    """Backtest, choose the model and forecast the campaign window (total, country, category)."""
+    return F.forecast_campaign(wh, cfg.countries, hist.start, hist.cutoff, cfg.season.start, cfg.season.end,
+                               past_seasons(cfg))
+
+
+def backtest_table(cf: F.CampaignForecast):
+    if cf.backtest.empty:
+        return pd.DataFrame({"note": ["No backtest: less than a year of history before every fold."]})
+    rows = []
+    for metric, g in cf.backtest.groupby("metric"):
+        s = F.backtest_summary(g).assign(metric=metric)
+        rows.append(s)
+    t = pd.concat(rows, ignore_index=True)[["metric", "method", "mase", "cov80", "cov95", "folds"]]
+    t["chosen"] = [m == cf.model.get(k) for k, m in zip(t["metric"], t["method"], strict=True)]
+    return _table(t, decimals=("mase",), pct=["cov80", "cov95"])
+
+
+def backtest_numbers(cf: F.CampaignForecast, metric: str = "revenue") -> dict[str, float]:
+    """Mean backtest MASE of the chosen model and of seasonal naive, and the model's coverage."""
+    if cf.backtest.empty:
+        return {}
+    s = F.backtest_summary(cf.backtest[cf.backtest["metric"] == metric]).set_index("method")
+    m = cf.model[metric]
+    return {"model": m, "mase_model": float(s.loc[m, "mase"]), "mase_naive": float(s.loc["seasonal_naive", "mase"]),
+            "cov80": float(s.loc[m, "cov80"]), "cov95": float(s.loc[m, "cov95"]), "folds": int(s.loc[m, "folds"])}
+
+
+def describe_backtest(cf: F.CampaignForecast) -> str:
+    n = backtest_numbers(cf)
+    if not n:
+        return "No backtest was possible (less than a year of history); the forecast is a documented fallback."
+    verdict = "beats" if n["mase_model"] < n["mase_naive"] else "does **not** beat"
+    return (f"Over {n['folds']} rolling-origin folds the chosen model (**{n['model']}**) has MASE "
+            f"{n['mase_model']:.2f} against {n['mase_naive']:.2f} for the same-weekday-last-year baseline: it "
+            f"{verdict} the baseline. Its 80 % and 95 % intervals held {fmt_pct(n['cov80'], 0)} and "
+            f"{fmt_pct(n['cov95'], 0)} of actual days.")
+
+
+def describe_forecast(cf: F.CampaignForecast, currency: str) -> str:
+    r, o = cf.total("revenue"), cf.total("orders")
+    if r.empty or r["mean"].sum() <= 0:
+        return "No forecast could be made: there is no sales history before the cutoff."
+    peak = r.loc[r["mean"].idxmax()]
+    text = (f"The model expects {fmt_money(r['mean'].sum(), currency)} of net revenue from "
+            f"{o['mean'].sum():,.0f} orders in the window (80 % interval per day shown shaded); the busiest "
+            f"day should be **{peak['day']:%a %d %b}** with about {fmt_money(peak['mean'], currency)}.")
+    if cf.notes:
+        text += " Notes: " + " ".join(cf.notes)
+    return text
+
+
+def effects_table(cf: F.CampaignForecast, series: str = "total", metric: str = "orders"):
+    e = cf.effects
+    if e.empty:
+        return pd.DataFrame({"note": ["No event effects (fallback forecast)."]})
+    e = e[(e["series"] == series) & (e["metric"] == metric)]
+    e = e[~e["feature"].str.endswith("_ramp")][["feature", "multiplier", "lo95", "hi95"]]
+    return e.round(2).reset_index(drop=True)
+
+
+def pull_forward(cf: F.CampaignForecast) -> dict[str, float]:
+    est = cf.estimators.get("revenue")
+    return P.pull_forward(est) if est is not None else {}
+
+
+def describe_pull_forward(pf: dict[str, float], currency: str) -> str:
+    if not pf or not np.isfinite(pf.get("share", np.nan)):
+        return "The history does not contain a Black Friday followed by enough days to estimate the post-promotion dip."
+    return (f"At the last Black Friday the model puts the extra revenue of the peak at "
+            f"{fmt_money(pf['extra'], currency)}, and the dip in the following week at "
+            f"{fmt_money(pf['lost'], currency)} (demand {fmt_pct(1 - pf['dip_multiplier'])} below normal): about "
+            f"**{fmt_pct(pf['share'], 0)} of the peak was pulled forward** rather than new. The forecast already "
+            "includes this dip; count only the net lift when judging promotions.")
+
+
+# --------------------------------------------------------------------------------------------
+# Targets
+
+
+@dataclass
+class TargetResult:
+    targets: pd.DataFrame
+    feasibility: pd.DataFrame
+    bias: float | None = None
+    bias_share: float = 1.0
+
+
+def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
+                  earlier: EarlierRetro | None = None) -> TargetResult:
+    """Daily/per-channel targets and their feasibility against the forecast and past seasons.
+
+    With an ``earlier`` retrospective that measured its plan's forecast, the revenue base level
+    and the target's chances use this forecast corrected by that bias, weighted by the share of
+    this forecast in the countries it covered (:mod:`playbook.planning.plan`); ``bias`` is what was applied.
+    """
+    from playbook.planning.history import season_summary
+
+    seasons = past_seasons(cfg)
+    last = seasons[-1] if seasons else None
+    shares = P.channel_shares(hist.by_channel, last[1], last[2]) if last else {}
+    new_past = {name: float(P.daily_new_customers(wh, a, b)["new_customers"].sum()) for name, a, b in seasons}
+    base_new = list(new_past.values())[-1] if new_past else None
+    share, bias = 1.0, None
+    if earlier is not None and earlier.bias is not None:
+        share = P.retro_country_share(cf.forecast, earlier.summary["campaign"].get("countries", []))
+        bias = earlier.bias * share
+    t = P.build_targets(cf.forecast, cfg.targets, shares, base_new, bias=bias)
+    past = season_summary(wh, seasons) if seasons else pd.DataFrame(columns=["season", "revenue", "orders"])
+    return TargetResult(t, P.target_feasibility(cf.forecast, t, past, new_past, bias=bias), bias, share)
+
+
+def show_feasibility(tr: TargetResult, currency: str):
+    f = tr.feasibility
+    if f.empty:
+        return f
+    if "bias" in f.columns and not f["bias"].any():
+        f = f.drop(columns=["expected", "bias"])  # no earlier retrospective: identical to the forecast
+    amounts = [c for c in ("forecast", "expected", "target", "stretch", "gap", "last_season") if c in f.columns]  # currency for revenue, counts otherwise
+    styled = format_table(f, pct=[c for c in ("bias", "p_reach_target", "growth_needed", "best_past_growth")
+                                  if c in f.columns])
+    return styled.format("{:,.0f}", subset=amounts, na_rep="–") if hasattr(styled, "format") else styled
+
+
+def channel_targets(tr: TargetResult, currency: str):
+    t = tr.targets[tr.targets["metric"] == "revenue"]
+    wide = t.pivot_table(index="channel", columns="level", values="value", aggfunc="sum")
+    wide = wide.reindex(columns=[c for c in ("base", "target", "stretch") if c in wide.columns]).reset_index()
+    return format_table(wide, money=[c for c in ("base", "target", "stretch") if c in wide.columns], currency=currency)
+
+
+# --------------------------------------------------------------------------------------------
+# Budget
+
+
+@dataclass
+class BudgetResult:
+    fit: B.CurveFit
+    spend: pd.DataFrame
+    plan: pd.DataFrame
+    pacing: pd.DataFrame
+    profile: np.ndarray
+    roas_target: tuple[float, float] | None
+    notes: list[str]
+    retro: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=P.RETRO_BUDGET_COLUMNS))
+
+
+def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
+               earlier: EarlierRetro | None = None) -> BudgetResult:
+    """Fit response curves, optimise the season budget, compare splits and pace it daily.
+
+    With an ``earlier`` retrospective, its recommended split (scaled to this total) is added to
+    the plan as ``earlier_recommended`` and channels it found with marginal ROAS below 1 have
+    their maximum capped there (:func:`playbook.planning.plan.retro_budget_bounds`).
+    """
+    notes = []
+    chans = list(cfg.channels)
+    bounds = {c: (float(v.min_budget), float(v.max_budget)) for c, v in cfg.channels.items()}
+    B.check_bounds(bounds, float(cfg.budget.total))
+    retro = pd.DataFrame(columns=P.RETRO_BUDGET_COLUMNS)
+    if earlier is not None and earlier.summary is not None:
+        bounds, retro = P.retro_budget_bounds(bounds, float(cfg.budget.total), earlier.next_budget)
+        retro.attrs.update(campaign=earlier.summary["campaign"].get("slug"), campaign_name=earlier.name)
+        capped = retro[retro["capped"]]
+        if not capped.empty:
+            notes.append(f"Capped by the {earlier.name} retrospective (marginal ROAS below "
+                         f"{P.RETRO_MROAS_FLOOR:g}): " + ", ".join(capped["channel"]) + ".")
+    spend = B.spend_history(wh, hist.start, hist.cutoff) if wh.has("spend") else pd.DataFrame(columns=["day", "channel", "spend"])
+    y = hist.total.set_index("day")["orders"]
+    aov = float(hist.total["gross_revenue"].sum() / hist.total["orders"].sum()) if hist.total["orders"].sum() else 0.0
+    w = F.country_weights(hist.by_country, "orders", cfg.countries)
+    fit = B.fit_response_curves(y, spend, chans, cfg.countries, w, aov) if len(y) > 60 else B.CurveFit({}, chans, 0.0, aov, np.nan)
+    if fit.missing:
+        notes.append(f"No spend history for {', '.join(fit.missing)}: left out of curve fitting and held at the minimum budget.")
+    fr = cf.total("revenue")
+    profile = B.pacing_profile(fr["mean"].to_numpy() if not fr.empty else np.ones((cfg.season.end - cfg.season.start).days + 1))
+    seasons = past_seasons(cfg)
+    last = {}
+    if seasons and not spend.empty:
+        a, b = seasons[-1][1], seasons[-1][2]
+        s = spend[(spend["day"] >= pd.Timestamp(a)) & (spend["day"] <= pd.Timestamp(b))]
+        last = s.groupby("channel")["spend"].sum().to_dict()
+    roas = fit.table(spend).set_index("channel")["roas"].to_dict() if fit.curves else {}
+    plan = B.budget_plan(fit, bounds, float(cfg.budget.total), profile, last, roas)
+    if not retro.empty:
+        plan["earlier_recommended"] = plan["channel"].map(retro.set_index("channel")["earlier_recommended"])
+    days = pd.date_range(cfg.season.start, cfg.season.end)
+    pacing = B.pacing_plan(dict(zip(plan["channel"], plan["budget"], strict=True)), days, profile, fit.curves)
+    notes += extrapolation_notes(plan, spend, len(days))
+    target = None
+    if cfg.budget.target_roas is not None and fit.curves:
+        target = B.max_budget_for_roas(fit.curves, bounds, float(cfg.budget.target_roas), profile)
+    return BudgetResult(fit, spend, plan, pacing, profile, target, notes, retro)
+
+
+def extrapolation_notes(plan: pd.DataFrame, spend: pd.DataFrame, n_days: int, limit: float = 1.5) -> list[str]:
+    """Channels whose planned average daily spend exceeds ``limit`` x the 95th percentile of the
+    daily spend seen in the history: their curve is extrapolated there, so treat its return with care."""
+    out = []
+    for r in plan.itertuples():
+        s = spend.loc[spend["channel"] == r.channel, "spend"]
+        if len(s) and n_days and r.budget / n_days > limit * float(s.quantile(0.95)):
+            out.append(f"{r.channel}: planned {r.budget / n_days:,.0f} per day is {r.budget / n_days / float(s.quantile(0.95)):.1f}x "
+                       "the 95th-percentile daily spend seen; its curve is extrapolated (saturated) there.")
+    return out
+
+
+def curve_table(br: BudgetResult, currency: str):
+    t = br.fit.table(br.spend)
+    if t.empty:
+        return pd.DataFrame({"note": ["No channel has spend history."]})
+    return _table(t[["channel", "mean_daily_spend", "roas", "marginal_roas"]], decimals=("roas", "marginal_roas"),
+                  money=["mean_daily_spend"], currency=currency)
+
+
+def plan_table(br: BudgetResult, currency: str):
+    cols = ["channel", "budget", "last_season", "roas_proportional", "earlier_recommended", "expected_revenue",
+            "roas", "marginal_roas", "max_budget", "fitted"]
+    t = br.plan[[c for c in cols if c in br.plan.columns]].copy()
+    return _table(t, decimals=("roas", "marginal_roas"),
+                  money=[c for c in ("budget", "last_season", "roas_proportional", "earlier_recommended",
+                                     "expected_revenue", "max_budget") if c in t.columns], currency=currency)
+
+
+def describe_roas_target(br: BudgetResult, cfg) -> str:
+    if br.roas_target is None:
+        return "No target ROAS is configured."
+    total, roas = br.roas_target
+    tgt = cfg.budget.target_roas
+    lo = sum(v.min_budget for v in cfg.channels.values())
+    if roas < tgt and total <= lo:
+        return (f"Even the minimum budgets ({fmt_money(lo, cfg.currency)}) return only {roas:.2f} incremental revenue "
+                f"per unit of spend, below the target ROAS of {tgt:g}: the target cannot be met with these bounds.")
+    return (f"The largest season budget that keeps a ROAS of {tgt:g} is about {fmt_money(total, cfg.currency)} "
+            f"(configured total: {fmt_money(cfg.budget.total, cfg.currency)}).")
+
+
+def plot_pacing(br: BudgetResult, currency: str):
+    import matplotlib.pyplot as plt
+
+    from playbook.report.charts import money_formatter
+
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    p = br.pacing
+    if p.empty:
+        empty_chart(ax, "No pacing plan")
+        return fig
+    wide = p.pivot_table(index="day", columns="channel", values="spend", aggfunc="sum")
+    ax.stackplot(wide.index, wide.T.to_numpy(), labels=wide.columns, alpha=0.85)
+    ax.yaxis.set_major_formatter(money_formatter(currency))
+    ax.set_title("Daily pacing plan: spend follows forecast demand, capped at 2x an even day")
+    ax.set_xlabel("day")
+    ax.set_ylabel(f"planned spend per day ({currency})")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Funnel and promotions
+
+
+def funnel_table(wh, cfg):
+    f = P.funnel(wh, past_seasons(cfg))
+    if f.empty:
+        return f
+    return P.funnel_rates(f).round(3)
+
+
+def promo(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory) -> pd.DataFrame:
+    br = P.weekday_browsing(wh, hist.cutoff - dt.timedelta(days=365), hist.cutoff)
+    return P.promo_calendar(cf.total("revenue"), br, cfg.season.start, cfg.season.end)
+
+
+def describe_promo(pc: pd.DataFrame, currency: str) -> str:
+    if pc.empty:
+        return "No promotional calendar: the forecast is empty."
+    m = pc.set_index("phase")
+    main = m.loc["main event"]
+    text = (f"The main event runs {main['start']:%a %d %b} to {main['end']:%a %d %b} "
+            f"({fmt_money(main['expected_revenue'], currency)} expected), preceded by a teaser from "
+            f"{m.loc['teaser', 'start']:%d %b} and early access for top customers")
+    if "last chance" in m.index:
+        text += f"; the last-chance push ends {m.loc['last chance', 'end']:%a %d %b}"
+    return text + ". Send days favour the weekday with the most product views."
+
+
+def show_promo(pc: pd.DataFrame, currency: str):
+    t = pc.copy()
+    for c in ("start", "end", "send_day"):
+        t[c] = pd.to_datetime(t[c]).dt.strftime("%a %d %b")
+    return format_table(t, money=["expected_revenue"], currency=currency)
+
+
+# --------------------------------------------------------------------------------------------
+# Artifacts and headline
+
+
+def write_artifacts(ctx, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult, pc: pd.DataFrame,
+                    cal: pd.DataFrame) -> pd.DataFrame:
+    """Write the plan artifacts; returns a table of what was written."""
+    from playbook.artifacts import artifacts_dir, write_artifact
+    from playbook.files import atomic_write
+
+    out = artifacts_dir(ctx.output_dir)
+    paths = [write_artifact(cf.forecast, ctx.output_dir, "forecast"),
+             write_artifact(tr.targets, ctx.output_dir, "targets"),
+             write_artifact(br.plan, ctx.output_dir, "budget_plan"),
+             write_artifact(br.pacing, ctx.output_dir, "pacing")]
+    table = P.calendar_table(pc, cal)
+    paths.append(atomic_write(out / "calendar.csv", lambda t: table.to_csv(t, index=False, encoding="utf-8")))
+    paths.append(write_artifact(plan_summary(ctx.cfg, cf, tr, br), ctx.output_dir, "plan"))
+    return pd.DataFrame({"artifact": [p.name for p in paths], "bytes": [p.stat().st_size for p in paths]})
+
+
+def plan_summary(cfg, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult) -> dict:
+    """Structured headline numbers of the plan (``plan.json``) for the retrospective."""
+    r = cf.total("revenue")
+    o = cf.total("orders")
+    feas = tr.feasibility.set_index("metric") if not tr.feasibility.empty else pd.DataFrame()
+    return {
+        "campaign": cfg.slug,
+        "window": [str(cfg.season.start), str(cfg.season.end)],
+        "forecast_revenue": float(r["mean"].sum()) if not r.empty else 0.0,
+        "forecast_orders": float(o["mean"].sum()) if not o.empty else 0.0,
+        "model": cf.model,
+        "backtest": backtest_numbers(cf),
+        "revenue_target": float(feas.loc["revenue", "target"]) if "revenue" in feas.index else None,
+        "revenue_target_verdict": str(feas.loc["revenue", "verdict"]) if "revenue" in feas.index else None,
+        "budget": dict(zip(br.plan["channel"], br.plan["budget"].astype(float), strict=True)),
+        "budget_expected_revenue": br.plan.attrs.get("totals", {}),
+        "earlier_retrospective": br.retro.attrs.get("campaign") if not br.retro.empty else None,
+        "earlier_forecast_bias": tr.bias,  # as applied: the earlier bias x its countries' share here
+        "earlier_forecast_bias_share": tr.bias_share,
+        "earlier_budget_caps": {r.channel: float(r.max_budget_used) for r in br.retro.itertuples() if r.capped},
+        "notes": cf.notes + br.notes,
+    }
+
+
+def headline(past: pd.DataFrame, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult, currency: str) -> dict:
+    from playbook.planning.history import plan_headline
+
+    out = plan_headline(past, currency)
+    r = cf.total("revenue")
+    out["forecast revenue"] = fmt_money(r["mean"].sum(), currency) if not r.empty else "no forecast"
+    n = backtest_numbers(cf)
+    if n:
+        out["backtest MASE (model / seasonal naive)"] = f"{n['mase_model']:.2f} / {n['mase_naive']:.2f}"
+    if not tr.feasibility.empty and "revenue" in set(tr.feasibility["metric"]):
+        f = tr.feasibility.set_index("metric").loc["revenue"]
+        out["revenue target"] = f"{fmt_money(f['target'], currency)} ({f['verdict']})"
+    if not br.retro.empty:
+        out["shaped by retrospective of"] = br.retro.attrs.get("campaign_name", "an earlier campaign")
+    t = br.plan.attrs.get("totals", {})
+    if t.get("last_season"):
+        out["budget split gain vs last season's"] = fmt_pct(t["optimised"] / t["last_season"] - 1)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Earlier retrospectives
+
+
+@dataclass
+class EarlierRetro:
+    """What earlier campaigns' retrospectives hand to this plan.
+
+    ``summary`` is the retrospective that shapes targets and budget (None when none applies),
+    ``others`` the other usable ones (lessons only), ``next_budget`` its recommended split
+    (:func:`playbook.planning.plan.retro_next_budget`), ``bias`` its revenue forecast bias
+    (:func:`playbook.planning.plan.retro_forecast_bias`), ``root`` the folder searched.
+    """
+
+    root: Path
+    summary: dict | None
+    others: list[dict]
+    next_budget: pd.DataFrame
+    bias: float | None
+
+    @property
+    def name(self) -> str:
+        return str(self.summary["campaign"].get("name", self.summary["campaign"].get("slug"))) if self.summary else ""
+
+
+def published_root(output_dir: str | Path) -> Path:
+    """Folder of published reports for a step's ``output_dir``.
+
+    The runner's staging folder ``<root>/.staging/<slug>-<stamp>`` and an interactive run's
+    ``<root>/_interactive/<slug>`` map to ``<root>``; any other folder to its parent (a published
+    ``<root>/<slug>``).
+    """
+    parent = Path(output_dir).parent
+    return parent.parent if parent.name in (".staging", "_interactive") else parent
+
+
+def earlier_retrospective(cfg, output_dir: str | Path | None = None,
+                          reports_root: str | Path | None = None) -> EarlierRetro:
+    """Find the earlier retrospective that shapes this plan (rules in :mod:`playbook.planning.plan`).
+
+    Parameters
+    ----------
+    output_dir : path, optional
+        This step's report folder (``ctx.output_dir``); the search root is :func:`published_root`
+        of it. Default: the parent of ``cfg.output_dir``.
+    reports_root : path, optional
+        Search this folder of published reports instead. This campaign's own slug is excluded.
+    """
+    from playbook.artifacts import read_artifact
+    from playbook.steps.retrospective import find_retrospectives
+
+    if reports_root is not None:
+        root = Path(reports_root)
+    else:
+        root = published_root(output_dir) if output_dir is not None else Path(cfg.output_dir).parent
+    found = find_retrospectives(root, exclude=cfg.slug) if root.is_dir() else []
+    chosen, others = P.select_retrospective(found, cfg.season.start, cfg.countries)
+    table = None
+    if chosen is not None and chosen.get("artifacts_dir"):
+        table = read_artifact(Path(chosen["artifacts_dir"]).parent, "next_budget.parquet")
+    return EarlierRetro(root, chosen, others, P.retro_next_budget(chosen, table), P.retro_forecast_bias(chosen))
+
+
+def describe_earlier(er: EarlierRetro, cfg) -> str:
+    """Which earlier retrospective this plan uses, what it found, and its lessons (Markdown)."""
+    if er.summary is None:
+        return (f"No earlier retrospective applies (none published under `{er.root.name}/` for a campaign that "
+                f"ended before {cfg.season.start:%d %b %Y} and shares a country with this one), so targets and "
+                "budget below come from this season's forecast and the configured bounds alone.")
+    c = er.summary["campaign"]
+    rev = er.summary.get("revenue") or {}
+    text = (f"This plan uses the retrospective of **{er.name}** ({', '.join(c.get('countries', []))}, "
+            f"{pd.Timestamp(c['start']):%d %b %Y} to {pd.Timestamp(c['end']):%d %b %Y})")
+    if rev.get("actual") is not None and rev.get("target") is not None:
+        text += (f": revenue {fmt_money(rev['actual'], c.get('currency', cfg.currency))} against a target of "
+                 f"{fmt_money(rev['target'], c.get('currency', cfg.currency))}")
+        if rev.get("forecast"):
+            text += f" and a forecast of {fmt_money(rev['forecast'], c.get('currency', cfg.currency))}"
+    text += (". It shapes the targets (the base level is corrected by that campaign's forecast error, when the "
+             "forecast was the plan's own) and the budget (its recommended split is shown beside ours; channels "
+             f"it found with marginal ROAS below {P.RETRO_MROAS_FLOOR:g} are capped at it).")
+    lessons = P.retro_lessons([er.summary, *er.others])
+    if not lessons.empty:
+        text += "\n\nLessons recorded by earlier retrospectives:\n" + "\n".join(
+            f"- {r.lesson} ({r.campaign})" for r in lessons.head(10).itertuples())
+    return text
+
+
+def describe_target_lessons(tr: TargetResult, er: EarlierRetro, currency: str) -> str:
+    """How the earlier retrospective shaped the targets (Markdown)."""
+    return P.describe_retro_targets(er.bias, er.summary, tr.feasibility, currency, tr.bias_share)
+
+
+def describe_budget_lessons(br: BudgetResult, er: EarlierRetro, currency: str) -> str:
+    """How the earlier retrospective shaped the budget (Markdown)."""
+    if er.summary is None:
+        return "No earlier retrospective applies, so the channel bounds are the configured ones."
+    return P.describe_retro_budget(br.retro, er.name, currency, plan=br.plan)
+
+
+def describe_budget_notes(br: BudgetResult) -> str:
+    """Fallbacks and extrapolation warnings of the budget section (Markdown)."""
+    if not br.notes:
+        return "All planned daily spends lie within the range seen in the history."
+    return "**Caveats:** " + " ".join(br.notes)
