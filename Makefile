@@ -41,12 +41,14 @@ demo: setup data  ## set up, generate sample data and run all five notebooks for
 	$(BIN)/playbook run $(CAMPAIGN) --jobs $(JOBS)
 	@echo "Open reports/holiday-2025/index.html"
 
-test: setup data  ## set up and run the whole test suite (unit tests, notebooks under nbval, end to end)
+test: setup data  ## set up and run the whole test suite (lint, types, unit tests, notebooks under nbval, end to end)
 	$(BIN)/ruff check playbook tests benchmarks notebooks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
-lint:  ## ruff on the package, tests and notebooks
+lint:  ## ruff on the package, tests and notebooks; mypy on the package
 	$(BIN)/ruff check playbook tests benchmarks notebooks
+	$(BIN)/mypy
 
 lab: setup data  ## open JupyterLab with the project kernel
 	$(BIN)/jupyter lab notebooks/
