@@ -18,13 +18,42 @@ Examples
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from playbook import __version__
-from playbook.errors import PlaybookError
+from playbook.config.campaign import CampaignConfig
+from playbook.config.loader import load_config
+from playbook.data import synth
+from playbook.data.cache import cache_dir, validation_report
+from playbook.data.source import DataSource
+from playbook.data.validate import validate
+from playbook.data.warehouse import connect
+from playbook.errors import ConfigError, DataError, PlaybookError, RunError
+from playbook.paths import resolve
+
+
+def _skip_iri_format_checker() -> None:
+    """Keep jsonschema from importing ``rfc3987_syntax`` in the console script.
+
+    jsonschema (imported by nbformat/papermill) loads ``rfc3987_syntax``, when installed, only to
+    check the ``"iri"`` string format, and that import compiles 39 lark grammars: ~1.5 s of
+    every ``playbook`` command. The notebook schema has no ``iri`` field, so nothing is lost;
+    the ``iri`` checker is simply not registered. Only done when jsonschema is not loaded yet:
+    this module calls it before importing the runner (which loads jsonschema).
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+_skip_iri_format_checker()
+
+# The runner imports papermill -> nbformat -> jsonschema: only after the switch above.
+from playbook.run.campaign import run_campaigns  # noqa: E402
+from playbook.run.graph import resolve_jobs, resolve_steps  # noqa: E402
+from playbook.run.results import exit_code, summary_table  # noqa: E402
 
 #: Exit codes: 0 success, 1 failure (errors in data, a failed run), 2 usage or config error.
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -39,9 +68,6 @@ def _err(msg: str) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from playbook.data import synth
-    from playbook.paths import resolve
-
     out = resolve(args.out)
     if args.customers < 100:
         raise PlaybookError(f"--customers must be at least 100 (got {args.customers}).")
@@ -63,10 +89,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from playbook.data.validate import validate
-    from playbook.data.warehouse import connect
-
-    wh = connect(args.source, timezone=args.timezone, encoding=args.encoding)
+    wh = connect(DataSource.parse(args.source, timezone=args.timezone, encoding=args.encoding))
     report = validate(wh, orphan_threshold=args.orphan_threshold)
     _echo(report.format())
     if report.ok:
@@ -77,8 +100,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    from playbook.config.campaign import load_config
-
     failed = 0
     for path in args.configs:
         try:
@@ -91,33 +112,16 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_USAGE if failed else EXIT_OK
 
 
-def pii_values_for(source: str | None, timezone: str | None = None) -> Callable[[], list[str]]:
-    """Return a callable listing the PII strings of a data source (for the report PII guard).
-
-    The values are read lazily (only when a report is scanned), column by column, in the engine;
-    only distinct non-null values come back.
-    """
-
-    def _values() -> list[str]:
-        from playbook.data.contract import PII_COLUMNS
-        from playbook.data.warehouse import connect
-
-        wh = connect(source, timezone=timezone)
-        if not wh.has("customers"):
-            return []
-        t = wh.raw("customers")
-        out: list[str] = []
-        for col in PII_COLUMNS["customers"]:
-            if col in t.columns:
-                vals = t.select(v=t[col].strip()).filter(lambda s: s.v.notnull()).distinct()
-                out.extend(str(v) for v in vals.execute()["v"] if v)
-        return out
-
-    return _values
-
-
-def preflight(cfg, data_source: str | None = None) -> None:
+def preflight(cfg: CampaignConfig, data_source: DataSource | str | None = None) -> None:
     """Validate a campaign's data source against the contract before any analysis runs.
+
+    Parameters
+    ----------
+    cfg : CampaignConfig
+        The campaign; its ``data`` section gives the source, time zone and encoding.
+    data_source : DataSource or str, optional
+        A :class:`DataSource` used whole, or ``--data-source`` (replaces only the location; see
+        :meth:`DataSource.from_config`).
 
     Raises
     ------
@@ -125,40 +129,30 @@ def preflight(cfg, data_source: str | None = None) -> None:
         The source is missing, or violates the contract; the message lists every error at once
         (soft problems such as duplicate people do not stop a run: cleaning handles them).
     """
-    from playbook.data.cache import cache_dir, validation_report
-    from playbook.data.warehouse import connect
-    from playbook.errors import DataError
-
-    source = data_source or cfg.data_source_resolved
-    wh = connect(source, timezone=cfg.data.timezone, encoding=cfg.data.encoding)
-    # cached by data files + threshold: campaigns of a batch on one source validate it once
-    report = validation_report(wh, cfg.data.orphan_threshold, cfg.data.encoding, cache_dir(cfg))
+    source = data_source if isinstance(data_source, DataSource) else DataSource.from_config(cfg.data, data_source)
+    wh = connect(source)
+    # cached by data files, timezone, encoding and threshold: a batch on one source validates it once
+    report = validation_report(wh, cfg.data.orphan_threshold, cache_dir(cfg))
     if not report.ok:
         errors = "\n".join(f"  - {f.table}.{f.column or '*'}: {f.message}" for f in report.errors)
         raise DataError(
             f"The data in {source} violates the data contract ({len(report.errors)} error(s)); "
-            f"no notebook was run:\n{errors}\nRun `playbook validate-data {source}` for details.")
+            f"no notebook was run:\n{errors}\nRun `playbook validate-data {_validate_args(source)}` "
+            "for details.")
 
 
-def _once(fn: Callable[[], list[str]]) -> Callable[[], list[str]]:
-    """``fn`` evaluated at most once, even when called from several threads at a time."""
-    lock = threading.Lock()
-    box: list[list[str]] = []
-
-    def _call() -> list[str]:
-        with lock:
-            if not box:
-                box.append(fn())
-            return box[0]
-
-    return _call
+def _validate_args(source: DataSource) -> str:
+    """The ``validate-data`` arguments that check ``source`` as the run does (credentials masked)."""
+    args = [source.display()]
+    if source.timezone:
+        args += ["--timezone", source.timezone]
+    if source.encoding:
+        args += ["--encoding", source.encoding]
+    return " ".join(args)
 
 
 def _jobs_arg(value: str) -> int:
     """``--jobs`` value: a positive number of kernels, or 0 / ``auto`` for one per CPU."""
-    from playbook.errors import RunError
-    from playbook.run.runner import resolve_jobs
-
     try:
         return resolve_jobs(value)
     except RunError as exc:
@@ -166,28 +160,14 @@ def _jobs_arg(value: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from playbook.config.campaign import load_config
-    from playbook.run.runner import exit_code, resolve_steps, run_campaigns, summary_table
-
     resolve_steps(args.only)  # fail fast on an unknown step name, before any work
 
-    def _load_and_check(path: str):
+    def _load_and_check(path: str | os.PathLike[str]) -> CampaignConfig:
         """Load a config and, unless --no-validate, check its data before any notebook runs."""
         cfg = load_config(path)
         if not args.no_validate:
             preflight(cfg, args.data_source)
         return cfg
-
-    shared: dict[str | None, Callable[[], list[str]]] = {}
-    lock = threading.Lock()
-
-    def _pii(cfg_source: str | None) -> Callable[[], list[str]]:
-        """One PII list per data source for the whole batch (kept in memory only, never on disk)."""
-        source = args.data_source or cfg_source
-        with lock:
-            if source not in shared:
-                shared[source] = _once(pii_values_for(source))
-            return shared[source]
 
     results = run_campaigns(
         args.configs,
@@ -198,7 +178,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         kernel_name=args.kernel,
         progress=_echo,
-        pii_values_factory=_pii,
         jobs=args.jobs,
     )
     _echo("")
@@ -252,28 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _skip_iri_format_checker() -> None:
-    """Keep jsonschema from importing ``rfc3987_syntax`` in the console script.
-
-    jsonschema (imported by nbformat/papermill) loads ``rfc3987_syntax``, when installed, only to
-    check the ``"iri"`` string format, and that import compiles 39 lark grammars: ~1.5 s of
-    every ``playbook`` command. The notebook schema has no ``iri`` field, so nothing is lost;
-    the ``iri`` checker is simply not registered. Only done when jsonschema is not loaded yet.
-    """
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``playbook`` console script; returns the exit code."""
-    _skip_iri_format_checker()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
     except PlaybookError as exc:
         _err(f"error: {exc}")
-        return EXIT_USAGE if type(exc).__name__ == "ConfigError" else EXIT_FAIL
+        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAIL
     except KeyboardInterrupt:
         _err("interrupted")
         return 130

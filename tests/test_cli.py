@@ -7,8 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from playbook import cli
+from playbook.config.loader import load_config
+from playbook.data.source import DataSource
+from playbook.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,7 +91,6 @@ def test_validate_exits_1_on_contract_errors(tmp_path):
 def test_run_refuses_data_that_breaks_the_contract(tmp_path):
     """Contract errors are listed before any notebook runs; nothing is published."""
     import pandas as pd
-    import yaml
 
     out = tmp_path / "sample"
     assert run_cli("generate-data", "--customers", "500", "--out", str(out)).returncode == 0
@@ -127,3 +130,29 @@ def test_console_script_skips_the_slow_iri_checker_and_still_validates_notebooks
                          cwd=Path(__file__).resolve().parents[1], check=False)
     assert out.returncode == 0, out.stderr
     assert "invalid caught" in out.stdout
+
+
+def _campaign_on(tmp_path: Path, source: Path, **data: str) -> Path:
+    cfg = yaml.safe_load((ROOT / "campaigns" / "holiday-2025.yaml").read_text(encoding="utf-8"))
+    cfg["data"] = {"source": str(source), **data}
+    cfg["output"] = {"dir": str(tmp_path / "reports")}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+def test_preflight_reads_the_source_as_configured_and_names_the_same_check(clean_tables, write_tables,
+                                                                           tmp_path, monkeypatch):
+    """One DataSource from data: (timezone, encoding) or --data-source (location only)."""
+    monkeypatch.setenv("PLAYBOOK_CACHE", "off")
+    tables = dict(clean_tables)
+    tables["orders"] = tables["orders"].assign(customer_id=lambda o: o["customer_id"].where(o.index > 1, "NOBODY"))
+    bad = write_tables(tables, "bad")
+    good = write_tables(clean_tables, "good")
+    cfg = load_config(_campaign_on(tmp_path, bad, timezone="Europe/Berlin", encoding="latin-1"))
+    with pytest.raises(DataError) as exc:
+        cli.preflight(cfg)
+    assert f"Run `playbook validate-data {bad} --timezone Europe/Berlin --encoding latin-1`" in str(exc.value)
+    assert "orders.customer_id" in str(exc.value)
+    cli.preflight(cfg, str(good))  # the override replaces the location only
+    cli.preflight(cfg, DataSource.parse(good, encoding="latin-1"))  # or a DataSource, used whole

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook.config.campaign import load_config
+from playbook.config.loader import load_config
 from playbook.customers import cleaning, features
 from playbook.customers import profile as customers
 from playbook.data import engines, validate
@@ -23,7 +23,7 @@ from playbook.data import warehouse as W  # noqa: N812
 from playbook.errors import ConfigError, DataError
 from playbook.experiments import inventory as experiment
 from playbook.experiments.data import Window, user_outcomes
-from playbook.media import attribution
+from playbook.media import paths
 from playbook.planning import history
 from tests.sample_data import small_sample, truth
 
@@ -195,8 +195,8 @@ def test_customer_features(pair):
 
 def test_attribution_paths(pair):
     _, duck, spark = pair
-    d = attribution.build_paths(duck, "2025-11-01", "2025-12-31")
-    s = attribution.build_paths(spark, "2025-11-01", "2025-12-31")
+    d = paths.build_paths(duck, "2025-11-01", "2025-12-31")
+    s = paths.build_paths(spark, "2025-11-01", "2025-12-31")
     assert d.stats["orders_with_touch"] > 50
     assert_same(d.paths, s.paths, ["path"])
     # Time decay uses epoch_seconds(): whole seconds on Spark (UNIX_TIMESTAMP), fractional inside

@@ -4,7 +4,7 @@ Every source (the bundled sample, a retailer's Parquet/CSV export, a warehouse) 
 tables. Everything else (validation, synthetic data, warehouse access, cleaning) uses these
 declarations instead of repeating column lists.
 
-Conventions (DESIGN.md, "The data contract"): timestamps are timezone-aware UTC, money is a float
+Conventions (docs/architecture.md, "Conventions the code relies on"): timestamps are timezone-aware UTC, money is a float
 in the campaign's currency, IDs are strings.
 
 Dtype vocabulary (``Column.dtype``):
@@ -131,8 +131,11 @@ class Table:
         )
 
 
-def _c(name: str, dtype: str, **kw) -> Column:
-    return Column(name, dtype, **kw)
+def _c(name: str, dtype: str, *, required: bool = True, nullable: bool = False,
+       allowed: tuple[str, ...] | None = None, min_value: float | None = None, pii: bool = False,
+       description: str = "") -> Column:
+    return Column(name, dtype, required=required, nullable=nullable, allowed=allowed,
+                  min_value=min_value, pii=pii, description=description)
 
 
 CUSTOMERS = Table(
@@ -231,7 +234,7 @@ MESSAGES = Table(
         _c("opened_ts", "timestamp", nullable=True),
         _c("clicked_ts", "timestamp", nullable=True),
         _c("unsubscribed_ts", "timestamp", nullable=True),
-        # Not in DESIGN.md's list: hard bounces are needed for suppression (issue 4).
+        # Beyond the original contract: hard bounces are needed for suppression (issue 4).
         _c("bounced_ts", "timestamp", nullable=True, required=False),
     ),
 )

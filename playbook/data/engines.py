@@ -1,7 +1,8 @@
 """Engines other than the default DuckDB: Apache Spark through Ibis's PySpark backend.
 
-DESIGN.md, "Data access": every scan is an Ibis expression, so the same aggregates run on any
-engine Ibis supports; the engine is chosen only by ``data.source`` in the campaign config.
+docs/architecture.md, "Conventions the code relies on" (data access): every scan is an Ibis
+expression, so the same aggregates run on any engine Ibis supports; the engine is chosen only by
+``data.source`` in the campaign config (see :class:`playbook.data.source.DataSource`).
 
 Spark sources (:func:`parse_spark_url`) are written as URLs:
 
@@ -37,9 +38,11 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 import ibis
+from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
 from playbook.data.contract import TABLES
 from playbook.errors import ConfigError, DataError
@@ -104,6 +107,33 @@ def is_spark_url(source: object) -> bool:
     return s.startswith(_SCHEMES) and "://" in s
 
 
+def _shown(url: str) -> str:
+    """``url`` for messages: without its query, whose ``spark.*`` settings may hold credentials."""
+    return url.partition("?")[0]
+
+
+def spark_options(url: str) -> dict[str, str]:
+    """The query options of a Spark data source URL (``master``, ``remote``, ``app``, ``spark.*``).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown option, or both ``master`` and ``remote``.
+    """
+    _, _, query = url.partition("?")
+    options: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
+        if not key.startswith("spark.") and key not in _OPTIONS:
+            raise ConfigError(
+                f"Unknown option {key!r} in data source {_shown(url)}. Choose from {list(_OPTIONS)} "
+                "or a spark.* setting (e.g. spark.driver.memory=4g)."
+            )
+        options[key] = value
+    if "master" in options and "remote" in options:
+        raise ConfigError(f"Data source {_shown(url)} sets both master and remote; keep one of them.")
+    return options
+
+
 def parse_spark_url(url: str) -> SparkSource:
     """Parse a Spark data source URL (forms in the module docstring).
 
@@ -112,27 +142,17 @@ def parse_spark_url(url: str) -> SparkSource:
     ConfigError
         For a malformed URL, an unknown option, or a Spark master URL given as the source.
     """
-    head, _, query = url.partition("?")
+    head, _, _ = url.partition("?")
     scheme, _, rest = head.partition("://")
-    options: dict[str, str] = {}
-    conf: dict[str, str] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
-        if key.startswith("spark."):
-            conf[key] = value
-        elif key in _OPTIONS:
-            options[key] = value
-        else:
-            raise ConfigError(
-                f"Unknown option {key!r} in data source {url}. Choose from {list(_OPTIONS)} or a "
-                "spark.* setting (e.g. spark.driver.memory=4g)."
-            )
-    if "master" in options and "remote" in options:
-        raise ConfigError(f"Data source {url} sets both master and remote; keep one of them.")
-    location = database = None
+    all_options = spark_options(url)
+    options = {k: v for k, v in all_options.items() if k in _OPTIONS}
+    conf = {k: v for k, v in all_options.items() if k.startswith("spark.")}
+    location: str | None = None
+    database: str | None = None
     if scheme == "spark":
         if not rest.startswith("/"):
             raise ConfigError(
-                f"Data source {url} is not a data folder: spark:// must be followed by an absolute "
+                f"Data source {_shown(url)} is not a data folder: spark:// must be followed by an absolute "
                 "folder path (spark:///data/sales). To use a Spark master, write "
                 "spark:///data/sales?master=spark://host:7077; for files on a cluster file system "
                 "spark+s3a://bucket/sales or spark+hdfs://namenode/sales."
@@ -141,16 +161,16 @@ def parse_spark_url(url: str) -> SparkSource:
     elif scheme == "spark+catalog":
         database = rest.strip("/")
         if not database:
-            raise ConfigError(f"Data source {url} names no database: write spark+catalog://<database>.")
+            raise ConfigError(f"Data source {_shown(url)} names no database: write spark+catalog://<database>.")
     elif scheme.startswith("spark+") and len(scheme) > len("spark+"):
         fs = scheme[len("spark+"):]
         location = rest if fs == "file" else f"{fs}://{rest}"
     else:
-        raise ConfigError(f"Data source {url} is not a Spark URL (spark:///folder, spark+s3a://..., "
+        raise ConfigError(f"Data source {_shown(url)} is not a Spark URL (spark:///folder, spark+s3a://..., "
                           "spark+catalog://db).")
     if location is not None and location.startswith("/") and not Path(location).is_dir():
         raise DataError(
-            f"Data folder {location} (from {url}) does not exist. Generate the sample with "
+            f"Data folder {location} (from {_shown(url)}) does not exist. Generate the sample with "
             f"`playbook generate-data --out {location}` or fix data.source."
         )
     return SparkSource(url=url, location=location, database=database, master=options.get("master"),
@@ -166,9 +186,10 @@ def check_java() -> None:
         raise DataError(JAVA_ADVICE)
 
 
-def spark_session(src: SparkSource):
+def spark_session(src: SparkSource) -> Any:
     """Build (or reuse) the SparkSession described by ``src``.
 
+    Returns the ``pyspark.sql.SparkSession`` (typed ``Any``: pyspark is an optional dependency).
     Settings that only apply when the JVM starts (``spark.driver.memory``, ``master``) have no
     effect on a session that already exists in this process; the existing one is reused.
 
@@ -181,7 +202,7 @@ def spark_session(src: SparkSource):
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise DataError(
-            f"Data source {src.url} needs pyspark: `pip install 'pyspark>=4,<5'` "
+            f"Data source {_shown(src.url)} needs pyspark: `pip install 'pyspark>=4,<5'` "
             "(add pyspark[connect] for Spark Connect)."
         ) from exc
     builder = SparkSession.builder
@@ -201,7 +222,7 @@ def spark_session(src: SparkSource):
             session.conf.set(key, value)
     except Exception as exc:  # noqa: BLE001 - py4j / JVM / gRPC errors
         hint = JAVA_ADVICE if "JAVA" in str(exc).upper() else "Check master/remote and the cluster."
-        raise DataError(f"Cannot start Spark for data source {src.url}: {exc}. {hint}") from exc
+        raise DataError(f"Cannot start Spark for data source {_shown(src.url)}: {exc}. {hint}") from exc
     return session
 
 
@@ -224,7 +245,7 @@ def _local_exists(path: str) -> bool | None:
     return p.is_file() or (p.is_dir() and any(p.rglob("*.parquet")))
 
 
-def register_tables(session, src: SparkSource) -> dict[str, str]:
+def register_tables(session: Any, src: SparkSource) -> dict[str, str]:
     """Register the canonical tables found in ``src`` as temporary views of ``session``.
 
     Returns
@@ -248,7 +269,7 @@ def register_tables(session, src: SparkSource) -> dict[str, str]:
             session.sql(f"CREATE OR REPLACE TEMPORARY VIEW `{view}` AS SELECT * FROM `{src.database}`.`{name}`")
             found[name] = view
             continue
-        for path in _candidates(src.location, name):
+        for path in _candidates(src.location or "", name):
             exists = _local_exists(path)
             if exists is False:
                 continue
@@ -266,14 +287,14 @@ def register_tables(session, src: SparkSource) -> dict[str, str]:
     if not found:
         where = f"database {src.database}" if src.database else src.location
         raise DataError(
-            f"No canonical table found in {where} (from {src.url}). Expected Parquet files named "
+            f"No canonical table found in {where} (from {_shown(src.url)}). Expected Parquet files named "
             f"<table>.parquet or <table>/ folders for {list(TABLES)}. Spark sources read Parquet "
             "only: convert CSV files first, or use the folder without spark:// (DuckDB)."
         )
     return found
 
 
-def connect_spark(url: str):
+def connect_spark(url: str) -> tuple[Any, dict[str, str]]:
     """Connect Ibis to the Spark source ``url``.
 
     Returns
@@ -288,7 +309,7 @@ def connect_spark(url: str):
     return ibis.pyspark.connect(session), tables
 
 
-def utc_instant_columns(con, table: str) -> list[str]:
+def utc_instant_columns(con: Any, table: str) -> list[str]:
     """Columns of backend table ``table`` that store instants although Ibis types them as naive.
 
     Spark's ``TIMESTAMP`` (``TimestampType``) holds UTC microseconds and is shown in the session
@@ -329,13 +350,11 @@ def fix_pyspark_strip() -> None:
     ``strip()`` to ``TRIM(' \\t\\n\\r\\v\\f' FROM x)``; Spark reads ``\\v``/``\\f`` as the letters
     ``v``/``f`` and strips them. This makes ``strip()`` trim the six ASCII whitespace characters
     by code point, as upstream now does. No-op when the installed ibis is already correct."""
-    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
-
     probe = ibis.table({"s": "string"}, name="probe")
     if "\\f" not in ibis.to_sql(probe.select(x=probe.s.strip()), dialect="pyspark"):
         return
 
-    def visit_Strip(self, op, *, arg):  # noqa: N802 - ibis visitor naming
+    def visit_Strip(self: Any, op: Any, *, arg: Any) -> Any:  # noqa: N802 - ibis visitor naming
         chars = self.f.concat(*(self.f.chr(ord(c)) for c in " \t\n\r\x0b\x0c"))
         return self.f.trim(arg, chars)
 

@@ -22,16 +22,18 @@ Checks that cannot run (a table or column is missing or mistyped) are recorded i
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import ibis
 import pandas as pd
 
 from playbook.data.contract import TABLES, Column, Table
+from playbook.data.source import DataSource
 from playbook.data.warehouse import Warehouse, connect, dtype_matches, is_naive_timestamp, to_utc
 from playbook.errors import DataError
+from playbook.report.privacy import pseudonymize
 
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -122,8 +124,6 @@ class ValidationReport:
             Replace example keys by keyed pseudonyms (:func:`playbook.report.pseudonymize`), as
             reports require; the CLI shows raw keys so that the source can be fixed.
         """
-        from playbook.report.privacy import pseudonymize
-
         def _examples(f: Finding) -> str:
             ex = [str(e) for e in f.examples]
             return ", ".join(pseudonymize(e) for e in ex) if pseudonymous else ", ".join(ex)
@@ -205,7 +205,7 @@ class _Validator:
         self.wh = wh
         self.threshold = orphan_threshold
         self.now = now
-        self.report = ValidationReport(source=wh.source)
+        self.report = ValidationReport(source=wh.source.display())
         self.usable: dict[str, set[str]] = {}  # table -> columns present with the right dtype
         self.tables: dict[str, ibis.Table] = {}  # table -> conformed (lenient) expression
 
@@ -257,7 +257,7 @@ class _Validator:
                          f"{name}.{col.name} has type {actual}, expected {col.dtype}. Convert it in the "
                          "export (IDs as text, money as numbers, timestamps with a UTC offset).")
                 continue
-            if col.dtype == "timestamp" and is_naive_timestamp(actual) and self.wh.timezone is None:
+            if col.dtype == "timestamp" and is_naive_timestamp(actual) and self.wh.source.timezone is None:
                 n = raw[col.name].count().execute()
                 self.add(name, col.name, "naive_timestamp", "error", max(int(n), 1),
                          f"{name}.{col.name} holds timestamps without a time zone. Export them with a UTC "
@@ -296,11 +296,12 @@ class _Validator:
                               lambda n: f"{n:,} empty value(s) in {where}, which must not be empty. "
                                         "Fill them in the source."))
         if col.allowed is not None:
-            pred = c.notnull() & ~c.isin(list(col.allowed))
+            allowed = list(col.allowed)
+            pred = c.notnull() & ~c.isin(allowed)
             if col.nullable:  # a blank optional value is "missing", not invalid
                 pred = pred & (c.strip() != "")
             out.append(_Check(name, col.name, "invalid_value", "error", pred.sum(), key_rows(pred),
-                              lambda n: f"{n:,} value(s) of {where} are not one of {list(col.allowed)}. "
+                              lambda n: f"{n:,} value(s) of {where} are not one of {allowed}. "
                                         "Map them to allowed values in the export."))
         if col.min_value is not None:
             pred = c < col.min_value
@@ -529,8 +530,10 @@ def validate(wh: Warehouse, orphan_threshold: int = 0, now: dt.datetime | str | 
     return v.report
 
 
-def validate_source(source: str | Path | None, *, timezone: str | None = None, encoding: str | None = None,
-                    orphan_threshold: int = 0, now: dt.datetime | str | None = None) -> ValidationReport:
-    """Connect to ``source`` (see :func:`playbook.data.warehouse.connect`) and :func:`validate` it."""
+def validate_source(source: DataSource | str | os.PathLike[str] | None, *, timezone: str | None = None,
+                    encoding: str | None = None, orphan_threshold: int = 0,
+                    now: dt.datetime | str | None = None) -> ValidationReport:
+    """Connect to ``source`` (a :class:`DataSource`, or a location with ``timezone`` and
+    ``encoding``: see :func:`playbook.data.warehouse.connect`) and :func:`validate` it."""
     wh = connect(source, timezone=timezone, encoding=encoding)
     return validate(wh, orphan_threshold=orphan_threshold, now=now)

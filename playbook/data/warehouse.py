@@ -1,13 +1,14 @@
 """Where the raw tables live and how aggregates are pulled from them.
 
-DESIGN.md, "Data access": raw tables can be large, so they are never loaded whole into pandas.
-Every scan is an Ibis expression executed by the backend; only aggregates (one row per day, per
-customer, ...) come back as pandas DataFrames.
+docs/architecture.md, "Conventions the code relies on" (data access): raw tables can be large, so
+they are never loaded whole into pandas. Every scan is an Ibis expression executed by the backend;
+only aggregates (one row per day, per customer, ...) come back as pandas DataFrames.
 
-Sources (:func:`connect`):
+Sources (:func:`connect`, described by a :class:`playbook.data.source.DataSource`):
 
 * a folder of Parquet files (``<table>.parquet`` or ``<table>/*.parquet``) or CSV files
-  (``<table>.csv``), read through views in an embedded, in-memory DuckDB;
+  (``<table>.csv``), read through views in an embedded, in-memory DuckDB
+  (:mod:`playbook.data.folder`);
 * a DuckDB database file (``*.duckdb`` / ``*.ddb``);
 * any Ibis connection URL (``duckdb:///path/file.ddb``, ``postgres://user@host/db`` ...);
 * Apache Spark (``spark:///abs/folder?master=local[2]``, ``spark+s3a://bucket/sales``,
@@ -21,25 +22,23 @@ zone and converted to UTC. The DuckDB session runs in UTC, so "day" means the UT
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
-import io
-import re
-import tempfile
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import ibis
 import ibis.expr.datatypes as idt
 import pandas as pd
+import pyarrow.types as pat
+from ibis.backends.duckdb.converter import DuckDBPandasData
 
 from playbook.data import engines
 from playbook.data.contract import TABLES, get_table
+from playbook.data.folder import open_folder
+from playbook.data.source import DataSource
 from playbook.errors import DataError
-from playbook.paths import resolve
-
-DEFAULT_SOURCE = "data/sample"
 
 #: Schema dtype -> Ibis dtype (used for typed nulls of absent optional columns).
 IBIS_TYPES: dict[str, idt.DataType] = {
@@ -51,15 +50,8 @@ IBIS_TYPES: dict[str, idt.DataType] = {
     "date": idt.date,
 }
 
-#: Schema dtype -> DuckDB SQL type (used to type all-null columns of files).
-SQL_TYPES: dict[str, str] = {
-    "string": "VARCHAR",
-    "float": "DOUBLE",
-    "int": "BIGINT",
-    "bool": "BOOLEAN",
-    "timestamp": "TIMESTAMPTZ",
-    "date": "DATE",
-}
+#: A day or instant as the aggregates accept it (dates and naive values are read as UTC).
+Day: TypeAlias = dt.date | dt.datetime | str | pd.Timestamp
 
 #: ``daily_sales(by=...)`` dimensions and the table each comes from.
 SALES_DIMENSIONS: dict[str, str] = {
@@ -70,11 +62,6 @@ SALES_DIMENSIONS: dict[str, str] = {
 
 #: Label of a dimension value that cannot be resolved (orphan customer, refund without items).
 UNKNOWN = "unknown"
-
-_NS_TYPES = {"TIMESTAMPTZ_NS": "TIMESTAMPTZ", "TIMESTAMP_NS": "TIMESTAMP"}
-_CSV_DELIMITERS = (",", ";", "\t", "|")
-_CHUNK = 1 << 20
-_DECIMAL_COMMA = re.compile(r"^-?\d*,\d+$")
 
 
 @ibis.udf.scalar.builtin(name="timezone")
@@ -87,7 +74,7 @@ def _localize_spark(ts: idt.Timestamp(), zone: str) -> idt.Timestamp(timezone="U
     """Spark SQL ``to_utc_timestamp(naive_ts, zone)``: the same conversion as :func:`_localize`."""
 
 
-def _to_utc_expr(con, zone: str, col: ibis.Value) -> ibis.Value:
+def _to_utc_expr(con: Any, zone: str, col: ibis.Value) -> ibis.Value:
     """Backend-specific expression reading naive ``col`` as local time of ``zone``, in UTC."""
     if getattr(con, "name", None) == "pyspark":
         return _localize_spark(col, zone)
@@ -112,7 +99,7 @@ def dtype_matches(expected: str, actual: idt.DataType) -> bool:
         "timestamp": actual.is_timestamp(),
         "date": actual.is_date() or actual.is_timestamp(),
     }
-    return checks[expected]
+    return bool(checks[expected])
 
 
 def is_naive_timestamp(actual: idt.DataType) -> bool:
@@ -131,10 +118,6 @@ def to_day(value: dt.date | dt.datetime | str | pd.Timestamp) -> pd.Timestamp:
     return to_utc(value).tz_localize(None).normalize()
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 class Warehouse:
     """A connected data source exposing the canonical tables as Ibis expressions.
 
@@ -142,35 +125,33 @@ class Warehouse:
     ----------
     con : ibis backend
         The connection that executes every query.
-    source : str
-        Human-readable description of the source (folder or URL), used in messages.
+    source : DataSource
+        The source it was opened from; its ``timezone`` is the zone in which naive timestamps
+        are interpreted (``None`` rejects them); ``str(source)`` (credentials masked) is used in
+        messages.
     tables : dict, optional
         ``{canonical name: backend table name}`` of the tables present; ``None`` means "probe the
         backend for each canonical table".
-    timezone : str, optional
-        Zone in which naive timestamps are interpreted; ``None`` rejects them.
     """
 
     def __init__(
         self,
-        con,
-        source: str,
+        con: Any,
+        source: DataSource,
         tables: dict[str, str] | None = None,
-        timezone: str | None = None,
         _keepalive: object = None,
     ) -> None:
         self.con = con
         self.source = source
-        self.timezone = timezone
         self._tables = tables if tables is not None else self._probe()
         self._keepalive = _keepalive  # e.g. a TemporaryDirectory holding transcoded CSV files
         self._instants: dict[str, list[str]] = {}  # per table: naive-typed columns holding UTC instants
 
     def __repr__(self) -> str:
-        return f"Warehouse(source={self.source!r}, tables={self.available()})"
+        return f"Warehouse(source={self.source.display()!r}, tables={self.available()})"
 
     def _probe(self) -> dict[str, str]:
-        found = {}
+        found: dict[str, str] = {}
         for name in TABLES:
             try:
                 self.con.table(name)
@@ -250,7 +231,8 @@ class Warehouse:
         schema = t.schema()
         naive = [c.name for c in spec.columns
                  if c.dtype == "timestamp" and c.name in schema and is_naive_timestamp(schema[c.name])]
-        if naive and self.timezone is None:
+        zone = self.source.timezone
+        if naive and zone is None:
             raise DataError(
                 f"Table {name!r} in {self.source} has timestamps without a time zone in column(s) "
                 f"{naive}. Store them with a UTC offset, or set data.timezone in the campaign config "
@@ -264,7 +246,8 @@ class Warehouse:
                 continue
             typ = schema[col.name]
             if col.name in naive:
-                changes[col.name] = _to_utc_expr(self.con, self.timezone, t[col.name].cast(idt.Timestamp()))
+                assert zone is not None  # naive columns without a zone raised above
+                changes[col.name] = _to_utc_expr(self.con, zone, t[col.name].cast(idt.Timestamp()))
             elif col.dtype == "date" and typ.is_timestamp():
                 changes[col.name] = t[col.name].date()
             elif typ.is_null():
@@ -275,7 +258,7 @@ class Warehouse:
         """Raw table with the same conversions as :meth:`table` but without the required-column
         check; naive timestamps stay naive when no timezone is set (for the validator)."""
         t = self.raw(name)
-        if self.timezone is None:
+        if self.source.timezone is None:
             return t
         return self._conform(name, t)
 
@@ -285,7 +268,7 @@ class Warehouse:
 
 
 def connect(
-    source: str | Path | None = None,
+    source: DataSource | str | os.PathLike[str] | None = None,
     *,
     timezone: str | None = None,
     encoding: str | None = None,
@@ -294,7 +277,9 @@ def connect(
 
     Parameters
     ----------
-    source : str or Path, optional
+    source : DataSource, str or Path, optional
+        A :class:`~playbook.data.source.DataSource` (used whole: its timezone and encoding), or a
+        location parsed with :meth:`DataSource.parse <playbook.data.source.DataSource.parse>`:
         ``None`` for the bundled sample (``data/sample``, resolved against the project root); a
         folder of Parquet files (``<table>.parquet`` or ``<table>/*.parquet``) or CSV files
         (``<table>.csv``, UTF-8 with or without BOM, ``,`` or ``;`` delimited); a DuckDB file;
@@ -302,189 +287,54 @@ def connect(
         Spark source (``spark:///abs/folder?master=local[2]``, ``spark+s3a://bucket/sales``,
         ``spark+catalog://database``; forms and options in :mod:`playbook.data.engines`).
     timezone : str, optional
-        IANA zone (``"Europe/Berlin"``) in which naive timestamps were recorded; they are
-        converted to UTC. Without it, naive timestamps are rejected when a table is accessed.
+        Only with a location: IANA zone (``"Europe/Berlin"``) in which naive timestamps were
+        recorded; they are converted to UTC. Without it, naive timestamps are rejected when a
+        table is accessed.
     encoding : str, optional
-        Python text encoding of CSV files (``"latin-1"``, ``"cp1252"`` ...); default UTF-8.
+        Only with a location: Python text encoding of CSV files (``"latin-1"``, ``"cp1252"``
+        ...); default UTF-8.
 
     Returns
     -------
     Warehouse
+        With :attr:`Warehouse.source` the :class:`DataSource` it was opened from.
 
     Raises
     ------
+    TypeError
+        ``timezone`` or ``encoding`` given with a :class:`DataSource` (it carries its own).
     DataError
         The folder does not exist, or a CSV file cannot be read (names the file; suggests
         ``encoding`` for non-UTF-8 files); Spark cannot start (names what to install).
     ConfigError
         A malformed Spark URL.
     """
-    if source is not None and engines.is_spark_url(source):
-        con, tables = engines.connect_spark(str(source))
-        return Warehouse(con, str(source), tables=tables, timezone=timezone)
-    if source is not None and "://" in str(source):
-        url = str(source)
+    if isinstance(source, DataSource):
+        if timezone is not None or encoding is not None:
+            raise TypeError("connect(): a DataSource carries its own timezone and encoding; build it "
+                            "with DataSource.parse(location, timezone=..., encoding=...) instead.")
+        src = source
+    else:
+        src = DataSource.parse(source, timezone=timezone, encoding=encoding)
+    if src.engine == "spark":
+        con, tables = engines.connect_spark(src.location)
+        return Warehouse(con, src, tables=tables)
+    if src.engine == "ibis":
         try:
-            con = ibis.connect(url)
+            con = ibis.connect(src.location)
         except Exception as exc:  # noqa: BLE001 - backend-specific errors
-            raise DataError(f"Cannot connect to data source {url}: {exc}. Check data.source.") from exc
-        return Warehouse(con, url, timezone=timezone)
-    path = resolve(source if source is not None else DEFAULT_SOURCE)
+            raise DataError(f"Cannot connect to data source {src}: {exc}. Check data.source.") from exc
+        return Warehouse(con, src)
+    path = Path(src.location)
     if path.is_file() and path.suffix.lower() in (".duckdb", ".ddb", ".db"):
-        con = ibis.duckdb.connect(str(path), read_only=True)
-        return Warehouse(con, str(path), timezone=timezone)
+        return Warehouse(ibis.duckdb.connect(str(path), read_only=True), src)
     if not path.is_dir():
         raise DataError(
             f"Data folder {path} does not exist. Generate the sample with "
             f"`playbook generate-data --out {path}` or set data.source in the campaign config."
         )
-    return _connect_folder(path, timezone=timezone, encoding=encoding)
-
-
-def _connect_folder(path: Path, timezone: str | None, encoding: str | None) -> Warehouse:
-    con = ibis.duckdb.connect()
-    con.raw_sql("SET TimeZone = 'UTC'")
-    tmp = None
-    tables: dict[str, str] = {}
-    for name in TABLES:
-        single = path / f"{name}.parquet"
-        parts = path / name
-        csv_file = path / f"{name}.csv"
-        if single.is_file():
-            reader = f"read_parquet({_sql_str(str(single))})"
-        elif parts.is_dir() and any(parts.rglob("*.parquet")):
-            reader = f"read_parquet({_sql_str(str(parts / '**' / '*.parquet'))})"
-        elif csv_file.is_file():
-            if encoding and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
-                tmp = tmp or tempfile.TemporaryDirectory(prefix="playbook-csv-")
-                read_from = _transcode(csv_file, encoding, Path(tmp.name))
-            else:
-                _check_utf8(csv_file)
-                read_from = csv_file
-            reader = _csv_reader(con, name, csv_file, read_from)
-        else:
-            continue
-        _create_view(con, name, reader, shown=str(csv_file if csv_file.is_file() else path / name))
-        tables[name] = name
-    return Warehouse(con, str(path), tables=tables, timezone=timezone, _keepalive=tmp)
-
-
-def _create_view(con, name: str, reader: str, shown: str) -> None:
-    """Create view ``name`` over ``reader``; all-null (NULL-typed) schema columns get their type."""
-    spec = get_table(name)
-    try:
-        described = con.raw_sql(f"DESCRIBE SELECT * FROM {reader}").fetchall()
-    except Exception as exc:  # noqa: BLE001 - duckdb IO/parse errors
-        raise DataError(f"Cannot read table {name!r} from {shown}: {exc}") from exc
-    types = {row[0]: str(row[1]).strip('"') for row in described}
-    casts = [
-        f'CAST("{c.name}" AS {SQL_TYPES[c.dtype]}) AS "{c.name}"'
-        for c in spec.columns
-        if types.get(c.name) == "NULL"
-    ]
-    # DuckDB >= 2 reads pandas' nanosecond tz-aware columns as TIMESTAMPTZ_NS, which Ibis does not
-    # know; microsecond precision is plenty for event times.
-    casts += [f'CAST("{col}" AS {_NS_TYPES[typ]}) AS "{col}"' for col, typ in types.items() if typ in _NS_TYPES]
-    replace = f" REPLACE ({', '.join(casts)})" if casts else ""
-    con.raw_sql(f'CREATE OR REPLACE VIEW "{name}" AS SELECT *{replace} FROM {reader}')
-
-
-def _check_utf8(path: Path) -> None:
-    """Raise a clear DataError when ``path`` is not valid UTF-8 (streamed, 1 MB chunks)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                _raise_encoding(path, "utf-8", offset + exc.start, chunk[exc.start:exc.start + 1])
-            offset += len(chunk)
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
-            _raise_encoding(path, "utf-8", offset + exc.start, b"")
-
-
-def _raise_encoding(path: Path, encoding: str, position: int, byte: bytes) -> None:
-    raise DataError(
-        f"CSV file {path} is not valid {encoding} (byte {byte.hex() or 'EOF'} at offset {position}). "
-        "Save it as UTF-8, or set data.encoding in the campaign config (--encoding on the command "
-        "line) to its encoding, e.g. 'latin-1' or 'cp1252'."
-    )
-
-
-def _transcode(path: Path, encoding: str, out_dir: Path) -> Path:
-    """Stream ``path`` from ``encoding`` into a UTF-8 copy in ``out_dir``; return the copy."""
-    out = out_dir / path.name
-    try:
-        with path.open("r", encoding=encoding, newline="") as src, out.open("w", encoding="utf-8", newline="") as dst:
-            while text := src.read(_CHUNK):
-                dst.write(text.lstrip("\ufeff") if dst.tell() == 0 else text)
-    except UnicodeDecodeError as exc:
-        _raise_encoding(path, encoding, exc.start, exc.object[exc.start:exc.start + 1])
-    return out
-
-
-def _csv_header(path: Path) -> tuple[str, list[str]]:
-    """Detect the delimiter from the header line (most frequent of , ; tab |) and parse it."""
-    with path.open("r", encoding="utf-8-sig", newline="") as fh:
-        first = fh.readline()
-    delim = max(_CSV_DELIMITERS, key=first.count)
-    header = next(csv.reader(io.StringIO(first), delimiter=delim), [])
-    return delim, [h.strip() for h in header]
-
-
-def _decimal_comma(path: Path, delim: str, numeric: list[int], n_lines: int = 200) -> bool:
-    """Whether numeric columns use a decimal comma (``1,5``) in the first lines (needs a non-comma
-    delimiter, as in European ``;`` exports)."""
-    if delim == "," or not numeric:
-        return False
-    with path.open("r", encoding="utf-8-sig", newline="") as fh:
-        rows = csv.reader(fh, delimiter=delim)
-        next(rows, None)
-        for i, row in enumerate(rows):
-            if i >= n_lines:
-                break
-            if any(j < len(row) and _DECIMAL_COMMA.match(row[j].strip()) for j in numeric):
-                return True
-    return False
-
-
-def _csv_reader(con, name: str, shown: Path, path: Path) -> str:
-    """The ``read_csv(...)`` call for one canonical table.
-
-    String columns of the contract are read as text (so IDs like ``007`` keep their zeros);
-    numbers with a decimal comma are read as numbers when the delimiter is not a comma;
-    contract columns the sniffer could only type as text because they hold no values at all are
-    given their contract type.
-    """
-    spec = get_table(name)
-    delim, header = _csv_header(path)
-    dtypes = {c.name: c.dtype for c in spec.columns}
-    types = {h: "VARCHAR" for h in header if dtypes.get(h) == "string"}
-    numeric = [i for i, h in enumerate(header) if dtypes.get(h) in ("float", "int")]
-    decimal = ", decimal_separator=','" if _decimal_comma(path, delim, numeric) else ""
-
-    def call(types: dict[str, str]) -> str:
-        typ = ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in types.items())
-        return (f"read_csv({_sql_str(str(path))}, delim={_sql_str(delim)}, header=true{decimal}"
-                + (f", types={{{typ}}}" if types else "") + ")")
-
-    try:
-        described = con.raw_sql(f"DESCRIBE SELECT * FROM {call(types)}").fetchall()
-    except Exception as exc:  # noqa: BLE001 - duckdb sniffer/parse errors
-        raise DataError(f"Cannot read CSV file {shown}: {exc}") from exc
-    suspicious = [r[0] for r in described
-                  if r[1] == "VARCHAR" and dtypes.get(r[0]) not in (None, "string")]
-    if suspicious:
-        counts = con.raw_sql(
-            "SELECT " + ", ".join(f'count("{c}")' for c in suspicious) + f" FROM {call(types)}"
-        ).fetchone()
-        for col, n in zip(suspicious, counts, strict=True):
-            if n == 0:
-                types[col] = SQL_TYPES[dtypes[col]]
-    return call(types)
+    con, tables, keepalive = open_folder(path, src.encoding)
+    return Warehouse(con, src, tables=tables, _keepalive=keepalive)
 
 
 # --------------------------------------------------------------------------------------------
@@ -501,7 +351,7 @@ def _check_dims(by: Iterable[str]) -> list[str]:
     return dims
 
 
-def _sales_rows(wh: Warehouse, start, end, dims: Sequence[str]) -> ibis.Table:
+def _sales_rows(wh: Warehouse, start: Day | None, end: Day | None, dims: Sequence[str]) -> ibis.Table:
     """Order rows in the window with day, dimensions and allocated revenue/discount ("share")."""
     o = wh.table("orders")
     if start is not None:
@@ -591,7 +441,8 @@ _MONEY = ["revenue", "gross_revenue", "refunds", "discount"]
 _COUNTS = ["orders", "customers"]
 
 
-def _finish_daily(df: pd.DataFrame, dims: list[str], start, end, fill: bool) -> pd.DataFrame:
+def _finish_daily(df: pd.DataFrame, dims: list[str], start: Day | None, end: Day | None,
+                  fill: bool) -> pd.DataFrame:
     cols = ["day", *dims, "revenue", "gross_revenue", "refunds", "orders", "customers", "discount"]
     df = df.copy()
     df["day"] = pd.to_datetime(df["day"]).astype("datetime64[ns]")
@@ -700,13 +551,9 @@ def fetch(expr: ibis.Table) -> pd.DataFrame:
     pandas.DataFrame
         Row order as the engine returns it (unordered unless ``expr`` has an ``order_by``).
     """
-    import pyarrow.types as pat
-
     con = expr._find_backend()
     if getattr(con, "name", "") != "duckdb" or not hasattr(con, "_to_duckdb_relation"):
         return expr.execute()
-    from ibis.backends.duckdb.converter import DuckDBPandasData
-
     table = con._to_duckdb_relation(expr).to_arrow_table()
     df = pd.DataFrame({
         name: col.to_pylist() if pat.is_nested(col.type) or pat.is_dictionary(col.type) else col.to_pandas()

@@ -10,13 +10,24 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+from IPython.display import Markdown
 
+from playbook import __version__
+from playbook.artifacts import write_step_summary
+from playbook.config.campaign import CampaignConfig
+from playbook.config.loader import load_config
+from playbook.data.source import DataSource
+from playbook.data.warehouse import Warehouse, connect
 from playbook.errors import DataError
+from playbook.paths import resolve
+from playbook.report.charts import set_theme
+from playbook.report.index import git_revision
 
 #: Tables each step cannot work without (others are optional and degrade gracefully).
 STEP_TABLES: dict[str, tuple[str, ...]] = {
@@ -34,21 +45,36 @@ VERSIONED_PACKAGES = ("pandas", "numpy", "ibis-framework", "duckdb", "scikit-lea
 
 @dataclass
 class StepContext:
-    """Everything a step notebook needs: config, warehouse, output folder, seed.
+    """Everything a step notebook needs: config, data source, warehouse, output folder, seed.
 
     Attributes
     ----------
+    step : str
+        Step name, e.g. ``"01_plan"``.
+    cfg : CampaignConfig
+        The validated campaign config.
+    wh : Warehouse
+        The open connection to the campaign's data (``wh.source is source``).
     output_dir : Path
         The campaign's report folder for this run (artifacts go to ``output_dir / "artifacts"``).
+    seed : int
+        Random seed for every random step of the notebook.
+    config_path : str
+        The config path as the notebook was given it.
+    source : DataSource
+        The data source (location, engine, timezone, encoding); ``source.location`` is where
+        ``truth.json`` of synthetic data sits.
+    started : float
+        Start of the step (Unix time, seconds), for the appendix.
     """
 
     step: str
-    cfg: object
-    wh: object
+    cfg: CampaignConfig
+    wh: Warehouse
     output_dir: Path
     seed: int
     config_path: str
-    data_source: str
+    source: DataSource
     started: float = field(default_factory=time.time)
 
     def header(self) -> pd.DataFrame:
@@ -60,24 +86,14 @@ class StepContext:
             ("planning cutoff", f"{c.season.planning_cutoff:%d %b %Y}"),
             ("countries", ", ".join(c.countries)),
             ("currency", c.currency),
-            ("data source", _display_source(self.data_source)),
+            ("data source", self.source.display()),
             ("tables found", ", ".join(self.wh.available())),
         ]
         return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 
 
-def _display_source(source: str) -> str:
-    """Show a data source without credentials (``user:password@`` removed from URLs)."""
-    if "://" in source and "@" in source:
-        scheme, rest = source.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return source
-
-
-def default_output_dir(cfg) -> Path:
+def default_output_dir(cfg: CampaignConfig) -> Path:
     """Where an interactive run writes: ``reports/_interactive/<slug>`` (never the published report)."""
-    from playbook.paths import resolve
-
     return resolve(Path("reports") / "_interactive" / cfg.slug)
 
 
@@ -97,7 +113,9 @@ def start_step(
     config_path : str
         Campaign YAML (relative paths are resolved against the project root).
     data_source : str
-        Overrides the config's ``data.source`` when not empty.
+        Overrides the config's ``data.source`` when not empty (the location only: the time zone
+        and encoding always come from the config's ``data`` section; see
+        :meth:`DataSource.from_config <playbook.data.source.DataSource.from_config>`).
     output_dir : str
         Report folder to write artifacts into; empty means an interactive run
         (``reports/_interactive/<slug>``). The runner passes its staging folder.
@@ -111,15 +129,11 @@ def start_step(
     DataError
         The data source is missing or lacks a table this step needs.
     """
-    from playbook.config.campaign import load_config
-    from playbook.data.warehouse import connect
-    from playbook.report.charts import set_theme
-
     if step not in STEP_TABLES:
         raise ValueError(f"Unknown step {step!r}. Choose from {list(STEP_TABLES)}")
     cfg = load_config(config_path)
-    source = data_source or cfg.data_source_resolved
-    wh = connect(source, timezone=cfg.data.timezone, encoding=cfg.data.encoding)
+    source = DataSource.from_config(cfg.data, data_source)
+    wh = connect(source)
     missing = [t for t in STEP_TABLES[step] if not wh.has(t)]
     if missing:
         raise DataError(
@@ -130,13 +144,12 @@ def start_step(
     (out / "artifacts").mkdir(parents=True, exist_ok=True)
     set_theme()
     return StepContext(step=step, cfg=cfg, wh=wh, output_dir=out, seed=int(seed),
-                       config_path=str(config_path), data_source=str(source))
+                       config_path=str(config_path), source=source)
 
 
-def finish_step(ctx: StepContext, headline: dict, notes: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+def finish_step(ctx: StepContext, headline: Mapping[str, str | float | int | None],
+                notes: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """Record the step's headline numbers for the index page and return them as a table."""
-    from playbook.artifacts import write_step_summary
-
     write_step_summary(ctx.output_dir, ctx.step, headline, list(notes))
     return pd.DataFrame({"headline": list(headline.keys()), "value": [str(v) for v in headline.values()]}
                         ).set_index("headline")
@@ -144,13 +157,10 @@ def finish_step(ctx: StepContext, headline: dict, notes: list[str] | tuple[str, 
 
 def run_info(ctx: StepContext) -> pd.DataFrame:
     """Run parameters, data source, git revision and package versions (the notebook appendix)."""
-    from playbook import __version__
-    from playbook.report.html import git_revision
-
     rows: list[tuple[str, str]] = [
         ("step", ctx.step),
         ("config_path", ctx.config_path),
-        ("data_source", _display_source(ctx.data_source)),
+        ("data_source", ctx.source.display()),
         ("output_dir", str(ctx.output_dir)),
         ("seed", str(ctx.seed)),
         ("run at (UTC)", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")),
@@ -167,8 +177,6 @@ def run_info(ctx: StepContext) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
 
 
-def md(text: str):
+def md(text: str) -> Markdown:
     """Show generated plain-language text as Markdown in the notebook and its HTML report."""
-    from IPython.display import Markdown
-
-    return Markdown(text)
+    return Markdown(text)  # type: ignore[no-untyped-call]  # IPython's Markdown.__init__ is unannotated
