@@ -1,7 +1,8 @@
 """Contracts for the artifacts one step writes and a later step reads (pandera schemas).
 
-Notebooks communicate only through files in ``reports/<campaign>/artifacts/`` (DESIGN.md). An
-artifact that a later step relies on is declared here once, as a pandera schema, and checked
+Notebooks communicate only through files in ``reports/<campaign>/artifacts/``
+(docs/architecture.md, "Artifacts passed between steps"). An artifact that a later step relies
+on is declared here once, as a pandera schema, and checked
 
 * on write (:func:`playbook.artifacts.write_artifact`): a producer bug fails loudly in the step that
   made it, with the column and the check that failed;
@@ -29,8 +30,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
+
+# pandera imports pyspark.pandas whenever pyspark is installed (it is, for the Spark engine), and
+# pyspark warns about pandas >= 3 at import; that warning says nothing about the playbook's own
+# use of pandas, so it must not print on every step page.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                            category=FutureWarning)
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
 
 from playbook.errors import DataError
 from playbook.files import atomic_write, write_json
@@ -160,18 +168,20 @@ def write_artifact(obj: Any, output_dir: str | os.PathLike[str], name: str) -> P
         return atomic_write(path, lambda t: obj.to_parquet(t))
     if isinstance(obj, Mapping | list | tuple):
         path = _artifact_path(output_dir, name, ".json")
-        return write_json(_nan_to_none(obj), path)
+        return write_json(nan_to_none(obj), path)
     raise TypeError(
         f"write_artifact: cannot store {type(obj).__name__} as {name!r}; pass a DataFrame, "
         "Series, dict or list"
     )
 
 
-def _nan_to_none(obj: Any) -> Any:
+def nan_to_none(obj: Any) -> Any:
+    """``obj`` with every NaN (in nested dicts, lists and tuples) replaced by None, for JSON;
+    dict keys become strings and tuples lists."""
     if isinstance(obj, Mapping):
-        return {str(k): _nan_to_none(v) for k, v in obj.items()}
+        return {str(k): nan_to_none(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_nan_to_none(v) for v in obj]
+        return [nan_to_none(v) for v in obj]
     if isinstance(obj, float | np.floating) and math.isnan(obj):
         return None
     return obj
@@ -221,7 +231,7 @@ def write_step_summary(
     """
     payload = {
         "step": step,
-        "headline": {str(k): _nan_to_none(v) for k, v in headline.items()},
+        "headline": {str(k): nan_to_none(v) for k, v in headline.items()},
         "notes": [str(n) for n in notes],
         "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
@@ -236,7 +246,8 @@ def read_step_summary(output_dir: str | os.PathLike[str], step: str) -> dict[str
         p = folder / f"summary_{name}.json"
         if p.is_file():
             try:
-                return json.loads(p.read_text(encoding="utf-8"))
+                summary = json.loads(p.read_text(encoding="utf-8"))
             except json.JSONDecodeError:
                 return None
+            return summary if isinstance(summary, dict) else None
     return None

@@ -1,8 +1,11 @@
-"""File-writing helpers used everywhere something is published: atomic writes and JSON.
+"""File-writing helpers used everywhere something is published: atomic writes, JSON, folder swaps.
 
 Every file the playbook publishes is written to a temporary name beside its destination and
 renamed into place (:func:`atomic_write`), so a reader never sees half a file and a failure
-never leaves a truncated one.
+never leaves a truncated one. A whole report folder is replaced the same way
+(:func:`swap_folder`). New files and folders get the mode the process umask gives (``0644`` /
+``0755`` with the usual ``022``), like any file the user creates; the umask is never read or
+changed, so concurrent writers in several threads cannot race on it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
+import secrets
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,24 +41,43 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _unique_name(folder: Path, prefix: str, suffix: str = "") -> Path:
+    """A path in ``folder`` that does not exist yet: ``<prefix><12 random hex><suffix>``."""
+    return folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
 
 
-def atomic_write(path: Path, write: Any) -> Path:
-    """Write through ``write(tmp_path)`` to a temporary file beside ``path``, then rename."""
+def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
+    """Write a file through ``write(tmp_path)`` to a temporary name beside ``path``, then rename.
+
+    The temporary file ``.<name>.<random>.tmp`` is created empty (mode ``0666`` less the umask)
+    in ``path``'s folder, so the final rename is atomic (same file system). On any error the
+    temporary file is removed and ``path`` keeps its previous content.
+
+    Parameters
+    ----------
+    path : Path
+        Destination; its folder is created when missing.
+    write : callable
+        Writes the content to the path it is given (e.g. ``lambda t: df.to_parquet(t)``).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    while True:
+        tmp = _unique_name(path.parent, f".{path.name}.", ".tmp")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+        break
     try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; published files follow the umask
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
@@ -62,3 +86,47 @@ def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``obj`` as UTF-8 JSON (numpy/pandas scalars and dates converted), atomically."""
     text = json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default, allow_nan=False)
     return atomic_write(Path(path), lambda t: t.write_text(text + "\n", encoding="utf-8"))
+
+
+def new_folder(parent: Path, prefix: str) -> Path:
+    """Create a new, uniquely named folder ``<parent>/<prefix><random>`` and return it.
+
+    Unlike :func:`tempfile.mkdtemp` (mode ``0700``) its mode follows the umask, so a folder
+    that is later published (:func:`swap_folder`) reads like any other folder of the user.
+    ``parent`` is created when missing.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        folder = _unique_name(parent, prefix)
+        try:
+            folder.mkdir(0o777)
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+        return folder
+
+
+def swap_folder(staged: Path, final: Path) -> None:
+    """Replace the folder ``final`` by ``staged`` with two renames; delete the old one last.
+
+    ``final`` (when it exists) is renamed aside to ``.<name>.old-<pid>-<random>`` beside it,
+    ``staged`` is renamed to ``final``, then the old folder is deleted. A reader sees the old
+    folder or the new one, never a mix, and at no moment is ``final`` missing for longer than
+    between the two renames. If renaming ``staged`` in fails, the old folder is renamed back
+    and the error re-raised (``staged`` is left for the caller to clean up).
+
+    Both folders must be on one file system (keep ``staged`` under ``final``'s parent). Two
+    swaps of the same ``final`` at once must be serialised by the caller (a lock).
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    aside: Path | None = None
+    if final.exists():
+        aside = _unique_name(final.parent, f".{final.name}.old-{os.getpid()}-")
+        os.rename(final, aside)
+    try:
+        os.rename(staged, final)
+    except BaseException:
+        if aside is not None:
+            os.rename(aside, final)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)

@@ -24,7 +24,8 @@ from playbook.artifacts import artifacts_dir, read_artifact, write_artifact, wri
 from playbook.report import charts, privacy
 from playbook.report.charts import money_formatter
 from playbook.report.format import fmt_int, fmt_money, fmt_pct, format_table
-from playbook.report.html import build_index, git_revision, render_html
+from playbook.report.html import render_html
+from playbook.report.index import build_index, git_revision
 from playbook.report.privacy import PiiScanner, find_pii, pseudonymize
 
 # ------------------------------------------------------------------ formatting
@@ -374,13 +375,14 @@ def test_plots_with_nothing_to_draw_say_why():
     import pandas as pd
 
     from playbook.media import efficiency
-    from playbook.steps import retrospective, segment
+    from playbook.planning import accuracy
+    from playbook.steps import segment
     from playbook.value import clv
 
     cases = [
         (efficiency.plot_budget(pd.DataFrame()), "No channels configured"),
         (clv.plot_holdout({"by_group": pd.DataFrame()}), "No customers to validate"),
-        (retrospective.plot_gap_waterfall(pd.DataFrame()), "No target to compare with"),
+        (accuracy.plot_gap_waterfall(pd.DataFrame()), "No target to compare with"),
         (segment.plot_overlap(pd.DataFrame({"a": [True]}), 0.5), "Fewer than two audiences: no overlap to show"),
     ]
     for fig, message in cases:

@@ -1,4 +1,4 @@
-"""Tests for playbook.run.runner: Papermill runs of tiny fixture notebooks, staged atomic publishing.
+"""Tests for playbook.run: Papermill runs of tiny fixture notebooks, staged atomic publishing.
 
 Kernel start-ups are slow, so one successful five-step run is shared by the module and each
 failure mode costs one notebook execution. The tests register their own kernel spec (pointing
@@ -17,20 +17,14 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
+from playbook.config.campaign import DataConfig
 from playbook.errors import ConfigError, RunError
-from playbook.run import runner
-from playbook.run.runner import (
-    STEPS,
-    RunResult,
-    StepResult,
-    check_kernel,
-    check_parameters,
-    exit_code,
-    resolve_steps,
-    run_campaign,
-    run_campaigns,
-    summary_table,
-)
+from playbook.run import execute, graph, parameters
+from playbook.run.campaign import run_campaign, run_campaigns
+from playbook.run.execute import check_kernel
+from playbook.run.graph import STEPS
+from playbook.run.parameters import check_parameters
+from playbook.run.results import RunResult, exit_code, summary_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 GOOD = FIXTURES / "good"
@@ -54,11 +48,14 @@ def kernel_env(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _cfg(slug: str = "demo") -> SimpleNamespace:
-    return SimpleNamespace(slug=slug, output_dir=Path("reports") / slug)
+    data = SimpleNamespace(source=None, timezone=None, encoding=None)
+    return SimpleNamespace(slug=slug, output_dir=Path("reports") / slug, data=data)
 
 
 def _run(cfg, nb_dir, reports_root, **kw) -> RunResult:
+    """A run of fixture notebooks; the PII guard looks for :data:`PII` unless told otherwise."""
     kw.setdefault("kernel_name", KERNEL)
+    kw.setdefault("pii_values", lambda: PII)
     kw.setdefault("timeout", 60)
     return run_campaign(cfg, "campaigns/fixture.yaml", notebooks_dir=nb_dir,
                         reports_root=reports_root, **kw)
@@ -207,12 +204,68 @@ def test_pii_guard_blocks_publication(kernel_env, published_copy, tmp_path):
     assert _snapshot(published_copy / "demo") == before
 
 
-def test_pii_guard_can_be_switched_off(kernel_env, tmp_path):
+def test_pii_guard_can_be_switched_off_but_not_silently(kernel_env, tmp_path):
     nb_dir = _mixed_dir(tmp_path, "pii", "01_plan")
     root = tmp_path / "reports"
-    result = _run(_cfg(), nb_dir, root, only="plan", pii_values=lambda: PII, pii_guard=False)
+    lines: list[str] = []
+    result = _run(_cfg(), nb_dir, root, only="plan", pii_guard=False, progress=lines.append)
     assert result.ok
     assert "Jane.Doe@Example.com" in (root / "demo" / "01_plan.html").read_text(encoding="utf-8")
+    # the run says so, and so does the published index
+    assert "[demo] PII guard off: pages are published without scanning them for customer data" in lines
+    summary = json.loads((root / "demo" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["meta"]["pii_guard"] == "off: pages not scanned for customer data"
+    assert "off: pages not scanned for customer data" in (root / "demo" / "index.html").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------ PII guard on by default
+
+
+def _data_cfg(folder: Path, encoding: str | None = None) -> SimpleNamespace:
+    """A campaign whose data are the CSV files in ``folder`` (no ``pii_values`` given anywhere)."""
+    return SimpleNamespace(slug="demo", output_dir=Path("reports") / "demo",
+                           data=DataConfig(source=str(folder), encoding=encoding))
+
+
+def _pii_notebooks(tmp_path: Path, printed: str) -> Path:
+    """Fixture notebooks whose 01_plan prints ``printed`` as its top customer."""
+    d = _mixed_dir(tmp_path, "pii", "01_plan")
+    nb = nbformat.read(str(d / "01_plan.ipynb"), as_version=4)
+    cell = next(c for c in nb.cells if "print(" in c.source)
+    cell.source = f"print('Top customer: {printed}')"
+    nbformat.write(nb, str(d / "01_plan.ipynb"))
+    return d
+
+
+def test_run_campaign_from_python_guards_against_the_campaigns_own_customers(kernel_env, clean_tables,
+                                                                             tmp_path):
+    customers = clean_tables["customers"]
+    customers.loc[0, "email"] = "jane.doe@example.com"
+    (tmp_path / "data").mkdir()
+    customers.to_csv(tmp_path / "data" / "customers.csv", index=False)
+    root = tmp_path / "reports"
+    result = run_campaign(_data_cfg(tmp_path / "data"), "campaigns/fixture.yaml", only="plan",
+                          notebooks_dir=_pii_notebooks(tmp_path, "Jane.Doe@Example.com"),
+                          reports_root=root, kernel_name=KERNEL, timeout=60)
+    assert result.status == "failed" and not result.ok
+    assert result.message.startswith("PII found in report: 01_plan.html (1 email(s): j***@e***)")
+    assert not (root / "demo").exists()  # nothing published
+
+
+def test_guard_reads_a_latin1_source_with_its_encoding(kernel_env, clean_tables, tmp_path):
+    customers = clean_tables["customers"]
+    customers.loc[0, "first_name"] = "Renée"
+    (tmp_path / "data").mkdir()
+    customers.to_csv(tmp_path / "data" / "customers.csv", index=False, encoding="latin-1")
+    root = tmp_path / "reports"
+    result = run_campaign(_data_cfg(tmp_path / "data", encoding="latin-1"), "campaigns/fixture.yaml",
+                          only="plan", notebooks_dir=_pii_notebooks(tmp_path, "Renée"),
+                          reports_root=root, kernel_name=KERNEL, timeout=60)
+    # no "not valid utf-8" crash: the accented name is read, found and masked
+    assert result.status == "failed"
+    assert result.message.startswith("PII found in report: 01_plan.html (1 name(s): R****)")
+    assert "Renée" not in result.message
+    assert not (root / "demo").exists()
 
 
 # ------------------------------------------------------------------ batches and --only
@@ -228,7 +281,7 @@ def test_batch_continues_after_bad_config_and_only_step_reuses_artifacts(kernel_
 
     results = run_campaigns(["campaigns/bad.yaml", "campaigns/demo.yaml"], only=["3"],
                             loader=loader, kernel_name=KERNEL, notebooks_dir=GOOD,
-                            reports_root=published_copy)
+                            reports_root=published_copy, pii_values=lambda: PII)
     assert [r.status for r in results] == ["error", "ok"]
     assert "season.start" in results[0].message
     assert exit_code(results) == 1
@@ -250,26 +303,6 @@ def test_batch_continues_after_bad_config_and_only_step_reuses_artifacts(kernel_
 # ------------------------------------------------------------------ pre-flight errors (no kernel run)
 
 
-@pytest.mark.parametrize(
-    ("only", "expected"),
-    [
-        (None, list(STEPS)),
-        ("plan", ["01_plan"]),
-        (["5", "plan", "02_segment"], ["01_plan", "02_segment", "05_retrospective"]),
-        ("test,personalize", ["03_personalize", "04_test"]),
-        (["04", "04_test.ipynb"], ["04_test"]),
-    ],
-    ids=["all", "short", "mixed-order", "comma", "dedup"],
-)
-def test_resolve_steps(only, expected):
-    assert resolve_steps(only) == expected
-
-
-def test_unknown_step():
-    with pytest.raises(RunError, match=r"Unknown step 'segmnt'\. Choose from \[.*'02_segment'"):
-        resolve_steps(["plan", "segmnt"])
-
-
 def test_unknown_parameter_lists_the_notebooks_parameters(tmp_path):
     with pytest.raises(RunError, match=r"Unknown parameter\(s\) \['sed'\].*'seed'"):
         check_parameters(GOOD / "01_plan.ipynb", {"config_path": "x", "sed": 1})
@@ -283,7 +316,7 @@ def test_parameters_found_even_when_papermill_cannot_parse_the_line(tmp_path):
                      'output_dir: str = ""  # report folder; empty = reports/_interactive/<slug>\n')
     path = tmp_path / "01_plan.ipynb"
     nbformat.write(nb, str(path))
-    assert set(runner.notebook_parameters(path)) == {"config_path", "output_dir"}
+    assert set(parameters.notebook_parameters(path)) == {"config_path", "output_dir"}
     check_parameters(path, {"config_path": "x", "output_dir": "y"})
     with pytest.raises(RunError, match=r"\['seed'\]"):
         check_parameters(path, {"seed": 1})
@@ -312,49 +345,6 @@ def test_missing_kernel_names_install_command(tmp_path):
 def test_missing_notebook_is_a_clear_error(kernel_env, tmp_path):
     with pytest.raises(RunError, match=r"02_segment\.ipynb does not exist"):
         _run(_cfg(), tmp_path, tmp_path / "reports", only="segment")
-
-
-# ------------------------------------------------------------------ pure helpers
-
-
-def test_publish_restores_old_report_when_rename_fails(tmp_path, monkeypatch):
-    final, staging = tmp_path / "demo", tmp_path / ".staging" / "x"
-    final.mkdir()
-    (final / "index.html").write_text("old", encoding="utf-8")
-    staging.mkdir(parents=True)
-    (staging / "index.html").write_text("new", encoding="utf-8")
-    real_rename = os.rename
-    calls = []
-
-    def flaky(src, dst):
-        calls.append((src, dst))
-        if len(calls) == 2:  # moving staging in fails
-            raise OSError("disk full")
-        return real_rename(src, dst)
-
-    monkeypatch.setattr(runner.os, "rename", flaky)
-    with pytest.raises(OSError, match="disk full"):
-        runner._publish(staging, final)
-    assert (final / "index.html").read_text(encoding="utf-8") == "old"
-    monkeypatch.setattr(runner.os, "rename", real_rename)
-    runner._publish(staging, final)
-    assert (final / "index.html").read_text(encoding="utf-8") == "new"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".staging", "demo"]
-
-
-def test_exit_code_and_summary_table():
-    ok = RunResult("a", "a.yaml", "ok", "published", {"01_plan": StepResult("01_plan", "ok")},
-                   report_dir=Path("reports/a"), duration_s=3.2)
-    bad = RunResult("b", "b.yaml", "timeout", "04_test: timeout: cell 5 ran longer than 2 s",
-                    {"04_test": StepResult("04_test", "timeout")}, failed_dir=Path("reports/_failed/b-1"))
-    assert exit_code([ok]) == 0
-    assert exit_code([ok, bad]) == 1
-    table = summary_table([ok, bad])
-    lines = table.splitlines()
-    assert lines[0].split()[:3] == ["campaign", "status", "steps"]
-    assert lines[1].startswith("a ") and "1/1 ok" in lines[1] and "reports/a" in lines[1]
-    assert "timeout" in lines[2] and "reports/_failed/b-1" in lines[2]
-    assert lines[-1] == "1 of 2 campaign(s) ok"
 
 
 # ------------------------------------------------------------------ parallel steps (--jobs)
@@ -390,7 +380,7 @@ def test_jobs2_runs_independent_steps_at_the_same_time(timed_run):
 def test_jobs2_starts_a_step_only_after_its_dependencies_ended(timed_run):
     result, report, _ = timed_run
     t = {s: _timing(report, s) for s in STEPS}
-    for step, deps in runner.DEPENDENCIES.items():
+    for step, deps in graph.DEPENDENCIES.items():
         for dep in deps:
             assert t[step]["started"] > t[dep]["ended"], (step, dep)
             # the dependant read the dependency's artifact, written in the same run
@@ -465,7 +455,8 @@ def test_batch_jobs2_runs_campaigns_side_by_side_and_isolates_a_failure(kernel_e
     lines: list[str] = []
     results = run_campaigns(["campaigns/spring.yaml", "campaigns/fail.yaml"], only=["test"], jobs=2,
                             loader=lambda p: _cfg(Path(p).stem), kernel_name=KERNEL, timeout=60,
-                            notebooks_dir=TIMED, reports_root=tmp_path, progress=lines.append)
+                            notebooks_dir=TIMED, reports_root=tmp_path, progress=lines.append,
+                            pii_values=lambda: PII)
     assert [(r.slug, r.status) for r in results] == [("spring", "ok"), ("fail", "failed")]
     assert "planted failure for this campaign" in results[1].message
     assert (tmp_path / "spring" / "index.html").is_file() and not (tmp_path / "fail").exists()
@@ -477,226 +468,19 @@ def test_batch_jobs2_runs_campaigns_side_by_side_and_isolates_a_failure(kernel_e
     assert sorted(p.name for p in (tmp_path / ".staging").iterdir()) == []
 
 
-# ------------------------------------------------------------------ scheduler without kernels
-
-
-def _fake_kernels(monkeypatch, fail=(), seconds=0.1):
-    """Replace the kernel run by a sleep; record start/end and the peak of concurrent steps."""
-    import threading
-    import time
-
-    lock, log, state = threading.Lock(), {}, {"now": 0, "peak": 0}
-
-    def fake(run, step):
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        t0 = time.monotonic()
-        time.sleep(seconds.get(step, 0.1) if isinstance(seconds, dict) else seconds)
-        with lock:
-            state["now"] -= 1
-            log[step] = (t0, time.monotonic())
-        return StepResult(step, "failed" if step in fail else "ok", message=f"{step}: planted")
-
-    monkeypatch.setattr(runner, "_run_step", fake)
-    return log, state
-
-
-def _schedule(steps, jobs):
-    results = {s: StepResult(s) for s in steps}
-    done: list[str] = []
-    run = SimpleNamespace(slug="x", say=lambda _m: None)
-    runner._schedule(run, runner.run_graph(steps), jobs, results, lambda r: done.append(r.step))
-    return results, done
-
-
-@pytest.mark.parametrize("jobs", [1, 2, 3], ids=["j1", "j2", "j3"])
-@pytest.mark.parametrize(
-    ("fail", "expected"),
-    [
-        ((), {s: "ok" for s in STEPS}),
-        (("02_segment",), {**{s: "ok" for s in STEPS}, "02_segment": "failed", "03_personalize": "skipped"}),
-        (("01_plan", "04_test"), {"01_plan": "failed", "02_segment": "ok", "03_personalize": "ok",
-                                  "04_test": "failed", "05_retrospective": "skipped"}),
-    ],
-    ids=["all-ok", "segment-fails", "plan-and-test-fail"],
-)
-def test_scheduler_order_concurrency_and_skips(monkeypatch, jobs, fail, expected):
-    log, state = _fake_kernels(monkeypatch, fail)
-    results, done = _schedule(list(STEPS), jobs)
-    assert {s: r.status for s, r in results.items()} == expected  # same outcome for every jobs
-    assert state["peak"] == min(jobs, 3)  # 01, 02 and 04 are ready at once
-    for step, deps in runner.DEPENDENCIES.items():
-        for dep in deps:
-            if step in log:
-                assert log[step][0] >= log[dep][1], (step, dep)
-    if jobs == 1:
-        assert done == [s for s in STEPS if expected[s] != "skipped"]  # today's order
-
-
-def test_scheduler_skip_names_the_failed_step_and_only_waits_for_steps_in_the_run(monkeypatch):
-    _fake_kernels(monkeypatch, fail=("04_test",))
-    results, _ = _schedule(["04_test", "05_retrospective"], 2)
-    assert results["05_retrospective"].message == "skipped because 04_test failed"
-    log, state = _fake_kernels(monkeypatch)
-    results, _ = _schedule(["03_personalize", "05_retrospective"], 2)  # dependencies not in the run
-    assert all(r.status == "ok" for r in results.values()) and state["peak"] == 2
-
-
-def test_run_graph_restricts_dependencies_to_the_run():
-    assert runner.run_graph(list(STEPS)) == runner.DEPENDENCIES
-    assert runner.run_graph(["01_plan", "05_retrospective"]) == {"01_plan": (), "05_retrospective": ("01_plan",)}
-
-
-@pytest.mark.parametrize(("value", "expected"), [(None, 1), (1, 1), ("3", 3), (" 2 ", 2)],
-                         ids=["none", "one", "str", "spaces"])
-def test_resolve_jobs(value, expected):
-    assert runner.resolve_jobs(value) == expected
-
-
-@pytest.mark.parametrize("value", [0, "0", "auto", "AUTO"])
-def test_resolve_jobs_auto_is_the_cpu_count(value):
-    assert runner.resolve_jobs(value) == len(os.sched_getaffinity(0))
-
-
-@pytest.mark.parametrize("value", [-1, "-2", "two", "1.5", ""])
-def test_resolve_jobs_rejects_bad_values(value):
-    with pytest.raises(RunError, match=r"--jobs must be a whole number .* \(got "):
-        runner.resolve_jobs(value)
-
-
-def test_cli_jobs_flag(capsys):
-    from playbook.cli import build_parser
-
-    parse = build_parser().parse_args
-    assert parse(["run", "c.yaml"]).jobs == 1
-    assert parse(["run", "c.yaml", "--jobs", "2"]).jobs == 2
-    assert parse(["run", "c.yaml", "-j", "auto"]).jobs == len(os.sched_getaffinity(0))
-    for bad in ("-1", "x"):
-        with pytest.raises(SystemExit) as exc:
-            parse(["run", "c.yaml", "--jobs", bad])
-        assert exc.value.code == 2
-        err = capsys.readouterr().err
-        assert "argument -j/--jobs: must be a whole number of parallel kernels >= 1" in err
-        assert f"(got '{bad}')" in err
-
-
-def test_cli_run_passes_jobs_to_the_batch(monkeypatch, capsys):
-    from playbook import cli
-
-    seen = {}
-
-    def fake_run_campaigns(paths, **kw):
-        seen.update(kw)
-        return [RunResult("a", "a.yaml", "ok", "published", report_dir=Path("reports/a"))]
-
-    monkeypatch.setattr(runner, "run_campaigns", fake_run_campaigns)
-    assert cli.main(["run", "a.yaml", "--jobs", "2", "--no-validate"]) == 0
-    assert seen["jobs"] == 2
-
-
-def test_attribute_files_by_name_then_time_window():
-    ms = 1_000_000
-    windows = {"01_plan": (0, 1000 * ms), "02_segment": (500 * ms, 2000 * ms), "04_test": (3000 * ms, 4000 * ms)}
-    after = {"01_plan.html": (900 * ms, 1), "artifacts/a.parquet": (100 * ms, 1),
-             "artifacts/both.parquet": (700 * ms, 1), "artifacts/prev.parquet": (800 * ms, 1),
-             "artifacts/t.json": (3500 * ms, 1), "artifacts/old.json": (10 * ms, 1)}
-    before = {"artifacts/old.json": (10 * ms, 1)}
-    prev = {"02_segment": {"files": ["artifacts/prev.parquet"]}}
-    out = runner._attribute_files(before, after, windows, prev)
-    assert out == {"01_plan": ["01_plan.html", "artifacts/a.parquet", "artifacts/both.parquet"],
-                   "02_segment": ["artifacts/both.parquet", "artifacts/prev.parquet"],
-                   "04_test": ["artifacts/t.json"]}
-
-
-def test_scheduler_starts_nothing_new_once_cancelled(monkeypatch):
-    import threading
-
-    log, _ = _fake_kernels(monkeypatch)
-    cancel = threading.Event()
-    results = {s: StepResult(s) for s in STEPS}
-    run = SimpleNamespace(slug="x", say=lambda _m: None, cancel=cancel)
-    # Ctrl-C arrives while the first step runs (jobs 1)
-    runner._schedule(run, runner.run_graph(list(STEPS)), 1, results, lambda _r: cancel.set())
-    assert list(log) == ["01_plan"]
-    assert [r.status for r in results.values()] == ["ok"] + ["skipped"] * 4
-    assert results["04_test"].message == "skipped: run interrupted"
-
-
-def test_cli_batch_reads_pii_values_once_per_source(monkeypatch):
-    from playbook import cli
-
-    calls = []
-    monkeypatch.setattr(cli, "pii_values_for", lambda src, timezone=None: lambda: calls.append(src) or ["x"])
-    seen = {}
-
-    def fake_run_campaigns(paths, **kw):
-        f = kw["pii_values_factory"]
-        seen["same"] = f("data/a") is f("data/a") and f("data/a") is not f("data/b")
-        assert f("data/a")() == ["x"] and f("data/a")() == ["x"] and f("data/b")() == ["x"]
-        return [RunResult("a", "a.yaml", "ok", "published", report_dir=Path("reports/a"))]
-
-    monkeypatch.setattr(runner, "run_campaigns", fake_run_campaigns)
-    assert cli.main(["run", "a.yaml", "b.yaml", "--no-validate"]) == 0
-    assert seen["same"] and calls == ["data/a", "data/b"]
-
-
-def test_critical_order_puts_heads_of_longer_chains_first():
-    assert runner.critical_order(runner.run_graph(list(STEPS))) == [
-        "01_plan", "02_segment", "04_test", "03_personalize", "05_retrospective"]
-    # a chain of three beats chains of two; every dependency still precedes its dependants
-    graph = {"a": (), "b": ("a",), "c": ("b",), "d": (), "e": ("d",)}
-    monkey_steps = ("d", "e", "a", "b", "c")
-    import unittest.mock as um
-
-    with um.patch.object(runner, "STEPS", monkey_steps):
-        assert runner.critical_order(graph) == ["a", "d", "b", "e", "c"]
-    assert runner.critical_order(runner.run_graph(["03_personalize", "05_retrospective"])) == [
-        "03_personalize", "05_retrospective"]
-
-
-def test_jobs2_starts_test_before_personalize_so_the_retrospective_is_not_last_alone(monkeypatch):
-    # with two slots the critical path (01 -> 05, 04 -> 05) must not queue behind 03, which
-    # nothing waits for: 04_test starts before 03_personalize
-    # 01_plan is the long step: when 02 ends, one slot is free and 04 (not 03) must take it
-    log, _ = _fake_kernels(monkeypatch, seconds={"01_plan": 0.6})
-    _schedule(list(STEPS), 2)
-    assert log["04_test"][0] < log["03_personalize"][0]
-    assert log["04_test"][0] < log["01_plan"][1]  # side by side with the long plan step
-    assert log["05_retrospective"][0] >= max(log["01_plan"][1], log["04_test"][1])
-
-
-def test_kernel_threads_splits_cpus_between_concurrent_kernels_and_restores(monkeypatch):
-    import os
-
-    for v in runner.THREAD_VARS:
-        monkeypatch.delenv(v, raising=False)
-    monkeypatch.setenv("MKL_NUM_THREADS", "7")  # the user's own choice wins
-    monkeypatch.setattr(runner, "resolve_jobs", lambda jobs: 4 if jobs == 0 else jobs)
-    with runner.kernel_threads(2):
-        assert os.environ["OMP_NUM_THREADS"] == "2" and os.environ["OPENBLAS_NUM_THREADS"] == "2"
-        assert os.environ["MKL_NUM_THREADS"] == "7"
-    assert "OMP_NUM_THREADS" not in os.environ and "OPENBLAS_NUM_THREADS" not in os.environ
-    assert os.environ["MKL_NUM_THREADS"] == "7"
-    with runner.kernel_threads(8):  # more kernels than CPUs: still one thread each
-        assert os.environ["OMP_NUM_THREADS"] == "1"
-    with runner.kernel_threads(1):  # one kernel: library defaults
-        assert "OMP_NUM_THREADS" not in os.environ
-
-
 def test_steps_run_on_an_encrypted_kernel_connection(tmp_path, capfd):
     # the project kernel (make setup) declares CurveZMQ support: the runner provisions keys, so
     # ipykernel no longer warns "running over TCP without encryption" at every step
     import nbformat
 
-    if runner.encrypted_kernel_manager() is None:
+    if execute.encrypted_kernel_manager() is None:
         pytest.skip("this jupyter_client/pyzmq cannot provision CurveZMQ keys")
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_code_cell("print(6 * 7)"))
-    nb.metadata["kernelspec"] = {"name": runner.DEFAULT_KERNEL, "display_name": "x", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": execute.DEFAULT_KERNEL, "display_name": "x", "language": "python"}
     src, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
     nbformat.write(nb, src)
-    runner._execute(src, out, {}, runner.DEFAULT_KERNEL, 60)
+    execute.execute_notebook(src, out, {}, execute.DEFAULT_KERNEL, 60)
     assert nbformat.read(out, as_version=4).cells[0].outputs[0]["text"] == "42\n"
     captured = capfd.readouterr()
     assert "without encryption" not in captured.err + captured.out

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib as mpl
 import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import FuncFormatter
 
 from playbook.report.format import compact_money
 
 FIGSIZE: tuple[float, float] = (10.0, 4.5)
-
+"""Default figure size in inches (width, height)."""
 
 DPI: int = 110
+"""Figure resolution in dots per inch: sharp in HTML without bloating embedded PNGs."""
 
 
 def set_theme() -> None:
@@ -25,9 +29,6 @@ def set_theme() -> None:
     inches at :data:`DPI` dots per inch, no top/right spines. Call it once per notebook
     (``playbook.steps.context.start_step`` does).
     """
-    import matplotlib as mpl
-    import seaborn as sns
-
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=1.05)
     mpl.rcParams.update(
         {
@@ -64,7 +65,7 @@ def empty_chart(ax: Any, message: str) -> None:
     ax.set_axis_off()
 
 
-def money_formatter(currency: str = "USD") -> Any:
+def money_formatter(currency: str = "USD") -> FuncFormatter:
     """Return a matplotlib ``FuncFormatter`` labelling an axis as compact money ($1.2M, $350k).
 
     Examples
@@ -72,6 +73,4 @@ def money_formatter(currency: str = "USD") -> Any:
     >>> import matplotlib.pyplot as plt  # doctest: +SKIP
     >>> ax.yaxis.set_major_formatter(money_formatter("USD"))  # doctest: +SKIP
     """
-    from matplotlib.ticker import FuncFormatter
-
     return FuncFormatter(lambda v, _pos: compact_money(v, currency))

@@ -13,15 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-"""Default figure size in inches (width, height)."""
-
-
-"""Figure resolution in dots per inch: sharp in HTML without bloating embedded PNGs."""
-
-
 DASH = "–"
-
-
 """What a missing value (NaN/None) is shown as."""
 
 
@@ -35,12 +27,11 @@ CURRENCY_SYMBOLS: dict[str, str] = {
     "AUD": "A$",
     "CAD": "C$",
 }
-
-
 """Prefix symbols for common ISO 4217 codes; any other code is shown as ``"AED 1,234"``."""
 
 
 def is_missing(x: Any) -> bool:
+    """True for None, ``pd.NA``, ``pd.NaT`` and float NaN (numpy or Python); False otherwise."""
     if x is None or x is pd.NA or x is pd.NaT:
         return True
     try:

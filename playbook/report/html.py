@@ -1,26 +1,19 @@
-"""HTML pages: an executed notebook rendered as a code-free stakeholder page, and the index.
+"""HTML rendering: an executed notebook as a code-free, self-contained stakeholder page.
 
-:func:`render_html` turns an executed notebook into a self-contained HTML page;
-:func:`build_index` writes the campaign's ``index.html`` and ``summary.json``.
+:func:`render_html` is what stakeholders read for each step; the campaign's index page is
+:mod:`playbook.report.index`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import html
 import os
-import re
-import subprocess
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import numpy as np
+import nbformat
+from nbconvert import HTMLExporter
+from traitlets.config import Config
 
-from playbook.artifacts import _nan_to_none, read_step_summary
-from playbook.files import atomic_write, write_json
-from playbook.paths import project_root
-from playbook.report.format import DASH, is_missing
+from playbook.files import atomic_write
 
 
 def render_html(executed_ipynb: str | os.PathLike[str], out_html: str | os.PathLike[str]) -> Path:
@@ -36,10 +29,6 @@ def render_html(executed_ipynb: str | os.PathLike[str], out_html: str | os.PathL
     Path
         ``out_html``.
     """
-    import nbformat
-    from nbconvert import HTMLExporter
-    from traitlets.config import Config
-
     c = Config()
     c.TagRemovePreprocessor.enabled = True
     c.TagRemovePreprocessor.remove_cell_tags = {"remove-cell"}
@@ -49,167 +38,8 @@ def render_html(executed_ipynb: str | os.PathLike[str], out_html: str | os.PathL
     c.HTMLExporter.exclude_input_prompt = True
     c.HTMLExporter.exclude_output_prompt = True
     c.HTMLExporter.embed_images = True
-    exporter = HTMLExporter(config=c)
-    nb = nbformat.read(str(executed_ipynb), as_version=4)
+    exporter = HTMLExporter(config=c)  # type: ignore[no-untyped-call]  # nbconvert has no annotations
+    nb = nbformat.read(str(executed_ipynb), as_version=4)  # type: ignore[no-untyped-call]  # nbformat.read has no annotations
     body, _resources = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(Path(executed_ipynb).parent)}})
     out = Path(out_html)
     return atomic_write(out, lambda t: t.write_text(body, encoding="utf-8"))
-
-
-def git_revision() -> str:
-    """Short git commit of the project (``+dirty`` when uncommitted changes), or ``"unknown"``."""
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=project_root(), capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return sha or "unknown"
-
-
-def _package_version() -> str:
-    try:
-        from playbook import __version__
-
-        return str(__version__)
-    except ImportError:  # pragma: no cover
-        return "unknown"
-
-
-def _fmt_headline_value(v: Any) -> str:
-    if is_missing(v):
-        return DASH
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int | np.integer):
-        return f"{int(v):,d}"
-    if isinstance(v, float | np.floating):
-        f = float(v)
-        return f"{f:,.0f}" if abs(f) >= 1000 or f.is_integer() else f"{f:,.3g}"
-    return str(v)
-
-
-_INDEX_CSS = """
-body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       max-width: 980px; margin: 2rem auto; padding: 0 1rem; color: #1f2328; line-height: 1.5; }
-h1 { font-size: 1.8rem; margin-bottom: .2rem; }
-.sub { color: #57606a; margin-top: 0; }
-.step { border: 1px solid #d0d7de; border-radius: 8px; padding: .8rem 1.1rem; margin: 1rem 0; }
-.step h2 { font-size: 1.2rem; margin: 0 0 .4rem 0; display: flex; gap: .6rem; align-items: center; }
-.badge { font-size: .8rem; padding: .1rem .55rem; border-radius: 1rem; font-weight: 600; }
-.ok { background: #dafbe1; color: #116329; } .failed, .timeout, .kernel-died { background: #ffebe9; color: #a40e26; }
-.skipped, .not-run { background: #eaeef2; color: #57606a; }
-table { border-collapse: collapse; margin: .3rem 0; }
-td, th { padding: .25rem .9rem .25rem 0; text-align: left; vertical-align: top; }
-td.v { font-weight: 600; font-variant-numeric: tabular-nums; }
-.notes { color: #57606a; font-size: .92rem; margin: .3rem 0 0 1.1rem; padding: 0; }
-.meta { font-size: .85rem; color: #57606a; margin-top: 2rem; }
-a { color: #0969da; }
-"""
-
-
-def _step_entry(output_dir: Path, step: str, info: str | Mapping[str, Any]) -> dict[str, Any]:
-    meta = {"status": info} if isinstance(info, str) else dict(info)
-    summary = read_step_summary(output_dir, step) or {}
-    html_name = f"{step}.html"
-    return {
-        "step": step,
-        "status": str(meta.get("status", "unknown")),
-        "message": meta.get("message") or "",
-        "duration_s": meta.get("duration_s"),
-        "run_at": meta.get("run_at"),
-        "html": html_name if (output_dir / html_name).is_file() else None,
-        "headline": summary.get("headline", {}),
-        "notes": summary.get("notes", []),
-    }
-
-
-def _step_title(step: str) -> str:
-    num, _, name = step.partition("_")
-    return f"{int(num)}. {name.replace('_', ' ').capitalize()}" if num.isdigit() and name else step
-
-
-def _index_html(title: str, entries: list[dict[str, Any]], meta: Mapping[str, Any]) -> str:
-    e = html.escape
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)}</title><style>{_INDEX_CSS}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-        f'<p class="sub">Generated {e(str(meta.get("generated_at", "")))} UTC</p>',
-    ]
-    for ent in entries:
-        status = ent["status"]
-        css = re.sub(r"[^a-z]+", "-", status.lower()).strip("-")
-        name = e(_step_title(ent["step"]))
-        link = f'<a href="{e(ent["html"])}">{name}</a>' if ent["html"] else name
-        parts.append(f'<div class="step"><h2>{link} <span class="badge {css}">{e(status)}</span></h2>')
-        if ent["headline"]:
-            parts.append("<table>")
-            for k, v in ent["headline"].items():
-                parts.append(f'<tr><td>{e(str(k))}</td><td class="v">{e(_fmt_headline_value(v))}</td></tr>')
-            parts.append("</table>")
-        elif status == "ok":
-            parts.append("<p>No headline numbers recorded.</p>")
-        if ent["message"] and status != "ok":
-            parts.append(f"<p>{e(str(ent['message']))}</p>")
-        if ent["notes"]:
-            parts.append('<ul class="notes">' + "".join(f"<li>{e(str(n))}</li>" for n in ent["notes"]) + "</ul>")
-        parts.append("</div>")
-    parts.append('<table class="meta">')
-    for k, v in meta.items():
-        parts.append(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>")
-    parts.append("</table></body></html>")
-    return "\n".join(parts) + "\n"
-
-
-def build_index(
-    output_dir: str | os.PathLike[str],
-    steps_status: Mapping[str, str | Mapping[str, Any]],
-    title: str,
-    meta: Mapping[str, Any] | None = None,
-) -> Path:
-    """Write the campaign's ``index.html`` and ``summary.json`` into ``output_dir``.
-
-    Parameters
-    ----------
-    output_dir : path
-        The report folder holding ``0N_<step>.html`` and ``artifacts/summary_<step>.json``.
-    steps_status : mapping
-        Step name -> status string (``ok``, ``failed``, ``skipped``, ``timeout``,
-        ``kernel died``, ``not run``) or a dict with ``status`` and optionally ``message``,
-        ``duration_s`` and ``run_at``. Order is kept.
-    title : str
-        Page title, e.g. ``"Holiday 2025 — campaign playbook"``.
-    meta : mapping, optional
-        Extra run facts shown at the bottom and stored in ``summary.json`` (config, data
-        source, seed, ``run_seconds`` ...). ``git_revision``, ``package_version`` and
-        ``generated_at`` are added.
-
-    Returns
-    -------
-    Path
-        The written ``index.html``.
-    """
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    full_meta: dict[str, Any] = dict(meta or {})
-    full_meta.setdefault("generated_at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"))
-    full_meta.setdefault("git_revision", git_revision())
-    full_meta.setdefault("package_version", _package_version())
-    entries = [_step_entry(out, step, info) for step, info in steps_status.items()]
-    summary = {
-        "title": title,
-        "steps": entries,
-        "headlines": {ent["step"]: ent["headline"] for ent in entries},
-        "run_seconds": full_meta.get("run_seconds"),
-        "git_revision": full_meta["git_revision"],
-        "package_version": full_meta["package_version"],
-        "generated_at": full_meta["generated_at"],
-        "meta": full_meta,
-    }
-    write_json(_nan_to_none(summary), out / "summary.json")
-    page = _index_html(title, entries, full_meta)
-    return atomic_write(out / "index.html", lambda t: t.write_text(page, encoding="utf-8"))

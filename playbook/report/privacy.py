@@ -3,7 +3,9 @@
 * :func:`pseudonymize` turns customer ids into keyed hashes (HMAC-SHA256, key from
   ``PLAYBOOK_PSEUDONYM_KEY``).
 * :class:`PiiScanner` / :func:`find_pii` look for known customer emails, phones and names in
-  report text so that the runner can refuse to publish a leak.
+  report text; :func:`scan_files` scans the files of a report folder and :func:`leak_message`
+  says what was found without repeating it, so that the runner can refuse to publish a leak
+  (:mod:`playbook.run.guard` applies this guard to every run, whoever starts it).
 * :func:`mask_pii` masks a value for display in an error message.
 """
 
@@ -16,7 +18,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +28,9 @@ import pandas as pd
 from playbook.report.format import is_missing
 
 PSEUDONYM_KEY_ENV = "PLAYBOOK_PSEUDONYM_KEY"
-
+"""Environment variable holding the secret key of :func:`pseudonymize`."""
 
 _DEV_KEY = b"seasonal-playbook-development-key-not-secret"
-
-
 _dev_key_warned = False
 
 
@@ -100,29 +100,13 @@ def pseudonymize(ids: Any, key: str | bytes | None = None, length: int = 16) -> 
 
 
 _EMAIL_RE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-
-
 _PHONE_RE = re.compile(r"\+?\(?\d[\d\s().\-/]{5,}\d")
-
-
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
-
-
 _DATA_URI_RE = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
-
-
 _INVISIBLE_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-
-
 _TAG_RE = re.compile(r"<[^>]+>")
-
-
 _PHONE_MIN_DIGITS = 7
-
-
 _PHONE_MAX_DIGITS = 15  # E.164
-
-
 _NATIONAL_DIGITS = 10
 
 
@@ -145,8 +129,6 @@ NAME_STOPWORDS: frozenset[str] = frozenset(
     sunny page chase drew hunter mason parker taylor sky rain storm star crystal penny angel
     king prince royal baby son""".split()
 )
-
-
 """Single words that are both common first names and ordinary report words ("summer sale",
 "May"); never treated as a customer name on their own. Multi-word names are always checked."""
 
@@ -281,27 +263,96 @@ def find_pii(text: str, values: Iterable[Any]) -> list[str]:
     return PiiScanner(values).scan(text)
 
 
+def _joined(value: Any) -> str:
+    """A notebook text field: stored as one string or as a list of lines."""
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
 def notebook_output_text(path: str | os.PathLike[str]) -> str:
     """All text a notebook shows: its outputs (text, HTML, errors) and markdown cells.
 
-    Images are skipped. Code inputs are skipped too (they are never shown in reports).
+    Images are skipped. Code inputs are skipped too (they are never shown in reports). The
+    notebook is read as the JSON it is (nbformat 4, as Papermill writes it), without nbformat,
+    so that this module stays light to import; a file that is not an nbformat-4 notebook is
+    returned whole (scanned entirely, code included: never less than its outputs).
     """
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
+    raw = Path(path).read_text(encoding="utf-8", errors="replace")
+    try:
+        nb = json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        return raw
     parts: list[str] = []
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            parts.append(cell.source)
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            parts.append(_joined(cell.get("source", "")))
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream":
-                parts.append(out.get("text", ""))
+                parts.append(_joined(out.get("text", "")))
             elif out.get("output_type") == "error":
                 parts.append(f"{out.get('ename', '')}: {out.get('evalue', '')}")
                 parts.extend(out.get("traceback", []))
             else:
                 for mime, data in out.get("data", {}).items():
-                    if mime.startswith("text/") or mime.endswith("json"):
+                    if mime.endswith("json"):
                         parts.append(data if isinstance(data, str) else json.dumps(data))
+                    elif mime.startswith("text/"):
+                        parts.append(_joined(data))
     return "\n".join(parts)
+
+
+REPORT_SUFFIXES: frozenset[str] = frozenset({".html", ".htm", ".json", ".ipynb", ".md", ".txt"})
+"""Files a stakeholder can read, scanned by :func:`scan_files`; other files (Parquet
+artifacts, images) hold pseudonymous ids and aggregates only and are not scanned."""
+
+
+def scan_files(scanner: PiiScanner, folder: Path, files: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """Scan the report-facing files among ``files`` (paths relative to ``folder``).
+
+    Only existing files with a suffix in :data:`REPORT_SUFFIXES` are read (notebooks by their
+    outputs, see :meth:`PiiScanner.scan_file`).
+
+    Returns
+    -------
+    list of (str, list of str)
+        ``(relative path, PII values found)`` for each file with a hit, in the given order.
+    """
+    hits = []
+    for rel in files:
+        p = folder / rel
+        if p.suffix in REPORT_SUFFIXES and p.is_file():
+            found = scanner.scan_file(p)
+            if found:
+                hits.append((rel, found))
+    return hits
+
+
+def _kinds(found: Sequence[str]) -> str:
+    """``"1 email(s), 2 name(s)"``: how many values of each kind (same rules as :class:`PiiScanner`)."""
+    emails = sum("@" in v for v in found)
+    phones = sum(sum(c.isdigit() for c in v) >= _PHONE_MIN_DIGITS and "@" not in v for v in found)
+    names = len(found) - emails - phones
+    parts = [f"{n} {k}" for n, k in ((emails, "email(s)"), (phones, "phone(s)"), (names, "name(s)")) if n]
+    return ", ".join(parts)
+
+
+def leak_message(hits: Sequence[tuple[str, list[str]]]) -> str:
+    """The error for PII found in a report: which files, how many values of each kind, and a
+    masked hint of up to three values per file (:func:`mask_pii`); never the values themselves.
+
+    Examples
+    --------
+    >>> leak_message([("01_plan.html", ["jane.doe@example.com"])])[:60]
+    'PII found in report: 01_plan.html (1 email(s): j***@e***). S'
+    """
+
+    def hint(vals: list[str]) -> str:
+        shown = ", ".join(mask_pii(v) for v in vals[:3]) + (", ..." if len(vals) > 3 else "")
+        return f"{_kinds(vals)}: {shown}"
+
+    where = "; ".join(f"{rel} ({hint(vals)})" for rel, vals in hits)
+    return (f"PII found in report: {where}. Show counts, aggregates or pseudonymize() ids "
+            "instead of customer emails, phones or names; nothing was published.")
