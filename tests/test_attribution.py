@@ -12,6 +12,7 @@ import pytest
 
 from playbook.data.warehouse import connect
 from playbook.media import attribution as A
+from playbook.media import paths as MP
 from tests.sample_data import read, small_sample, truth
 
 
@@ -172,7 +173,7 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def test_build_paths_on_hand_built_data(tiny):
-    d = A.build_paths(connect(tiny), "2025-11-01", "2025-12-31", lookback_days=14,
+    d = MP.build_paths(connect(tiny), "2025-11-01", "2025-12-31", lookback_days=14,
                       max_path_length=20, half_life_days=7, journey_gap_days=7)
     paths = d.paths.set_index("path")
     assert paths.loc["email > paid_search", "conversions"] == 1  # O1
@@ -205,17 +206,17 @@ def test_build_paths_on_hand_built_data(tiny):
 
 
 def test_no_conversions_and_no_touches_give_defined_empty_results(tiny, tmp_path):
-    empty = A.build_paths(connect(tiny), "2026-03-01", "2026-03-31")
+    empty = MP.build_paths(connect(tiny), "2026-03-01", "2026-03-31")
     assert empty.stats["orders"] == 0 and empty.total_conversions == 0
     assert any("No orders" in n for n in empty.notes)
     long = A.attribute(empty)
     assert list(long.columns) == ["model", "channel", "conversions", "revenue", "new_customers", "share"]
     assert not long.isna().any().any()
-    assert A.top_paths(empty.paths).empty
+    assert MP.top_paths(empty.paths).empty
     assert "No order" in A.describe_attribution(long)
     A.plot_attribution(long)
 
-    bare = A.build_paths(connect(_write_tiny(tmp_path / "bare", with_touches=False)), "2025-11-01", "2025-12-31")
+    bare = MP.build_paths(connect(_write_tiny(tmp_path / "bare", with_touches=False)), "2025-11-01", "2025-12-31")
     assert bare.stats["orders"] == 5 and bare.stats["orders_with_touch"] == 0
     assert any("no touches table" in n for n in bare.notes)
     assert A.attribute(bare).empty
@@ -224,7 +225,7 @@ def test_no_conversions_and_no_touches_give_defined_empty_results(tiny, tmp_path
 
 def test_truncate_paths_keeps_most_recent_touches():
     p = _paths([("a > b > c > d", 2, 1), ("x > c > d", 1, 0)])
-    out = A.truncate_paths(p, 2).set_index("path")
+    out = MP.truncate_paths(p, 2).set_index("path")
     assert out.loc["c > d", ["conversions", "non_conversions", "length"]].tolist() == [3, 1, 2]
 
 
@@ -234,7 +235,7 @@ def test_truncate_paths_keeps_most_recent_touches():
 @pytest.fixture(scope="module")
 def sample_paths():
     folder = small_sample()
-    return folder, A.build_paths(connect(folder), "2025-11-01", "2025-12-31", lookback_days=14,
+    return folder, MP.build_paths(connect(folder), "2025-11-01", "2025-12-31", lookback_days=14,
                                  max_path_length=20)
 
 
@@ -271,7 +272,7 @@ def test_shapley_ranks_planted_incrementality_better_than_last_touch(sample_path
     folder, d = sample_paths
     long = A.attribute(d, markov_order=1)
     ranks = truth(folder)["touch_model"]["incremental_rank"]
-    agree = A.rank_agreement(long, ranks, per_exposure=A.journeys_per_channel(d.paths)).set_index("model")
+    agree = A.rank_agreement(long, ranks, per_exposure=MP.journeys_per_channel(d.paths)).set_index("model")
     assert agree.loc["shapley", "spearman"] > agree.loc["last_touch", "spearman"] + 0.2
     assert agree.loc["shapley", "spearman"] > 0.3
     # every model shares out the same conversions
@@ -290,10 +291,10 @@ def test_data_driven_models_beat_last_touch_across_generated_samples(tmp_path):
     for seed in (1, 2, 3, 42):
         out = tmp_path / f"s{seed}"
         synth.generate(n_customers=20_000, seed=seed, out_dir=out)
-        d = A.build_paths(connect(out), "2025-11-01", "2025-12-31")
+        d = MP.build_paths(connect(out), "2025-11-01", "2025-12-31")
         long = A.attribute(d)
         ranks = truth(out)["touch_model"]["incremental_rank"]
-        scores.append(A.rank_agreement(long, ranks, per_exposure=A.journeys_per_channel(d.paths))
+        scores.append(A.rank_agreement(long, ranks, per_exposure=MP.journeys_per_channel(d.paths))
                       .set_index("model")["spearman"])
     df = pd.concat(scores, axis=1)
     assert (df.loc["shapley"] > df.loc["last_touch"]).all()
@@ -303,7 +304,7 @@ def test_data_driven_models_beat_last_touch_across_generated_samples(tmp_path):
 
 def test_top_paths_and_comparison_table(sample_paths):
     _, d = sample_paths
-    top = A.top_paths(d.paths, n=5)
+    top = MP.top_paths(d.paths, n=5)
     assert len(top) == 5 and top["conversions"].is_monotonic_decreasing
     assert ((top["conversion_rate"] > 0) & (top["conversion_rate"] <= 1)).all()
     wide = A.comparison_table(A.attribute(d), "share")

@@ -1,17 +1,17 @@
 """Spend efficiency of the season and next season's budget split (retrospective step).
 
-* ROAS, CPA and CAC per paid channel from the window's spend (summed in the engine) and the
-  conversions an attribution model credits to each channel.
+* Daily spend per channel, summed in the engine (:func:`daily_spend`; the plan reads its history
+  through it too).
+* ROAS, CPA and CAC per paid channel from the window's spend and the conversions an attribution
+  model credits to each channel.
 * Response curves refitted on this season's days: daily attributed revenue of a channel against
-  its daily spend, ``revenue = a * (1 - exp(-spend / k))`` (a saturating exponential; ``a`` is the
-  ceiling in currency per day, ``k`` the spend per day at which 63 % of it is reached), fitted
-  with ``scipy.optimize.curve_fit``. With fewer than :data:`MIN_FIT_DAYS` days with spend, a failed
-  fit, or no spend-response signal in the days (the fit explains < :data:`MIN_R2` of the variance),
-  an *anchored* curve through the season's average point is assumed instead and said so.
+  its daily spend (:func:`playbook.media.response.fit_revenue_curve`: a saturating curve, or an
+  *anchored* curve through the season's average point when the days carry no usable signal).
 * Marginal ROAS: the slope of the curve at the season's mean daily spend.
-* Next season's split: greedy allocation on marginal returns (optimal for concave curves) of
-  ``cfg.budget.total`` within each channel's ``[min_budget, max_budget]``, against repeating this
-  season's split (its shares scaled to the new total and clipped into the bounds).
+* Next season's split: :func:`playbook.media.allocation.optimise_budget` (equal marginal returns)
+  of ``cfg.budget.total`` within each channel's ``[min_budget, max_budget]``, spread evenly over
+  the season's days, against repeating this season's split (its shares scaled to the new total and
+  clipped into the bounds, :func:`playbook.media.allocation.proportional_split`).
 
 Attributed revenue is not incremental revenue: curves fitted on it inherit the attribution
 model's bias. Where a holdout measured a channel's incrementality, compare (see
@@ -22,27 +22,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
+from playbook.config.campaign import CampaignConfig
 from playbook.data.warehouse import Warehouse, to_day, to_utc
-from playbook.report.charts import empty_chart
-
-#: Fewest days with spend for which a saturating curve is fitted.
-MIN_FIT_DAYS = 14
-#: Smallest share of daily variance a fitted curve must explain to be used.
-MIN_R2 = 0.05
-#: Scale of the anchored fallback curve, as a multiple of the season's mean daily spend.
-ANCHOR_SCALE = 1.0
-#: Number of increments of the greedy allocation.
-GREEDY_STEPS = 2000
+from playbook.media.allocation import (
+    describe_uncurved,
+    flat_profile,
+    optimise_budget,
+    proportional_split,
+)
+from playbook.media.response import MIN_FIT_DAYS, ResponseCurve, fit_revenue_curve
+from playbook.paths import resolve
+from playbook.report.charts import empty_chart, money_formatter
+from playbook.report.format import fmt_money
 
 
 def daily_spend(wh: Warehouse, start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
@@ -111,105 +111,6 @@ def channel_efficiency(spend: pd.DataFrame, credit: pd.DataFrame, channels: list
 # --------------------------------------------------------------------------------------------
 # Response curves
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ResponseCurve:
-    """Daily response of one channel: ``a * (1 - exp(-x / k))`` or ``slope * x``.
-
-    Attributes
-    ----------
-    channel : str
-    kind : {"saturating", "anchored", "linear", "none"}
-        ``"saturating"``: fitted; ``"anchored"``: assumed shape through the season's average
-        (:func:`anchored_curve`); ``"linear"``: constant ROAS; ``"none"``: no spend, zero curve.
-    a, k : float
-        Ceiling (currency per day) and scale (spend per day) of the saturating curve.
-    slope : float
-        Revenue per unit of spend of the linear fallback.
-    mean_spend : float
-        Mean daily spend of the season (currency per day).
-    days : int
-        Days used in the fit.
-    """
-
-    channel: str
-    kind: str
-    a: float = 0.0
-    k: float = 1.0
-    slope: float = 0.0
-    mean_spend: float = 0.0
-    days: int = 0
-
-    def __call__(self, x) -> np.ndarray:
-        x = np.asarray(x, dtype=float)
-        if self.kind in ("saturating", "anchored"):
-            return self.a * (1 - np.exp(-x / self.k))
-        return self.slope * x
-
-    def marginal(self, x) -> np.ndarray:
-        """Extra revenue per extra unit of daily spend at daily spend ``x``."""
-        x = np.asarray(x, dtype=float)
-        if self.kind in ("saturating", "anchored"):
-            return self.a / self.k * np.exp(-x / self.k)
-        return np.full_like(x, self.slope)
-
-
-def _saturating(x, a, k):
-    return a * (1 - np.exp(-x / k))
-
-
-def anchored_curve(channel: str, mean_spend: float, mean_revenue: float, days: int = 0) -> ResponseCurve:
-    """Saturating curve through the season's average point, with its scale at the mean spend.
-
-    ``k = mean_spend`` and ``a = mean_revenue / (1 - e^-1)``: the channel is assumed to have run at
-    63 % of its ceiling, so its marginal ROAS is ``0.58 x`` its average ROAS. Used when the
-    season's days carry no usable spend-response signal.
-    """
-    if mean_spend <= 0 or mean_revenue <= 0:
-        return ResponseCurve(channel, "none", mean_spend=max(mean_spend, 0.0), days=days)
-    k = mean_spend * ANCHOR_SCALE
-    return ResponseCurve(channel, "anchored", a=mean_revenue / (1 - np.exp(-mean_spend / k)), k=k,
-                         mean_spend=mean_spend, days=days)
-
-
-def fit_response_curve(channel: str, spend: np.ndarray, revenue: np.ndarray,
-                       min_days: int = MIN_FIT_DAYS) -> ResponseCurve:
-    """Fit ``revenue = a (1 - exp(-spend / k))`` to daily points (least squares).
-
-    The scale ``k`` is bounded to ``[0.25, 20] x`` the mean and maximum daily spend, so a curve
-    cannot saturate below the spend actually observed. The fit is kept when it explains at least
-    :data:`MIN_R2` of the daily variance and ``k`` is not at its lower bound; otherwise (too few
-    days with spend, a failed fit, or no spend-response signal) :func:`anchored_curve` is used.
-    Without spend the curve is zero (``kind="none"``).
-    """
-    x = np.asarray(spend, dtype=float)
-    y = np.asarray(revenue, dtype=float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    days = int((x > 0).sum())
-    mean = float(x.mean()) if len(x) else 0.0
-    if days == 0 or x.sum() <= 0:
-        return ResponseCurve(channel, "none", mean_spend=mean, days=days)
-    fallback = anchored_curve(channel, mean, max(float(y.mean()), 0.0), days)
-    if days < min_days:
-        return fallback
-    from scipy.optimize import curve_fit
-
-    k_lo, k_hi = 0.25 * mean, 20.0 * float(x.max())
-    p0 = [max(float(y.max()), 1e-6) * 2, min(max(mean, k_lo * 1.01), k_hi)]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            (a, k), _ = curve_fit(_saturating, x, y, p0=p0, bounds=([0.0, k_lo], [np.inf, k_hi]), maxfev=20000)
-    except (RuntimeError, ValueError):
-        return fallback
-    resid = y - _saturating(x, a, k)
-    sst = float(((y - y.mean()) ** 2).sum())
-    r2 = 1 - float((resid ** 2).sum()) / sst if sst > 0 else 0.0
-    if not (np.isfinite(a) and np.isfinite(k)) or a <= 0 or r2 < MIN_R2 or k <= k_lo * 1.001:
-        return fallback
-    return ResponseCurve(channel, "saturating", a=float(a), k=float(k), mean_spend=mean, days=days)
-
-
 def daily_response_data(spend: pd.DataFrame, daily_credit: pd.DataFrame, credit: pd.DataFrame,
                         model: str = "shapley") -> pd.DataFrame:
     """Daily spend and attributed revenue per channel on a full day grid.
@@ -241,7 +142,7 @@ def daily_response_data(spend: pd.DataFrame, daily_credit: pd.DataFrame, credit:
 
 def fit_response_curves(data: pd.DataFrame, min_days: int = MIN_FIT_DAYS) -> dict[str, ResponseCurve]:
     """One :class:`ResponseCurve` per channel of :func:`daily_response_data`."""
-    return {ch: fit_response_curve(ch, g["spend"].to_numpy(), g["revenue"].to_numpy(), min_days)
+    return {str(ch): fit_revenue_curve(str(ch), g["spend"].to_numpy(), g["revenue"].to_numpy(), min_days)
             for ch, g in data.groupby("channel")}
 
 
@@ -249,9 +150,9 @@ def curve_table(curves: Mapping[str, ResponseCurve]) -> pd.DataFrame:
     """Fitted curves as a table: kind, parameters, ROAS and marginal ROAS at the mean spend."""
     rows = []
     for ch, c in curves.items():
-        avg = float(c(c.mean_spend) / c.mean_spend) if c.mean_spend > 0 else 0.0
-        rows.append({"channel": ch, "curve": c.kind, "ceiling_per_day": c.a if c.kind in ("saturating", "anchored") else 0.0,
-                     "scale_per_day": c.k if c.kind in ("saturating", "anchored") else 0.0,
+        avg = float(c.response(c.mean_spend) / c.mean_spend) if c.mean_spend > 0 else 0.0
+        rows.append({"channel": ch, "curve": c.kind, "ceiling_per_day": c.ceiling,
+                     "scale_per_day": c.scale if c.ceiling > 0 else 0.0,
                      "mean_daily_spend": c.mean_spend, "roas_at_mean": avg,
                      "marginal_roas": float(c.marginal(c.mean_spend)), "days": c.days})
     return pd.DataFrame(rows, columns=["channel", "curve", "ceiling_per_day", "scale_per_day",
@@ -261,8 +162,6 @@ def curve_table(curves: Mapping[str, ResponseCurve]) -> pd.DataFrame:
 def plot_response_curves(data: pd.DataFrame, curves: Mapping[str, ResponseCurve],
                          currency: str = "USD") -> plt.Figure:
     """Daily points and fitted curve per channel, with the mean daily spend marked."""
-    from playbook.report.charts import money_formatter
-
     chans = list(curves)
     fig, axes = plt.subplots(1, max(len(chans), 1), figsize=(3.2 * max(len(chans), 1), 3.4), squeeze=False)
     if not chans:
@@ -274,7 +173,7 @@ def plot_response_curves(data: pd.DataFrame, curves: Mapping[str, ResponseCurve]
         c = curves[ch]
         ax.scatter(g["spend"], g["revenue"], s=10, alpha=0.6, color="#1f4e79")
         xs = np.linspace(0, max(float(g["spend"].max()) * 1.5, 1.0), 100)
-        ax.plot(xs, c(xs), color="#e76f51", lw=2)
+        ax.plot(xs, c.response(xs), color="#e76f51", lw=2)
         ax.axvline(c.mean_spend, color="#999999", ls=":", lw=1)
         ax.set_title(f"{ch.replace('_', ' ')} ({c.kind})", fontsize=10)
         ax.set_xlabel(f"spend per day ({currency})")
@@ -287,93 +186,16 @@ def plot_response_curves(data: pd.DataFrame, curves: Mapping[str, ResponseCurve]
 
 
 # --------------------------------------------------------------------------------------------
-# Allocation
+# Next season's split
 # --------------------------------------------------------------------------------------------
-def expected_revenue(curves: Mapping[str, ResponseCurve], budgets: Mapping[str, float], days: int) -> float:
-    """Season revenue of a split: ``days * curve(budget / days)`` summed over channels."""
-    return float(sum(days * float(curves[ch](b / days)) if ch in curves else 0.0
-                     for ch, b in budgets.items()))
-
-
-def clip_split(shares: Mapping[str, float], total: float, bounds: Mapping[str, tuple[float, float]]) -> dict[str, float]:
-    """Scale ``shares`` to ``total`` and clip into ``bounds``, re-spreading the excess.
-
-    Channels without a share get their minimum. Assumes ``sum(min) <= total <= sum(max)``.
-    """
-    chans = list(bounds)
-    w = np.array([max(shares.get(c, 0.0), 0.0) for c in chans])
-    if w.sum() <= 0:
-        w = np.ones(len(chans))
-    lo = np.array([bounds[c][0] for c in chans], dtype=float)
-    hi = np.array([bounds[c][1] for c in chans], dtype=float)
-    free = np.ones(len(chans), dtype=bool)
-    x = np.zeros(len(chans))
-    for _ in range(len(chans) + 1):
-        fixed = x * ~free
-        rest = total - fixed.sum()
-        ww = np.where(free, w, 0.0)
-        x = np.where(free, rest * ww / ww.sum() if ww.sum() > 0 else rest / max(free.sum(), 1), x)
-        low, high = free & (x < lo), free & (x > hi)
-        if not (low.any() or high.any()):
-            break
-        x = np.where(low, lo, np.where(high, hi, x))
-        free &= ~(low | high)
-    return dict(zip(chans, x.tolist(), strict=True))
-
-
-def allocate_budget(curves: Mapping[str, ResponseCurve], bounds: Mapping[str, tuple[float, float]],
-                    total: float, days: int, steps: int = GREEDY_STEPS) -> dict[str, float]:
-    """Split ``total`` over the channels of ``bounds`` to maximise expected season revenue.
-
-    Greedy on marginal returns: start every channel at its minimum, then give each of ``steps``
-    equal increments of the remaining budget to the channel whose expected revenue rises most,
-    among channels below their maximum. Optimal (up to one increment) for concave curves.
-
-    Parameters
-    ----------
-    curves : mapping
-        Channel -> daily :class:`ResponseCurve`; channels without one earn nothing.
-    bounds : mapping
-        Channel -> (min_budget, max_budget) for the season (currency).
-    total : float
-        Season budget (currency).
-    days : int
-        Days in the season (budgets are spread evenly over them).
-    """
-    from playbook.errors import ConfigError
-
-    lo_sum = sum(b[0] for b in bounds.values())
-    hi_sum = sum(b[1] for b in bounds.values())
-    if not lo_sum - 1e-6 <= total <= hi_sum + 1e-6:
-        raise ConfigError(f"budget.total {total:,.0f} must lie between the sum of channel minimums "
-                          f"({lo_sum:,.0f}) and maximums ({hi_sum:,.0f}); fix budget.total or channels.")
-    alloc = {ch: float(b[0]) for ch, b in bounds.items()}
-    rest = total - lo_sum
-    if rest <= 0:
-        return alloc
-    step = rest / steps
-    none = ResponseCurve("", "none")
-    left = rest
-    while left > 1e-9 * max(total, 1.0):
-        best, gain, best_room = None, -np.inf, 0.0
-        for ch, (_lo, hi) in bounds.items():
-            room = min(step, hi - alloc[ch], left)
-            if room <= 1e-12:
-                continue
-            c = curves.get(ch, none)
-            g = days * float(c((alloc[ch] + room) / days) - c(alloc[ch] / days)) / room
-            if g > gain:
-                best, gain, best_room = ch, g, room
-        if best is None:
-            break
-        alloc[best] += best_room
-        left -= best_room
-    return alloc
-
-
 def recommend_budget(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame,
                      bounds: Mapping[str, tuple[float, float]], total: float, days: int) -> pd.DataFrame:
     """Recommended split for next season against repeating this season's split.
+
+    The recommendation is :func:`playbook.media.allocation.optimise_budget` with the budget spread
+    evenly over ``days`` days: each channel's season revenue is ``days * curve(budget / days)``.
+    Channels of ``bounds`` without a curve (no spend this season) stay at their minimum unless the
+    others cannot take the total.
 
     Returns
     -------
@@ -387,28 +209,26 @@ def recommend_budget(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame,
     """
     this = spend.groupby("channel")["spend"].sum() if not spend.empty else pd.Series(dtype=float)
     shares = {ch: float(this.get(ch, 0.0)) for ch in bounds}
-    repeat = clip_split(shares, total, bounds)
-    rec = allocate_budget(curves, bounds, total, days)
-    none = ResponseCurve("", "none")
+    profile = flat_profile(days)
+    repeat = proportional_split(shares, bounds, total)
+    rec = optimise_budget(curves, bounds, total, profile)
     rows = []
     for ch in bounds:
-        c = curves.get(ch, none)
+        c = curves.get(ch, ResponseCurve(ch, kind="none"))
         rows.append({"channel": ch, "this_season_spend": shares[ch], "repeat_split": repeat[ch],
                      "recommended": rec[ch], "change": rec[ch] - repeat[ch],
-                     "expected_revenue_repeat": days * float(c(repeat[ch] / days)),
-                     "expected_revenue_recommended": days * float(c(rec[ch] / days)),
+                     "expected_revenue_repeat": c.season_response(repeat[ch], profile),
+                     "expected_revenue_recommended": c.season_response(rec[ch], profile),
                      "marginal_roas_recommended": float(c.marginal(rec[ch] / days)),
                      "min_budget": bounds[ch][0], "max_budget": bounds[ch][1]})
     df = pd.DataFrame(rows)
     df.attrs["gain"] = float(df["expected_revenue_recommended"].sum() - df["expected_revenue_repeat"].sum())
-    df.attrs["missing_curves"] = [ch for ch in bounds if curves.get(ch, none).kind == "none"]
+    df.attrs["missing_curves"] = [ch for ch in bounds if ch not in curves or curves[ch].kind == "none"]
     return df
 
 
 def plot_budget(rec: pd.DataFrame, currency: str = "USD") -> plt.Figure:
     """Bars: repeating this season's split vs the recommended split, per channel."""
-    from playbook.report.charts import money_formatter
-
     fig, ax = plt.subplots(figsize=(10, 4))
     if rec.empty:
         empty_chart(ax, "No channels configured")
@@ -428,8 +248,6 @@ def plot_budget(rec: pd.DataFrame, currency: str = "USD") -> plt.Figure:
 
 def describe_budget(rec: pd.DataFrame, currency: str = "USD") -> str:
     """One sentence on the recommended shift and its expected gain (Markdown)."""
-    from playbook.report.format import fmt_money
-
     if rec.empty:
         return "No channels are configured, so no budget split is recommended."
     up = rec.sort_values("change").iloc[-1]
@@ -441,10 +259,7 @@ def describe_budget(rec: pd.DataFrame, currency: str = "USD") -> str:
             f"to **{up['channel'].replace('_', ' ')}** (+{fmt_money(up['change'], currency)}) and the other shifts "
             f"in the table is expected to add **{fmt_money(gain, currency)}**{rel} of attributed revenue over "
             "repeating this season's split, if the refitted curves hold next season.")
-    missing = rec.attrs.get("missing_curves", [])
-    if missing:
-        text += f" No spend data for {', '.join(missing)}: kept at the minimum budget."
-    return text
+    return text + describe_uncurved(rec, "recommended", rec.attrs.get("missing_curves", []), "Without spend this season")
 
 
 # --------------------------------------------------------------------------------------------
@@ -459,10 +274,6 @@ def truth_check(efficiency: pd.DataFrame, curves: pd.DataFrame, data_source: str
         ``measure, spearman_with_true_iroas, channels``; empty when the data source has no
         ``truth.json`` (real data).
     """
-    from scipy.stats import spearmanr
-
-    from playbook.paths import resolve
-
     cols = ["measure", "spearman_with_true_iroas", "channels"]
     try:
         path = resolve(str(data_source)) / "truth.json"
@@ -491,7 +302,7 @@ def spend_by_channel(spend: pd.DataFrame) -> dict[str, float]:
     return {} if spend.empty else {str(k): float(v) for k, v in spend.groupby("channel")["spend"].sum().items()}
 
 
-def recommend_for_config(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame, cfg) -> pd.DataFrame:
+def recommend_for_config(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame, cfg: CampaignConfig) -> pd.DataFrame:
     """:func:`recommend_budget` with the bounds, total and season length of a campaign config."""
     bounds = {c: (float(b.min_budget), float(b.max_budget)) for c, b in cfg.channels.items()}
     return recommend_budget(curves, spend, bounds, float(cfg.budget.total), season_days(cfg.season.start, cfg.season.end))
