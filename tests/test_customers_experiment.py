@@ -7,9 +7,10 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from playbook.customers.profile import customer_base_summary, describe_customer_base, headline
+from playbook.customers.profile import customer_base_summary, describe_customer_base
 from playbook.data.warehouse import connect
 from playbook.experiments.inventory import experiment_inventory
+from playbook.steps.personalize import customer_base_headline
 from tests.sample_data import read, small_sample, truth
 
 
@@ -37,7 +38,7 @@ def test_customer_base_matches_pandas(sample):
     for country, grp in live.groupby("country"):
         assert got.loc[country, "customers"] == len(grp)
     assert "customer accounts" in describe_customer_base(got.reset_index())
-    assert headline(got.reset_index())["customers"].replace(",", "") == str(len(live))
+    assert customer_base_headline(got.reset_index())["customers"] == f"{len(live):,}"
 
 
 def test_customer_base_before_any_signup_is_empty_not_nan(sample):

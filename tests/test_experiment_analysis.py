@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook.config.campaign import Experiment, load_config
+from playbook.config.campaign import Experiment
+from playbook.config.loader import load_config
 from playbook.data.warehouse import connect
 from playbook.errors import ConfigError
 from playbook.experiments import analysis as ea
 from playbook.experiments import design as ed
+from playbook.experiments import report as er
 from playbook.experiments import stats as es
 from playbook.experiments.data import Window, user_outcomes
 from playbook.paths import resolve
@@ -199,7 +201,8 @@ def test_sample_ratio_mismatch_blocks_shipping(broken):
     a = broken["xmas25_gift_wrap"]
     assert a.srm_p < ea.SRM_P and a.decision["verdict"] == "inconclusive"
     assert "ratio mismatch" in a.decision["reason"]
-    assert "Warning: sample ratio mismatch" in ea.srm_banner(list(broken.values()))
+    assert "Warning: sample ratio mismatch" in er.srm_banner(list(broken.values()))
+    assert "**xmas25_gift_wrap** (p = " in er.srm_banner(list(broken.values()))
 
 
 def test_metric_without_data_and_missing_experiment_are_reported(broken):
@@ -211,16 +214,16 @@ def test_metric_without_data_and_missing_experiment_are_reported(broken):
     assert np.isfinite(ok.results["p_value"].iloc[0])
 
 
-def test_report_helpers_handle_empty_and_full_inputs(broken, tmp_path):
+def test_report_helpers_handle_empty_and_full_inputs(broken):
     analyses = list(broken.values())
-    assert len(ea.summary_table(analyses)) >= 4
-    assert ea.plot_forest([]).axes[0].texts and ea.plot_sequential([]).axes[0].texts
-    assert ea.plot_forest(analyses).axes[0].get_xlabel() == "relative lift (%)"
-    dec = ea.write_outputs(analyses, pd.DataFrame({"x": [1]}), tmp_path)
-    assert (tmp_path / "artifacts" / "experiment_results.parquet").is_file()
-    assert set(dec) == set(broken)
-    assert ea.headline(analyses)["sample ratio mismatches"] == "1"
-    assert "not_started_yet" in ea.describe_decisions(analyses)
+    assert len(er.summary_table(analyses)) >= 4
+    assert er.plot_forest([]).axes[0].texts[0].get_text() == "No experiment results to show"
+    assert er.plot_sequential([]).axes[0].texts[0].get_text().startswith("No daily data to monitor")
+    assert er.plot_forest(analyses).axes[0].get_xlabel() == "relative lift (%)"
+    assert list(er.decisions_table(analyses)["experiment"]) == list(broken)
+    assert "- **not_started_yet: no result.**" in er.describe_decisions(analyses)
+    assert er.describe_decisions([]) == "No experiments are configured for this campaign."
+    assert er.sequential_summary([]) == "No test has daily data to monitor."
 
 
 def test_rerun_with_same_seed_gives_identical_results():

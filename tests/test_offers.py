@@ -1,4 +1,5 @@
-"""Next-best offer, content tokens, send time (against planted hours) and trigger flows."""
+"""Next-best offer, content tokens, send time (playbook.value.send_time, against planted hours)
+and trigger flows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from playbook.data.warehouse import connect
 from playbook.errors import ConfigError
-from playbook.value import offers
+from playbook.value import offers, send_time
 from tests.sample_data import read, small_sample
 
 CUSTOMERS = pd.DataFrame({
@@ -61,20 +62,29 @@ def test_preview_masks_first_names():
 def test_send_time_shrinks_thin_histories_to_segment():
     opens = pd.DataFrame({"customer_id": ["x"] * 20 + ["y"] * 20 + ["thin"],
                           "weekday": [1] * 41, "hour": [19] * 20 + [19] * 20 + [3], "opens": [1] * 41})
-    st = offers.send_times(opens, pd.Series({"x": "s", "y": "s", "thin": "s"}), strength=5).set_index("customer_id")
+    st = send_time.send_times(opens, pd.Series({"x": "s", "y": "s", "thin": "s"}), strength=5).set_index("customer_id")
     assert st.loc["x", "best_hour_utc"] == 19
     assert st.loc["thin", "best_hour_utc"] == 19  # one open at 3h is not enough evidence
     rich = pd.concat([opens, pd.DataFrame({"customer_id": ["thin"] * 30, "weekday": 1, "hour": 3, "opens": 1})])
-    assert offers.send_times(rich, strength=5).set_index("customer_id").loc["thin", "best_hour_utc"] == 3
+    assert send_time.send_times(rich, strength=5).set_index("customer_id").loc["thin", "best_hour_utc"] == 3
 
 
 def test_send_time_recovers_planted_hour_and_beats_global():
     wh = connect(small_sample())
-    oc = offers.open_counts(wh, "2020-01-01", "2025-10-15")
-    st = offers.send_times(oc).merge(pd.read_parquet(small_sample() / "truth_customers.parquet"), on="customer_id")
+    oc = send_time.open_counts(wh, "2020-01-01", "2025-10-15")
+    st = send_time.send_times(oc).merge(pd.read_parquet(small_sample() / "truth_customers.parquet"), on="customer_id")
     assert (st["best_hour_utc"] == st["preferred_send_hour_utc"]).mean() > 0.6
-    ev = offers.evaluate_send_time(wh, "2025-06-01", "2025-10-15")
+    ev = send_time.evaluate_send_time(wh, "2025-06-01", "2025-10-15")
     assert ev.iloc[0, 2] > ev.iloc[1, 2]
+
+
+def test_local_send_time_and_defaults():
+    hours = pd.Series([19, 0, 5, np.nan])
+    got = send_time.local_send_time(hours, pd.Series(["GB", "DE", "ZZ", "US"]), day="2025-11-15")
+    assert got.tolist() == ["19:00 Europe/London", "01:00 Europe/Berlin", "05:00 UTC", ""]
+    assert send_time.global_best_hour(pd.DataFrame(columns=["hour", "opens"])) == send_time.DEFAULT_HOUR_UTC
+    empty = send_time.send_times(pd.DataFrame(columns=["customer_id", "weekday", "hour", "opens"]))
+    assert empty.empty and "default send time (10:00 UTC)" in send_time.describe_send_time(empty, pd.DataFrame())
 
 
 def test_cart_flow_steps_match_pandas_reference():

@@ -13,6 +13,7 @@ import pandas as pd
 
 from playbook.data.warehouse import Warehouse
 from playbook.report.charts import empty_chart
+from playbook.report.format import fmt_int, fmt_pct
 
 
 def _utc(value: dt.date | str | pd.Timestamp) -> dt.datetime:
@@ -82,7 +83,6 @@ def customer_base_summary(
 
 def plot_customer_base(summary: pd.DataFrame) -> plt.Figure:
     """Bar chart per country: active customers and the rest of the (non-erased) base."""
-
     data = summary[summary["country"] != "All"]
     fig, ax = plt.subplots(figsize=(10, 4.2))
     if data.empty or data["customers"].sum() == 0:
@@ -101,8 +101,6 @@ def plot_customer_base(summary: pd.DataFrame) -> plt.Figure:
 
 def describe_customer_base(summary: pd.DataFrame) -> str:
     """One plain-language sentence about the base (Markdown)."""
-    from playbook.report.format import fmt_int, fmt_pct
-
     total = summary[summary["country"] == "All"].iloc[0]
     if total["customers"] == 0:
         return "No customers signed up before this date: there is nobody to personalize for yet."
@@ -111,12 +109,3 @@ def describe_customer_base(summary: pd.DataFrame) -> str:
             f"{fmt_pct(total['email_consent'])} may receive marketing email and "
             f"{fmt_pct(total['ads_consent'])} may be used in ad-platform audiences "
             f"({fmt_int(total['erased'])} erased accounts are excluded everywhere).")
-
-
-def headline(summary: pd.DataFrame) -> dict[str, str]:
-    """Headline numbers of the customer-base section for the index page."""
-    from playbook.report.format import fmt_int, fmt_pct
-
-    total = summary[summary["country"] == "All"].iloc[0]
-    return {"customers": fmt_int(total["customers"]), "active (12 months)": fmt_int(total["active"]),
-            "email consent": fmt_pct(total["email_consent"])}

@@ -1,7 +1,8 @@
 """Engine-side data for experiments: per-user outcomes, daily paths and historical baselines.
 
-DESIGN.md, "Data access": every scan of a raw table here is an Ibis expression executed by the
-backend; only per-user, per-day or one-row aggregates come back to pandas.
+Data access (``docs/architecture.md``, "Conventions the code relies on"): every scan of a raw
+table here is an Ibis expression executed by the backend; only per-user, per-day or one-row
+aggregates come back to pandas.
 
 Definitions (units: customers, orders, currency units of the campaign):
 

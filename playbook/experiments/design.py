@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -33,6 +34,7 @@ from playbook.errors import ConfigError
 from playbook.experiments import stats as es
 from playbook.experiments.data import METRICS, Window, history_baseline, reach_curve
 from playbook.report.charts import empty_chart
+from playbook.report.format import format_table
 
 DESIGN_COLUMNS = ["experiment_id", "primary_metric", "history_window", "baseline", "sd", "mde",
                   "mde_type", "target", "alpha_design", "power", "n_control", "n_treatment",
@@ -302,10 +304,8 @@ def balance_check(df: pd.DataFrame, covariates: Sequence[str], control: str,
     return pd.DataFrame(rows, columns=["arm", "covariate", "mean_arm", "mean_control", "smd", "balanced"])
 
 
-def design_view(design: pd.DataFrame, currency: str = "USD"):
+def design_view(design: pd.DataFrame, currency: str = "USD") -> Any:
     """Stakeholder view of the design table (formatted; baselines in metric units)."""
-    from playbook.report.format import format_table
-
     def base(r):
         if pd.isna(r["baseline"]):
             return ""

@@ -7,7 +7,10 @@ the campaign config. The rest of the experiment step lives in:
   sequential boundaries, Bayesian view, power), vectorised and proven by simulation;
 * :mod:`playbook.experiments.data`: engine-side per-user outcomes, daily paths and history;
 * :mod:`playbook.experiments.design`: sample size, duration, detectable effect, assignment;
-* :mod:`playbook.experiments.analysis`: per-experiment analysis, decisions, report helpers.
+* :mod:`playbook.experiments.analysis`: per-experiment analysis and decisions;
+* :mod:`playbook.experiments.report`: the tables, charts and sentences about the analyses;
+* :mod:`playbook.experiments.incrementality`: holdout experiments against channel spend (used by
+  the retrospective step).
 """
 
 from __future__ import annotations
@@ -105,9 +108,3 @@ def describe_inventory(inventory: pd.DataFrame) -> str:
     if missing:
         text += f" No assignments yet for: {', '.join(missing)}."
     return text
-
-
-def headline(inventory: pd.DataFrame) -> dict[str, str]:
-    """Headline numbers of the experiment inventory for the index page."""
-    return {"experiments": str(inventory["experiment_id"].nunique()),
-            "customers assigned": f"{int(inventory['assigned'].sum()):,}"}

@@ -186,12 +186,13 @@ def bootstrap_lift_ci(y_c: np.ndarray, y_t: np.ndarray, seed: int, n_boot: int =
     if y_c.size == 0 or y_t.size == 0:
         return nan
     rng = np.random.default_rng(seed)
-    mc, mt = [], []
+    mc_parts: list[np.ndarray] = []
+    mt_parts: list[np.ndarray] = []
     for start in range(0, n_boot, chunk):
         k = min(chunk, n_boot - start)
-        mc.append(y_c[rng.integers(0, y_c.size, (k, y_c.size))].mean(1))
-        mt.append(y_t[rng.integers(0, y_t.size, (k, y_t.size))].mean(1))
-    mc, mt = np.concatenate(mc), np.concatenate(mt)
+        mc_parts.append(y_c[rng.integers(0, y_c.size, (k, y_c.size))].mean(1))
+        mt_parts.append(y_t[rng.integers(0, y_t.size, (k, y_t.size))].mean(1))
+    mc, mt = np.concatenate(mc_parts), np.concatenate(mt_parts)
     q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
     lo, hi = np.percentile(mt - mc, q)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,6 +1,6 @@
 """Audience exports: an email-platform CSV, ad-platform customer lists and a lookalike seed.
 
-Rules (DESIGN.md "Privacy", RELIABILITY.md):
+Rules (``docs/architecture.md``, "Conventions the code relies on", privacy):
 
 * Only customers with consent for the export's channel, not erased, not unsubscribed and not
   bounced are exported. These checks are computed here from the tables (in the engine) and, when
@@ -22,12 +22,17 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import cast
 
 import ibis
 import numpy as np
 import pandas as pd
 
+from playbook.artifacts import read_artifact
 from playbook.data.warehouse import Warehouse, fetch
+from playbook.report.privacy import pseudonymize
+from playbook.value import offers
+from playbook.value.send_time import DEFAULT_HOUR_UTC, local_send_time
 
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 CALLING_CODES = {"US": "1", "GB": "44", "DE": "49", "IN": "91", "AE": "971", "CN": "86", "FR": "33",
@@ -108,13 +113,10 @@ def contacts(wh: Warehouse, as_of=None) -> pd.DataFrame:
 
 def segment_flags(output_dir, ids: pd.Series) -> pd.DataFrame | None:
     """The segment step's ``suppress_<channel>`` flags mapped to ``ids`` (None if absent)."""
-    from playbook.artifacts import read_artifact
-    from playbook.report.privacy import pseudonymize
-
     seg = read_artifact(output_dir, "segments")
     if seg is None or "customer_pid" not in seg:
         return None
-    pid = pd.Series(pseudonymize(ids.astype(str)).to_numpy(), index=ids.to_numpy())
+    pid = pd.Series(cast(pd.Series, pseudonymize(ids.astype(str))).to_numpy(), index=ids.to_numpy())
     s = seg.drop_duplicates("customer_pid").set_index("customer_pid")
     out = pd.DataFrame(index=ids.to_numpy())
     for ch in ("email", "ads"):
@@ -299,7 +301,7 @@ def has_bom(path) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# the step: one table per customer, exports, artifacts
+# one table per customer with everything the exports need
 
 
 def fallback_segment(clv_table: pd.DataFrame) -> pd.Series:
@@ -320,14 +322,11 @@ def fallback_segment(clv_table: pd.DataFrame) -> pd.Series:
 def segments_for(output_dir, ids: pd.Series, clv_table: pd.DataFrame) -> tuple[pd.Series, str]:
     """customer_id -> segment: the segment step's RFM segment when its artifact exists (seasonal
     buyers override it), else :func:`fallback_segment`. Also returns where it came from."""
-    from playbook.artifacts import read_artifact
-    from playbook.report.privacy import pseudonymize
-
     own = fallback_segment(clv_table).reindex(ids.to_numpy()).fillna("Others")
     seg = read_artifact(output_dir, "segments")
     if seg is None or "rfm_segment" not in seg or "customer_pid" not in seg:
         return own, "computed here (segment step output not found)"
-    pid = pseudonymize(ids.astype(str)).to_numpy()
+    pid = cast(pd.Series, pseudonymize(ids.astype(str))).to_numpy()
     rfm = seg.drop_duplicates("customer_pid").set_index("customer_pid")["rfm_segment"].reindex(pid)
     out = pd.Series(rfm.to_numpy(), index=ids.to_numpy()).astype(object)
     out = out.where(out.notna(), own)
@@ -345,8 +344,6 @@ def build_people(wh: Warehouse, output_dir, scores: pd.DataFrame, clv_table: pd.
     clv_decile, top_products, top_product, discount_pct, offer, content, subject, best_hour_utc,
     local_send_time) and the segment source.
     """
-    from playbook.value import offers
-
     c = wh.table("customers")
     base = fetch(c.select("customer_id", "first_name", "country"))
     base["customer_id"] = base["customer_id"].astype(str)
@@ -367,86 +364,6 @@ def build_people(wh: Warehouse, output_dir, scores: pd.DataFrame, clv_table: pd.
     for col in ("discount_pct", "offer", "content", "subject", "matrix_row"):
         df[col] = nbo[col].to_numpy()
     hours = st.set_index("customer_id")["best_hour_utc"] if not st.empty else pd.Series(dtype=float)
-    df["best_hour_utc"] = hours.reindex(ids.to_numpy()).fillna(10).astype(int).to_numpy()
-    df["local_send_time"] = offers.local_send_time(df["best_hour_utc"], df["country"]).to_numpy()
+    df["best_hour_utc"] = hours.reindex(ids.to_numpy()).fillna(DEFAULT_HOUR_UTC).astype(int).to_numpy()
+    df["local_send_time"] = local_send_time(df["best_hour_utc"], df["country"]).to_numpy()
     return df, source
-
-
-def run_exports(ctx, people: pd.DataFrame) -> pd.DataFrame:
-    """Contacts and suppression from the tables (+ the segment step's flags), then
-    :func:`export_audiences` into ``<output_dir>/exports``."""
-    con = contacts(ctx.wh)
-    seg = segment_flags(ctx.output_dir, con["customer_id"])
-    return export_audiences(con, people, Path(ctx.output_dir) / "exports", ctx.cfg.min_audience_size, seg)
-
-
-def write_artifacts(ctx, scores: pd.DataFrame, clv_table: pd.DataFrame, recs: pd.DataFrame,
-                    summary: dict) -> pd.DataFrame:
-    """``scores.parquet``, ``clv.parquet``, ``recommendations.parquet`` (keyed by the pseudonymous
-    ``customer_pid``, like ``segments.parquet``) and ``personalize_summary.json``."""
-    from playbook.artifacts import write_artifact
-    from playbook.report.privacy import pseudonymize
-
-    # One keyed hash per distinct customer (HMAC costs ~20 us; recommendations repeat each id k
-    # times): hash the union of ids once, then look every row up by position.
-    ids = pd.Index(pd.unique(pd.concat([t["customer_id"].astype(str) for t in (scores, clv_table, recs) if "customer_id" in t],
-                                       ignore_index=True)))
-    pids = pseudonymize(pd.Series(ids)).to_numpy()
-
-    def pid(df: pd.DataFrame) -> pd.DataFrame:
-        out = df.copy()
-        out.insert(0, "customer_pid", pids[ids.get_indexer(out.pop("customer_id").astype(str))])
-        return out
-
-    paths = [(write_artifact(pid(scores), ctx.output_dir, "scores"), len(scores)),
-             (write_artifact(pid(clv_table), ctx.output_dir, "clv"), len(clv_table)),
-             (write_artifact(pid(recs), ctx.output_dir, "recommendations"), len(recs)),
-             (write_artifact(summary, ctx.output_dir, "personalize_summary"), 1)]
-    return pd.DataFrame([(p.name, n) for p, n in paths], columns=["artifact", "rows"]).set_index("artifact")
-
-
-def step_summary(prop, clv_res, holdout: dict, rec_eval: pd.DataFrame, send_eval: pd.DataFrame,
-                 recon: pd.DataFrame, flows: pd.DataFrame, segment_source: str) -> dict:
-    """The step's summary (JSON-ready; aggregates only, no PII)."""
-    m = prop.metrics.set_index("model") if prop is not None and not prop.metrics.empty else None
-    rec = rec_eval.set_index("method") if not rec_eval.empty else None
-    return {
-        "propensity": None if m is None else {
-            "train_season": prop.train_season, "valid_season": prop.valid_season,
-            "roc_auc_model": float(m["roc_auc"].iloc[0]), "roc_auc_baseline": float(m["roc_auc"].iloc[1]),
-            "pr_auc_model": float(m["pr_auc"].iloc[0]), "pr_auc_baseline": float(m["pr_auc"].iloc[1]),
-            "top_decile_lift": float(m["top_decile_lift"].iloc[0])},
-        "clv": {"horizon_days": clv_res.horizon_days,
-                "bgnbd": clv_res.bgnbd.params_ if clv_res.bgnbd else None,
-                "gamma_gamma": clv_res.gg.params_ if clv_res.gg else None,
-                "holdout_mae_model": holdout.get("mae_model"), "holdout_mae_naive": holdout.get("mae_naive"),
-                "notes": clv_res.notes},
-        "recommendations": None if rec is None else {
-            "hit_rate_at_10_cf": float(rec.loc["item-to-item CF", "hit_rate_at_10"]),
-            "hit_rate_at_10_popularity": float(rec.loc["popularity", "hit_rate_at_10"]),
-            "recall_at_10_cf": float(rec.loc["item-to-item CF", "recall_at_10"]),
-            "recall_at_10_popularity": float(rec.loc["popularity", "recall_at_10"])},
-        "send_time": None if send_eval.empty else {
-            "personal_share_within_1h": float(send_eval.iloc[0, 2]),
-            "global_share_within_1h": float(send_eval.iloc[1, 2])},
-        "segment_source": segment_source,
-        "flows": {f"{r.flow}: {r.step}": int(r.customers) for r in flows.itertuples()},
-        "exports": recon.to_dict(orient="records"),
-    }
-
-
-def headline(summary: dict) -> dict[str, str]:
-    """Key numbers of the step for the index page."""
-    out = {}
-    p = summary.get("propensity")
-    if p:
-        out["propensity AUC (baseline)"] = f"{p['roc_auc_model']:.3f} ({p['roc_auc_baseline']:.3f})"
-    c = summary["clv"]
-    if c.get("holdout_mae_model") is not None:
-        out["CLV holdout MAE, orders (naive)"] = f"{c['holdout_mae_model']:.2f} ({c['holdout_mae_naive']:.2f})"
-    r = summary.get("recommendations")
-    if r:
-        out["hit rate@10 (popularity)"] = f"{r['hit_rate_at_10_cf']:.0%} ({r['hit_rate_at_10_popularity']:.0%})"
-    ex = summary["exports"]
-    out["audience files exported"] = f"{sum(e['status'] == 'exported' for e in ex)} of {len(ex)}"
-    return out

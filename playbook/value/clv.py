@@ -248,11 +248,11 @@ class GammaGamma:
             raise DataError(f"Only {ok.sum()} customers with positive order values; Gamma-Gamma needs "
                             f"at least {MIN_REPEAT_CUSTOMERS}. Spend falls back to the average order value.")
         x, m = x[ok], m[ok]
-        init = np.array(init, dtype=float)
-        init[2] = max(np.mean(m) * (init[1] - 1) / init[0], 1e-3)
+        start = np.array(init, dtype=float)
+        start[2] = max(np.mean(m) * (start[1] - 1) / start[0], 1e-3)
         xu, xcount = np.unique(x, return_counts=True)
         const = (float((x * np.log(m)).sum()), float(np.log(m).sum()), float((x * np.log(x)).sum()))
-        res = minimize(_gg_negll_grad, np.log(init), jac=True, args=(x, m * x, xu, xcount, const),
+        res = minimize(_gg_negll_grad, np.log(start), jac=True, args=(x, m * x, xu, xcount, const),
                        method="L-BFGS-B",
                        bounds=[(-12, 12)] * 3, options={"maxiter": 500, "gtol": 1e-9, "ftol": 1e-13})
         p, q, g = np.exp(res.x)
@@ -540,9 +540,9 @@ def describe_seasonal(tab: pd.DataFrame) -> str:
 def params_table(res: CLVResult) -> pd.DataFrame:
     """Fitted parameters (BG/NBD per week; Gamma-Gamma in currency units)."""
     rows = []
-    if res.bgnbd is not None:
+    if res.bgnbd is not None and res.bgnbd.params_ is not None:
         rows += [("BG/NBD", k, v) for k, v in res.bgnbd.params_.items()]
-    if res.gg is not None:
+    if res.gg is not None and res.gg.params_ is not None:
         rows += [("Gamma-Gamma", k, v) for k, v in res.gg.params_.items()]
     return pd.DataFrame(rows, columns=["model", "parameter", "estimate"])
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, field
+from typing import cast
 
 import ibis
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import xgboost as xgb
 from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -29,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from playbook.data.warehouse import Warehouse, fetch, to_utc
 from playbook.errors import DataError
 from playbook.report.charts import empty_chart
+from playbook.report.privacy import pseudonymize
 
 RFM_FEATURES = ["recency_days", "frequency", "monetary_total"]
 #: Recency given to customers who never bought (days); large but finite for the models.
@@ -209,9 +212,7 @@ def _check_labels(df: pd.DataFrame, season: Season) -> None:
 
 
 def _xgb(seed: int):
-    from xgboost import XGBClassifier
-
-    return XGBClassifier(random_state=seed, eval_metric="logloss", **XGB_PARAMS)
+    return xgb.XGBClassifier(random_state=seed, eval_metric="logloss", **XGB_PARAMS)
 
 
 def _baseline(seed: int):
@@ -303,8 +304,6 @@ def score_customers(model, feats: pd.DataFrame, countries: list[str], n_drivers:
     ``approx_contribs=True``, i.e. Saabas path attributions, ~30x faster than exact TreeSHAP);
     ``"orders_365d +"`` means the feature raised this customer's score.
     """
-    import xgboost as xgb
-
     X = design_matrix(feats, countries)
     score = model.predict_proba(X)[:, 1]
     # approx_contribs: Saabas path attributions; exact TreeSHAP took ~30 s for 18k customers here.
@@ -400,8 +399,6 @@ def fit_or_fallback(wh: Warehouse, cfg, seed: int = 42) -> PropensityResult:
 
 def top_scored(res: PropensityResult, n: int = 10) -> pd.DataFrame:
     """The ``n`` highest-scored customers with their top drivers, under pseudonymous ids."""
-    from playbook.report.privacy import pseudonymize
-
     top = res.scores.sort_values("score", ascending=False, kind="stable").head(n).copy()
-    top.insert(0, "customer", pseudonymize(top.pop("customer_id").astype(str)).to_numpy())
+    top.insert(0, "customer", cast(pd.Series, pseudonymize(top.pop("customer_id").astype(str))).to_numpy())
     return top.reset_index(drop=True)

@@ -1,0 +1,356 @@
+"""Actual revenue against the plan's forecast and target: daily comparison, accuracy, gap to target.
+
+Every scan of a raw table is an Ibis expression executed by the engine; only daily aggregates
+per breakdown value come back to pandas.
+
+Forecast
+    The plan step's revenue forecast (layout in :mod:`playbook.forecasting.forecast`; the
+    retrospective step loads ``forecast.parquet`` and passes its revenue rows here) when it
+    covers the window; otherwise a seasonal-naive baseline computed here (each day = the same
+    weekday 364 days earlier, intervals from the empirical quantiles of past year-over-year
+    errors). The order-channel split (web/app/store), which the plan step does not forecast, is
+    top-down: last year's share of each channel on the same weekday.
+Target
+    ``forecast * (1 + targets.revenue_uplift_pct / 100)`` per day and per breakdown value.
+Accuracy
+    MAPE over days with actual revenue > 0; MASE (Hyndman & Koehler 2006) scaled by the in-sample
+    MAE of the weekly naive forecast ``y[t-7]`` over the year before the planning cutoff;
+    coverage = share of days inside the 80 % / 95 % intervals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from playbook.data.warehouse import Warehouse, daily_sales, to_day
+from playbook.forecasting.model import seasonal_naive
+from playbook.report.charts import empty_chart, money_formatter
+from playbook.report.format import fmt_money, fmt_pct
+
+#: Breakdowns of the accuracy tables (``channel`` is the order channel: web/app/store).
+DIMENSIONS: tuple[str, ...] = ("channel", "category", "country")
+#: Label of revenue without a product category (refunds, orders without lines).
+UNASSIGNED_CATEGORY = "refunds / no category"
+#: Days before the planning cutoff used for the MASE scale.
+MASE_HISTORY_DAYS = 365
+#: Columns of a forecast of the window (one row per day and breakdown value).
+FORECAST_COLUMNS = ["day", "value", "mean", "lo80", "hi80", "lo95", "hi95"]
+
+#: A day given as a date, an ISO string or a timestamp.
+Day: TypeAlias = dt.date | str | pd.Timestamp
+
+
+def season_window(cfg: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last day of the campaign window (naive midnight timestamps)."""
+    return to_day(cfg.season.start), to_day(cfg.season.end)
+
+
+def day_range(start: Day, end: Day) -> pd.DatetimeIndex:
+    """Every day from ``start`` to ``end``, both included (naive ``datetime64[ns]``)."""
+    return pd.date_range(to_day(start), to_day(end), freq="D").astype("datetime64[ns]")
+
+
+# --------------------------------------------------------------------------------------------
+# Actuals and forecast
+# --------------------------------------------------------------------------------------------
+def actual_daily(wh: Warehouse, start: Day, end: Day, countries: Sequence[str] | None = None,
+                 dimension: str | None = None) -> pd.DataFrame:
+    """Net revenue per day (and ``dimension`` value) for the campaign's countries.
+
+    Returns
+    -------
+    DataFrame
+        ``day, value, actual`` (``value`` = ``"all"`` for the total; currency units, net of refunds).
+    """
+    by = ["country"] + ([dimension] if dimension and dimension != "country" else [])
+    d = daily_sales(wh, start, end, by=by)
+    if countries:
+        d = d[d["country"].isin([c.upper() for c in countries])]
+    key = dimension if dimension else None
+    if key == "category":  # refunds have no order lines, so no category
+        d = d.assign(category=d["category"].replace({"unknown": UNASSIGNED_CATEGORY}))
+    if key is None:
+        out = d.groupby("day", as_index=False)["revenue"].sum().assign(value="all")
+    else:
+        out = d.groupby(["day", key], as_index=False)["revenue"].sum().rename(columns={key: "value"})
+    days = day_range(start, end)
+    values = sorted(out["value"].unique()) if not out.empty else ["all"]
+    grid = pd.MultiIndex.from_product([days, values], names=["day", "value"])
+    s = out.set_index(["day", "value"])["revenue"].reindex(grid, fill_value=0.0)
+    return s.rename("actual").reset_index()
+
+
+def seasonal_naive_forecast(wh: Warehouse, cfg: Any, dimension: str | None = None) -> pd.DataFrame:
+    """Seasonal-naive forecast of the window: the same weekday 364 days earlier, per value.
+
+    Only history up to the planning cutoff is used for the intervals; the window itself is
+    forecast from last year's weekday-aligned days.
+
+    Returns
+    -------
+    DataFrame
+        ``day, value, mean, lo80, hi80, lo95, hi95``.
+    """
+    s0, s1 = season_window(cfg)
+    cut = to_day(cfg.season.planning_cutoff)
+    first = min(s0 - pd.Timedelta(days=364), cut - pd.Timedelta(days=2 * 364))
+    hist = actual_daily(wh, first, cut, cfg.countries, dimension)
+    frames = []
+    for value, g in hist.groupby("value"):
+        y = g.set_index("day")["actual"]
+        frames.append(seasonal_naive(y, s0, s1).assign(value=value))
+    if not frames:
+        return pd.DataFrame(columns=FORECAST_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    out["day"] = pd.to_datetime(out["day"]).astype("datetime64[ns]")
+    return out[FORECAST_COLUMNS]
+
+
+def _forecast_for(fc: pd.DataFrame | None, wh: Warehouse, cfg: Any,
+                  dimension: str | None) -> tuple[pd.DataFrame, str]:
+    """Forecast rows for one breakdown: from the plan artifact, else seasonal naive."""
+    cols = FORECAST_COLUMNS
+    dim = dimension or "total"
+    if fc is not None and dim in ("total", "country", "category") and (fc["dimension"] == dim).any():
+        f = fc[fc["dimension"] == dim].copy()
+        for c in cols:
+            if c not in f.columns:
+                f[c] = np.nan
+        return f[cols].reset_index(drop=True), "plan"
+    if fc is not None and dim == "channel":
+        total = fc[fc["dimension"] == "total"][cols]
+        return _split_by_last_year(total, wh, cfg, "channel"), "plan total, split by last year's channel mix"
+    return seasonal_naive_forecast(wh, cfg, dimension), "seasonal naive"
+
+
+def _split_by_last_year(total: pd.DataFrame, wh: Warehouse, cfg: Any, dimension: str) -> pd.DataFrame:
+    """Split a total forecast by last year's share of each value on the same weekday."""
+    s0, s1 = season_window(cfg)
+    last = actual_daily(wh, s0 - pd.Timedelta(days=364), s1 - pd.Timedelta(days=364), cfg.countries, dimension)
+    last["day"] = last["day"] + pd.Timedelta(days=364)
+    pos = last.assign(actual=last["actual"].clip(lower=0))
+    day_sum = pos.groupby("day")["actual"].transform("sum")
+    n_vals = pos.groupby("day")["value"].transform("count")
+    pos["share"] = np.where(day_sum > 0, pos["actual"] / day_sum.where(day_sum > 0, 1.0), 1.0 / n_vals)
+    out = pos[["day", "value", "share"]].merge(total.drop(columns="value"), on="day")
+    for c in ("mean", "lo80", "hi80", "lo95", "hi95"):
+        out[c] = out[c] * out["share"]
+    return out.drop(columns="share")
+
+
+def actual_vs_forecast(wh: Warehouse, cfg: Any, dimension: str | None = None,
+                       forecast: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Daily and cumulative actual, forecast and target revenue in total or by a dimension.
+
+    Parameters
+    ----------
+    dimension : {None, "channel", "category", "country"}
+        ``None`` for the total; ``channel`` is the order channel (web/app/store).
+    forecast : DataFrame, optional
+        Revenue rows of the plan step's forecast (``day, dimension, value, mean, lo80, hi80,
+        lo95, hi95``, as loaded by :func:`playbook.steps.retrospective.load_forecast`); without
+        it the seasonal-naive baseline is used.
+
+    Returns
+    -------
+    DataFrame
+        ``day, value, actual, forecast, target, lo80, hi80, lo95, hi95, cum_actual,
+        cum_forecast, cum_target``; ``attrs["source"]`` says where the forecast came from.
+        Interval columns are NaN only when no interval exists.
+    """
+    if dimension not in (None, *DIMENSIONS):
+        raise ValueError(f"Unknown dimension {dimension!r}. Choose from {[None, *DIMENSIONS]}")
+    s0, s1 = season_window(cfg)
+    act = actual_daily(wh, s0, s1, cfg.countries, dimension)
+    fc, source = _forecast_for(forecast, wh, cfg, dimension)
+    fc = fc.rename(columns={"mean": "forecast"})
+    fc["day"] = pd.to_datetime(fc["day"]).astype("datetime64[ns]")
+    df = act.merge(fc, on=["day", "value"], how="outer")
+    df["actual"] = df["actual"].fillna(0.0)
+    df["forecast"] = df["forecast"].fillna(0.0)
+    uplift = float(cfg.targets.revenue_uplift_pct) / 100.0
+    df["target"] = df["forecast"] * (1 + uplift)
+    df = df.sort_values(["value", "day"], ignore_index=True)
+    for c in ("actual", "forecast", "target"):
+        df[f"cum_{c}"] = df.groupby("value")[c].cumsum()
+    df.attrs["source"] = source
+    return df[["day", "value", "actual", "forecast", "target", "lo80", "hi80", "lo95", "hi95",
+               "cum_actual", "cum_forecast", "cum_target"]]
+
+
+def mase_scales(wh: Warehouse, cfg: Any, dimension: str | None = None) -> dict[str, float]:
+    """MASE denominators per value: in-sample MAE of ``y[t-7]`` over the year before the cutoff."""
+    cut = to_day(cfg.season.planning_cutoff)
+    hist = actual_daily(wh, cut - pd.Timedelta(days=MASE_HISTORY_DAYS), cut, cfg.countries, dimension)
+    out = {}
+    for value, g in hist.groupby("value"):
+        y = g.sort_values("day")["actual"].to_numpy(float)
+        out[value] = float(np.mean(np.abs(y[7:] - y[:-7]))) if len(y) > 7 else 0.0
+    return out
+
+
+def accuracy_table(avf: pd.DataFrame, scales: Mapping[str, float]) -> pd.DataFrame:
+    """Season totals and forecast accuracy per value of :func:`actual_vs_forecast`.
+
+    Returns
+    -------
+    DataFrame
+        ``value, actual, forecast, target, gap_to_target`` (actual - target),
+        ``vs_forecast`` (actual / forecast - 1), ``mape``, ``mase``, ``coverage80``,
+        ``coverage95``. Undefined entries (no days with sales, no intervals, no history) are
+        NaN and shown as a dash.
+    """
+    rows = []
+    for value, g in avf.groupby("value"):
+        a, f = g["actual"].to_numpy(float), g["forecast"].to_numpy(float)
+        pos = a > 0
+        mape = float(np.mean(np.abs(a[pos] - f[pos]) / a[pos])) if pos.any() else np.nan
+        scale = scales.get(value, 0.0)
+        mase = float(np.mean(np.abs(a - f)) / scale) if scale > 0 and len(a) else np.nan
+        cov = {}
+        for lvl in ("80", "95"):
+            lo, hi = g[f"lo{lvl}"].to_numpy(float), g[f"hi{lvl}"].to_numpy(float)
+            ok = np.isfinite(lo) & np.isfinite(hi)
+            cov[lvl] = float(np.mean((a[ok] >= lo[ok]) & (a[ok] <= hi[ok]))) if ok.any() else np.nan
+        fs = float(f.sum())
+        rows.append({"value": value, "actual": float(a.sum()), "forecast": fs,
+                     "target": float(g["target"].sum()), "gap_to_target": float(a.sum() - g["target"].sum()),
+                     "vs_forecast": float(a.sum() / fs - 1) if fs > 0 else np.nan,
+                     "mape": mape, "mase": mase, "coverage80": cov["80"], "coverage95": cov["95"]})
+    return pd.DataFrame(rows, columns=["value", "actual", "forecast", "target", "gap_to_target", "vs_forecast",
+                                       "mape", "mase", "coverage80", "coverage95"])
+
+
+def plot_actual_vs_forecast(avf: pd.DataFrame, currency: str = "USD") -> plt.Figure:
+    """Daily (with the 80 % interval) and cumulative actual, forecast and target revenue (total)."""
+    g = avf[avf["value"] == "all"] if (avf["value"] == "all").any() else avf.groupby("day", as_index=False).sum(
+        numeric_only=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
+    if g.empty:
+        for ax in (ax1, ax2):
+            empty_chart(ax, "No data in the window")
+        return fig
+    if g["lo80"].notna().any():
+        ax1.fill_between(g["day"], g["lo80"], g["hi80"], color="#999999", alpha=0.25, lw=0, label="80 % interval")
+    ax1.plot(g["day"], g["actual"], color="#1f4e79", lw=2, label="actual")
+    ax1.plot(g["day"], g["forecast"], color="#555555", ls="--", lw=1.5, label="forecast")
+    ax1.plot(g["day"], g["target"], color="#e76f51", ls=":", lw=1.5, label="target")
+    ax1.set_title("Daily net revenue")
+    ax1.set_ylabel(f"net revenue per day ({currency})")
+    ax2.plot(g["day"], g["cum_actual"], color="#1f4e79", lw=2, label="actual")
+    ax2.plot(g["day"], g["cum_forecast"], color="#555555", ls="--", lw=1.5, label="forecast")
+    ax2.plot(g["day"], g["cum_target"], color="#e76f51", ls=":", lw=1.5, label="target")
+    ax2.set_title("Cumulative net revenue")
+    ax2.set_ylabel(f"cumulative net revenue ({currency})")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("day")
+        ax.yaxis.set_major_formatter(money_formatter(currency))
+        ax.set_ylim(bottom=0)
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
+        ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+def gap_waterfall_data(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Gap to target per dimension value, for the waterfall (from :func:`accuracy_table` per dimension).
+
+    Returns
+    -------
+    DataFrame
+        ``dimension, value, target, actual, gap`` sorted by gap within each dimension.
+    """
+    rows = []
+    for dim, t in tables.items():
+        for _, r in t.iterrows():
+            rows.append({"dimension": dim, "value": r["value"], "target": r["target"], "actual": r["actual"],
+                         "gap": r["actual"] - r["target"]})
+    df = pd.DataFrame(rows, columns=["dimension", "value", "target", "actual", "gap"])
+    return df.sort_values(["dimension", "gap"], ignore_index=True)
+
+
+def plot_gap_waterfall(gaps: pd.DataFrame, currency: str = "USD", top: int = 8) -> plt.Figure:
+    """One waterfall per dimension: target, the gap of each value, actual."""
+    dims = list(dict.fromkeys(gaps["dimension"])) if not gaps.empty else []
+    fig, axes = plt.subplots(1, max(len(dims), 1), figsize=(5 * max(len(dims), 1), 4.4), squeeze=False)
+    if not dims:
+        ax = axes[0, 0]
+        empty_chart(ax, "No target to compare with")
+        return fig
+    for ax, dim in zip(axes[0], dims, strict=True):
+        g = gaps[gaps["dimension"] == dim].sort_values("gap", key=np.abs, ascending=False)
+        if len(g) > top:
+            rest = g.iloc[top - 1:]
+            g = pd.concat([g.iloc[:top - 1], pd.DataFrame([{"value": "other", "gap": rest["gap"].sum(),
+                                                             "target": rest["target"].sum(),
+                                                             "actual": rest["actual"].sum()}])])
+        target, actual = float(g["target"].sum()), float(g["actual"].sum())
+        labels = ["target", *[str(v) for v in g["value"]], "actual"]
+        level = target
+        bottoms, heights, colors = [0.0], [target], ["#999999"]
+        for gap in g["gap"]:
+            bottoms.append(level if gap >= 0 else level + gap)
+            heights.append(abs(gap))
+            colors.append("#2a9d8f" if gap >= 0 else "#e76f51")
+            level += gap
+        bottoms.append(0.0)
+        heights.append(actual)
+        colors.append("#1f4e79")
+        ax.bar(range(len(labels)), heights, bottom=bottoms, color=colors)
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+        lo = min(bottoms[1:-1] + [target, actual]) if len(bottoms) > 2 else min(target, actual)
+        ax.set_ylim(bottom=max(0.0, lo - 0.15 * abs(target - lo) - 0.05 * max(target, actual)))
+        ax.yaxis.set_major_formatter(money_formatter(currency))
+        ax.set_title(f"Gap to target by {dim}")
+        ax.set_xlabel(dim)
+    axes[0, 0].set_ylabel(f"season net revenue ({currency})")
+    fig.suptitle("Where the gap to target came from (green: above target, red: below)")
+    fig.tight_layout()
+    return fig
+
+
+def describe_vs_target(acc_total: pd.DataFrame, gaps: pd.DataFrame, source: str, currency: str = "USD") -> str:
+    """Plain-language sentence on the season against forecast and target (Markdown)."""
+    r = acc_total.iloc[0] if not acc_total.empty else None
+    if r is None or (r["actual"] == 0 and r["forecast"] == 0):
+        return "No sales and no forecast for the window: nothing to compare."
+    word = "above" if r["gap_to_target"] >= 0 else "below"
+    text = (f"The season brought {fmt_money(r['actual'], currency)}, {fmt_money(abs(r['gap_to_target']), currency)} "
+            f"**{word} target** ({fmt_money(r['target'], currency)}) and "
+            f"{fmt_pct(r['vs_forecast']) if pd.notna(r['vs_forecast']) else 'n/a'} against the forecast")
+    if pd.notna(r["mape"]):
+        text += f" (daily MAPE {fmt_pct(r['mape'])}"
+        text += f", MASE {r['mase']:.2f}" if pd.notna(r["mase"]) else ""
+        text += f", {fmt_pct(r['coverage80'])} of days inside the 80 % interval" if pd.notna(r["coverage80"]) else ""
+        text += ")"
+    text += "."
+    if not gaps.empty:
+        text += " " + _gap_extremes(gaps, currency)
+    return f"{text} {source}"
+
+
+def _gap_extremes(gaps: pd.DataFrame, currency: str) -> str:
+    g = gaps.sort_values("gap")
+    worst, best = g.iloc[0], g.iloc[-1]
+    if worst["gap"] >= 0:
+        return (f"Every breakdown value beat its target; the largest surplus came from {best['dimension']} "
+                f"**{best['value']}** ({fmt_money(best['gap'], currency)}).")
+    if best["gap"] <= 0:
+        return (f"Every breakdown value missed its target; the largest shortfall came from {worst['dimension']} "
+                f"**{worst['value']}** ({fmt_money(worst['gap'], currency)}).")
+    return (f"Largest shortfall: {worst['dimension']} **{worst['value']}** ({fmt_money(worst['gap'], currency)}); "
+            f"largest surplus: {best['dimension']} **{best['value']}** ({fmt_money(best['gap'], currency)}).")
+
+
+def accuracy_by(wh: Warehouse, cfg: Any, forecast: pd.DataFrame | None, dimension: str | None = None) -> pd.DataFrame:
+    """:func:`accuracy_table` of :func:`actual_vs_forecast` for one breakdown (None = total)."""
+    avf = actual_vs_forecast(wh, cfg, forecast=forecast, dimension=dimension)
+    out = accuracy_table(avf, mase_scales(wh, cfg, dimension))
+    out.attrs["source"] = avf.attrs.get("source", "")
+    return out
