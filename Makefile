@@ -14,7 +14,7 @@ JOBS        ?= 2
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel data demo test lint lab bench clean distclean
+.PHONY: help setup kernel data demo test test-slow lint lab bench clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ kernel: $(BIN)/playbook  ## register the Jupyter kernel "seasonal-playbook" insi
 	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Seasonal Playbook (Python 3.11)" > /dev/null
 	@git rev-parse --git-dir > /dev/null 2>&1 && $(BIN)/nbstripout --install || true
 
-$(SAMPLE)/truth.json: playbook/synth.py | $(BIN)/playbook
+$(SAMPLE)/truth.json: $(wildcard playbook/data/synth/*.py) | $(BIN)/playbook
 	$(BIN)/playbook generate-data --customers $(CUSTOMERS) --seed $(SEED) --out $(SAMPLE)
 
 data: $(SAMPLE)/truth.json  ## generate the synthetic sample data (once)
@@ -45,6 +45,9 @@ test: setup data  ## set up and run the whole test suite (lint, types, unit test
 	$(BIN)/ruff check playbook tests benchmarks notebooks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+
+test-slow: setup data  ## the opt-in slow tests (marked slow; `make test` deselects them)
+	$(BIN)/python -m pytest -m slow tests $(PYTEST_ARGS)
 
 lint:  ## ruff on the package, tests and notebooks; mypy on the package
 	$(BIN)/ruff check playbook tests benchmarks notebooks

@@ -83,9 +83,11 @@ def run_size(customers: int, seed: int, config: str, only: set[str]) -> dict[str
     """Run the selected functions on the cached dataset of ``customers`` customers (child process)."""
     from bench_playbook import ensure_dataset
 
-    from playbook.config.campaign import load_config
+    from playbook.config.loader import load_config
+    from playbook.customers import cleaning, rfm
     from playbook.data.warehouse import connect
     from playbook.media import attribution
+    from playbook.media import paths as media_paths
     from playbook.steps import segment
     from playbook.value import clv, propensity, recommend
 
@@ -95,10 +97,10 @@ def run_size(customers: int, seed: int, config: str, only: set[str]) -> dict[str
     ctx = SimpleNamespace(cfg=cfg, wh=wh)
     out: dict[str, dict] = {}
     need_feats = only & {"features", "rfm", "clustering"}
-    ident = _timed("identity", lambda: segment.resolve(ctx), out) if (need_feats or "identity" in only) else None
+    ident = _timed("identity", lambda: cleaning.resolve_identities(wh), out) if (need_feats or "identity" in only) else None
     feats = _timed("features", lambda: segment.build_features(ctx, ident), out) if need_feats else None
     if "rfm" in only or "clustering" in only:
-        _timed("rfm", lambda: segment.rfm_scores(feats), out)
+        _timed("rfm", lambda: rfm.rfm_scores(feats), out)
     if "clustering" in only:
         _timed("clustering", lambda: segment.clusters(feats, 42), out)
     if "clv" in only:
@@ -109,7 +111,7 @@ def run_size(customers: int, seed: int, config: str, only: set[str]) -> dict[str
         _timed("recommend", lambda: recommend.recommend_for_campaign(wh, cfg), out)
     if only & {"attribution_paths", "attribution_models"}:
         a = cfg.attribution
-        paths = _timed("attribution_paths", lambda: attribution.build_paths(
+        paths = _timed("attribution_paths", lambda: media_paths.build_paths(
             wh, cfg.season.start, cfg.season.end, lookback_days=a.lookback_days,
             max_path_length=a.max_path_length, half_life_days=a.half_life_days), out)
         if "attribution_models" in only:

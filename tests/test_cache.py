@@ -9,9 +9,14 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from playbook.cli import preflight
+from playbook.config.loader import load_config
 from playbook.customers import cleaning
-from playbook.data import cache, validate
+from playbook.data import cache, validate, warehouse
+from playbook.data.source import DataSource
 from playbook.data.warehouse import connect
+from playbook.paths import project_root
+from playbook.steps import segment
 
 
 @pytest.fixture
@@ -68,9 +73,9 @@ def _with_duplicate(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 def test_second_campaign_reuses_identity_resolution(clean_tables, write_tables, cache_root, counted):
     source = write_tables(_with_duplicate(clean_tables), "shop")
-    first = cache.resolve(_ctx(source, "holiday-2025", "2025-10-15"))
+    first = segment.resolve(_ctx(source, "holiday-2025", "2025-10-15"))
     assert cache.LAST["identity"] == "miss" and counted["identity"] == 1
-    second = cache.resolve(_ctx(source, "diwali-2025", "2025-09-30"))  # other campaign, other cutoff
+    second = segment.resolve(_ctx(source, "diwali-2025", "2025-09-30"))  # other campaign, other cutoff
     assert cache.LAST["identity"] == "hit" and counted["identity"] == 1
     pd.testing.assert_frame_equal(second.merge_map, first.merge_map)
     assert (second.n_accounts, second.n_people) == (first.n_accounts, first.n_people) == (13, 12)
@@ -83,47 +88,49 @@ def test_second_campaign_reuses_identity_resolution(clean_tables, write_tables, 
 
 def test_changed_data_source_invalidates(clean_tables, write_tables, cache_root, counted):
     source = write_tables(clean_tables, "shop")
-    before = cache.resolve(_ctx(source, "a", "2025-10-15"))
+    before = segment.resolve(_ctx(source, "a", "2025-10-15"))
     assert before.n_merged == 0
     write_tables(_with_duplicate(clean_tables), "shop")  # new customers.parquet in the same folder
-    after = cache.resolve(_ctx(source, "b", "2025-10-15"))
+    after = segment.resolve(_ctx(source, "b", "2025-10-15"))
     assert cache.LAST["identity"] == "miss" and counted["identity"] == 2
     assert after.n_merged == 1 and after.n_accounts == 13
     assert len(list((cache_root / "identity").glob("*.pkl"))) == 2
 
 
 def test_touching_a_file_invalidates(clean_source, cache_root, counted):
-    cache.resolve(_ctx(clean_source, "a", "2025-10-15"))
+    segment.resolve(_ctx(clean_source, "a", "2025-10-15"))
     p = clean_source / "orders.parquet"
     st = p.stat()
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    cache.resolve(_ctx(clean_source, "a", "2025-10-15"))
+    segment.resolve(_ctx(clean_source, "a", "2025-10-15"))
     assert cache.LAST["identity"] == "miss" and counted["identity"] == 2
 
 
 def test_other_folder_with_same_files_is_another_source(clean_tables, write_tables, cache_root, counted):
     a, b = write_tables(clean_tables, "a"), write_tables(clean_tables, "b")
-    cache.resolve(_ctx(a, "x", "2025-10-15"))
-    cache.resolve(_ctx(b, "x", "2025-10-15"))
+    segment.resolve(_ctx(a, "x", "2025-10-15"))
+    segment.resolve(_ctx(b, "x", "2025-10-15"))
     assert counted["identity"] == 2
 
 
-def test_key_follows_code_settings_and_kind(clean_source):
-    from playbook.data import warehouse
-
-    base = cache.cache_key("identity", clean_source, [cleaning], {"timezone": None})
-    assert base == cache.cache_key("identity", clean_source, [cleaning], {"timezone": None})
-    assert base != cache.cache_key("identity", clean_source, [cleaning, warehouse], {"timezone": None})
-    assert base != cache.cache_key("identity", clean_source, [cleaning], {"timezone": "Europe/Berlin"})
-    assert base != cache.cache_key("defect_audit", clean_source, [cleaning], {"timezone": None})
-    assert len(base) == 64
+def test_key_follows_code_settings_source_and_kind(clean_source):
+    src = DataSource.parse(clean_source)
+    base = cache.cache_key("identity", src, [cleaning])
+    assert base is not None and len(base) == 64
+    assert base == cache.cache_key("identity", DataSource.parse(clean_source), [cleaning])
+    assert base != cache.cache_key("identity", src, [cleaning, warehouse])
+    assert base != cache.cache_key("identity", src, [cleaning], {"orphan_threshold": 1})
+    assert base != cache.cache_key("defect_audit", src, [cleaning])
+    # the source's timezone and encoding are always part of the key
+    assert base != cache.cache_key("identity", DataSource.parse(clean_source, timezone="Europe/Berlin"), [cleaning])
+    assert base != cache.cache_key("identity", DataSource.parse(clean_source, encoding="latin-1"), [cleaning])
 
 
 def test_code_change_invalidates(clean_source, cache_root, counted, monkeypatch):
-    cache.resolve(_ctx(clean_source, "a", "2025-10-15"))
+    segment.resolve(_ctx(clean_source, "a", "2025-10-15"))
     real = cache.code_version
     monkeypatch.setattr(cache, "code_version", lambda mods: real(mods) + "-edited")
-    cache.resolve(_ctx(clean_source, "a", "2025-10-15"))
+    segment.resolve(_ctx(clean_source, "a", "2025-10-15"))
     assert cache.LAST["identity"] == "miss" and counted["identity"] == 2
 
 
@@ -131,13 +138,13 @@ def test_defect_audit_cached_equals_uncached_and_follows_the_pseudonym_key(
         clean_tables, write_tables, cache_root, counted, monkeypatch):
     monkeypatch.setenv("PLAYBOOK_PSEUDONYM_KEY", "key-one-" + "x" * 32)
     source = write_tables(_with_duplicate(clean_tables), "shop")
-    first = cache.data_quality(_ctx(source, "a", "2025-10-15"))
-    again = cache.data_quality(_ctx(source, "b", "2025-11-15"))
+    first = segment.data_quality(_ctx(source, "a", "2025-10-15"))
+    again = segment.data_quality(_ctx(source, "b", "2025-11-15"))
     assert counted["audit"] == 1
     pd.testing.assert_frame_equal(again, first)
     assert int(first.set_index("defect").loc["duplicate_email", "count"]) == 1
     monkeypatch.setenv("PLAYBOOK_PSEUDONYM_KEY", "key-two-" + "y" * 32)
-    other = cache.data_quality(_ctx(source, "a", "2025-10-15"))
+    other = segment.data_quality(_ctx(source, "a", "2025-10-15"))
     assert counted["audit"] == 2  # examples are pseudonyms: another key, another result
     ex = first.set_index("defect").loc["duplicate_email", "examples"]
     assert ex and ex != other.set_index("defect").loc["duplicate_email", "examples"]
@@ -153,12 +160,13 @@ def test_validation_cached_per_orphan_threshold(clean_source, cache_root, counte
 
 
 def test_urls_and_switch_off_are_never_cached(clean_source, cache_root, counted, monkeypatch):
-    assert cache.source_fingerprint("postgres://user:pw@host/db") is None
-    assert cache.cache_key("identity", "duckdb:///x.ddb", [cleaning]) is None
+    assert cache.source_fingerprint(DataSource.parse("postgres://user:pw@host/db")) is None
+    assert cache.cache_key("identity", DataSource.parse("duckdb:///x.ddb"), [cleaning]) is None
+    assert cache.source_fingerprint(DataSource.parse(clean_source / "nothing-here")) is None
     assert cache.cached("identity", None, lambda: 41 + 1) == 42 and cache.LAST["identity"] == "off"
     monkeypatch.setenv(cache.CACHE_SWITCH_ENV, "off")
-    cache.resolve(_ctx(clean_source, "a", "2025-10-15"))
-    cache.resolve(_ctx(clean_source, "a", "2025-10-15"))
+    segment.resolve(_ctx(clean_source, "a", "2025-10-15"))
+    segment.resolve(_ctx(clean_source, "a", "2025-10-15"))
     assert counted["identity"] == 2 and not cache_root.exists()
 
 
@@ -174,8 +182,6 @@ def test_corrupt_entry_is_recomputed(tmp_path):
 
 
 def test_default_folder_is_next_to_the_reports(monkeypatch, tmp_path):
-    from playbook.paths import project_root
-
     monkeypatch.delenv(cache.CACHE_DIR_ENV, raising=False)
     assert cache.cache_dir() == project_root() / "reports" / ".cache"
     cfg = SimpleNamespace(output_dir=tmp_path / "out" / "holiday-2025")
@@ -185,8 +191,6 @@ def test_default_folder_is_next_to_the_reports(monkeypatch, tmp_path):
 
 
 def _campaign_copy(name: str, source: Path, out: Path) -> Path:
-    from playbook.paths import project_root
-
     text = (project_root() / "campaigns" / name).read_text(encoding="utf-8")
     lines = []
     for line in text.splitlines():
@@ -202,9 +206,6 @@ def _campaign_copy(name: str, source: Path, out: Path) -> Path:
 
 
 def test_batch_preflight_validates_a_shared_source_once(clean_source, tmp_path, counted, monkeypatch):
-    from playbook.cli import preflight
-    from playbook.config.campaign import load_config
-
     monkeypatch.delenv(cache.CACHE_DIR_ENV, raising=False)
     out = tmp_path / "reports"
     cfgs = [load_config(_campaign_copy(n, clean_source, out)) for n in ("holiday-2025.yaml", "diwali-2025.yaml")]

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook.config.campaign import load_config
+from playbook.config.loader import load_config
 from playbook.customers import cleaning, features
+from playbook.customers.rules import _as_spec
 from playbook.data.warehouse import connect
 from tests.sample_data import read, small_sample
 
@@ -95,8 +96,6 @@ def test_no_missing_values_except_buyer_recency(built):
 def test_config_rule_fields_exist(built):
     _, f, _ = built
     cfg = load_config("campaigns/holiday-2025.yaml")
-    from playbook.customers.rules import _as_spec
-
     fields = set(f.columns) | {"rfm_score", "rfm_segment", "cluster", "cluster_name"}
     used = {r.feature for s in cfg.segments for r in _as_spec(s).rules}
     assert used <= fields, used - fields

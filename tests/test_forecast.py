@@ -1,5 +1,6 @@
-"""Tests for playbook.forecasting.forecast: metrics against hand computations, the seasonal-naive baseline,
-the backtest against seasonal naive, and recovery of the planted event effects."""
+"""Tests for playbook.forecasting.model and .forecast: metrics against hand computations, the
+seasonal-naive baseline, the backtest against seasonal naive, and recovery of the planted event
+effects."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from playbook.data import synth
 from playbook.data.warehouse import connect, daily_sales
 from playbook.errors import DataError
 from playbook.forecasting import forecast as F
+from playbook.forecasting import model as M
+from playbook.forecasting.calendar import event_features
 from tests.sample_data import small_sample, truth
 
 COUNTRIES = ["US", "GB", "DE", "IN", "AE", "CN"]
@@ -24,8 +28,6 @@ SEASONS = [("holiday-2023", "2023-11-01", "2023-12-31"), ("holiday-2024", "2024-
 @functools.lru_cache(maxsize=1)
 def large_sample() -> Path:
     """A 20,000-customer sample with a seed other than the bundled one (effects need volume)."""
-    from playbook.data import synth
-
     out = Path(tempfile.mkdtemp(prefix="playbook-fc-")) / "sample"
     synth.generate(n_customers=20_000, seed=11, out_dir=out)
     return out
@@ -41,25 +43,25 @@ def _daily(folder: Path) -> pd.DataFrame:
 
 def test_fourier_terms_are_periodic_and_bounded():
     days = pd.date_range("2024-01-01", periods=800)
-    f = F.fourier_terms(days, 365.25, 2)
+    f = M.fourier_terms(days, 365.25, 2)
     assert list(f.columns) == ["sin1_365.25", "cos1_365.25", "sin2_365.25", "cos2_365.25"]
     assert np.allclose(f["sin1_365.25"] ** 2 + f["cos1_365.25"] ** 2, 1.0)
-    weekly = F.fourier_terms(days, 7, 1)
+    weekly = M.fourier_terms(days, 7, 1)
     assert np.allclose(weekly.iloc[0], weekly.iloc[7])
 
 
 def test_mase_and_coverage_by_hand():
     y = pd.Series([10.0, 12, 14, 10, 12, 14, 10, 11, 15, 10], index=pd.date_range("2024-01-01", periods=10))
     # naive lag-7 errors: |11-10|, |15-12|, |10-14| -> mean 8/3
-    assert F.mase_scale(y) == pytest.approx(8 / 3)
-    assert F.mase(np.array([1.0, 2.0]), np.array([2.0, 4.0]), 0.5) == pytest.approx(3.0)
-    assert F.coverage(np.array([1, 2, 3, 4]), np.array([0, 3, 3, 0]), np.array([2, 4, 3, 3])) == 0.5
+    assert M.mase_scale(y) == pytest.approx(8 / 3)
+    assert M.mase(np.array([1.0, 2.0]), np.array([2.0, 4.0]), 0.5) == pytest.approx(3.0)
+    assert M.coverage(np.array([1, 2, 3, 4]), np.array([0, 3, 3, 0]), np.array([2, 4, 3, 3])) == 0.5
 
 
 def test_seasonal_naive_is_same_weekday_last_year():
     days = pd.date_range("2023-01-01", "2024-12-31")
     y = pd.Series(np.arange(len(days), dtype=float), index=days)
-    out = F.seasonal_naive(y[y.index <= "2024-10-15"], "2024-11-01", "2024-11-10")
+    out = M.seasonal_naive(y[y.index <= "2024-10-15"], "2024-11-01", "2024-11-10")
     expected = (pd.date_range("2024-11-01", "2024-11-10") - pd.Timedelta(days=364)).map(lambda d: y[d])
     assert np.allclose(out["mean"], expected.to_numpy())
     assert (out["day"].dt.day_of_week == (out["day"] - pd.Timedelta(days=364)).dt.day_of_week).all()
@@ -70,11 +72,11 @@ def test_seasonal_naive_is_same_weekday_last_year():
 def test_seasonal_naive_without_a_year_of_history_is_a_clear_error():
     y = pd.Series(1.0, index=pd.date_range("2024-06-01", "2024-10-15"))
     with pytest.raises(DataError, match="needs history from"):
-        F.seasonal_naive(y, "2024-11-01", "2024-11-30")
+        M.seasonal_naive(y, "2024-11-01", "2024-11-30")
 
 
 def test_backtest_folds_keep_lead_time_and_skip_short_history():
-    folds = F.backtest_folds(CUTOFF, "2025-11-01", "2025-12-31", SEASONS, "2023-01-01", rolling=1)
+    folds = M.backtest_folds(CUTOFF, "2025-11-01", "2025-12-31", SEASONS, "2023-01-01", rolling=1)
     assert "holiday-2023" not in set(folds["fold"])  # less than a year of history before it
     h24 = folds.set_index("fold").loc["holiday-2024"]
     assert h24["origin"] == pd.Timestamp("2024-10-15")
@@ -83,16 +85,16 @@ def test_backtest_folds_keep_lead_time_and_skip_short_history():
 
 def test_unknown_model_is_named():
     with pytest.raises(ValueError, match="Choose from"):
-        F.DemandForecaster("prophet").fit(pd.Series([1.0] * 40, index=pd.date_range("2024-01-01", periods=40)))
+        M.DemandForecaster("prophet").fit(pd.Series([1.0] * 40, index=pd.date_range("2024-01-01", periods=40)))
 
 
 def test_short_history_falls_back_with_a_note():
     y = pd.Series([5.0, 7.0] * 10, index=pd.date_range("2025-09-26", periods=20))
-    est = F.DemandForecaster("regression", "orders", ["US"]).fit(y)
+    est = M.DemandForecaster("regression", "orders", ["US"]).fit(y)
     fc = est.predict("2025-10-20", "2025-10-26")
     assert est.notes_ and "20 days" in est.notes_[0]
     assert len(fc) == 7 and (fc["lo95"] <= fc["mean"]).all() and (fc["mean"] <= fc["hi95"]).all()
-    empty = F.DemandForecaster("regression").fit(pd.Series([], dtype=float))
+    empty = M.DemandForecaster("regression").fit(pd.Series([], dtype=float))
     assert (empty.predict("2025-10-20", "2025-10-22")["mean"] == 0).all()
 
 
@@ -100,21 +102,19 @@ def test_less_than_a_year_drops_annual_terms():
     days = pd.date_range("2025-01-01", "2025-09-30")
     rng = np.random.default_rng(3)
     y = pd.Series(rng.poisson(50, len(days)).astype(float), index=days)
-    est = F.DemandForecaster("regression", "orders", ["US"]).fit(y)
+    est = M.DemandForecaster("regression", "orders", ["US"]).fit(y)
     assert not any(c.startswith(("sin", "cos")) and c[3].isdigit() for c in est.columns_)
     assert any("no annual seasonality" in n for n in est.notes_)
 
 
 def test_recovers_known_weekly_and_event_effect_on_clean_series():
     """A noise-free log-linear series with a known peak multiplier is fitted exactly."""
-    from playbook.forecasting.calendar import event_features
-
     days = pd.date_range("2022-01-01", "2024-12-31")
     ev = event_features(days, ["US"])
     dow = np.array([0, -0.1, -0.1, 0, 0.05, 0.1, 0.05])[days.day_of_week]
     z = np.log(100) + dow + np.log(2.5) * ev["black_friday"].to_numpy() + np.log(0.8) * ev["black_friday_dip"].to_numpy()
     y = pd.Series(np.exp(z) - 1, index=days)
-    est = F.DemandForecaster("regression", "orders", ["US"]).fit(y)
+    est = M.DemandForecaster("regression", "orders", ["US"]).fit(y)
     eff = est.event_effects().set_index("feature")["multiplier"]
     assert eff["black_friday"] == pytest.approx(2.5, rel=1e-6)
     assert eff["black_friday_dip"] == pytest.approx(0.8, rel=1e-6)
@@ -129,10 +129,10 @@ def test_model_beats_seasonal_naive_in_backtest(metric):
     d = _daily(small_sample())
     y = d.groupby("day")[metric].sum()
     w = F.country_weights(d, metric, COUNTRIES)
-    folds = F.backtest_folds(CUTOFF, "2025-11-01", "2025-12-31", SEASONS, "2023-01-01")
-    bt = F.backtest(y, folds, COUNTRIES, w, metric)
-    s = F.backtest_summary(bt).set_index("method")
-    best = F.choose_model(bt)
+    folds = M.backtest_folds(CUTOFF, "2025-11-01", "2025-12-31", SEASONS, "2023-01-01")
+    bt = M.backtest(y, folds, COUNTRIES, w, metric)
+    s = M.backtest_summary(bt).set_index("method")
+    best = M.choose_model(bt)
     assert s.loc[best, "mase"] < 0.85 * s.loc["seasonal_naive", "mase"]
     season = bt[(bt["fold"] == "holiday-2024")].set_index("method")
     assert season.loc[best, "mase"] < season.loc["seasonal_naive", "mase"]
@@ -153,7 +153,7 @@ def _country_effects(folder: Path) -> pd.DataFrame:
     rows = []
     for c in COUNTRIES:
         y = d[d["country"] == c].groupby("day")["orders"].sum()
-        eff = F.DemandForecaster("regression", "orders", [c]).fit(y).event_effects().set_index("feature")
+        eff = M.DemandForecaster("regression", "orders", [c]).fit(y).event_effects().set_index("feature")
         for event, per_country in tr.items():
             col = "black_friday_dip" if event == "post_black_friday_dip" else event
             if c in per_country and col in eff.index:

@@ -102,3 +102,38 @@ def test_weekly_sales_starts_at_the_data_not_at_the_requested_range(sample):
     first_order = read(folder, "orders").order_ts.min().tz_convert(None).normalize()
     assert weekly["week"].iloc[0] <= first_order < weekly["week"].iloc[0] + pd.Timedelta(days=7)
     assert weekly["orders"].iloc[0] > 0
+
+
+def test_season_breakdown_on_literal_days():
+    """Two seasons, two countries: totals, AOV from gross revenue, growth on the season before."""
+    d = pd.DataFrame({
+        "day": pd.to_datetime(["2023-11-05", "2023-11-06", "2023-11-05", "2024-11-05", "2024-11-05", "2024-10-01"]),
+        "country": ["US", "US", "DE", "US", "DE", "US"],
+        "revenue": [100.0, 50.0, 40.0, 300.0, 20.0, 999.0],
+        "gross_revenue": [110.0, 50.0, 40.0, 330.0, 20.0, 999.0],
+        "orders": [2, 1, 1, 3, 0, 9],
+    })
+    seasons = [("s23", dt.date(2023, 11, 1), dt.date(2023, 12, 31)), ("s24", "2024-11-01", "2024-12-31")]
+    t = history.season_breakdown(d, seasons, "country").set_index(["season", "country"])
+    assert t.loc[("s23", "US"), "revenue"] == 150.0 and t.loc[("s23", "US"), "orders"] == 3
+    assert t.loc[("s23", "US"), "aov"] == pytest.approx(160 / 3)
+    assert t.loc[("s24", "US"), "growth"] == pytest.approx(300 / 150 - 1)  # 1 Oct is outside both seasons
+    assert t.loc[("s24", "DE"), "growth"] == pytest.approx(20 / 40 - 1)
+    assert np.isnan(t.loc[("s24", "DE"), "aov"])  # no orders
+    assert t.loc["s23", "growth"].isna().all()  # nothing to compare the first season with
+    empty = history.season_breakdown(d.iloc[:0], seasons, "country")
+    assert list(empty.columns) == ["season", "country", "revenue", "orders", "aov", "growth"] and empty.empty
+
+
+def test_new_vs_returning_splits_buyers(sample):
+    folder, wh = sample
+    o = read(folder, "orders")
+    seasons = [("s24", "2024-11-01", "2024-12-31")]
+    got = history.new_vs_returning(wh, seasons).iloc[0]
+    sales = o[o.revenue >= 0]
+    first = sales.groupby("customer_id").order_ts.min()
+    s0, s1 = pd.Timestamp("2024-11-01", tz="UTC"), pd.Timestamp("2025-01-01", tz="UTC")
+    new = int(((first >= s0) & (first < s1)).sum())
+    buyers = sales[(sales.order_ts >= s0) & (sales.order_ts < s1)].customer_id.nunique()
+    assert (got["buyers"], got["new"], got["returning"]) == (buyers, new, buyers - new)
+    assert got["new_share"] == pytest.approx(new / buyers)

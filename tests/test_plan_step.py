@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import functools
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from playbook.config.campaign import load_config
+from playbook.artifacts import write_artifact
+from playbook.config.loader import load_config
 from playbook.data.warehouse import connect
+from playbook.forecasting.calendar import season_calendar
 from playbook.media import budget as B
+from playbook.media import response as MR
 from playbook.paths import resolve
 from playbook.steps import plan as S
 from tests.sample_data import small_sample
@@ -59,8 +63,6 @@ def test_write_artifacts(tmp_path):
     cfg, wh, hist, cf, tr, br = _run()
     ctx = SimpleNamespace(output_dir=tmp_path, cfg=cfg)
     promo = S.promo(wh, cfg, cf, hist)
-    from playbook.forecasting.calendar import season_calendar
-
     cal = season_calendar(["US"], cfg.season.start, cfg.season.end)
     written = S.write_artifacts(ctx, cf, tr, br, promo, cal)
     names = set(written["artifact"])
@@ -83,7 +85,7 @@ def test_channel_without_spend_history_is_flagged_and_held_at_minimum():
     rng = np.random.default_rng(5)
     spend = pd.DataFrame({"day": days, "channel": "search", "spend": rng.lognormal(5, 0.4, len(days))})
     y = pd.Series(100 + 20 * (1 - np.exp(-spend["spend"].to_numpy() / 150)) + rng.normal(0, 3, len(days)), index=days)
-    fit = B.fit_response_curves(y, spend, ["search", "email"], ["US"], aov=50.0)
+    fit = MR.fit_order_curves(y, spend, ["search", "email"], ["US"], aov=50.0)
     assert fit.missing == ["email"] and list(fit.curves) == ["search"]
     bounds = {"search": (1000.0, 9000.0), "email": (500.0, 4000.0)}
     table = B.budget_plan(fit, bounds, 6000.0, np.full(30, 1 / 30), {}, {})
@@ -95,8 +97,6 @@ def test_channel_without_spend_history_is_flagged_and_held_at_minimum():
 
 def _write_retrospective(root, slug, start, end, countries, next_budget=None, lessons=()):
     """A fake published retrospective: ``<root>/<slug>/artifacts/summary.json`` (+ next_budget.parquet)."""
-    from playbook.artifacts import write_artifact
-
     out = root / slug
     summary = {"kind": "retrospective",
                "campaign": {"slug": slug, "name": slug.replace("-", " ").title(), "start": start, "end": end,
@@ -190,6 +190,4 @@ def test_earlier_retrospective_shapes_targets_and_budget(tmp_path):
     ("/r/.staging/holiday-2025-20251101-x", "/r"), ("/r/_interactive/holiday-2025", "/r"), ("/r/holiday-2025", "/r"),
 ], ids=["runner-staging", "interactive", "published"])
 def test_published_root(output_dir, root):
-    from pathlib import Path
-
     assert S.published_root(output_dir) == Path(root)

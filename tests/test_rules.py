@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook.config.campaign import load_config
+from playbook.config.loader import load_config
 from playbook.customers import rules
 from playbook.customers.rules import RuleSpec, SegmentSpec
 from playbook.errors import ConfigError

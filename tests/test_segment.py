@@ -12,6 +12,16 @@ from sklearn.metrics import adjusted_rand_score
 from playbook.artifacts import read_artifact
 from playbook.customers import suppression
 from playbook.customers.clusters import cluster_customers
+from playbook.customers.features import live
+from playbook.customers.rfm import (
+    NO_PURCHASE,
+    NOT_YET,
+    RFM_GRID,
+    RFM_SEGMENTS,
+    quintile_score,
+    rfm_scores,
+    rfm_summary,
+)
 from playbook.paths import resolve
 from playbook.steps import segment
 from playbook.steps.context import start_step
@@ -29,13 +39,13 @@ STABILITY_ARI_MIN = 0.9
 
 def test_quintile_score_ties_share_the_block_start():
     s = pd.Series([1, 1, 1, 1, 1, 1, 2, 3, 4, 5])
-    assert segment.quintile_score(s).tolist() == [1, 1, 1, 1, 1, 1, 4, 4, 5, 5]
-    assert segment.quintile_score(pd.Series([10.0, 20, 30, 40, 50]), higher_is_better=False).tolist() == [5, 4, 3, 2, 1]
+    assert quintile_score(s).tolist() == [1, 1, 1, 1, 1, 1, 4, 4, 5, 5]
+    assert quintile_score(pd.Series([10.0, 20, 30, 40, 50]), higher_is_better=False).tolist() == [5, 4, 3, 2, 1]
 
 
 def test_rfm_grid_is_total_and_has_the_11_names():
-    cells = {segment.RFM_GRID[r][fm - 1] for r in range(1, 6) for fm in range(1, 6)}
-    assert cells == set(segment.RFM_SEGMENTS) and len(segment.RFM_SEGMENTS) == 11
+    cells = {RFM_GRID[r][fm - 1] for r in range(1, 6) for fm in range(1, 6)}
+    assert cells == set(RFM_SEGMENTS) and len(RFM_SEGMENTS) == 11
 
 
 def _rfm_frame() -> pd.DataFrame:
@@ -49,21 +59,21 @@ def _rfm_frame() -> pd.DataFrame:
 
 
 def test_rfm_scores_and_segments_on_a_literal_frame():
-    rfm = segment.rfm_scores(_rfm_frame())
+    rfm = rfm_scores(_rfm_frame())
     assert "g" not in rfm.index  # erased: excluded
     expected = pd.DataFrame({
         "rfm_r": [1, 4, 2, 3, 5, 0], "rfm_f": [1, 2, 3, 4, 5, 0], "rfm_m": [1, 2, 3, 4, 5, 0],
         "rfm_fm": [1, 2, 3, 4, 5, 0], "rfm_score": [3, 8, 8, 11, 15, 0],
         "rfm_cell": ["R1F1M1", "R4F2M2", "R2F3M3", "R3F4M4", "R5F5M5", "-"],
-        "rfm_segment": ["Lost", "Potential Loyalists", "At Risk", "Loyal", "Champions", segment.NO_PURCHASE],
+        "rfm_segment": ["Lost", "Potential Loyalists", "At Risk", "Loyal", "Champions", NO_PURCHASE],
     }, index=list("abcdef"))
     pd.testing.assert_frame_equal(rfm, expected, check_dtype=False)
 
 
 def test_rfm_summary_lists_every_segment_without_nan():
     f = _rfm_frame()
-    summ = segment.rfm_summary(segment.rfm_scores(f), f)
-    assert list(summ.index) == [*segment.RFM_SEGMENTS, segment.NO_PURCHASE]
+    summ = rfm_summary(rfm_scores(f), f)
+    assert list(summ.index) == [*RFM_SEGMENTS, NO_PURCHASE]
     assert summ["customers"].sum() == 6
     assert not summ[["customers", "share", "revenue", "revenue_share"]].isna().any().any()
     assert summ.loc["Champions", "revenue_share"] == pytest.approx(50 / 150)
@@ -71,12 +81,21 @@ def test_rfm_summary_lists_every_segment_without_nan():
 
 def test_rfm_of_nobody():
     f = _rfm_frame().iloc[:0]
-    summ = segment.rfm_summary(segment.rfm_scores(f), f)
+    summ = rfm_summary(rfm_scores(f), f)
     assert summ["customers"].sum() == 0 and (summ["share"] == 0).all()
     assert "No customers" in segment.describe_rfm(summ)
 
 
 # ------------------------------------------------------------------------------ clusters
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cache_in_tmp(tmp_path_factory):
+    """The step shares data-only results through playbook.data.cache: keep this module's entries
+    out of the project's reports folder."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PLAYBOOK_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +115,12 @@ def sample_run(tmp_path_factory):
     audit = segment.data_quality(ctx)
     ident = segment.resolve(ctx)
     feats = segment.build_features(ctx, ident)
-    rfm = segment.rfm_scores(feats)
+    rfm, rfm_sum = segment.rfm_segments(feats)
     cl = segment.clusters(feats, ctx.seed)
-    rs = segment.rule_segments(segment.rule_fields(feats, rfm, cl), ctx.cfg)
+    rs = segment.rule_segments(feats, rfm, cl, ctx.cfg)
     flags = segment.suppress(ctx, feats, ident)
     table = segment.segments_table(feats, rfm, cl, rs, flags)
-    summ = segment.summarize(audit, ident, feats, segment.rfm_summary(rfm, feats), cl, rs, flags,
-                             ctx.cfg.overlap_warning_threshold)
+    summ = segment.summarize(audit, ident, feats, rfm_sum, cl, rs, flags, ctx.cfg.overlap_warning_threshold)
     segment.write_artifacts(ctx, table, summ, ident)
     mig = segment.rfm_migration(ctx, ident, rfm)
     return dict(ctx=ctx, ident=ident, feats=feats, rfm=rfm, cl=cl, rs=rs, flags=flags, table=table,
@@ -110,7 +128,7 @@ def sample_run(tmp_path_factory):
 
 
 def test_clusters_recover_planted_archetypes(sample_run):
-    cl, feats = sample_run["cl"], segment.live(sample_run["feats"])
+    cl, feats = sample_run["cl"], live(sample_run["feats"])
     arch = read(small_sample(), "truth_customers").set_index("customer_id")["archetype"]
     truth = feats.index.map(arch)
     ari = adjusted_rand_score(truth, cl.labels_.loc[feats.index])
@@ -151,17 +169,17 @@ def test_bad_segments_do_not_stop_the_others(sample_run):
     assert "orders_30d" in rs.problems["Typo Field"]  # the list of existing fields
     assert rs.empty == ["Nobody"]
     assert {"Frequent Buyers", "VIP", "Germany", "Nobody"} <= set(rs.members.columns)
-    feats = segment.live(sample_run["feats"])
+    feats = live(sample_run["feats"])
     assert rs.members["Germany"].sum() == (feats["country"] == "DE").sum() > 0
     vip = (feats["monetary_total"] >= 1000) | (sample_run["rfm"]["rfm_score"] >= 13)
     assert rs.members["VIP"].equals(vip.rename("VIP"))
 
 
 def test_customers_without_orders_get_a_defined_segment(sample_run):
-    rfm, feats = sample_run["rfm"], segment.live(sample_run["feats"])
+    rfm, feats = sample_run["rfm"], live(sample_run["feats"])
     never = feats["orders_total"] == 0
     assert never.sum() > 0
-    assert (rfm.loc[never, "rfm_segment"] == segment.NO_PURCHASE).all()
+    assert (rfm.loc[never, "rfm_segment"] == NO_PURCHASE).all()
     assert not sample_run["table"].drop(columns=[c for c in sample_run["table"] if c.startswith("reasons_")]).isna().any().any()
 
 
@@ -216,14 +234,14 @@ def test_migration_matrix_counts_every_person(sample_run):
     assert mig.to_numpy().sum() == len(rfm)
     assert (mig.sum(axis=0) == rfm["rfm_segment"].value_counts().reindex(mig.columns, fill_value=0)).all()
     # people who had not signed up a season ago are new since
-    assert mig.loc[segment.NOT_YET].sum() > 0
+    assert mig.loc[NOT_YET].sum() > 0
 
 
 def test_artifacts_are_pseudonymous_and_complete(sample_run):
     out = sample_run["ctx"].output_dir
     table = read_artifact(out, "segments")
     cust = read(small_sample(), "customers")
-    assert len(table) == len(segment.live(sample_run["feats"]))
+    assert len(table) == len(live(sample_run["feats"]))
     assert table["customer_pid"].is_unique
     raw = set(cust["customer_id"]) | set(cust["email"].dropna()) | set(cust["phone"].dropna())
     for col in table.columns:
@@ -235,6 +253,19 @@ def test_artifacts_are_pseudonymous_and_complete(sample_run):
     mm = read_artifact(out, "merge_map")
     assert len(mm) == sample_run["ident"].n_merged and not mm["account_pid"].isin(raw).any()
     assert segment.headline(summary)["duplicate accounts merged"] == f"{sample_run['ident'].n_merged:,}"
+
+
+def test_audit_table_and_headline_put_the_audit_first(sample_run):
+    report = segment.audit(sample_run["ctx"])
+    table = segment.audit_table(report)
+    assert list(table.columns) == ["severity", "table", "column", "check", "count", "examples", "message"]
+    assert len(table) == len(report.findings) > 0
+    raw = set(read(small_sample(), "customers")["customer_id"])
+    assert not any(e in raw for ex in table["examples"] for e in ex.split(", "))  # pseudonyms only
+    head = segment.headline(sample_run["summ"], report)
+    assert list(head)[:2] == ["data errors", "soft problems"]
+    assert head["duplicate email"] == f"{report.count('duplicate_email'):,}"
+    assert list(head)[5:] == list(segment.headline(sample_run["summ"]))
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -274,24 +305,38 @@ def test_tiny_or_empty_data_runs_without_nan(tmp_path, n_orders):
     assert list(feats.index) == ["C1", "C3"]
     if n_orders:
         assert feats.loc["C1", "orders_total"] == 2 and feats.loc["C1", "monetary_total"] == 80.0
-    rfm = segment.rfm_scores(feats)
+    rfm = rfm_scores(feats)
     cl = segment.clusters(feats, ctx.seed)
     assert cl.k_ == 1 and "Too few" in segment.describe_clusters(cl)
-    rs = segment.rule_segments(segment.rule_fields(feats, rfm, cl), ctx.cfg)
+    rs = segment.rule_segments(feats, rfm, cl, ctx.cfg)
     assert rs.problems == {}
     flags = segment.suppress(ctx, feats, ident)
     # merged person: consent only when every account consented
     assert bool(flags.loc["C1", "ads_no_consent"]) and not bool(flags.loc["C1", "email_no_consent"])
     table = segment.segments_table(feats, rfm, cl, rs, flags)
     assert not table.drop(columns=[c for c in table if c.startswith("reasons_")]).isna().any().any()
-    summary = segment.summarize(segment.data_quality(ctx), ident, feats, segment.rfm_summary(rfm, feats), cl, rs,
+    summary = segment.summarize(segment.data_quality(ctx), ident, feats, rfm_summary(rfm, feats), cl, rs,
                                 flags, 0.3)
     segment.write_artifacts(ctx, table, summary, ident)
     mig = segment.rfm_migration(ctx, ident, rfm)
     assert mig.to_numpy().sum() == 2
-    for fig in (segment.plot_rfm(segment.rfm_summary(rfm, feats)), segment.plot_clusters(cl),
-                segment.plot_overlap(rs.members, 0.3), segment.plot_migration(mig)):
-        assert fig is not None
-    text = " ".join([segment.describe_rfm(segment.rfm_summary(rfm, feats)), segment.describe_migration(mig),
+    rfm_sum = rfm_summary(rfm, feats)
+    left, right = segment.plot_rfm(rfm_sum).axes  # one bar per RFM segment, top segment first
+    assert (left.get_title(), right.get_title()) == ("Customers per RFM segment", "Share of net revenue")
+    assert [t.get_text() for t in left.get_yticklabels()] == list(rfm_sum.index[::-1])
+    assert [b.get_width() for b in left.patches] == list(rfm_sum["customers"][::-1])
+    assert [b.get_width() for b in right.patches] == pytest.approx(list(rfm_sum["revenue_share"][::-1] * 100))
+    (ax,) = segment.plot_clusters(cl).axes
+    assert [t.get_text() for t in ax.texts] == ["Only one group: too few customers to cluster"] and not ax.axison
+    ax = segment.plot_overlap(rs.members, 0.3).axes[0]  # the second axes is the colour bar
+    assert ax.get_title() == "Audience overlap (share of the smaller audience)"
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(rs.members.columns)
+    shares = [t.get_text() for t in ax.texts]  # one per pair of audiences; 100 % on a non-empty diagonal
+    assert len(shares) == rs.members.shape[1] ** 2 and shares.count("100%") == int(rs.members.any().sum())
+    ax = segment.plot_migration(mig).axes[0]
+    assert ax.get_title() == "RFM segment migration: last season's cutoff to this season's"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["No purchase yet (1)", "Not yet signed up (1)"]
+    assert [t.get_text() for t in ax.texts] == ["100%", "100%"]  # one per non-empty cell
+    text = " ".join([segment.describe_rfm(rfm_summary(rfm, feats)), segment.describe_migration(mig),
                      segment.describe_suppression(flags), segment.describe_features(feats)])
     assert "nan" not in text.lower()

@@ -236,7 +236,7 @@ def test_atomic_write_keeps_previous_output(tmp_path, monkeypatch):
             raise OSError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(synth.pq, "write_table", flaky)
+    monkeypatch.setattr(pq, "write_table", flaky)
     with pytest.raises(OSError, match="disk full"):
         synth.generate(n_customers=500, seed=2, out_dir=out)
     assert _hashes(out) == before
@@ -256,7 +256,7 @@ def test_failure_while_streaming_keeps_previous_output(tmp_path, monkeypatch):
                 raise OSError("disk full")
             return super().write_table(*args, **kwargs)
 
-    monkeypatch.setattr(synth.pq, "ParquetWriter", FlakyWriter)
+    monkeypatch.setattr(pq, "ParquetWriter", FlakyWriter)
     with pytest.raises(OSError, match="disk full"):
         synth.generate(n_customers=500, seed=2, out_dir=out, chunk_customers=200)
     assert calls["n"] == 7

@@ -21,7 +21,10 @@ signup times only, never emails or phones.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
 
 import ibis
 import numpy as np
@@ -29,7 +32,10 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from playbook.data import cache, warehouse
 from playbook.data.warehouse import Warehouse
+from playbook.report import privacy
+from playbook.report.privacy import pseudonymize
 
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_MIN_DIGITS = 7
@@ -232,10 +238,8 @@ def resolve_customer_ids(t: ibis.Table, merge_map: pd.DataFrame) -> ibis.Table:
 
 
 def _examples(expr: ibis.Table, n: int) -> list[str]:
-    from playbook.report.privacy import pseudonymize
-
     ids = expr.select("customer_id").order_by("customer_id").limit(n).execute()["customer_id"]
-    return [str(x) for x in pseudonymize(ids.astype(str)).tolist()]
+    return [str(x) for x in cast(pd.Series, pseudonymize(ids.astype(str))).tolist()]
 
 
 def defect_audit(wh: Warehouse, n_examples: int = 3) -> pd.DataFrame:
@@ -246,7 +250,7 @@ def defect_audit(wh: Warehouse, n_examples: int = 3) -> pd.DataFrame:
     wh : Warehouse
         Needs ``customers``; ``orders`` and ``events`` when present.
     n_examples : int
-        Example customer ids per defect kind, pseudonymised with :func:`playbook.report.pseudonymize`
+        Example customer ids per defect kind, pseudonymised with :func:`playbook.report.privacy.pseudonymize`
         (HMAC) so the audit can be shown in reports.
 
     Returns
@@ -316,3 +320,25 @@ def _refunds(wh: Warehouse, n: int) -> tuple[int, list[str]]:
     o = wh.table("orders")
     bad = o.filter(o.revenue < 0)
     return int(bad.count().execute()), _examples(bad.select("customer_id").distinct(), n)
+
+
+def cached_identities(wh: Warehouse, root: Path | None = None) -> IdentityResolution:
+    """:func:`resolve_identities`, shared across the campaigns that read the same data.
+
+    Cached by :func:`playbook.data.cache.for_source` (key: the source's files, timezone and
+    encoding, and this module's code); ``root`` is the cache folder (default
+    :func:`playbook.data.cache.cache_dir`).
+    """
+    return cache.for_source("identity", wh, lambda: resolve_identities(wh),
+                            [sys.modules[__name__], warehouse], root=root)
+
+
+def cached_defect_audit(wh: Warehouse, root: Path | None = None) -> pd.DataFrame:
+    """:func:`defect_audit`, shared across the campaigns that read the same data.
+
+    The example ids are pseudonyms, so a keyed fingerprint of the pseudonym key is part of the
+    cache key (a different ``PLAYBOOK_PSEUDONYM_KEY`` recomputes).
+    """
+    settings = {"pseudonym_key": pseudonymize("playbook-cache")}
+    return cache.for_source("defect_audit", wh, lambda: defect_audit(wh),
+                            [sys.modules[__name__], warehouse, privacy], settings, root)

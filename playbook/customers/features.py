@@ -74,6 +74,11 @@ def as_of_instant(day: dt.date | str | pd.Timestamp) -> pd.Timestamp:
         to_utc(pd.Timestamp(day).tz_convert("UTC").normalize() + DAY)
 
 
+def live(features: pd.DataFrame) -> pd.DataFrame:
+    """The analysis base: people who have not asked for erasure (``erased`` false)."""
+    return features[~features["erased"]]
+
+
 def _ts(x: pd.Timestamp) -> ibis.TimestampScalar:
     return ibis.timestamp(x.to_pydatetime())
 

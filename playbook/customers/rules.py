@@ -23,7 +23,7 @@ import difflib
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -105,7 +105,8 @@ def _as_spec(seg: Any) -> SegmentSpec:
     rules = []
     for r in get("rules", []) or []:
         rg = r.get if isinstance(r, dict) else lambda k, d=None, r=r: getattr(r, k, d)
-        rules.append(RuleSpec(field=rg("field"), op=rg("op"), value=rg("value"),
+        # a missing field or operator stays None and is reported when the rule is evaluated
+        rules.append(RuleSpec(field=cast(str, rg("field")), op=cast(str, rg("op")), value=rg("value"),
                               window_days=rg("window_days")))
     return SegmentSpec(name=str(get("name")), rules=rules, match=get("match", "all") or "all",
                        description=get("description"))

@@ -21,14 +21,15 @@ cutoffs share them too.
 The key is the SHA-256 of: the kind; the data source (absolute path) with the relative path,
 size and modification time (ns) of every file in it; a fingerprint of the code that computes the
 result (the source of the modules involved, the package, pandas and Python versions); and the
-settings that change the result (``timezone`` and ``encoding`` of the connection, the orphan
-threshold, a keyed fingerprint of the pseudonym key: never the key itself). Any change to a file
+settings that change the result (``timezone`` and ``encoding`` of the
+:class:`~playbook.data.source.DataSource`, always; the orphan threshold, a keyed fingerprint of
+the pseudonym key: never the key itself). Any change to a file
 of the source, to that code or to those settings gives a new key, so a stale entry is never
 used; old entries are simply left behind (delete ``reports/.cache`` at any time).
 
-Only local sources (a folder of Parquet/CSV files or a DuckDB file) are cached. A connection
-URL (PostgreSQL, BigQuery, Spark ...) is never cached: its content can change without any
-visible file change.
+Only local sources (:attr:`DataSource.is_local <playbook.data.source.DataSource.is_local>`: a
+folder of Parquet/CSV files or a DuckDB file) are cached. A connection URL (PostgreSQL, BigQuery,
+Spark ...) is never cached: its content can change without any visible file change.
 
 Entries live in ``<reports>/.cache/<kind>/<key>.pkl``, next to the campaign's report folder
 (``reports/.cache`` by default; ``PLAYBOOK_CACHE_DIR`` overrides the folder, ``PLAYBOOK_CACHE=off``
@@ -36,10 +37,10 @@ disables the cache). They are pickles written by this package for this
 package (same trust as the code) and written atomically (temp file, rename), so campaigns running
 side by side may both compute a missing entry; the last rename wins and both values are equal.
 
-Notebook wiring (02_segment): ``segment.data_quality(ctx)`` -> ``cache.data_quality(ctx)`` and
-``segment.resolve(ctx)`` -> ``cache.resolve(ctx)``; the audit cell
-``validate.validate(ctx.wh, orphan_threshold=...)`` -> ``cache.validation(ctx)``. Return values
-are identical to the uncached calls.
+Wiring: this foundation module knows no domain. The customer results are cached by their own
+module through :func:`for_source` (:func:`playbook.customers.cleaning.cached_identities`,
+:func:`playbook.customers.cleaning.cached_defect_audit`); the segment step calls those and
+:func:`validation`. Return values are identical to the uncached calls.
 """
 
 from __future__ import annotations
@@ -51,12 +52,18 @@ import logging
 import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+import pandas as pd
+
+from playbook import __version__
+from playbook.data import contract, validate, warehouse
+from playbook.data.source import DataSource
+from playbook.data.warehouse import Warehouse
+from playbook.files import atomic_write
 from playbook.paths import project_root
 
 T = TypeVar("T")
@@ -87,25 +94,25 @@ def enabled() -> bool:
     return os.environ.get(CACHE_SWITCH_ENV, "on").strip().lower() not in {"off", "0", "false", "no"}
 
 
-def source_fingerprint(source: str | os.PathLike[str]) -> dict[str, Any] | None:
+def source_fingerprint(source: DataSource) -> dict[str, Any] | None:
     """Identify the content of a local data source by its files' paths, sizes and mtimes.
 
     Parameters
     ----------
-    source : path or str
-        A folder (every file below it counts, e.g. ``customers.parquet`` or
+    source : DataSource
+        A local source: a folder (every file below it counts, e.g. ``customers.parquet`` or
         ``orders/part-0.parquet``) or a single file (a DuckDB database).
 
     Returns
     -------
     dict or None
         ``{"source": absolute path, "files": [[relative path, size bytes, mtime ns], ...]}``;
-        None for a connection URL or a path that does not exist (not cacheable).
+        None for a source that is not local (a connection URL) or a path that does not exist
+        (not cacheable).
     """
-    text = str(source)
-    if "://" in text:
+    if not source.is_local:
         return None
-    path = Path(text).resolve()
+    path = Path(source.location).resolve()
     if path.is_file():
         st = path.stat()
         return {"source": str(path), "files": [[path.name, st.st_size, st.st_mtime_ns]]}
@@ -122,10 +129,6 @@ def source_fingerprint(source: str | os.PathLike[str]) -> dict[str, Any] | None:
 def code_version(modules: Sequence[ModuleType]) -> str:
     """Fingerprint of the code that computes a result: the source of ``modules``, the
     package version, and the pandas and Python versions (pickles follow them)."""
-    import pandas as pd
-
-    from playbook import __version__
-
     h = hashlib.sha256()
     for mod in modules:
         h.update(mod.__name__.encode())
@@ -134,7 +137,7 @@ def code_version(modules: Sequence[ModuleType]) -> str:
     return h.hexdigest()
 
 
-def cache_key(kind: str, source: str | os.PathLike[str], modules: Sequence[ModuleType],
+def cache_key(kind: str, source: DataSource, modules: Sequence[ModuleType],
               settings: Mapping[str, Any] | None = None) -> str | None:
     """SHA-256 key of a data-only result; None when the source is not cacheable (a URL).
 
@@ -142,17 +145,19 @@ def cache_key(kind: str, source: str | os.PathLike[str], modules: Sequence[Modul
     ----------
     kind : str
         What is cached (``identity``, ``defect_audit`` ...).
-    source : path or str
-        The data source (see :func:`source_fingerprint`).
+    source : DataSource
+        The data source (see :func:`source_fingerprint`); its ``timezone`` and ``encoding`` are
+        always part of the key.
     modules : sequence of module
         The modules whose code computes the result (see :func:`code_version`).
     settings : mapping, optional
-        JSON-serialisable settings that change the result (timezone, thresholds ...).
+        Other JSON-serialisable settings that change the result (thresholds ...).
     """
     fp = source_fingerprint(source)
     if fp is None:
         return None
-    payload = {"kind": kind, "data": fp, "code": code_version(modules), "settings": dict(settings or {})}
+    payload = {"kind": kind, "data": fp, "code": code_version(modules),
+               "settings": {"timezone": source.timezone, "encoding": source.encoding, **(settings or {})}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -170,7 +175,7 @@ def cached(kind: str, key: str | None, compute: Callable[[], T], root: Path | No
     if path.is_file():
         try:
             with path.open("rb") as fh:
-                value = pickle.load(fh)
+                value: T = pickle.load(fh)
         except Exception as exc:  # noqa: BLE001 - a broken entry is recomputed, never fatal
             log.warning("cache entry %s unreadable (%s); recomputing", path, exc)
         else:
@@ -178,15 +183,7 @@ def cached(kind: str, key: str | None, compute: Callable[[], T], root: Path | No
             log.info("cache hit: %s %s", kind, key[:12])
             return value
     value = compute()
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{key[:12]}-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)))
     LAST[kind] = "miss"
     return value
 
@@ -196,66 +193,45 @@ def cached(kind: str, key: str | None, compute: Callable[[], T], root: Path | No
 # --------------------------------------------------------------------------------------------
 
 
-def _connection_settings(wh: Any, encoding: str | None) -> dict[str, Any]:
-    return {"timezone": getattr(wh, "timezone", None), "encoding": encoding}
-
-
-def identity_resolution(wh: Any, encoding: str | None = None, root: Path | None = None) -> Any:
-    """:func:`playbook.customers.cleaning.resolve_identities`, shared across campaigns of one source.
+def for_source(kind: str, wh: Warehouse, compute: Callable[[], T], modules: Sequence[ModuleType],
+               settings: Mapping[str, Any] | None = None, root: Path | None = None) -> T:
+    """``compute()``, shared across the campaigns that read the same data as ``wh``.
 
     Parameters
     ----------
+    kind : str
+        What is cached (one folder per kind).
     wh : Warehouse
-        The connected source (``wh.source`` is fingerprinted).
-    encoding : str, optional
-        CSV encoding the warehouse was connected with (part of the key).
+        The connected source; ``wh.source`` (files, timezone, encoding) is part of the key.
+    compute : callable
+        Computes the result from ``wh`` alone (no campaign setting).
+    modules : sequence of module
+        The modules whose code computes the result (part of the key).
+    settings : mapping, optional
+        Other settings that change the result (part of the key).
     root : Path, optional
         Cache folder; default :func:`cache_dir`.
     """
-    from playbook.customers import cleaning
-    from playbook.data import warehouse
-
-    key = cache_key("identity", wh.source, [cleaning, warehouse], _connection_settings(wh, encoding))
-    return cached("identity", key, lambda: cleaning.resolve_identities(wh), root)
+    return cached(kind, cache_key(kind, wh.source, modules, settings), compute, root)
 
 
-def defect_audit(wh: Any, encoding: str | None = None, root: Path | None = None) -> Any:
-    """:func:`playbook.customers.cleaning.defect_audit`, shared across campaigns of one source.
-
-    The example ids are pseudonyms, so a keyed fingerprint of the pseudonym key is part of the
-    key (a different ``PLAYBOOK_PSEUDONYM_KEY`` recomputes).
-    """
-    from playbook.customers import cleaning
-    from playbook.data import warehouse
-    from playbook.report import privacy
-
-    settings = {**_connection_settings(wh, encoding), "pseudonym_key": privacy.pseudonymize("playbook-cache")}
-    key = cache_key("defect_audit", wh.source, [cleaning, warehouse, privacy], settings)
-    return cached("defect_audit", key, lambda: cleaning.defect_audit(wh), root)
-
-
-def validation_report(wh: Any, orphan_threshold: int = 0, encoding: str | None = None,
-                      root: Path | None = None) -> Any:
+def validation_report(wh: Warehouse, orphan_threshold: int = 0,
+                      root: Path | None = None) -> validate.ValidationReport:
     """:func:`playbook.data.validate.validate`, shared across campaigns of one source and threshold."""
-    from playbook.data import contract as schema
-    from playbook.data import validate, warehouse
-
-    settings = {**_connection_settings(wh, encoding), "orphan_threshold": orphan_threshold}
-    key = cache_key("validation", wh.source, [validate, warehouse, schema], settings)
-    return cached("validation", key, lambda: validate.validate(wh, orphan_threshold=orphan_threshold), root)
+    return for_source("validation", wh, lambda: validate.validate(wh, orphan_threshold=orphan_threshold),
+                      [validate, warehouse, contract], {"orphan_threshold": orphan_threshold}, root)
 
 
-def resolve(ctx: Any) -> Any:
-    """Drop-in for ``segment.resolve(ctx)`` (02_segment) using the cache."""
-    return identity_resolution(ctx.wh, ctx.cfg.data.encoding, cache_dir(ctx.cfg))
+class StepLike(Protocol):
+    """What the drop-ins read of a step context: the warehouse and the campaign config."""
+
+    @property
+    def wh(self) -> Warehouse: ...
+
+    @property
+    def cfg(self) -> Any: ...
 
 
-def data_quality(ctx: Any) -> Any:
-    """Drop-in for ``segment.data_quality(ctx)`` (02_segment) using the cache."""
-    return defect_audit(ctx.wh, ctx.cfg.data.encoding, cache_dir(ctx.cfg))
-
-
-def validation(ctx: Any) -> Any:
+def validation(ctx: StepLike) -> validate.ValidationReport:
     """Drop-in for ``validate.validate(ctx.wh, orphan_threshold=ctx.cfg.data.orphan_threshold)``."""
-    return validation_report(ctx.wh, ctx.cfg.data.orphan_threshold, ctx.cfg.data.encoding,
-                             cache_dir(ctx.cfg))
+    return validation_report(ctx.wh, ctx.cfg.data.orphan_threshold, cache_dir(ctx.cfg))

@@ -32,6 +32,7 @@ import functools
 from collections.abc import Callable, Iterable
 
 import holidays
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from dateutil.easter import easter
@@ -153,7 +154,8 @@ EVENTS: dict[str, EventFn] = {
     "back_to_school": _back_to_school,
 }
 
-_EVENT_NAMES: dict[str, str] = {
+#: Display name of each retail event (charts, the season calendar).
+EVENT_NAMES: dict[str, str] = {
     "black_friday": "Black Friday",
     "cyber_monday": "Cyber Monday",
     "christmas": "Christmas",
@@ -247,9 +249,9 @@ def retail_events(countries: Iterable[str], years: Iterable[int]) -> pd.DataFram
             rows.append((day, country, "public_holiday", "public_holiday", str(label)))
         for event, fn in EVENTS.items():
             for year in years:
-                day = fn(country, year)
-                if day is not None:
-                    rows.append((day, country, event, "retail", _EVENT_NAMES[event]))
+                event_day = fn(country, year)
+                if event_day is not None:
+                    rows.append((event_day, country, event, "retail", EVENT_NAMES[event]))
     frame = pd.DataFrame(rows, columns=["date", "country", "event", "kind", "name"])
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     return frame.sort_values(["country", "date", "kind", "event"], kind="stable").reset_index(drop=True)
@@ -465,8 +467,6 @@ def plot_season_timeline(cal: pd.DataFrame, start: dt.date | str, end: dt.date |
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-
     countries = sorted(cal["country"].unique()) if not cal.empty else []
     fig, ax = plt.subplots(figsize=(11, 1.2 + 0.55 * max(len(countries), 1)))
     s0, s1 = pd.Timestamp(start), pd.Timestamp(end)

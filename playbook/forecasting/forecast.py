@@ -1,39 +1,5 @@
-"""Daily demand forecast for the campaign window, with prediction intervals and backtests.
-
-Model
------
-Daily revenue or orders ``y`` are modelled on the log scale, ``z = log(max(y, 0) + c)`` with a
-small offset ``c`` (1 for counts; 5 % of the median day for money, so that quiet days do not
-dominate), as a regression on
-
-* a linear trend (years since the start of the training data),
-* weekday dummies (weekly seasonality),
-* ``annual_order`` pairs of Fourier terms of period 365.25 days (annual seasonality),
-* retail-event features from :func:`playbook.forecasting.calendar.event_features` (peak day, ramp before /
-  after, post-promotion dip), weighted by the country mix of the series,
-
-with errors that are either independent (``"regression"``, statsmodels OLS), AR(1)
-(``"sarimax"``: statsmodels SARIMAX(1,0,0) fitted to the OLS residuals, a two-step regression
-with AR errors) or a random-walk level plus noise (``"ucm"``: statsmodels UnobservedComponents
-"local level" on the OLS residuals, which adapts to level shifts). Estimating the regression
-inside the state-space likelihood gave the same coefficients here but took 10-20 s per fit
-against milliseconds. :func:`choose_model` picks the one with the lowest backtest MASE. The effect of
-an event on its peak day is the multiplier ``exp(coef)`` of its peak column.
-
-Prediction intervals are the model's Gaussian intervals on the log scale, transformed back
-(quantiles survive a monotone transform); the point forecast is the back-transformed mean
-``exp(mu + s^2 / 2) - c``. Intervals therefore include the noise of a single day and the
-uncertainty of the AR/level process, not the uncertainty of future event effects beyond the
-coefficient's standard error.
-
-Baseline and metrics
---------------------
-The seasonal-naive baseline predicts each day by the same weekday a year earlier
-(``y[t - 364]``); its intervals come from the empirical quantiles of the training errors
-``y[t] - y[t - 364]``. MASE (Hyndman & Koehler 2006) divides the forecast MAE by the in-sample
-MAE of the weekly naive forecast ``y[t - 7]`` on the training data, so model and baseline share
-one scale and MASE(model) < MASE(baseline) means the model's MAE is lower. Coverage is the
-share of actual days inside the 80 % / 95 % intervals.
+"""Campaign forecast: the chosen model of :mod:`playbook.forecasting.model` applied to the total,
+each country and each category of the campaign window, and its charts.
 
 Breakdowns
 ----------
@@ -46,7 +12,7 @@ same weekday-aligned window of the comparison seasons (7-day centred average), a
 total's mean and quantiles. Category intervals therefore ignore category-specific noise and
 are too narrow for small categories; that is stated in the report.
 
-Fallbacks (stated in :attr:`DemandForecaster.notes_`): less than 365 days of history -> no
+Fallbacks (stated in :attr:`playbook.forecasting.model.DemandForecaster.notes_`): less than 365 days of history -> no
 annual terms (events that never occurred in the history are dropped); less than 28 days -> the
 mean of the last days by weekday, flat; no history -> zeros with a note. A country without
 history gets the total times its recent share.
@@ -67,443 +33,32 @@ Only days of the campaign window are written.
 from __future__ import annotations
 
 import datetime as dt
-import re
-import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import stats
+from threadpoolctl import threadpool_limits
 
-from playbook.errors import DataError
-from playbook.forecasting.calendar import event_features
-from playbook.report.charts import empty_chart
+from playbook.data.warehouse import daily_sales
+from playbook.forecasting.model import (
+    LEVELS,
+    MIN_MODEL_DAYS,
+    MODELS,
+    SEASONAL_LAG,
+    DemandForecaster,
+    backtest,
+    backtest_folds,
+    backtest_summary,
+    choose_model,
+    level_columns,
+)
+from playbook.report.charts import empty_chart, money_formatter
 
-#: Forecast models to choose from by backtest.
-MODELS: tuple[str, ...] = ("regression", "sarimax", "ucm")
-#: Days between a day and "the same weekday last year".
-SEASONAL_LAG = 364
-#: Quantile levels of the intervals (central 80 % and 95 %).
-LEVELS: tuple[float, ...] = (0.80, 0.95)
+#: Columns of ``forecast.parquet`` (module docstring).
 FORECAST_COLUMNS = ["day", "metric", "dimension", "value", "mean", "lo80", "hi80", "lo95", "hi95", "model"]
-MIN_ANNUAL_DAYS = 365
-MIN_MODEL_DAYS = 28
-
-
-# --------------------------------------------------------------------------------------------
-# Design matrix
-
-
-def fourier_terms(days: pd.DatetimeIndex, period: float, order: int) -> pd.DataFrame:
-    """Sine/cosine pairs ``sin(2 pi k t / period)``, ``cos(...)`` for k = 1..order, t = day of
-    the Unix epoch (so terms are comparable between training and forecast days)."""
-    t = (days - pd.Timestamp("1970-01-01")).days.to_numpy(float)
-    cols = {}
-    for k in range(1, order + 1):
-        cols[f"sin{k}_{period:g}"] = np.sin(2 * np.pi * k * t / period)
-        cols[f"cos{k}_{period:g}"] = np.cos(2 * np.pi * k * t / period)
-    return pd.DataFrame(cols, index=days)
-
-
-def design_matrix(
-    days: pd.DatetimeIndex,
-    countries: Sequence[str],
-    weights: dict[str, float] | None = None,
-    annual_order: int = 4,
-    origin: pd.Timestamp | None = None,
-) -> pd.DataFrame:
-    """Regressors for :class:`DemandForecaster` (without the constant).
-
-    Columns: ``trend`` (years since ``origin``), ``dow1``..``dow6`` (Tuesday..Sunday against
-    Monday), Fourier terms of the year, and the event features of ``countries``.
-    """
-    days = pd.DatetimeIndex(days)
-    origin = days[0] if origin is None else origin
-    parts = [pd.DataFrame({"trend": (days - origin).days.to_numpy(float) / 365.25}, index=days)]
-    dow = days.day_of_week
-    parts.append(pd.DataFrame({f"dow{k}": (dow == k).astype(float) for k in range(1, 7)}, index=days))
-    if annual_order > 0:
-        parts.append(fourier_terms(days, 365.25, annual_order))
-    parts.append(event_features(days, countries, weights))
-    return pd.concat(parts, axis=1)
-
-
-def _offset(y: np.ndarray, metric: str) -> float:
-    if metric == "orders":
-        return 1.0
-    pos = y[y > 0]
-    return max(1.0, 0.05 * float(np.median(pos))) if len(pos) else 1.0
-
-
-# --------------------------------------------------------------------------------------------
-# The estimator
-
-
-@dataclass
-class _Fitted:
-    columns: list[str]
-    result: object  # statsmodels OLS results
-    resid_model: object  # statsmodels state-space results of the residuals, or None
-
-
-class DemandForecaster:
-    """Log-linear daily demand model with weekly, annual and event effects.
-
-    Parameters
-    ----------
-    model : {"regression", "sarimax", "ucm"}
-        Error structure (see the module docstring).
-    metric : {"revenue", "orders"}
-        Only sets the log offset (1 for counts, 5 % of the median day for money).
-    countries : sequence of str
-        Countries of the series (their events are the features).
-    weights : dict, optional
-        Country mix ``{country: share}`` used to weight the event features.
-    annual_order : int
-        Fourier pairs of the annual cycle (dropped when the history is shorter than a year).
-
-    Attributes
-    ----------
-    fitted_ : _Fitted
-        Statsmodels results and the regressor columns used.
-    offset_ : float
-        Log offset ``c``.
-    notes_ : list of str
-        Fallbacks used and dropped features, in plain language.
-    """
-
-    def __init__(
-        self,
-        model: str = "sarimax",
-        metric: str = "revenue",
-        countries: Sequence[str] = ("US",),
-        weights: dict[str, float] | None = None,
-        annual_order: int = 4,
-    ) -> None:
-        self.model = model
-        self.metric = metric
-        self.countries = countries
-        self.weights = weights
-        self.annual_order = annual_order
-
-    # -- fit -------------------------------------------------------------------------------
-    def fit(self, y: pd.Series) -> DemandForecaster:
-        """Fit to a daily series ``y`` (index: consecutive days; values >= 0)."""
-        if self.model not in MODELS:
-            raise ValueError(f"Unknown forecast model {self.model!r}. Choose from {list(MODELS)}")
-        y = _as_daily(y)
-        self.notes_: list[str] = []
-        self.last_day_ = y.index[-1] if len(y) else None
-        self.y_ = y
-        self.offset_ = _offset(y.to_numpy(float), self.metric)
-        if len(y) < MIN_MODEL_DAYS:
-            self.mode_ = "empty" if len(y) == 0 else "weekday-mean"
-            self.notes_.append(
-                f"Only {len(y)} days of history: the forecast is the recent average by weekday, "
-                "without seasonality or event effects." if len(y) else
-                "No history at all: the forecast is zero; provide past orders to forecast demand.")
-            return self
-        self.mode_ = self.model
-        order = self.annual_order if len(y) >= MIN_ANNUAL_DAYS else 0
-        if order == 0 and self.annual_order > 0:
-            self.notes_.append(f"Less than a year of history ({len(y)} days): no annual seasonality.")
-        self.origin_ = y.index[0]
-        self.order_ = order
-        X = design_matrix(y.index, self.countries, self.weights, order, self.origin_)
-        keep = [c for c in X.columns if X[c].abs().sum() > 0 and X[c].nunique() > 1]
-        self.columns_ = keep
-        z = np.log(np.clip(y.to_numpy(float), 0, None) + self.offset_)
-        self.fitted_ = _fit(self.model, z, X[keep])
-        return self
-
-    # -- predict ---------------------------------------------------------------------------
-    def predict(self, start: dt.date | str, end: dt.date | str, levels: Iterable[float] = LEVELS) -> pd.DataFrame:
-        """Daily forecast from the day after the training data to ``end``; rows from ``start``.
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``day``, ``mean``, and ``lo{p}``/``hi{p}`` for each level (p in percent).
-        """
-        first = self.last_day_ + pd.Timedelta(days=1) if self.last_day_ is not None else pd.Timestamp(start)
-        days = pd.date_range(min(first, pd.Timestamp(start)), pd.Timestamp(end), freq="D")
-        if self.last_day_ is not None and pd.Timestamp(start) <= self.last_day_:
-            raise ValueError(f"Forecast start {start} is not after the last training day {self.last_day_:%Y-%m-%d}")
-        if self.mode_ in ("empty", "weekday-mean"):
-            out = self._predict_flat(days, levels)
-        else:
-            out = self._predict_model(days, levels)
-        return out[out["day"] >= pd.Timestamp(start)].reset_index(drop=True)
-
-    def _predict_flat(self, days: pd.DatetimeIndex, levels) -> pd.DataFrame:
-        out = pd.DataFrame({"day": days})
-        if self.mode_ == "empty":
-            for col in ["mean", *_level_cols(levels)]:
-                out[col] = 0.0
-            return out
-        y = self.y_
-        by_dow = y.groupby(y.index.day_of_week).mean()
-        sd = float(y.std(ddof=1)) if len(y) > 1 else 0.0
-        mean = days.day_of_week.map(by_dow).to_numpy(float)
-        mean = np.where(np.isnan(mean), float(y.mean()), mean)
-        out["mean"] = mean
-        for p in levels:
-            q = stats.norm.ppf(0.5 + p / 2)
-            out[f"lo{int(p * 100)}"] = np.clip(mean - q * sd, 0, None)
-            out[f"hi{int(p * 100)}"] = mean + q * sd
-        return out
-
-    def _predict_model(self, days: pd.DatetimeIndex, levels) -> pd.DataFrame:
-        X = design_matrix(days, self.countries, self.weights, self.order_, self.origin_)
-        X = X.reindex(columns=self.columns_, fill_value=0.0)
-        mu, se = _forecast(self.model, self.fitted_, X)
-        c = self.offset_
-        out = pd.DataFrame({"day": days, "mean": np.clip(np.exp(mu + se**2 / 2) - c, 0, None)})
-        for p in levels:
-            q = stats.norm.ppf(0.5 + p / 2)
-            out[f"lo{int(p * 100)}"] = np.clip(np.exp(mu - q * se) - c, 0, None)
-            out[f"hi{int(p * 100)}"] = np.clip(np.exp(mu + q * se) - c, 0, None)
-        return out
-
-    # -- effects ---------------------------------------------------------------------------
-    def event_effects(self) -> pd.DataFrame:
-        """Estimated event effects: ``feature``, ``multiplier`` = exp(coef) with a 95 % interval
-        (``lo95``, ``hi95``); for a peak column the multiplier on the peak day, for a ``_dip``
-        column on each day of the dip, for a ``_ramp`` column at full ramp weight."""
-        if self.mode_ in ("empty", "weekday-mean"):
-            return pd.DataFrame(columns=["feature", "coef", "se", "multiplier", "lo95", "hi95"])
-        params, bse = _params(self.model, self.fitted_)
-        rows = []
-        for col in self.columns_:
-            if not _is_event_column(col):
-                continue
-            b, s = float(params[col]), float(bse[col])
-            rows.append({"feature": col, "coef": b, "se": s, "multiplier": np.exp(b),
-                         "lo95": np.exp(b - 1.96 * s), "hi95": np.exp(b + 1.96 * s)})
-        return pd.DataFrame(rows, columns=["feature", "coef", "se", "multiplier", "lo95", "hi95"])
-
-
-def _is_event_column(col: str) -> bool:
-    return col != "trend" and re.fullmatch(r"dow\d|(sin|cos)\d+_[\d.]+", col) is None
-
-
-def _level_cols(levels) -> list[str]:
-    return [f"{side}{int(p * 100)}" for p in levels for side in ("lo", "hi")]
-
-
-def _as_daily(y: pd.Series) -> pd.Series:
-    y = y.astype(float).copy()
-    y.index = pd.DatetimeIndex(y.index).normalize()
-    if len(y) == 0:
-        return y
-    full = pd.date_range(y.index.min(), y.index.max(), freq="D")
-    return y.groupby(level=0).sum().reindex(full, fill_value=0.0)
-
-
-def _fit(model: str, z: np.ndarray, X: pd.DataFrame) -> _Fitted:
-    """OLS on the regressors, then (``sarimax``/``ucm``) a time-series model of its residuals.
-
-    Two-step regression with ARMA errors: estimating the ~40 regression coefficients inside the
-    state-space likelihood takes 10-20 s per fit, the residual model alone milliseconds, and
-    the coefficients barely differ when the residual autocorrelation is modest.
-    """
-    import statsmodels.api as sm
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
-    from statsmodels.tsa.statespace.structural import UnobservedComponents
-
-    Xc = sm.add_constant(X.to_numpy(float), has_constant="add")
-    ols = sm.OLS(z, Xc).fit()
-    if model == "regression":
-        return _Fitted(list(X.columns), ols, None)
-    resid = np.asarray(ols.resid)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if model == "sarimax":
-            mod = SARIMAX(resid, order=(1, 0, 0), trend="n")
-        else:
-            mod = UnobservedComponents(resid, level="llevel")
-        res = mod.fit(disp=False)
-    return _Fitted(list(X.columns), ols, res)
-
-
-def _forecast(model: str, fitted: _Fitted, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of the log-scale predictive distribution."""
-    import statsmodels.api as sm
-
-    ols = fitted.result
-    Xc = sm.add_constant(X.to_numpy(float), has_constant="add")
-    pred = ols.get_prediction(Xc).summary_frame(alpha=0.05)
-    mu = pred["mean"].to_numpy()
-    param_var = pred["mean_se"].to_numpy() ** 2
-    if fitted.resid_model is None:
-        return mu, np.sqrt(param_var + ols.scale)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fc = fitted.resid_model.get_forecast(steps=len(X))
-    return mu + np.asarray(fc.predicted_mean), np.sqrt(param_var + np.asarray(fc.var_pred_mean))
-
-
-def _params(model: str, fitted: _Fitted) -> tuple[pd.Series, pd.Series]:
-    """Regression coefficients and standard errors (the OLS step), by regressor name."""
-    res = fitted.result
-    names = fitted.columns
-    return pd.Series(np.asarray(res.params)[1:], index=names), pd.Series(np.asarray(res.bse)[1:], index=names)
-
-
-# --------------------------------------------------------------------------------------------
-# Baseline and metrics
-
-
-def seasonal_naive(y: pd.Series, start, end, levels: Iterable[float] = LEVELS, lag: int = SEASONAL_LAG) -> pd.DataFrame:
-    """Same weekday last year: ``y[t - lag]``, with empirical-quantile intervals.
-
-    Parameters
-    ----------
-    y : Series
-        Daily history (training data only).
-    start, end : date
-        Days to forecast; every ``t - lag`` must lie in ``y``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``day``, ``mean`` and interval columns like :meth:`DemandForecaster.predict`.
-    """
-    y = _as_daily(y)
-    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
-    past = days - pd.Timedelta(days=lag)
-    if len(y) == 0 or past.min() < y.index.min() or past.max() > y.index.max():
-        raise DataError(
-            f"Seasonal-naive forecast for {days[0]:%Y-%m-%d}..{days[-1]:%Y-%m-%d} needs history from "
-            f"{past.min():%Y-%m-%d} to {past.max():%Y-%m-%d}; it covers "
-            f"{'nothing' if len(y) == 0 else f'{y.index.min():%Y-%m-%d}..{y.index.max():%Y-%m-%d}'}."
-        )
-    mean = y.reindex(past).to_numpy(float)
-    err = (y - y.shift(lag)).dropna().to_numpy(float)
-    out = pd.DataFrame({"day": days, "mean": mean})
-    for p in levels:
-        lo, hi = (np.quantile(err, [0.5 - p / 2, 0.5 + p / 2]) if len(err) >= 20 else (-np.inf, np.inf))
-        out[f"lo{int(p * 100)}"] = np.clip(mean + lo, 0, None)
-        out[f"hi{int(p * 100)}"] = mean + hi
-    return out
-
-
-def mase_scale(y_train: pd.Series, m: int = 7) -> float:
-    """In-sample MAE of the naive forecast ``y[t - m]`` (the MASE denominator)."""
-    y = _as_daily(y_train).to_numpy(float)
-    if len(y) <= m:
-        raise DataError(f"MASE needs more than {m} training days; got {len(y)}.")
-    return float(np.mean(np.abs(y[m:] - y[:-m])))
-
-
-def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
-    """Mean absolute scaled error (Hyndman & Koehler 2006)."""
-    return float(np.mean(np.abs(np.asarray(actual) - np.asarray(forecast))) / scale) if scale > 0 else float("nan")
-
-
-def coverage(actual: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
-    """Share of ``actual`` values inside ``[lo, hi]``."""
-    a = np.asarray(actual)
-    return float(np.mean((a >= np.asarray(lo)) & (a <= np.asarray(hi))))
-
-
-# --------------------------------------------------------------------------------------------
-# Backtest
-
-
-def backtest_folds(
-    cutoff: dt.date | str,
-    season_start: dt.date | str,
-    season_end: dt.date | str,
-    comparison_seasons: Sequence[tuple[str, dt.date | str, dt.date | str]],
-    history_start: dt.date | str,
-    rolling: int = 2,
-    step_days: int = 91,
-) -> pd.DataFrame:
-    """Rolling-origin folds: one per past season, plus ``rolling`` off-season folds.
-
-    A season fold keeps the campaign's lead time: origin = season start - (campaign start -
-    cutoff). Off-season folds end at the cutoff and step back ``step_days``, with the campaign's
-    horizon. Folds without a year of training history (the seasonal-naive baseline needs
-    ``t - 364``) are left out.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``fold``, ``origin`` (last training day), ``start``, ``end`` (evaluation window).
-    """
-    cut, s0, s1 = pd.Timestamp(cutoff), pd.Timestamp(season_start), pd.Timestamp(season_end)
-    h0 = pd.Timestamp(history_start)
-    lead = (s0 - cut).days
-    horizon = (s1 - cut).days
-    rows = []
-    for name, a, b in comparison_seasons:
-        a, b = pd.Timestamp(a), pd.Timestamp(b)
-        rows.append((name, a - pd.Timedelta(days=lead), a, b))
-    for k in range(1, rolling + 1):
-        end = cut - pd.Timedelta(days=step_days * (k - 1))
-        origin = end - pd.Timedelta(days=horizon)
-        rows.append((f"rolling-{k}", origin, origin + pd.Timedelta(days=1), end))
-    folds = pd.DataFrame(rows, columns=["fold", "origin", "start", "end"])
-    ok = ((folds["origin"] - h0).dt.days >= MIN_ANNUAL_DAYS) & (folds["end"] <= cut)
-    ok &= (folds["start"] - pd.Timedelta(days=SEASONAL_LAG)) >= h0
-    return folds[ok].sort_values("origin", ignore_index=True)
-
-
-def backtest(
-    y: pd.Series,
-    folds: pd.DataFrame,
-    countries: Sequence[str],
-    weights: dict[str, float] | None = None,
-    metric: str = "revenue",
-    models: Sequence[str] = MODELS,
-    annual_order: int = 4,
-) -> pd.DataFrame:
-    """Rolling-origin backtest of each model and the seasonal-naive baseline.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per fold and method (``method`` = a model name or ``"seasonal_naive"``):
-        ``fold``, ``method``, ``mase``, ``mae``, ``bias`` (mean forecast - actual), ``cov80``,
-        ``cov95``, ``actual_total``, ``forecast_total``.
-    """
-    y = _as_daily(y)
-    rows = []
-    for f in folds.itertuples(index=False):
-        train = y[y.index <= f.origin]
-        actual = y.reindex(pd.date_range(f.start, f.end, freq="D")).to_numpy(float)
-        scale = mase_scale(train)
-        preds = {"seasonal_naive": seasonal_naive(train, f.start, f.end)}
-        for m in models:
-            est = DemandForecaster(m, metric, countries, weights, annual_order).fit(train)
-            preds[m] = est.predict(f.start, f.end)
-        for method, p in preds.items():
-            rows.append({"fold": f.fold, "method": method,
-                         "mase": mase(actual, p["mean"], scale),
-                         "mae": float(np.mean(np.abs(actual - p["mean"]))),
-                         "bias": float(np.mean(p["mean"] - actual)),
-                         "cov80": coverage(actual, p["lo80"], p["hi80"]),
-                         "cov95": coverage(actual, p["lo95"], p["hi95"]),
-                         "actual_total": float(actual.sum()), "forecast_total": float(p["mean"].sum())})
-    return pd.DataFrame(rows)
-
-
-def backtest_summary(bt: pd.DataFrame) -> pd.DataFrame:
-    """Mean MASE, coverage and bias per method over the folds, best MASE first."""
-    if bt.empty:
-        return pd.DataFrame(columns=["method", "mase", "cov80", "cov95", "bias", "folds"])
-    g = bt.groupby("method").agg(mase=("mase", "mean"), cov80=("cov80", "mean"), cov95=("cov95", "mean"),
-                                 bias=("bias", "mean"), folds=("fold", "count"))
-    return g.sort_values("mase").reset_index()
-
-
-def choose_model(bt: pd.DataFrame, default: str = "sarimax") -> str:
-    """The model (not the baseline) with the lowest mean backtest MASE; ``default`` if no folds."""
-    s = backtest_summary(bt)
-    s = s[s["method"] != "seasonal_naive"]
-    return default if s.empty else str(s.iloc[0]["method"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,7 +94,7 @@ def reconcile_to_total(parts: pd.DataFrame, total: pd.DataFrame) -> pd.DataFrame
     ``parts`` has ``day``, ``value``, ``mean`` and interval columns; the same factor is applied
     to the intervals (proportional top-down reconciliation).
     """
-    cols = ["mean", *_level_cols(LEVELS)]
+    cols = ["mean", *level_columns(LEVELS)]
     s = parts.groupby("day")["mean"].transform("sum")
     tot = parts["day"].map(total.set_index("day")["mean"])
     share = np.where(s > 0, parts["mean"] / s.where(s > 0, 1.0), 1.0 / parts.groupby("day")["mean"].transform("size"))
@@ -644,8 +199,6 @@ def forecast_campaign(
         ``multiplier``, ``lo95``, ``hi95``), ``notes`` (fallbacks), ``history`` (daily totals up
         to the cutoff: ``day``, ``revenue``, ``orders``).
     """
-    from threadpoolctl import threadpool_limits
-
     # dozens of small state-space fits (matrices of a few rows): multi-threaded BLAS only adds
     # thread wake-ups; one thread cut the plan kernel's CPU by ~25 % on the sample.
     with threadpool_limits(limits=1, user_api="blas"):
@@ -655,8 +208,6 @@ def forecast_campaign(
 
 def _forecast_campaign(wh, countries, history_start, cutoff, start, end, comparison_seasons, metrics,
                        models, rolling_folds, annual_order, breakdowns) -> CampaignForecast:
-    from playbook.data.warehouse import daily_sales
-
     cut = pd.Timestamp(cutoff)
     countries = [c.upper() for c in countries]
     by_country = daily_sales(wh, history_start, cut, by=("country",))
@@ -707,22 +258,38 @@ def _share_fallback(total: pd.DataFrame, y: pd.Series, yc: pd.Series, country: s
     recent_total = float(y.iloc[-56:].sum()) if len(y) else 0.0
     share = float(yc.iloc[-56:].sum()) / recent_total if recent_total > 0 and len(yc) else 0.0
     out = total.copy()
-    for c in ["mean", *_level_cols(LEVELS)]:
+    for c in ["mean", *level_columns(LEVELS)]:
         out[c] = out[c] * share
     return out.assign(value=country, model="fallback-share")
 
 
 def _by_category(wh, history_start, cut, start, end, metric, total, seasons) -> pd.DataFrame:
-    from playbook.data.warehouse import daily_sales
-
     by_cat = daily_sales(wh, history_start, cut, by=("category",))
     by_cat = by_cat[by_cat["category"] != "unknown"]
     shares = category_shares(by_cat, metric, start, end, seasons)
     t = total.set_index("day")
     out = shares.copy()
-    for c in ["mean", *_level_cols(LEVELS)]:
+    for c in ["mean", *level_columns(LEVELS)]:
         out[c] = out["share"] * out["day"].map(t[c])
     return out.drop(columns="share").assign(metric=metric, dimension="category", model="top-down")
+
+
+
+def backtest_numbers(cf: CampaignForecast, metric: str = "revenue") -> dict[str, Any]:
+    """Mean backtest MASE of the chosen model and of seasonal naive, and the model's coverage.
+
+    Returns
+    -------
+    dict
+        ``model`` (name), ``mase_model``, ``mase_naive``, ``cov80``, ``cov95`` (shares of actual
+        days inside the intervals) and ``folds``; empty without a backtest.
+    """
+    if cf.backtest.empty:
+        return {}
+    s = backtest_summary(cf.backtest[cf.backtest["metric"] == metric]).set_index("method")
+    m = cf.model[metric]
+    return {"model": m, "mase_model": float(s.loc[m, "mase"]), "mase_naive": float(s.loc["seasonal_naive", "mase"]),
+            "cov80": float(s.loc[m, "cov80"]), "cov95": float(s.loc[m, "cov95"]), "folds": int(s.loc[m, "folds"])}
 
 
 # --------------------------------------------------------------------------------------------
@@ -731,10 +298,6 @@ def _by_category(wh, history_start, cut, start, end, metric, total, seasons) -> 
 
 def plot_forecast(cf: CampaignForecast, metric: str = "revenue", currency: str = "USD", history_days: int = 75):
     """The last ``history_days`` of actuals, then the window's forecast with 80/95 % intervals."""
-    import matplotlib.pyplot as plt
-
-    from playbook.report.charts import money_formatter
-
     f = cf.total(metric)
     fig, ax = plt.subplots(figsize=(11, 4.5))
     if f.empty:
@@ -759,10 +322,6 @@ def plot_forecast(cf: CampaignForecast, metric: str = "revenue", currency: str =
 
 def plot_breakdown(cf: CampaignForecast, dimension: str, metric: str = "revenue", currency: str = "USD"):
     """Weekly forecast per country or category as stacked areas (weeks starting Monday)."""
-    import matplotlib.pyplot as plt
-
-    from playbook.report.charts import money_formatter
-
     f = cf.forecast
     f = f[(f["metric"] == metric) & (f["dimension"] == dimension)]
     fig, ax = plt.subplots(figsize=(11, 4.5))

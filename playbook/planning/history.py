@@ -9,27 +9,39 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import ibis
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from playbook.data.warehouse import Warehouse, daily_sales
-from playbook.report.charts import empty_chart
+from playbook.report.charts import empty_chart, money_formatter
+from playbook.report.format import fmt_money, fmt_pct
 
 #: Days between a window and "the same window last year": 52 weeks keeps weekdays aligned.
 YEAR_SHIFT_DAYS = 364
+
+
+#: A season: ``(name, start, end)``, dates inclusive (``datetime.date`` or ISO strings).
+Season = tuple[str, dt.date | str, dt.date | str]
 
 
 def _to_date(value: dt.date | str | pd.Timestamp) -> dt.date:
     return pd.Timestamp(value).date()
 
 
+def as_day(x: Any) -> pd.Timestamp:
+    """``x`` (date, string or timestamp) as a timestamp at midnight (time zone kept)."""
+    return pd.Timestamp(x).normalize()
+
+
 def weekly_sales(
     wh: Warehouse,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
-    seasons: Sequence[tuple[str, dt.date | str, dt.date | str]] = (),
+    seasons: Sequence[Season] = (),
 ) -> pd.DataFrame:
     """Weekly revenue and orders, each week labelled with the season it overlaps.
 
@@ -74,7 +86,7 @@ def weekly_sales(
 
 def plot_weekly_sales(
     weekly: pd.DataFrame,
-    seasons: Sequence[tuple[str, dt.date | str, dt.date | str]] = (),
+    seasons: Sequence[Season] = (),
     currency: str = "USD",
     title: str = "Weekly revenue with past seasons marked",
 ) -> plt.Figure:
@@ -83,8 +95,6 @@ def plot_weekly_sales(
     Partial first/last weeks (fewer than 7 days of data) are drawn dashed so they do not read as
     a drop in demand.
     """
-    from playbook.report.charts import money_formatter
-
     fig, ax = plt.subplots(figsize=(11, 4.5))
     if weekly.empty:
         empty_chart(ax, "No sales in the selected period")
@@ -206,9 +216,8 @@ def history_range(cfg, years_before: int = 3) -> tuple[dt.date, dt.date]:
     return start, cfg.season.end
 
 
-
 def season_summary(
-    wh: Warehouse, seasons: Sequence[tuple[str, dt.date | str, dt.date | str]]
+    wh: Warehouse, seasons: Sequence[Season]
 ) -> pd.DataFrame:
     """Revenue, orders, buyers and AOV of each season, with growth over the season before it.
 
@@ -236,10 +245,87 @@ def season_summary(
     return out
 
 
+def season_breakdown(daily: pd.DataFrame, seasons: Sequence[Season],
+                     by: str) -> pd.DataFrame:
+    """Revenue, orders and AOV per season and ``by`` (country / channel / category), with
+    revenue growth on the season before (weekday-agnostic window totals).
+
+    Parameters
+    ----------
+    daily : DataFrame
+        Daily aggregates with ``day``, ``by``, ``revenue``, ``gross_revenue`` and ``orders``
+        (:func:`playbook.data.warehouse.daily_sales`).
+    seasons : sequence of (name, start, end)
+        The seasons, oldest first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``season``, ``by``, ``revenue`` (net, currency), ``orders``, ``aov`` (gross revenue per
+        order) and ``growth`` (revenue against the same key in the season before; NaN for the
+        first season or a zero base).
+    """
+    d = daily
+    rows = []
+    for name, a, b in seasons:
+        w = d[(d["day"] >= pd.Timestamp(a)) & (d["day"] <= pd.Timestamp(b))]
+        g = w.groupby(by).agg(revenue=("revenue", "sum"), gross=("gross_revenue", "sum"), orders=("orders", "sum"))
+        for key, r in g.iterrows():
+            rows.append({"season": name, by: key, "revenue": r["revenue"], "orders": int(r["orders"]),
+                         "aov": r["gross"] / r["orders"] if r["orders"] > 0 else np.nan})
+    out = pd.DataFrame(rows, columns=["season", by, "revenue", "orders", "aov"])
+    if out.empty:
+        return out.assign(growth=pd.Series(dtype=float))
+    wide = out.pivot_table(index=by, columns="season", values="revenue", aggfunc="sum")
+    names = [s[0] for s in seasons if s[0] in wide.columns]
+    out["growth"] = np.nan
+    for prev, cur in zip(names, names[1:], strict=False):
+        g = wide[cur] / wide[prev].where(wide[prev] > 0) - 1
+        m = out["season"] == cur
+        out.loc[m, "growth"] = out.loc[m, by].map(g).to_numpy()
+    return out
+
+
+def daily_new_customers(wh, start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
+    """First-ever sale orders per day (new customers), computed in the engine.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``day`` (naive datetime64, every day of the range), ``new_customers``.
+    """
+    o = wh.table("orders")
+    o = o.filter((o.revenue >= 0) & o.customer_id.notnull())
+    first = o.group_by("customer_id").aggregate(first_ts=o.order_ts.min())
+    day = first.first_ts.date()
+    agg = first.mutate(day=day).group_by("day").aggregate(new_customers=first.customer_id.count())
+    agg = agg.filter((agg.day >= ibis.date(as_day(start).date())) & (agg.day <= ibis.date(as_day(end).date())))
+    df = agg.execute()
+    days = pd.date_range(as_day(start), as_day(end))
+    df["day"] = pd.to_datetime(df["day"]).astype("datetime64[ns]")
+    s = df.set_index("day")["new_customers"].reindex(days, fill_value=0).astype("int64")
+    return pd.DataFrame({"day": days, "new_customers": s.to_numpy()})
+
+
+def new_vs_returning(wh: Warehouse, seasons: Sequence[Season]) -> pd.DataFrame:
+    """Buyers per season split into new (first-ever sale in the season) and returning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``season``, ``buyers``, ``new``, ``returning``, ``new_share`` (NaN without buyers).
+    """
+    rows = []
+    for name, a, b in seasons:
+        buyers = int(window_kpis(wh, a, b).iloc[0]["buyers"])
+        new = int(daily_new_customers(wh, a, b)["new_customers"].sum())
+        rows.append({"season": name, "buyers": buyers, "new": new, "returning": buyers - new,
+                     "new_share": new / buyers if buyers else np.nan})
+    return pd.DataFrame(rows, columns=["season", "buyers", "new", "returning", "new_share"])
+
+
 def describe_seasons(summary: pd.DataFrame, currency: str = "USD") -> str:
     """One or two plain-language sentences on the past seasons (Markdown)."""
-    from playbook.report.format import fmt_money, fmt_pct
-
     done = summary[summary["orders"] > 0]
     if done.empty:
         return "No sales were found in any of the seasons: check the data source and the season dates."
@@ -279,8 +365,6 @@ def daily_window_comparison(
 
 def plot_window_comparison(daily: pd.DataFrame, currency: str = "USD") -> plt.Figure:
     """Cumulative revenue through the window, this year against the aligned window last year."""
-    from playbook.report.charts import money_formatter
-
     fig, ax = plt.subplots(figsize=(11, 4.5))
     ax.plot(daily["day"], daily["cum_this_year"], lw=2, color="#1f4e79", label="this season")
     ax.plot(daily["day"], daily["cum_last_year"], lw=2, ls="--", color="#999999",
@@ -297,8 +381,6 @@ def plot_window_comparison(daily: pd.DataFrame, currency: str = "USD") -> plt.Fi
 
 def plan_headline(past: pd.DataFrame, currency: str = "USD") -> dict[str, str]:
     """Headline numbers of the plan step for the index page (from :func:`season_summary`)."""
-    from playbook.report.format import fmt_money, fmt_pct
-
     if past.empty or past["orders"].sum() == 0:
         return {"past seasons": "no sales found"}
     last = past.iloc[-1]
@@ -315,8 +397,6 @@ def _metric_row(yoy: pd.DataFrame, metric: str) -> pd.Series:
 
 def describe_yoy(yoy: pd.DataFrame, currency: str = "USD") -> str:
     """Plain-language sentence on this window against last year (Markdown)."""
-    from playbook.report.format import fmt_money, fmt_pct
-
     rev = _metric_row(yoy, "revenue")
     orders = _metric_row(yoy, "orders")
     if rev["this_year"] == 0 and orders["this_year"] == 0:
@@ -333,8 +413,6 @@ def describe_yoy(yoy: pd.DataFrame, currency: str = "USD") -> str:
 
 def retro_headline(yoy: pd.DataFrame, currency: str = "USD") -> dict[str, str]:
     """Headline numbers of the retrospective step for the index page."""
-    from playbook.report.format import fmt_money, fmt_pct
-
     rev = _metric_row(yoy, "revenue")
     orders = _metric_row(yoy, "orders")
     out = {"window revenue": fmt_money(rev["this_year"], currency),

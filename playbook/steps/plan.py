@@ -1,35 +1,60 @@
-"""Notebook-facing helpers of the plan step (01_plan): one call per notebook cell.
+"""The plan step (``notebooks/01_plan.ipynb``): one call per notebook cell.
 
-They tie the config and the warehouse to the tested methods in :mod:`playbook.forecasting.forecast`,
-:mod:`playbook.media.budget`, :mod:`playbook.planning.plan` and :mod:`playbook.forecasting.calendar`, and format tables and
-sentences for stakeholders. Artifacts written by :func:`write_artifacts` are documented in
-those modules (``forecast.parquet``, ``targets.parquet``, ``budget_plan.parquet``,
-``pacing.parquet``, ``calendar.csv``) and ``plan.json`` (headline numbers for the retrospective:
-forecast totals, chosen model, backtest MASE, targets, budget, and which earlier retrospective
-shaped them).
+The notebook imports only this module (and the display helpers of :mod:`playbook.steps.context`).
+Its functions tie the config and the warehouse to the tested methods in
+:mod:`playbook.planning` (history, seasons, targets, funnel, promo, lessons),
+:mod:`playbook.forecasting` (calendar, model, forecast) and :mod:`playbook.media` (response
+curves, allocation), and format tables, charts and sentences for stakeholders. Artifacts written
+by :func:`write_artifacts` are documented in those modules (``forecast.parquet``,
+``targets.parquet``, ``budget_plan.parquet``, ``pacing.parquet``, ``calendar.csv``) and
+``plan.json`` (headline numbers for the retrospective: forecast totals, chosen model, backtest
+MASE, targets, budget, and which earlier retrospective shaped them).
 
 Earlier retrospectives: :func:`earlier_retrospective` reads the published retrospectives of
 earlier campaigns (``<reports root>/<slug>/artifacts/summary.json`` and ``next_budget.parquet``,
 the reports root being the parent of this campaign's ``output_dir``) and picks the most recent
 one that ended before this season and shares a country; :func:`build_targets` and
-:func:`run_budget` apply the two rules documented in :mod:`playbook.planning.plan` ("Earlier
-retrospectives") and the report states what changed.
+:func:`run_budget` apply the two rules documented in :mod:`playbook.planning.lessons` and the
+report states what changed.
+
+Size: this module is longer than 600 lines because the plan notebook has about 65 code cells and
+each gets one small function here (glue and display only; no method lives here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
+from playbook.artifacts import artifacts_dir, read_artifact, write_artifact
+from playbook.config.campaign import CampaignConfig
+from playbook.data.warehouse import Warehouse, daily_sales
+from playbook.files import atomic_write
+from playbook.forecasting import calendar as CAL
 from playbook.forecasting import forecast as F
+from playbook.forecasting import model as FM
+from playbook.media import allocation as AL
 from playbook.media import budget as B
-from playbook.planning import plan as P
-from playbook.report.charts import empty_chart
+from playbook.media import efficiency as E
+from playbook.media import response as MR
+from playbook.planning import funnel as FU
+from playbook.planning import history as H
+from playbook.planning import lessons as LS
+from playbook.planning import promo as PR
+from playbook.planning import seasons as SE
+from playbook.planning import targets as TG
+from playbook.planning.lessons import EarlierRetro
+from playbook.report.charts import empty_chart, money_formatter
 from playbook.report.format import fmt_money, fmt_pct, format_table
+from playbook.steps.retrospective import find_retrospectives
 
 
 def _table(df: pd.DataFrame, decimals: tuple[str, ...] = (), **kw):
@@ -72,8 +97,6 @@ class PlanHistory:
 
 def load_history(wh, cfg) -> PlanHistory:
     """Daily revenue/orders in total and by country, channel, and country x category."""
-    from playbook.data.warehouse import daily_sales
-
     cut = planning_cutoff(cfg)
     start = cut - dt.timedelta(days=int(365.25 * HISTORY_YEARS))
     countries = [c.upper() for c in cfg.countries]
@@ -98,7 +121,41 @@ def load_history(wh, cfg) -> PlanHistory:
 
 
 # --------------------------------------------------------------------------------------------
-# Calendar and history
+# Sales history and the season calendar
+
+
+def weekly_history(wh: Warehouse, cfg: CampaignConfig) -> tuple[list[tuple[str, dt.date, dt.date]], pd.DataFrame]:
+    """The campaign window with its comparison seasons (oldest first) and the weekly sales of
+    the three years before the window (:func:`playbook.planning.history.weekly_sales`)."""
+    seasons = H.seasons_from_config(cfg)
+    return seasons, H.weekly_sales(wh, *H.history_range(cfg), seasons=seasons)
+
+
+def plot_weekly_sales(weekly: pd.DataFrame, seasons: Sequence[H.Season], currency: str) -> Figure:
+    """Weekly net revenue with the seasons shaded (:func:`playbook.planning.history.plot_weekly_sales`)."""
+    return H.plot_weekly_sales(weekly, seasons, currency)
+
+
+def season_summary(wh: Warehouse, seasons: Sequence[H.Season]) -> pd.DataFrame:
+    """Revenue, orders, buyers and AOV of the past seasons (all of ``seasons`` but the campaign
+    window, the last one), with growth (:func:`playbook.planning.history.season_summary`)."""
+    return H.season_summary(wh, seasons[:-1])
+
+
+def describe_seasons(past: pd.DataFrame, currency: str) -> str:
+    """Sentence on the past seasons (:func:`playbook.planning.history.describe_seasons`)."""
+    return H.describe_seasons(past, currency)
+
+
+def season_calendar(cfg: CampaignConfig) -> pd.DataFrame:
+    """Retail events and public holidays of the configured countries around the campaign window
+    (:func:`playbook.forecasting.calendar.season_calendar`)."""
+    return CAL.season_calendar(cfg.countries, cfg.season.start, cfg.season.end)
+
+
+def plot_season_calendar(cal: pd.DataFrame, cfg: CampaignConfig) -> Figure:
+    """Timeline of the season calendar with the campaign window shaded."""
+    return CAL.plot_season_timeline(cal, cfg.season.start, cfg.season.end)
 
 
 def describe_calendar(cal: pd.DataFrame) -> str:
@@ -114,61 +171,35 @@ def describe_calendar(cal: pd.DataFrame) -> str:
     return text
 
 
-def season_breakdown(hist: PlanHistory, cfg, by: str) -> pd.DataFrame:
-    """Revenue, orders and AOV per past season and ``by`` (country / channel / category), with
-    revenue growth on the season before (weekday-agnostic window totals)."""
-    seasons = past_seasons(cfg)
+def season_breakdown(hist: PlanHistory, cfg: CampaignConfig, by: str) -> pd.DataFrame:
+    """Revenue, orders and AOV per past season and ``by`` (``"country"``, ``"channel"`` or
+    ``"category"``) with growth (:func:`playbook.planning.history.season_breakdown`)."""
     if by == "country":
         d = hist.by_country
     elif by == "channel":
         d = hist.by_channel
     else:
         d = hist.by_country_category.groupby(["day", "category"], as_index=False)[["revenue", "gross_revenue", "orders"]].sum()
-    rows = []
-    for name, a, b in seasons:
-        w = d[(d["day"] >= pd.Timestamp(a)) & (d["day"] <= pd.Timestamp(b))]
-        g = w.groupby(by).agg(revenue=("revenue", "sum"), gross=("gross_revenue", "sum"), orders=("orders", "sum"))
-        for key, r in g.iterrows():
-            rows.append({"season": name, by: key, "revenue": r["revenue"], "orders": int(r["orders"]),
-                         "aov": r["gross"] / r["orders"] if r["orders"] > 0 else np.nan})
-    out = pd.DataFrame(rows, columns=["season", by, "revenue", "orders", "aov"])
-    if out.empty:
-        return out.assign(growth=pd.Series(dtype=float))
-    wide = out.pivot_table(index=by, columns="season", values="revenue", aggfunc="sum")
-    names = [s[0] for s in seasons if s[0] in wide.columns]
-    out["growth"] = np.nan
-    for prev, cur in zip(names, names[1:], strict=False):
-        g = wide[cur] / wide[prev].where(wide[prev] > 0) - 1
-        m = out["season"] == cur
-        out.loc[m, "growth"] = out.loc[m, by].map(g).to_numpy()
-    return out
+    return H.season_breakdown(d, past_seasons(cfg), by)
 
 
-def show_breakdown(table: pd.DataFrame, by: str, currency: str):
+def breakdown_table(hist: PlanHistory, cfg: CampaignConfig, by: str) -> Any:
+    """The last past season by ``by``, largest revenue first, formatted for the report."""
+    table = season_breakdown(hist, cfg, by)
     last = table["season"].iloc[-1] if not table.empty else None
     t = table[table["season"] == last].drop(columns="season").sort_values("revenue", ascending=False)
-    return format_table(t, money=["revenue", "aov"], pct=["growth"], ints=["orders"], currency=currency)
+    return format_table(t, money=["revenue", "aov"], pct=["growth"], ints=["orders"], currency=cfg.currency)
 
 
-def new_vs_returning(wh, cfg) -> pd.DataFrame:
-    """Buyers per past season split into new (first-ever sale in the season) and returning."""
-    from playbook.planning.history import window_kpis
-
-    rows = []
-    for name, a, b in past_seasons(cfg):
-        buyers = int(window_kpis(wh, a, b).iloc[0]["buyers"])
-        new = int(P.daily_new_customers(wh, a, b)["new_customers"].sum())
-        rows.append({"season": name, "buyers": buyers, "new": new, "returning": buyers - new,
-                     "new_share": new / buyers if buyers else np.nan})
-    return pd.DataFrame(rows, columns=["season", "buyers", "new", "returning", "new_share"])
+def new_vs_returning(wh: Warehouse, cfg: CampaignConfig) -> pd.DataFrame:
+    """Buyers per past season, new and returning (:func:`playbook.planning.history.new_vs_returning`)."""
+    return H.new_vs_returning(wh, past_seasons(cfg))
 
 
 def event_yoy(hist: PlanHistory, cfg) -> pd.DataFrame:
     """Event-aligned vs calendar-date growth for every retail event of the configured countries."""
-    from playbook.forecasting.calendar import EVENTS
-
     years = sorted({pd.Timestamp(b).year for _, _, b in past_seasons(cfg)} | {hist.cutoff.year})
-    yoy = P.event_aligned_yoy(hist.by_country, list(EVENTS), [c.upper() for c in cfg.countries], years)
+    yoy = SE.event_aligned_yoy(hist.by_country, list(CAL.EVENTS), [c.upper() for c in cfg.countries], years)
     return yoy
 
 
@@ -180,32 +211,32 @@ def show_event_yoy(yoy: pd.DataFrame):
     return format_table(t, pct=["growth_aligned", "growth_calendar"])
 
 
-def main_moving_event(yoy: pd.DataFrame) -> tuple[str, str]:
-    """The (event, country) whose calendar comparison misleads most (for the profile chart)."""
-    ok = yoy.dropna(subset=["growth_aligned", "growth_calendar"])
-    if ok.empty:
-        return "black_friday", "US"
-    r = ok.loc[(ok["growth_aligned"] - ok["growth_calendar"]).abs().idxmax()]
-    return str(r["event"]), str(r["country"])
+def describe_event_yoy(yoy: pd.DataFrame) -> str:
+    """Sentence on the event whose calendar comparison misleads most."""
+    return SE.describe_event_yoy(yoy)
 
 
 def event_profile_chart(hist: PlanHistory, yoy: pd.DataFrame, currency: str):
-    from playbook.forecasting.calendar import _EVENT_NAMES
-
-    event, country = main_moving_event(yoy)
+    event, country = SE.main_moving_event(yoy)
     years = sorted({int(y) for y in yoy["year"]} | {int(y) - 1 for y in yoy["year"]}) or [hist.cutoff.year]
-    prof = P.event_profile(hist.by_country, event, country, years)
-    return P.plot_event_profile(prof, _EVENT_NAMES.get(event, event), country, currency)
+    prof = SE.event_profile(hist.by_country, event, country, years)
+    return SE.plot_event_profile(prof, CAL.EVENT_NAMES.get(event, event), country, currency)
 
 
 def peaks(hist: PlanHistory, cfg):
-    t = P.peak_days(hist.total, past_seasons(cfg), cfg.countries)
+    t = SE.peak_days(hist.total, past_seasons(cfg), cfg.countries)
     t = t.assign(day=t["day"].dt.strftime("%a %d %b %Y")).drop(columns="weekday")
     return format_table(t, money=["value"], currency=cfg.currency)
 
 
-def ramp(hist: PlanHistory, cfg) -> pd.DataFrame:
-    return P.preseason_ramp(hist.total, past_seasons(cfg))
+def ramp(hist: PlanHistory, cfg: CampaignConfig) -> pd.DataFrame:
+    """Weekly revenue index around each past season's start (:func:`playbook.planning.seasons.preseason_ramp`)."""
+    return SE.preseason_ramp(hist.total, past_seasons(cfg))
+
+
+def plot_ramp(r: pd.DataFrame) -> Figure:
+    """Ramp index by week relative to the season start, one line per season."""
+    return SE.plot_ramp(r)
 
 
 def describe_ramp(r: pd.DataFrame) -> str:
@@ -222,7 +253,7 @@ def describe_ramp(r: pd.DataFrame) -> str:
 
 
 def category_timing(hist: PlanHistory, cfg) -> pd.DataFrame:
-    return P.category_timing(hist.by_country_category, past_seasons(cfg))
+    return SE.category_timing(hist.by_country_category, past_seasons(cfg))
 
 
 def show_category_timing(t: pd.DataFrame):
@@ -230,6 +261,11 @@ def show_category_timing(t: pd.DataFrame):
         return t
     wide = t.pivot_table(index="category", columns="country", values="halfway_day")
     return wide.round(0)
+
+
+def describe_category_timing(t: pd.DataFrame) -> str:
+    """Which category peaks earliest in each country."""
+    return SE.describe_category_timing(t)
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,25 +283,15 @@ def backtest_table(cf: F.CampaignForecast):
         return pd.DataFrame({"note": ["No backtest: less than a year of history before every fold."]})
     rows = []
     for metric, g in cf.backtest.groupby("metric"):
-        s = F.backtest_summary(g).assign(metric=metric)
+        s = FM.backtest_summary(g).assign(metric=metric)
         rows.append(s)
     t = pd.concat(rows, ignore_index=True)[["metric", "method", "mase", "cov80", "cov95", "folds"]]
     t["chosen"] = [m == cf.model.get(k) for k, m in zip(t["metric"], t["method"], strict=True)]
     return _table(t, decimals=("mase",), pct=["cov80", "cov95"])
 
 
-def backtest_numbers(cf: F.CampaignForecast, metric: str = "revenue") -> dict[str, float]:
-    """Mean backtest MASE of the chosen model and of seasonal naive, and the model's coverage."""
-    if cf.backtest.empty:
-        return {}
-    s = F.backtest_summary(cf.backtest[cf.backtest["metric"] == metric]).set_index("method")
-    m = cf.model[metric]
-    return {"model": m, "mase_model": float(s.loc[m, "mase"]), "mase_naive": float(s.loc["seasonal_naive", "mase"]),
-            "cov80": float(s.loc[m, "cov80"]), "cov95": float(s.loc[m, "cov95"]), "folds": int(s.loc[m, "folds"])}
-
-
 def describe_backtest(cf: F.CampaignForecast) -> str:
-    n = backtest_numbers(cf)
+    n = F.backtest_numbers(cf)
     if not n:
         return "No backtest was possible (less than a year of history); the forecast is a documented fallback."
     verdict = "beats" if n["mase_model"] < n["mase_naive"] else "does **not** beat"
@@ -288,6 +314,16 @@ def describe_forecast(cf: F.CampaignForecast, currency: str) -> str:
     return text
 
 
+def plot_forecast(cf: F.CampaignForecast, currency: str) -> Figure:
+    """Recent daily revenue and the window's forecast with intervals (:func:`playbook.forecasting.forecast.plot_forecast`)."""
+    return F.plot_forecast(cf, "revenue", currency)
+
+
+def plot_forecast_breakdown(cf: F.CampaignForecast, dimension: str, currency: str) -> Figure:
+    """Weekly forecast revenue per country or category (:func:`playbook.forecasting.forecast.plot_breakdown`)."""
+    return F.plot_breakdown(cf, dimension, "revenue", currency)
+
+
 def effects_table(cf: F.CampaignForecast, series: str = "total", metric: str = "orders"):
     e = cf.effects
     if e.empty:
@@ -299,7 +335,7 @@ def effects_table(cf: F.CampaignForecast, series: str = "total", metric: str = "
 
 def pull_forward(cf: F.CampaignForecast) -> dict[str, float]:
     est = cf.estimators.get("revenue")
-    return P.pull_forward(est) if est is not None else {}
+    return SE.pull_forward(est) if est is not None else {}
 
 
 def describe_pull_forward(pf: dict[str, float], currency: str) -> str:
@@ -330,22 +366,20 @@ def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
 
     With an ``earlier`` retrospective that measured its plan's forecast, the revenue base level
     and the target's chances use this forecast corrected by that bias, weighted by the share of
-    this forecast in the countries it covered (:mod:`playbook.planning.plan`); ``bias`` is what was applied.
+    this forecast in the countries it covered (:mod:`playbook.planning.lessons`); ``bias`` is what was applied.
     """
-    from playbook.planning.history import season_summary
-
     seasons = past_seasons(cfg)
     last = seasons[-1] if seasons else None
-    shares = P.channel_shares(hist.by_channel, last[1], last[2]) if last else {}
-    new_past = {name: float(P.daily_new_customers(wh, a, b)["new_customers"].sum()) for name, a, b in seasons}
+    shares = TG.channel_shares(hist.by_channel, last[1], last[2]) if last else {}
+    new_past = {name: float(H.daily_new_customers(wh, a, b)["new_customers"].sum()) for name, a, b in seasons}
     base_new = list(new_past.values())[-1] if new_past else None
     share, bias = 1.0, None
-    if earlier is not None and earlier.bias is not None:
-        share = P.retro_country_share(cf.forecast, earlier.summary["campaign"].get("countries", []))
+    if earlier is not None and earlier.bias is not None and earlier.summary is not None:
+        share = LS.retro_country_share(cf.forecast, earlier.summary["campaign"].get("countries", []))
         bias = earlier.bias * share
-    t = P.build_targets(cf.forecast, cfg.targets, shares, base_new, bias=bias)
-    past = season_summary(wh, seasons) if seasons else pd.DataFrame(columns=["season", "revenue", "orders"])
-    return TargetResult(t, P.target_feasibility(cf.forecast, t, past, new_past, bias=bias), bias, share)
+    t = TG.build_targets(cf.forecast, cfg.targets, shares, base_new, bias=bias)
+    past = H.season_summary(wh, seasons) if seasons else pd.DataFrame(columns=["season", "revenue", "orders"])
+    return TargetResult(t, TG.target_feasibility(cf.forecast, t, past, new_past, bias=bias), bias, share)
 
 
 def show_feasibility(tr: TargetResult, currency: str):
@@ -367,20 +401,30 @@ def channel_targets(tr: TargetResult, currency: str):
     return format_table(wide, money=[c for c in ("base", "target", "stretch") if c in wide.columns], currency=currency)
 
 
+def plot_targets(cf: F.CampaignForecast, tr: TargetResult, currency: str) -> Figure:
+    """Daily revenue forecast with intervals, target and stretch (:func:`playbook.planning.targets.plot_targets`)."""
+    return TG.plot_targets(cf.forecast, tr.targets, currency)
+
+
+def describe_targets(tr: TargetResult, currency: str) -> str:
+    """Sentence on the revenue (and new-customer) target and its chances."""
+    return TG.describe_targets(tr.feasibility, currency)
+
+
 # --------------------------------------------------------------------------------------------
 # Budget
 
 
 @dataclass
 class BudgetResult:
-    fit: B.CurveFit
+    fit: MR.CurveFit
     spend: pd.DataFrame
     plan: pd.DataFrame
     pacing: pd.DataFrame
     profile: np.ndarray
     roas_target: tuple[float, float] | None
     notes: list[str]
-    retro: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=P.RETRO_BUDGET_COLUMNS))
+    retro: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LS.RETRO_BUDGET_COLUMNS))
 
 
 def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
@@ -389,25 +433,25 @@ def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
 
     With an ``earlier`` retrospective, its recommended split (scaled to this total) is added to
     the plan as ``earlier_recommended`` and channels it found with marginal ROAS below 1 have
-    their maximum capped there (:func:`playbook.planning.plan.retro_budget_bounds`).
+    their maximum capped there (:func:`playbook.planning.lessons.retro_budget_bounds`).
     """
     notes = []
     chans = list(cfg.channels)
     bounds = {c: (float(v.min_budget), float(v.max_budget)) for c, v in cfg.channels.items()}
-    B.check_bounds(bounds, float(cfg.budget.total))
-    retro = pd.DataFrame(columns=P.RETRO_BUDGET_COLUMNS)
+    AL.check_bounds(bounds, float(cfg.budget.total))
+    retro = pd.DataFrame(columns=LS.RETRO_BUDGET_COLUMNS)
     if earlier is not None and earlier.summary is not None:
-        bounds, retro = P.retro_budget_bounds(bounds, float(cfg.budget.total), earlier.next_budget)
+        bounds, retro = LS.retro_budget_bounds(bounds, float(cfg.budget.total), earlier.next_budget)
         retro.attrs.update(campaign=earlier.summary["campaign"].get("slug"), campaign_name=earlier.name)
         capped = retro[retro["capped"]]
         if not capped.empty:
             notes.append(f"Capped by the {earlier.name} retrospective (marginal ROAS below "
-                         f"{P.RETRO_MROAS_FLOOR:g}): " + ", ".join(capped["channel"]) + ".")
-    spend = B.spend_history(wh, hist.start, hist.cutoff) if wh.has("spend") else pd.DataFrame(columns=["day", "channel", "spend"])
+                         f"{LS.RETRO_MROAS_FLOOR:g}): " + ", ".join(capped["channel"]) + ".")
+    spend = E.daily_spend(wh, hist.start, hist.cutoff)
     y = hist.total.set_index("day")["orders"]
     aov = float(hist.total["gross_revenue"].sum() / hist.total["orders"].sum()) if hist.total["orders"].sum() else 0.0
     w = F.country_weights(hist.by_country, "orders", cfg.countries)
-    fit = B.fit_response_curves(y, spend, chans, cfg.countries, w, aov) if len(y) > 60 else B.CurveFit({}, chans, 0.0, aov, np.nan)
+    fit = MR.fit_order_curves(y, spend, chans, cfg.countries, w, aov) if len(y) > 60 else MR.CurveFit({}, chans, 0.0, aov, np.nan)
     if fit.missing:
         notes.append(f"No spend history for {', '.join(fit.missing)}: left out of curve fitting and held at the minimum budget.")
     fr = cf.total("revenue")
@@ -427,7 +471,7 @@ def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
     notes += extrapolation_notes(plan, spend, len(days))
     target = None
     if cfg.budget.target_roas is not None and fit.curves:
-        target = B.max_budget_for_roas(fit.curves, bounds, float(cfg.budget.target_roas), profile)
+        target = AL.max_budget_for_roas(fit.curves, bounds, float(cfg.budget.target_roas), profile)
     return BudgetResult(fit, spend, plan, pacing, profile, target, notes, retro)
 
 
@@ -474,10 +518,6 @@ def describe_roas_target(br: BudgetResult, cfg) -> str:
 
 
 def plot_pacing(br: BudgetResult, currency: str):
-    import matplotlib.pyplot as plt
-
-    from playbook.report.charts import money_formatter
-
     fig, ax = plt.subplots(figsize=(11, 4.5))
     p = br.pacing
     if p.empty:
@@ -495,19 +535,48 @@ def plot_pacing(br: BudgetResult, currency: str):
 
 
 # --------------------------------------------------------------------------------------------
+# Budget charts (drawn by playbook.media.budget)
+
+
+def plot_response_curves(br: BudgetResult, currency: str) -> Figure:
+    """Fitted response curve of each paid channel against its spend history."""
+    return B.plot_response_curves(br.fit, br.spend, currency)
+
+
+def plot_budget_splits(br: BudgetResult, currency: str) -> Figure:
+    """The optimised split next to last season's and the other compared splits."""
+    return B.plot_budget_splits(br.plan, currency)
+
+
+def describe_budget(br: BudgetResult, currency: str) -> str:
+    """Sentence on the optimised split and its expected gain over the compared splits."""
+    return B.describe_budget(br.plan, currency)
+
+
+# --------------------------------------------------------------------------------------------
 # Funnel and promotions
 
 
 def funnel_table(wh, cfg):
-    f = P.funnel(wh, past_seasons(cfg))
+    f = FU.funnel(wh, past_seasons(cfg))
     if f.empty:
         return f
-    return P.funnel_rates(f).round(3)
+    return FU.funnel_rates(f).round(3)
+
+
+def describe_funnel(rates: pd.DataFrame) -> str:
+    """Where the funnel loses most (:func:`playbook.planning.funnel.describe_funnel`)."""
+    return FU.describe_funnel(rates)
 
 
 def promo(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory) -> pd.DataFrame:
-    br = P.weekday_browsing(wh, hist.cutoff - dt.timedelta(days=365), hist.cutoff)
-    return P.promo_calendar(cf.total("revenue"), br, cfg.season.start, cfg.season.end)
+    br = PR.weekday_browsing(wh, hist.cutoff - dt.timedelta(days=365), hist.cutoff)
+    return PR.promo_calendar(cf.total("revenue"), br, cfg.season.start, cfg.season.end)
+
+
+def plot_promo(cf: F.CampaignForecast, pc: pd.DataFrame, currency: str) -> Figure:
+    """Forecast revenue with the promotional phases shaded and send days marked."""
+    return PR.plot_promo_calendar(cf.total("revenue"), pc, currency)
 
 
 def describe_promo(pc: pd.DataFrame, currency: str) -> str:
@@ -537,15 +606,12 @@ def show_promo(pc: pd.DataFrame, currency: str):
 def write_artifacts(ctx, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult, pc: pd.DataFrame,
                     cal: pd.DataFrame) -> pd.DataFrame:
     """Write the plan artifacts; returns a table of what was written."""
-    from playbook.artifacts import artifacts_dir, write_artifact
-    from playbook.files import atomic_write
-
     out = artifacts_dir(ctx.output_dir)
     paths = [write_artifact(cf.forecast, ctx.output_dir, "forecast"),
              write_artifact(tr.targets, ctx.output_dir, "targets"),
              write_artifact(br.plan, ctx.output_dir, "budget_plan"),
              write_artifact(br.pacing, ctx.output_dir, "pacing")]
-    table = P.calendar_table(pc, cal)
+    table = PR.calendar_table(pc, cal)
     paths.append(atomic_write(out / "calendar.csv", lambda t: table.to_csv(t, index=False, encoding="utf-8")))
     paths.append(write_artifact(plan_summary(ctx.cfg, cf, tr, br), ctx.output_dir, "plan"))
     return pd.DataFrame({"artifact": [p.name for p in paths], "bytes": [p.stat().st_size for p in paths]})
@@ -562,7 +628,7 @@ def plan_summary(cfg, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult
         "forecast_revenue": float(r["mean"].sum()) if not r.empty else 0.0,
         "forecast_orders": float(o["mean"].sum()) if not o.empty else 0.0,
         "model": cf.model,
-        "backtest": backtest_numbers(cf),
+        "backtest": F.backtest_numbers(cf),
         "revenue_target": float(feas.loc["revenue", "target"]) if "revenue" in feas.index else None,
         "revenue_target_verdict": str(feas.loc["revenue", "verdict"]) if "revenue" in feas.index else None,
         "budget": dict(zip(br.plan["channel"], br.plan["budget"].astype(float), strict=True)),
@@ -576,12 +642,10 @@ def plan_summary(cfg, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult
 
 
 def headline(past: pd.DataFrame, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult, currency: str) -> dict:
-    from playbook.planning.history import plan_headline
-
-    out = plan_headline(past, currency)
+    out = H.plan_headline(past, currency)
     r = cf.total("revenue")
     out["forecast revenue"] = fmt_money(r["mean"].sum(), currency) if not r.empty else "no forecast"
-    n = backtest_numbers(cf)
+    n = F.backtest_numbers(cf)
     if n:
         out["backtest MASE (model / seasonal naive)"] = f"{n['mase_model']:.2f} / {n['mase_naive']:.2f}"
     if not tr.feasibility.empty and "revenue" in set(tr.feasibility["metric"]):
@@ -599,27 +663,6 @@ def headline(past: pd.DataFrame, cf: F.CampaignForecast, tr: TargetResult, br: B
 # Earlier retrospectives
 
 
-@dataclass
-class EarlierRetro:
-    """What earlier campaigns' retrospectives hand to this plan.
-
-    ``summary`` is the retrospective that shapes targets and budget (None when none applies),
-    ``others`` the other usable ones (lessons only), ``next_budget`` its recommended split
-    (:func:`playbook.planning.plan.retro_next_budget`), ``bias`` its revenue forecast bias
-    (:func:`playbook.planning.plan.retro_forecast_bias`), ``root`` the folder searched.
-    """
-
-    root: Path
-    summary: dict | None
-    others: list[dict]
-    next_budget: pd.DataFrame
-    bias: float | None
-
-    @property
-    def name(self) -> str:
-        return str(self.summary["campaign"].get("name", self.summary["campaign"].get("slug"))) if self.summary else ""
-
-
 def published_root(output_dir: str | Path) -> Path:
     """Folder of published reports for a step's ``output_dir``.
 
@@ -633,7 +676,7 @@ def published_root(output_dir: str | Path) -> Path:
 
 def earlier_retrospective(cfg, output_dir: str | Path | None = None,
                           reports_root: str | Path | None = None) -> EarlierRetro:
-    """Find the earlier retrospective that shapes this plan (rules in :mod:`playbook.planning.plan`).
+    """Find the earlier retrospective that shapes this plan (rules in :mod:`playbook.planning.lessons`).
 
     Parameters
     ----------
@@ -643,19 +686,16 @@ def earlier_retrospective(cfg, output_dir: str | Path | None = None,
     reports_root : path, optional
         Search this folder of published reports instead. This campaign's own slug is excluded.
     """
-    from playbook.artifacts import read_artifact
-    from playbook.steps.retrospective import find_retrospectives
-
     if reports_root is not None:
         root = Path(reports_root)
     else:
         root = published_root(output_dir) if output_dir is not None else Path(cfg.output_dir).parent
     found = find_retrospectives(root, exclude=cfg.slug) if root.is_dir() else []
-    chosen, others = P.select_retrospective(found, cfg.season.start, cfg.countries)
+    chosen, others = LS.select_retrospective(found, cfg.season.start, cfg.countries)
     table = None
     if chosen is not None and chosen.get("artifacts_dir"):
         table = read_artifact(Path(chosen["artifacts_dir"]).parent, "next_budget.parquet")
-    return EarlierRetro(root, chosen, others, P.retro_next_budget(chosen, table), P.retro_forecast_bias(chosen))
+    return EarlierRetro(root, chosen, others, LS.retro_next_budget(chosen, table), LS.retro_forecast_bias(chosen))
 
 
 def describe_earlier(er: EarlierRetro, cfg) -> str:
@@ -675,8 +715,8 @@ def describe_earlier(er: EarlierRetro, cfg) -> str:
             text += f" and a forecast of {fmt_money(rev['forecast'], c.get('currency', cfg.currency))}"
     text += (". It shapes the targets (the base level is corrected by that campaign's forecast error, when the "
              "forecast was the plan's own) and the budget (its recommended split is shown beside ours; channels "
-             f"it found with marginal ROAS below {P.RETRO_MROAS_FLOOR:g} are capped at it).")
-    lessons = P.retro_lessons([er.summary, *er.others])
+             f"it found with marginal ROAS below {LS.RETRO_MROAS_FLOOR:g} are capped at it).")
+    lessons = LS.retro_lessons([er.summary, *er.others])
     if not lessons.empty:
         text += "\n\nLessons recorded by earlier retrospectives:\n" + "\n".join(
             f"- {r.lesson} ({r.campaign})" for r in lessons.head(10).itertuples())
@@ -685,14 +725,14 @@ def describe_earlier(er: EarlierRetro, cfg) -> str:
 
 def describe_target_lessons(tr: TargetResult, er: EarlierRetro, currency: str) -> str:
     """How the earlier retrospective shaped the targets (Markdown)."""
-    return P.describe_retro_targets(er.bias, er.summary, tr.feasibility, currency, tr.bias_share)
+    return LS.describe_retro_targets(er.bias, er.summary, tr.feasibility, currency, tr.bias_share)
 
 
 def describe_budget_lessons(br: BudgetResult, er: EarlierRetro, currency: str) -> str:
     """How the earlier retrospective shaped the budget (Markdown)."""
     if er.summary is None:
         return "No earlier retrospective applies, so the channel bounds are the configured ones."
-    return P.describe_retro_budget(br.retro, er.name, currency, plan=br.plan)
+    return LS.describe_retro_budget(br.retro, er.name, currency, plan=br.plan)
 
 
 def describe_budget_notes(br: BudgetResult) -> str:

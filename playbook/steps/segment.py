@@ -1,22 +1,39 @@
-"""The segment step: data-quality audit, cleaning and identity resolution, Customer 360 features,
-RFM, behavioural clusters, rule segments, suppression and consent, season-to-season migration.
+"""The segment step (``notebooks/02_segment.ipynb``): data-quality audit, cleaning and identity
+resolution, Customer 360 features, RFM, behavioural clusters, rule segments, suppression and
+consent, season-to-season migration.
 
-The methods live in :mod:`playbook.customers.cleaning`, :mod:`playbook.customers.features`, :mod:`playbook.customers.clusters`,
-:mod:`playbook.customers.rules` and :mod:`playbook.customers.suppression`; this module wires them for
-``notebooks/02_segment.ipynb`` (one call per cell), draws the charts and writes the artifacts.
+The methods live in :mod:`playbook.customers` (:mod:`~playbook.customers.cleaning`,
+:mod:`~playbook.customers.features`, :mod:`~playbook.customers.rfm`,
+:mod:`~playbook.customers.clusters`, :mod:`~playbook.customers.rules`,
+:mod:`~playbook.customers.suppression`) and :mod:`playbook.data.validate`; the data-only results
+(audit, defects, identity resolution) come through :mod:`playbook.data.cache`. This module wires
+them for the notebook (which imports only this module and :mod:`playbook.steps.context`; one call
+per cell), formats tables and sentences, draws the charts and writes the artifacts.
 """
 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from playbook.artifacts import write_artifact
+from playbook.config.campaign import CampaignConfig
 from playbook.customers import cleaning, features, rules, suppression
 from playbook.customers import clusters as clustering
+from playbook.customers import rfm as rfm_method
+from playbook.customers.features import live
+from playbook.customers.rfm import NO_PURCHASE
+from playbook.data import cache
+from playbook.data.validate import ValidationReport
+from playbook.data.warehouse import to_utc
 from playbook.report.charts import empty_chart
+from playbook.report.format import fmt_int, fmt_money, format_table
+from playbook.report.privacy import pseudonymize
+from playbook.steps.context import StepContext
 
 #: Soft findings and how the segment step handles them, in plain language.
 SOFT_HANDLING: dict[str, str] = {
@@ -28,6 +45,17 @@ SOFT_HANDLING: dict[str, str] = {
     "events_before_signup": "kept (anonymous browsing linked at signup)",
     "refunds": "netted against revenue; counted separately",
 }
+
+
+def audit(ctx: StepContext) -> ValidationReport:
+    """The data-contract audit of the campaign's data (:func:`playbook.data.validate.validate`
+    with the configured orphan threshold; shared across campaigns through :mod:`playbook.data.cache`)."""
+    return cache.validation(ctx)
+
+
+def audit_table(report: ValidationReport) -> pd.DataFrame:
+    """Every finding of the audit with its count; example ids are pseudonyms."""
+    return report.to_frame(pseudonymous=True)
 
 
 def describe_audit(report) -> str:
@@ -61,68 +89,24 @@ def audit_headline(report) -> dict[str, str]:
     return out
 
 
-# ============================================================================================
-# The segment step (issue #4): cleaning, features, RFM, clusters, rule segments, suppression,
-# migration and artifacts. The heavy lifting lives in playbook.customers.cleaning / features / clustering /
-# rules / suppression; this module wires them for the notebook and draws the charts.
-# ============================================================================================
-
-
-#: Label of customers who have not bought yet (instead of a missing RFM segment).
-NO_PURCHASE = "No purchase yet"
-#: Label of people who had not signed up at an earlier as-of date (migration matrix).
-NOT_YET = "Not yet signed up"
-
-#: The 11 named RFM segments on the grid (R score, FM score) -> name, FM = round((F + M) / 2)
-#: half up. This is the R x F segment map common in RFM practice (Champions = recent and
-#: frequent ... Lost = lowest on both), with "Lost" split off the bottom-left cell of
-#: "Hibernating" so all 11 standard names exist:
-#:
-#: ====  ==============  ===================  ===================  ==========  ==========
-#: R\FM  1               2                    3                    4           5
-#: ====  ==============  ===================  ===================  ==========  ==========
-#: 5     New             Potential Loyalists  Potential Loyalists  Champions   Champions
-#: 4     Promising       Potential Loyalists  Potential Loyalists  Loyal       Loyal
-#: 3     About to Sleep  About to Sleep       Need Attention       Loyal       Loyal
-#: 2     Hibernating     Hibernating          At Risk              At Risk     Can't Lose
-#: 1     Lost            Hibernating          At Risk              At Risk     Can't Lose
-#: ====  ==============  ===================  ===================  ==========  ==========
-RFM_GRID: dict[int, tuple[str, str, str, str, str]] = {
-    5: ("New", "Potential Loyalists", "Potential Loyalists", "Champions", "Champions"),
-    4: ("Promising", "Potential Loyalists", "Potential Loyalists", "Loyal", "Loyal"),
-    3: ("About to Sleep", "About to Sleep", "Need Attention", "Loyal", "Loyal"),
-    2: ("Hibernating", "Hibernating", "At Risk", "At Risk", "Can't Lose"),
-    1: ("Lost", "Hibernating", "At Risk", "At Risk", "Can't Lose"),
-}
-RFM_SEGMENTS: tuple[str, ...] = ("Champions", "Loyal", "Potential Loyalists", "New", "Promising",
-                                 "Need Attention", "About to Sleep", "At Risk", "Can't Lose",
-                                 "Hibernating", "Lost")
-
-
-def _fmt_money(x: float, currency: str) -> str:
-    from playbook.report.format import fmt_money
-
-    return fmt_money(x, currency)
-
-
 # --------------------------------------------------------------------------------------------
 # cleaning and identity resolution
 
 
-def data_quality(ctx) -> pd.DataFrame:
-    """Defect audit of the raw tables (engine-side counts, pseudonymous examples)."""
-    return cleaning.defect_audit(ctx.wh)
+def data_quality(ctx: StepContext) -> pd.DataFrame:
+    """Defect audit of the raw tables (engine-side counts, pseudonymous examples;
+    :func:`playbook.customers.cleaning.defect_audit`, shared through :mod:`playbook.data.cache`)."""
+    return cleaning.cached_defect_audit(ctx.wh, cache.cache_dir(ctx.cfg))
 
 
-def resolve(ctx) -> cleaning.IdentityResolution:
-    """Identity resolution of the customer accounts (merge map: old id -> kept id)."""
-    return cleaning.resolve_identities(ctx.wh)
+def resolve(ctx: StepContext) -> cleaning.IdentityResolution:
+    """Identity resolution of the customer accounts (merge map: old id -> kept id;
+    :func:`playbook.customers.cleaning.resolve_identities`, shared through :mod:`playbook.data.cache`)."""
+    return cleaning.cached_identities(ctx.wh, cache.cache_dir(ctx.cfg))
 
 
 def defects_table(audit: pd.DataFrame):
     """The defect audit for the report: kind, count, how it is handled, pseudonymous examples."""
-    from playbook.report.format import format_table
-
     return format_table(audit[["defect", "count", "handling", "examples"]], ints=["count"])
 
 
@@ -174,11 +158,6 @@ def build_features(ctx, ident: cleaning.IdentityResolution) -> pd.DataFrame:
     return f.set_index("customer_id")
 
 
-def live(feats: pd.DataFrame) -> pd.DataFrame:
-    """The analysis base: people who have not asked for erasure."""
-    return feats[~feats["erased"]]
-
-
 def feature_overview(feats: pd.DataFrame, currency: str = "USD") -> pd.DataFrame:
     """Median and mean of the headline features over the analysis base (buyers and everyone)."""
     f = live(feats)
@@ -194,7 +173,7 @@ def feature_overview(feats: pd.DataFrame, currency: str = "USD") -> pd.DataFrame
         if col not in f:
             continue
         s = f[col].dropna()
-        fmt = (lambda v: _fmt_money(v, currency)) if money else (lambda v: f"{v:,.2f}")
+        fmt = (lambda v: fmt_money(v, currency)) if money else (lambda v: f"{v:,.2f}")
         rows.append((label, fmt(s.median()) if len(s) else "no data", fmt(s.mean()) if len(s) else "no data"))
     return pd.DataFrame(rows, columns=["feature", "median", "mean"]).set_index("feature")
 
@@ -214,79 +193,15 @@ def describe_features(feats: pd.DataFrame) -> str:
 # RFM
 
 
-def quintile_score(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
-    """Scores 1-5 by quintile of rank; tied values share the score where their tie block starts.
-
-    ``score = 1 + floor(5 * (rank_min - 1) / n)`` with ``rank_min`` the minimum rank of the tie
-    block (ascending in "goodness"). With many ties (e.g. 60 % one-time buyers) scores can skip:
-    all one-time buyers get F = 1 instead of being split arbitrarily.
-    """
-    n = len(values)
-    if n == 0:
-        return pd.Series(dtype="int64", index=values.index)
-    x = values.astype("float64") if higher_is_better else -values.astype("float64")
-    r = x.rank(method="min")
-    return (1 + np.floor(5 * (r - 1) / n)).astype("int64").clip(1, 5)
-
-
-def rfm_scores(feats: pd.DataFrame) -> pd.DataFrame:
-    """RFM quintile scores and named segments for the analysis base.
-
-    Recency = days since last sale (lower is better), frequency = sale orders, monetary = net
-    revenue, each scored 1-5 among buyers (:func:`quintile_score`); FM = round((F + M) / 2) half
-    up; the segment comes from :data:`RFM_GRID`. Customers without a purchase get segment
-    :data:`NO_PURCHASE` and scores 0 (never NaN).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index as ``feats`` (erased removed): ``rfm_r``, ``rfm_f``, ``rfm_m``, ``rfm_fm``,
-        ``rfm_score`` (R + F + M, 3-15; 0 without purchase), ``rfm_cell`` (e.g. ``"R5F4M3"``),
-        ``rfm_segment``.
-    """
-    f = live(feats)
-    out = pd.DataFrame(0, index=f.index, columns=["rfm_r", "rfm_f", "rfm_m", "rfm_fm", "rfm_score"], dtype="int64")
-    buyers = f["orders_total"] > 0
-    b = f[buyers]
-    if len(b):
-        out.loc[buyers, "rfm_r"] = quintile_score(b["days_since_last_order"], higher_is_better=False)
-        out.loc[buyers, "rfm_f"] = quintile_score(b["orders_total"])
-        out.loc[buyers, "rfm_m"] = quintile_score(b["monetary_total"])
-    out["rfm_fm"] = np.where(buyers, np.floor((out["rfm_f"] + out["rfm_m"]) / 2 + 0.5), 0).astype("int64")
-    out["rfm_score"] = np.where(buyers, out["rfm_r"] + out["rfm_f"] + out["rfm_m"], 0).astype("int64")
-    out["rfm_cell"] = np.where(buyers, "R" + out["rfm_r"].astype(str) + "F" + out["rfm_f"].astype(str)
-                               + "M" + out["rfm_m"].astype(str), "-")
-    out["rfm_segment"] = [RFM_GRID[r][fm - 1] if ok else NO_PURCHASE
-                          for r, fm, ok in zip(out["rfm_r"], out["rfm_fm"], buyers, strict=True)]
-    return out
-
-
-def rfm_summary(rfm: pd.DataFrame, feats: pd.DataFrame) -> pd.DataFrame:
-    """Per RFM segment: customers, share, net revenue, revenue share and typical R/F/M values.
-
-    Every named segment is listed (0 when empty) in :data:`RFM_SEGMENTS` order, then
-    :data:`NO_PURCHASE`. Revenue is whole-history net revenue before the cutoff (currency units).
-    """
-    f = live(feats).join(rfm[["rfm_segment"]])
-    g = f.groupby("rfm_segment")
-    out = pd.DataFrame({"customers": g.size(), "revenue": g["monetary_total"].sum(),
-                        "median_days_since_last_order": g["days_since_last_order"].median(),
-                        "median_orders": g["orders_total"].median(),
-                        "median_revenue": g["monetary_total"].median()})
-    out = out.reindex([*RFM_SEGMENTS, NO_PURCHASE])
-    out["customers"] = out["customers"].fillna(0).astype("int64")
-    out["revenue"] = out["revenue"].fillna(0.0)
-    n, rev = out["customers"].sum(), out["revenue"].clip(lower=0).sum()
-    out.insert(1, "share", out["customers"] / n if n else 0.0)
-    out.insert(3, "revenue_share", out["revenue"].clip(lower=0) / rev if rev > 0 else 0.0)
-    out.index.name = "segment"
-    return out
+def rfm_segments(feats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """RFM scores and segments of the analysis base, and the per-segment summary
+    (:func:`playbook.customers.rfm.rfm_scores`, :func:`playbook.customers.rfm.rfm_summary`)."""
+    scores = rfm_method.rfm_scores(feats)
+    return scores, rfm_method.rfm_summary(scores, feats)
 
 
 def rfm_table(summary: pd.DataFrame, currency: str = "USD"):
     """The RFM summary formatted for the report (money, percentages, counts)."""
-    from playbook.report.format import format_table
-
     t = summary.rename(columns={"median_days_since_last_order": "median days since last order",
                                 "median_orders": "median orders", "median_revenue": "median revenue",
                                 "revenue_share": "revenue share"})
@@ -398,18 +313,23 @@ def rule_fields(feats: pd.DataFrame, rfm: pd.DataFrame, cl: clustering.ClusterRe
     return f
 
 
-def rule_segments(fields: pd.DataFrame, cfg) -> rules.RuleSegments:
-    """Evaluate the config's rule segments; bad segments are reported, the others built."""
-    return rules.build_rule_segments(fields, cfg.segments)
+def rule_segments(feats: pd.DataFrame, rfm: pd.DataFrame, cl: clustering.ClusterResult,
+                  cfg: CampaignConfig) -> rules.RuleSegments:
+    """Evaluate the config's rule segments on :func:`rule_fields`; bad segments are reported, the
+    others built (:func:`playbook.customers.rules.build_rule_segments`)."""
+    return rules.build_rule_segments(rule_fields(feats, rfm, cl), cfg.segments)
 
 
 def rule_segment_table(result: rules.RuleSegments, n_customers: int):
     """Members per rule segment with share of the base and status (built / empty / not built)."""
-    from playbook.report.format import format_table
-
     t = result.sizes()
     t.insert(2, "share", t["size"] / n_customers if n_customers else 0.0)
     return format_table(t, pct=["share"], ints=["size"])
+
+
+def describe_rule_segments(result: rules.RuleSegments, n_customers: int) -> str:
+    """Sentence on the built, empty and failed rule segments (:func:`playbook.customers.rules.describe_rule_segments`)."""
+    return rules.describe_rule_segments(result, n_customers)
 
 
 # --------------------------------------------------------------------------------------------
@@ -419,8 +339,6 @@ def rule_segment_table(result: rules.RuleSegments, n_customers: int):
 def converted_in_window(ctx, ident: cleaning.IdentityResolution) -> set[str]:
     """People who already bought in the campaign window before the as-of instant (empty before the
     season starts)."""
-    from playbook.data.warehouse import to_utc
-
     return features.buyers_between(ctx.wh, ident.merge_map, to_utc(ctx.cfg.season.start), as_of(ctx.cfg))
 
 
@@ -450,8 +368,6 @@ def describe_suppression(flags: pd.DataFrame) -> str:
 
 def overlap_table(members: pd.DataFrame):
     """Overlap share matrix (share of the smaller audience in both), formatted as percentages."""
-    from playbook.report.format import format_table
-
     share = suppression.overlap_matrix(members)[1]
     return format_table(share, pct=list(share.columns), hide_index=False)
 
@@ -504,17 +420,12 @@ def previous_as_of(cfg) -> pd.Timestamp:
 def rfm_migration(ctx, ident: cleaning.IdentityResolution, rfm_now: pd.DataFrame) -> pd.DataFrame:
     """Customers moving between RFM segments from the previous season's cutoff to this one.
 
-    Returns a count matrix: rows = segment at :func:`previous_as_of` (plus :data:`NOT_YET`),
-    columns = segment now; people erased since are left out.
+    Returns the count matrix of :func:`playbook.customers.rfm.migration_matrix`: rows = segment at
+    :func:`previous_as_of` (plus ``NOT_YET``), columns = segment now; people erased since are
+    left out.
     """
     prev = features.rfm_inputs(ctx.wh, previous_as_of(ctx.cfg), ident.merge_map).set_index("customer_id")
-    prev_seg = rfm_scores(prev)["rfm_segment"]
-    now = rfm_now["rfm_segment"]
-    before = prev_seg.reindex(now.index).fillna(NOT_YET)
-    order = [*RFM_SEGMENTS, NO_PURCHASE]
-    m = pd.crosstab(before, now).reindex(index=[*order, NOT_YET], columns=order, fill_value=0)
-    m.index.name, m.columns.name = "last season", "this season"
-    return m
+    return rfm_method.migration_matrix(rfm_method.rfm_scores(prev)["rfm_segment"], rfm_now["rfm_segment"])
 
 
 def plot_migration(matrix: pd.DataFrame) -> plt.Figure:
@@ -549,7 +460,7 @@ def describe_migration(matrix: pd.DataFrame) -> str:
     was_good = matrix.loc[good].sum(axis=1).sum()
     stayed = matrix.loc[good, good].to_numpy().sum()
     slipped = matrix.loc[good, ["At Risk", "Can't Lose", "Hibernating", "Lost", "About to Sleep"]].to_numpy().sum()
-    new = int(matrix.loc[NOT_YET].sum())
+    new = int(matrix.loc[rfm_method.NOT_YET].sum())
     if was_good == 0:
         return f"No Champions or Loyal customers one season ago; {new:,} customers signed up since."
     return (f"Of {int(was_good):,} Champions and Loyal customers one season ago, {stayed / was_good:.0%} still are, "
@@ -573,8 +484,6 @@ def segments_table(feats: pd.DataFrame, rfm: pd.DataFrame, cl: clustering.Cluste
     ``rfm_segment``, ``cluster``, ``cluster_name``, ``seg_<segment slug>`` (bool per built rule
     segment), ``suppress_email|sms|ads`` (bool) and ``reasons_email|sms|ads`` (``;``-joined).
     """
-    from playbook.report.privacy import pseudonymize
-
     f = live(feats)
     out = pd.DataFrame(index=f.index)
     out["customer_pid"] = pseudonymize(pd.Series(f.index.astype(str), index=f.index))
@@ -624,13 +533,10 @@ def write_artifacts(ctx, table: pd.DataFrame, summary: dict, ident: cleaning.Ide
 
     Returns a small table of what was written (file, rows).
     """
-    from playbook.artifacts import write_artifact
-    from playbook.report.privacy import pseudonymize
-
     summary = {**summary, "as_of": as_of(ctx.cfg).isoformat()}
     mm = ident.merge_map
-    merge = pd.DataFrame({"account_pid": pseudonymize(mm["customer_id"].astype(str)).to_numpy() if len(mm) else [],
-                          "kept_pid": pseudonymize(mm["kept_id"].astype(str)).to_numpy() if len(mm) else [],
+    merge = pd.DataFrame({"account_pid": cast(pd.Series, pseudonymize(mm["customer_id"].astype(str))).to_numpy() if len(mm) else [],
+                          "kept_pid": cast(pd.Series, pseudonymize(mm["kept_id"].astype(str))).to_numpy() if len(mm) else [],
                           "reason": mm["reason"].to_numpy()})
     paths = [(write_artifact(table, ctx.output_dir, "segments"), len(table)),
              (write_artifact(summary, ctx.output_dir, "segments_summary"), 1),
@@ -638,13 +544,12 @@ def write_artifacts(ctx, table: pd.DataFrame, summary: dict, ident: cleaning.Ide
     return pd.DataFrame([(p.name, n) for p, n in paths], columns=["artifact", "rows"]).set_index("artifact")
 
 
-def headline(summary: dict) -> dict[str, str]:
-    """Key numbers of the step for the index page."""
-    from playbook.report.format import fmt_int
-
+def headline(summary: dict, report: ValidationReport | None = None) -> dict[str, str]:
+    """Key numbers of the step for the index page (the audit's first, with ``report``)."""
     seg = summary["rfm_segments"]
     sup = summary["suppression"]
-    out = {
+    out = audit_headline(report) if report is not None else {}
+    out |= {
         "people after merging": fmt_int(summary["people"]),
         "duplicate accounts merged": fmt_int(summary["merged_accounts"]),
         "champions": fmt_int(seg.get("Champions", 0)),

@@ -1,0 +1,268 @@
+"""Earlier retrospectives: how they shape this plan, and the lessons they recorded.
+
+The retrospective step (05) publishes ``reports/<slug>/artifacts/summary.json`` and
+``next_budget.parquet``; :func:`playbook.steps.retrospective.find_retrospectives` lists them. The
+plan of a later campaign uses the most recent one that fits (:func:`select_retrospective`) in
+two documented ways:
+
+* targets (:func:`retro_forecast_bias`): ``b = actual / forecast - 1`` of that campaign's season
+  revenue, when its forecast was the plan step's own, clipped to +-RETRO_BIAS_LIMIT, and weighted
+  by the share ``w`` of this season's forecast revenue in the countries that campaign covered
+  (:func:`retro_country_share`; an India-only error says little about the US). The revenue
+  ``base`` level becomes forecast x (1 + w b) (:func:`playbook.planning.targets.build_targets`),
+  and the chance of reaching the target is judged against that corrected forecast with a
+  standard deviation of at least ``|w b|`` x forecast
+  (:func:`playbook.planning.targets.target_feasibility`). The target itself stays as configured.
+* budget (:func:`retro_budget_bounds`): the earlier recommended split is scaled to this
+  campaign's total and shown next to the optimised split; a channel the retrospective found
+  with marginal ROAS below RETRO_MROAS_FLOOR at its recommended spend has its ``max_budget``
+  capped at that scaled recommendation (never below its ``min_budget``), unless the caps would
+  leave the total unspendable, in which case no cap is applied and the report says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from playbook.planning.seasons import as_day
+from playbook.report.format import fmt_money, fmt_pct
+
+#: Marginal ROAS (revenue per extra unit of spend) below which an earlier recommendation caps a channel.
+RETRO_MROAS_FLOOR = 1.0
+#: Largest forecast bias (as a fraction) taken over from an earlier campaign.
+RETRO_BIAS_LIMIT = 0.5
+#: Columns of the budget hand-off table (:func:`retro_budget_bounds`).
+RETRO_BUDGET_COLUMNS = ["channel", "earlier_recommended", "earlier_marginal_roas", "max_budget_config",
+                        "max_budget_used", "capped"]
+
+
+@dataclass
+class EarlierRetro:
+    """What earlier campaigns' retrospectives hand to this plan.
+
+    ``summary`` is the retrospective that shapes targets and budget (None when none applies),
+    ``others`` the other usable ones (lessons only), ``next_budget`` its recommended split
+    (:func:`retro_next_budget`), ``bias`` its revenue forecast bias (:func:`retro_forecast_bias`),
+    ``root`` the folder searched (see :func:`playbook.steps.plan.earlier_retrospective`).
+    """
+
+    root: Path
+    summary: dict | None
+    others: list[dict]
+    next_budget: pd.DataFrame
+    bias: float | None
+
+    @property
+    def name(self) -> str:
+        return str(self.summary["campaign"].get("name", self.summary["campaign"].get("slug"))) if self.summary else ""
+
+
+def select_retrospective(summaries: Sequence[Mapping], season_start: dt.date | str,
+                         countries: Sequence[str]) -> tuple[dict | None, list[dict]]:
+    """The earlier retrospective that shapes this plan, and the other usable ones.
+
+    Parameters
+    ----------
+    summaries : sequence of dict
+        :func:`playbook.steps.retrospective.campaign_summary` dicts (as from ``find_retrospectives``).
+    season_start : date
+        First day of this campaign's season; only campaigns whose season ended before it count.
+    countries : sequence of str
+        This campaign's countries; a campaign sharing none of them is left out.
+
+    Returns
+    -------
+    (dict or None, list of dict)
+        The usable campaign whose season ended last (ties: the later start), and the other usable
+        ones, most recent first. ``(None, [])`` when none fits.
+    """
+    start = as_day(season_start)
+    ours = {c.upper() for c in countries}
+    ok = []
+    for s in summaries:
+        camp = s.get("campaign", {}) if isinstance(s, Mapping) else {}
+        try:
+            end, first = as_day(camp.get("end")), as_day(camp.get("start"))
+        except (TypeError, ValueError, AttributeError):  # missing or malformed dates (NaT)
+            continue
+        if pd.isna(end) or end >= start or not ours & {str(c).upper() for c in camp.get("countries", [])}:
+            continue
+        ok.append((end, first, dict(s)))
+    ok.sort(key=lambda t: (t[0], t[1]), reverse=True)
+    return (ok[0][2], [t[2] for t in ok[1:]]) if ok else (None, [])
+
+
+def retro_forecast_bias(summary: Mapping | None, limit: float = RETRO_BIAS_LIMIT) -> float | None:
+    """Season revenue forecast bias of an earlier campaign: ``actual / forecast - 1``, clipped.
+
+    ``None`` when there is no summary, its forecast was not the plan step's (a seasonal-naive
+    stand-in says nothing about this model: ``forecast_from_plan`` false or missing) or the
+    forecast is not positive. Positive = the earlier forecast was too low.
+    """
+    if not summary or not summary.get("forecast_from_plan"):
+        return None
+    rev = summary.get("revenue") or {}
+    actual, forecast = rev.get("actual"), rev.get("forecast")
+    if actual is None or forecast is None or not np.isfinite(actual) or not np.isfinite(forecast) or forecast <= 0:
+        return None
+    return float(np.clip(actual / forecast - 1, -limit, limit))
+
+
+def retro_country_share(forecast: pd.DataFrame, countries: Sequence[str]) -> float:
+    """Share of the forecast's season revenue in ``countries`` (weights an earlier campaign's bias).
+
+    Uses the ``dimension == "country"`` revenue rows of a forecast artifact; 1.0 when there are
+    none (a single-market forecast), 0.0 when none of ``countries`` is forecast.
+    """
+    f = forecast[(forecast["dimension"] == "country") & (forecast["metric"] == "revenue")]
+    by = f.groupby("value")["mean"].sum().clip(lower=0)
+    if by.empty or by.sum() <= 0:
+        return 1.0
+    return float(by[by.index.str.upper().isin({c.upper() for c in countries})].sum() / by.sum())
+
+
+def retro_next_budget(summary: Mapping | None, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The earlier recommended split: ``channel``, ``recommended``, ``marginal_roas_recommended``.
+
+    From ``next_budget.parquet`` (``table``) when given, else from the summary's ``next_budget``
+    records; empty when neither has it.
+    """
+    cols = ["channel", "recommended", "marginal_roas_recommended"]
+    if table is None or table.empty:
+        table = pd.DataFrame((summary or {}).get("next_budget") or [])
+    if table.empty or not {"channel", "recommended"} <= set(table.columns):
+        return pd.DataFrame(columns=cols)
+    out = table.copy()
+    if "marginal_roas_recommended" not in out.columns:
+        out["marginal_roas_recommended"] = np.nan
+    out["recommended"] = out["recommended"].astype(float)
+    out["marginal_roas_recommended"] = out["marginal_roas_recommended"].astype(float)
+    return out[cols].reset_index(drop=True)
+
+
+def retro_budget_bounds(
+    bounds: Mapping[str, tuple[float, float]],
+    total: float,
+    next_budget: pd.DataFrame,
+    floor: float = RETRO_MROAS_FLOOR,
+) -> tuple[dict[str, tuple[float, float]], pd.DataFrame]:
+    """Channel bounds shaped by an earlier retrospective's recommended split (rule above).
+
+    Parameters
+    ----------
+    bounds : mapping
+        ``{channel: (min_budget, max_budget)}`` from this campaign's config (currency).
+    total : float
+        This campaign's season budget (currency).
+    next_budget : DataFrame
+        :func:`retro_next_budget` of the earlier campaign (its recommendation for its own total).
+    floor : float
+        Marginal ROAS below which the channel's maximum is capped.
+
+    Returns
+    -------
+    (dict, DataFrame)
+        The bounds to optimise within, and one row per channel of ``bounds``
+        (``RETRO_BUDGET_COLUMNS``): ``earlier_recommended`` (the earlier share x ``total``; NaN
+        when the earlier campaign did not budget the channel), ``earlier_marginal_roas``,
+        ``max_budget_config``, ``max_budget_used``, ``capped``. ``attrs["applied"]`` is False with
+        ``attrs["reason"]`` when caps were needed but would leave ``total`` unspendable.
+    """
+    nb = next_budget.set_index("channel") if not next_budget.empty else pd.DataFrame()
+    earlier_total = float(nb["recommended"].sum()) if not nb.empty else 0.0
+    new = dict(bounds)
+    rows = []
+    for ch, (lo, hi) in bounds.items():
+        rec, mroas, used = np.nan, np.nan, hi
+        if earlier_total > 0 and ch in nb.index:
+            rec = float(nb.loc[ch, "recommended"]) / earlier_total * total
+            mroas = float(nb.loc[ch, "marginal_roas_recommended"])
+            if np.isfinite(mroas) and mroas < floor:
+                used = float(min(hi, max(lo, rec)))
+        rows.append({"channel": ch, "earlier_recommended": rec, "earlier_marginal_roas": mroas,
+                     "max_budget_config": float(hi), "max_budget_used": float(used), "capped": used < hi})
+        new[ch] = (lo, used)
+    table = pd.DataFrame(rows, columns=RETRO_BUDGET_COLUMNS)
+    table.attrs["applied"], table.attrs["reason"] = True, ""
+    if sum(b[1] for b in new.values()) < total - 1e-6:
+        table["max_budget_used"] = table["max_budget_config"]
+        table["capped"] = False
+        table.attrs["applied"] = False
+        table.attrs["reason"] = ("capping would leave the season total unspendable within the other channels' "
+                                 "maxima, so the configured bounds are kept")
+        return dict(bounds), table
+    return new, table
+
+
+def describe_retro_budget(table: pd.DataFrame, campaign: str, currency: str = "USD",
+                          floor: float = RETRO_MROAS_FLOOR, plan: pd.DataFrame | None = None) -> str:
+    """Sentence on how an earlier retrospective shaped the budget bounds (Markdown).
+
+    With the optimised ``plan`` (``channel``, ``budget``), it also says whether a cap binds.
+    """
+    if table.empty or table["earlier_recommended"].isna().all():
+        return (f"The earlier retrospective ({campaign}) has no recommended split for these channels, so the "
+                "budget bounds are the configured ones.")
+    capped = table[table["capped"]]
+    low = table[table["earlier_marginal_roas"] < floor]
+    text = (f"The {campaign} retrospective's recommended split, scaled to this season's total, is shown next to "
+            "the optimised split.")
+    if not capped.empty:
+        text += (" It found a marginal ROAS below " + f"{floor:g} for " + ", ".join(
+            f"**{r.channel.replace('_', ' ')}** ({r.earlier_marginal_roas:.2f}): maximum capped at "
+            f"{fmt_money(r.max_budget_used, currency)} instead of {fmt_money(r.max_budget_config, currency)}"
+            for r in capped.itertuples()) + ".")
+        if plan is not None and not plan.empty:
+            budget = plan.set_index("channel")["budget"]
+            binding = [r.channel for r in capped.itertuples() if budget.get(r.channel, 0.0) >= r.max_budget_used - 1.0]
+            text += (" The cap binds for " + ", ".join(c.replace("_", " ") for c in binding) + ": the optimiser "
+                     "would have spent more there." if binding else
+                     " The optimised split stays below these caps, so they change no amount this time.")
+    elif not low.empty and not table.attrs.get("applied", True):
+        text += (f" It found a marginal ROAS below {floor:g} for "
+                 + ", ".join(r.channel.replace("_", " ") for r in low.itertuples())
+                 + f", but {table.attrs.get('reason', 'the caps were not applied')}.")
+    else:
+        text += f" No channel had a marginal ROAS below {floor:g} there, so no bound was changed."
+    return text
+
+
+def describe_retro_targets(bias: float | None, summary: Mapping | None, feas: pd.DataFrame,
+                           currency: str = "USD", share: float = 1.0) -> str:
+    """Sentence on how an earlier retrospective shaped the targets (Markdown).
+
+    ``bias`` is the earlier campaign's (:func:`retro_forecast_bias`), ``share`` the weight
+    :func:`retro_country_share` gave it here.
+    """
+    if not summary:
+        return ("No earlier retrospective applies, so the base level and the target's chances come from this "
+                "season's forecast alone.")
+    name = summary.get("campaign", {}).get("name", "the earlier campaign")
+    if bias is None:
+        return (f"The {name} retrospective did not measure the plan's own forecast (no plan forecast then), so "
+                "the targets use this season's forecast unchanged.")
+    r = feas.set_index("metric").loc["revenue"] if "revenue" in set(feas.get("metric", [])) else None
+    word = "above" if bias >= 0 else "below"
+    where = ", ".join(summary.get("campaign", {}).get("countries", []))
+    text = f"In {name} ({where}) revenue came in {fmt_pct(abs(bias))} {word} the plan's forecast"
+    if share < 1 - 1e-9:
+        text += f"; those countries make up {fmt_pct(share)} of this season's forecast"
+    text += (f", so this season's base level and the chance of reaching the target use the forecast corrected by "
+             f"{fmt_pct(bias * share)}")
+    if r is not None:
+        text += (f" ({fmt_money(r['expected'], currency)} instead of {fmt_money(r['forecast'], currency)}); the "
+                 f"target stays at {fmt_money(r['target'], currency)}")
+    return text + "."
+
+
+def retro_lessons(summaries: Sequence[Mapping]) -> pd.DataFrame:
+    """The generated lessons of earlier retrospectives: ``campaign``, ``lesson`` (in the given order)."""
+    rows = [{"campaign": s.get("campaign", {}).get("name", s.get("campaign", {}).get("slug", "?")), "lesson": str(x)}
+            for s in summaries for x in (s.get("lessons") or [])]
+    return pd.DataFrame(rows, columns=["campaign", "lesson"])
