@@ -7,12 +7,17 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from playbook.config.campaign import CampaignConfig, load_config, parse_config
+from playbook.config.campaign import CampaignConfig
+from playbook.config.loader import load_config, parse_config
+from playbook.data import synth
+from playbook.data.source import DataSource
 from playbook.errors import ConfigError
 from playbook.paths import project_root
+from tests.sample_data import read, small_sample
 
 EXAMPLES = ["campaigns/holiday-2025.yaml", "campaigns/diwali-2025.yaml"]
 
@@ -355,17 +360,17 @@ def test_output_dir_default_and_override(tmp_path):
     assert parse_config(_cfg(output={"dir": str(tmp_path)})).output_dir == tmp_path
 
 
-def test_window_and_data_source_resolved():
+def test_window_and_data_source():
     cfg = parse_config(_cfg())
     start, end = cfg.window
     assert start == pd.Timestamp("2025-11-01", tz="UTC") and end == pd.Timestamp("2025-12-31", tz="UTC")
     assert cfg.window_half_open[1] == pd.Timestamp("2026-01-01", tz="UTC")
     assert cfg.season.days == 61
-    assert cfg.data_source_resolved == str(project_root() / "data" / "sample")
-    assert parse_config(_cfg(data={"source": "exports/shop"})).data_source_resolved == str(
+    assert DataSource.from_config(cfg.data).location == str(project_root() / "data" / "sample")
+    assert DataSource.from_config(parse_config(_cfg(data={"source": "exports/shop"})).data).location == str(
         project_root() / "exports" / "shop")
     url = "duckdb:///tmp/shop.duckdb"
-    assert parse_config(_cfg(data={"source": url})).data_source_resolved == url
+    assert DataSource.from_config(parse_config(_cfg(data={"source": url})).data).location == url
 
 
 def test_planning_cutoff_defaults_to_day_before_start():
@@ -381,24 +386,24 @@ def test_empty_sections_use_defaults(tmp_path):
 
 
 def test_holiday_experiments_match_the_synthetic_generator():
-    synth = pytest.importorskip("playbook.data.synth")
-    planted = set(getattr(synth, "EXPERIMENT_IDS", {}).values())
-    if not planted:
-        pytest.skip("playbook.data.synth does not expose EXPERIMENT_IDS")
+    planted = set(synth.EXPERIMENT_IDS.values())
+    assert len(planted) == 5
     assert {e.id for e in load_config("campaigns/holiday-2025.yaml").experiments} == planted
 
 
 def test_holiday_arms_match_the_sample_assignments():
-    path = project_root() / "data" / "sample" / "assignments.parquet"
-    if not path.is_file():
-        pytest.skip("sample data not generated (playbook generate-data)")
-    a = pd.read_parquet(path, columns=["experiment_id", "variant"])
-    shares = a.groupby("experiment_id")["variant"].value_counts(normalize=True)
-    for exp in load_config("campaigns/holiday-2025.yaml").experiments:
-        observed = shares.loc[exp.id]
+    a = read(small_sample(), "assignments")
+    counts = a.groupby("experiment_id")["variant"].value_counts()
+    exps = load_config("campaigns/holiday-2025.yaml").experiments
+    assert set(a["experiment_id"]) == {e.id for e in exps}
+    for exp in exps:
+        observed = counts.loc[exp.id]
         assert set(observed.index) == set(exp.variants), exp.id
+        n = int(observed.sum())
         for variant, planned in zip(exp.variants, exp.allocation, strict=True):
-            assert abs(observed[variant] - planned) < 0.03, (exp.id, variant)
+            # 2,000-customer sample: allow 4 binomial standard errors (0.085 for 552 people at 50 %)
+            tolerance = 4 * np.sqrt(planned * (1 - planned) / n)
+            assert abs(observed[variant] / n - planned) < tolerance, (exp.id, variant, observed[variant], n)
 
 
 def test_personalization_section_is_typed_and_feeds_offers():
@@ -423,3 +428,41 @@ def test_personalization_rejects_matrix_without_default_and_unknown_trigger():
     msg = str(exc.value)
     assert "personalization.content_matrix" in msg and "default" in msg
     assert "personalization.flows[0].trigger" in msg
+
+
+# --- loader limits (playbook.config.loader) ------------------------------------------------------
+
+
+def test_alias_bomb_stops_at_the_value_limit(tmp_path):
+    """A "billion laughs" file (each alias doubles the previous list) is refused, not expanded."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 12)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=r"more than 100,000 values once YAML aliases"):
+        load_config(path)
+
+
+def test_deep_nesting_is_refused(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("slug: " + "[" * 60 + "]" * 60 + "\n")
+    with pytest.raises(ConfigError, match=r"deep\.yaml: the config nests deeper than 50 levels"):
+        load_config(path)
+
+
+def test_oversized_file_is_refused_before_reading(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("# " + "x" * 1_000_000 + "\n")
+    with pytest.raises(ConfigError, match=r"big\.yaml: 1,000,003 bytes, too large for a campaign config"):
+        load_config(path)
+
+
+def test_a_few_aliases_are_fine(tmp_path):
+    """Ordinary aliases (one channel's bounds reused) stay allowed."""
+    path = _write(tmp_path)
+    line = "  paid_search: {min_budget: 100, max_budget: 600}\n"
+    assert line in path.read_text()
+    path.write_text(path.read_text().replace(line, "  paid_search: &bounds {min_budget: 100, max_budget: 600}\n"
+                                                   "  display: *bounds\n"))
+    cfg = load_config(path)
+    assert cfg.channels["display"] == cfg.channels["paid_search"] and cfg.budget_bounds == (200, 1200)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 
+from playbook.data import synth
 from playbook.data.validate import ValidationReport, validate, validate_source
 from playbook.data.warehouse import connect
 from playbook.errors import DataError
@@ -231,8 +232,14 @@ def test_many_problems_reported_at_once(dirty_source):
         report.raise_for_errors()
 
 
-def test_raise_for_errors_silent_without_errors(clean_report):
-    clean_report.raise_for_errors()
+def test_raise_for_errors_silent_without_errors(clean_tables, write_tables):
+    """Warnings and infos alone do not raise (only errors do, see the test above)."""
+    _refunds(clean_tables)
+    _orphan(clean_tables)
+    report = validate(connect(write_tables(clean_tables)), orphan_threshold=1, now=NOW)
+    assert report.errors == []
+    assert [f.check for f in report.warnings] == ["orphan"] and [f.check for f in report.infos] == ["refunds"]
+    assert report.raise_for_errors() is None
 
 
 def test_checks_that_cannot_run_are_skipped_with_reason(clean_tables, write_tables):
@@ -257,7 +264,6 @@ def test_wrong_dtype_skips_value_checks_on_that_column(clean_tables, write_table
 
 def test_soft_counts_match_synthetic_truth(tmp_path):
     """Every planted defect of the synthetic generator is counted exactly, and nothing is an error."""
-    synth = pytest.importorskip("playbook.data.synth")
     truth = synth.generate(n_customers=3000, seed=11, out_dir=tmp_path / "sample")
     report = validate_source(tmp_path / "sample")
     assert report.errors == [], report.format()
