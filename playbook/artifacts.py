@@ -31,17 +31,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# pandera imports pyspark.pandas whenever pyspark is installed (it is, for the Spark engine), and
-# pyspark warns about pandas >= 3 at import; that warning says nothing about the playbook's own
-# use of pandas, so it must not print on every step page.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
-                            category=FutureWarning)
-    import pandera.pandas as pa
-    from pandera.errors import SchemaErrors
+# pandera imports pyspark.pandas whenever pyspark is installed (it is, for the Spark engine): at
+# import and again when it first validates a frame. pyspark then warns about pandas >= 3; the
+# warning says nothing about the playbook's own use of pandas and must not print on every step
+# page, so exactly that message is ignored for the process.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                        category=FutureWarning)
 
-from playbook.errors import DataError
-from playbook.files import atomic_write, write_json
+import pandera.pandas as pa  # noqa: E402 - after the filter above
+from pandera.errors import SchemaErrors  # noqa: E402
+
+from playbook.errors import DataError  # noqa: E402
+from playbook.files import atomic_write, write_json  # noqa: E402
 
 _PID = pa.Column(str, nullable=False, unique=True, description="pseudonymous customer id (HMAC)")
 _SHARE = pa.Check.in_range(0.0, 1.0)

@@ -103,6 +103,8 @@ def test_step_page_has_its_section_and_no_code(e2e_run, step):
     assert sum("jp-CodeCell" in c for c in _classes(html)) >= 5  # the code cells' outputs are there
     assert _shown_code(html) == []  # ... but none of their code
     assert "Traceback" not in html
+    # no library noise on a stakeholder page (pandera pulled in pyspark's pandas-3 FutureWarning)
+    assert "FutureWarning" not in html and "site-packages" not in html
 
 
 @pytest.mark.parametrize("step", ["01_plan", "05_retrospective"])

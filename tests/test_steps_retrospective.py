@@ -15,6 +15,7 @@ from playbook.artifacts import write_artifact
 from playbook.media.attribution import MODELS
 from playbook.paths import resolve
 from playbook.planning import accuracy as FA
+from playbook.planning.lessons import find_retrospectives
 from playbook.report.format import fmt_money
 from playbook.steps import retrospective as R
 from playbook.steps.context import start_step
@@ -179,11 +180,11 @@ def test_artifacts_roundtrip_and_archive(run):
     assert summary["revenue"]["actual"] == pytest.approx(rv.accuracy.total.iloc[0]["actual"])
     assert summary["lessons"] == rv.lessons and summary["forecast_from_plan"] is False
     assert [r["check"] for r in summary["tracking"]] == AUDIT_CHECKS
-    found = R.find_retrospectives(out.parent)
+    found = find_retrospectives(out.parent)
     assert [s["campaign"]["slug"] for s in found] == ["holiday-2025"]
     assert found[0]["next_budget_expected_gain"] == pytest.approx(rv.media.budget.attrs["gain"])
     assert found[0]["artifacts_dir"] == str(out / "artifacts")
-    assert R.find_retrospectives(out.parent, exclude="holiday-2025") == []
+    assert find_retrospectives(out.parent, exclude="holiday-2025") == []
     from_plan = dataclasses.replace(rv, accuracy=dataclasses.replace(rv.accuracy, forecast_source=R.PLAN_FORECAST_SOURCE))
     assert R.campaign_summary(run["ctx"].cfg, from_plan)["forecast_from_plan"] is True
 

@@ -1,0 +1,1 @@
+"""The campaign file: pydantic models (campaign.py), value checks (checks.py), safe YAML loading with line numbers (loader.py)."""

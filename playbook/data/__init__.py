@@ -1,0 +1,1 @@
+"""The data layer: the data source (source.py), the data contract (contract.py), validation, engine-side access and aggregates (warehouse.py, engines.py, folder.py), the cache of data-only results, and the synthetic generator with planted truth (synth/)."""

@@ -1,0 +1,1 @@
+"""Paid and owned media: customer journeys (paths.py), attribution (attribution.py), the one response curve (response.py), the one bounded allocator (allocation.py), plan budget and pacing (budget.py), channel efficiency (efficiency.py), tracking audit (tracking.py)."""

@@ -1,7 +1,7 @@
 """Earlier retrospectives: how they shape this plan, and the lessons they recorded.
 
 The retrospective step (05) publishes ``reports/<slug>/artifacts/summary.json`` and
-``next_budget.parquet``; :func:`playbook.steps.retrospective.find_retrospectives` lists them. The
+``next_budget.parquet``; :func:`find_retrospectives` lists them. The
 plan of a later campaign uses the most recent one that fits (:func:`select_retrospective`) in
 two documented ways:
 
@@ -23,13 +23,16 @@ two documented ways:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from playbook.paths import resolve
 from playbook.planning.seasons import as_day
 from playbook.report.format import fmt_money, fmt_pct
 
@@ -266,3 +269,23 @@ def retro_lessons(summaries: Sequence[Mapping]) -> pd.DataFrame:
     rows = [{"campaign": s.get("campaign", {}).get("name", s.get("campaign", {}).get("slug", "?")), "lesson": str(x)}
             for s in summaries for x in (s.get("lessons") or [])]
     return pd.DataFrame(rows, columns=["campaign", "lesson"])
+
+
+def find_retrospectives(reports_root: str | Path = "reports", exclude: str | None = None) -> list[dict[str, Any]]:
+    """Earlier campaigns' retrospective summaries (``reports/*/artifacts/summary.json``), oldest first.
+
+    For the plan step of the next campaign: each dict is a :func:`playbook.steps.retrospective.campaign_summary` plus
+    ``artifacts_dir`` (the folder it came from, holding ``next_budget.parquet``). ``reports_root``
+    is the folder of published reports (the parent of a campaign's ``output_dir``); only
+    published ``<slug>/artifacts`` folders are read (not ``_interactive`` or staging ones).
+    """
+    root = resolve(str(reports_root))
+    found = []
+    for p in sorted(root.glob("*/artifacts/summary.json")):
+        try:
+            s = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if s.get("kind") == "retrospective" and s.get("campaign", {}).get("slug") != exclude:
+            found.append({**s, "artifacts_dir": str(p.parent)})
+    return sorted(found, key=lambda s: s["campaign"].get("end", ""))

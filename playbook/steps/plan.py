@@ -51,10 +51,9 @@ from playbook.planning import lessons as LS
 from playbook.planning import promo as PR
 from playbook.planning import seasons as SE
 from playbook.planning import targets as TG
-from playbook.planning.lessons import EarlierRetro
+from playbook.planning.lessons import EarlierRetro, find_retrospectives
 from playbook.report.charts import empty_chart, money_formatter
 from playbook.report.format import fmt_money, fmt_pct, format_table
-from playbook.steps.retrospective import find_retrospectives
 
 
 def _table(df: pd.DataFrame, decimals: tuple[str, ...] = (), **kw):

@@ -22,7 +22,7 @@ Forecast
 Artifacts
     ``attribution.parquet``, ``incrementality.parquet``, ``next_budget.parquet`` and
     ``summary.json`` (:func:`campaign_summary`), which the plan step of a later campaign reads
-    through :func:`find_retrospectives` (rules in :mod:`playbook.planning.lessons`). The data
+    through :func:`playbook.planning.lessons.find_retrospectives` (rules in :mod:`playbook.planning.lessons`). The data
     flow between steps is described in ``docs/architecture.md``.
 
 The module runs past 600 lines because the notebook is long: one result object and a few
@@ -49,7 +49,6 @@ from playbook.media import efficiency as spend_efficiency
 from playbook.media import paths as journeys
 from playbook.media import tracking
 from playbook.media.response import ResponseCurve
-from playbook.paths import resolve
 from playbook.planning import accuracy as forecast_accuracy
 from playbook.planning import history
 from playbook.report.format import fmt_money, fmt_pct, format_table
@@ -565,7 +564,7 @@ def _records(df: pd.DataFrame, cols: Sequence[str]) -> list[dict[str, Any]]:
 def campaign_summary(cfg: CampaignConfig, rv: Review) -> dict[str, Any]:
     """Structured, JSON-ready summary of the campaign (archived as ``artifacts/summary.json``).
 
-    The plan step of a later campaign reads it (see :func:`find_retrospectives` and the
+    The plan step of a later campaign reads it (see :func:`playbook.planning.lessons.find_retrospectives` and the
     rules in :mod:`playbook.planning.lessons`): ``campaign`` (season dates, countries),
     ``revenue`` (season actual, forecast, target), ``forecast_from_plan`` (True when ``forecast``
     is the plan step's own, so its bias says something about the model), ``next_budget`` and
@@ -608,26 +607,6 @@ def write_artifacts(ctx: StepContext, rv: Review) -> pd.DataFrame:
                (write_artifact(b, ctx.output_dir, "next_budget"), len(b)),
                (write_artifact(campaign_summary(ctx.cfg, rv), ctx.output_dir, "summary"), 1)]
     return pd.DataFrame([(p.name, n) for p, n in written], columns=["artifact", "rows"]).set_index("artifact")
-
-
-def find_retrospectives(reports_root: str | Path = "reports", exclude: str | None = None) -> list[dict[str, Any]]:
-    """Earlier campaigns' retrospective summaries (``reports/*/artifacts/summary.json``), oldest first.
-
-    For the plan step of the next campaign: each dict is a :func:`campaign_summary` plus
-    ``artifacts_dir`` (the folder it came from, holding ``next_budget.parquet``). ``reports_root``
-    is the folder of published reports (the parent of a campaign's ``output_dir``); only
-    published ``<slug>/artifacts`` folders are read (not ``_interactive`` or staging ones).
-    """
-    root = resolve(str(reports_root))
-    found = []
-    for p in sorted(root.glob("*/artifacts/summary.json")):
-        try:
-            s = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if s.get("kind") == "retrospective" and s.get("campaign", {}).get("slug") != exclude:
-            found.append({**s, "artifacts_dir": str(p.parent)})
-    return sorted(found, key=lambda s: s["campaign"].get("end", ""))
 
 
 def headline(rv: Review) -> dict[str, str]:

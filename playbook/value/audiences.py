@@ -20,7 +20,6 @@ these columns) and Meta custom audiences (``email``, ``phone``).
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import cast
 
@@ -30,6 +29,7 @@ import pandas as pd
 
 from playbook.artifacts import read_artifact
 from playbook.data.warehouse import Warehouse, fetch
+from playbook.files import atomic_write
 from playbook.report.privacy import pseudonymize
 from playbook.value import offers
 from playbook.value.send_time import DEFAULT_HOUR_UTC, local_send_time
@@ -162,11 +162,8 @@ def suppression(con: pd.DataFrame, seg: pd.DataFrame | None = None) -> dict[str,
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    df.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
-    os.replace(tmp, path)
-    return path
+    """Write an export as UTF-8 CSV without BOM, ``\n`` line ends, atomically."""
+    return atomic_write(path, lambda t: df.to_csv(t, index=False, encoding="utf-8", lineterminator="\n"))
 
 
 def _finalise(df: pd.DataFrame, ids: pd.Series, sup: pd.DataFrame) -> pd.DataFrame:

@@ -63,10 +63,10 @@ from playbook.data.synth.writer import (
     STREAMED_TABLES,
     _jsonable,
     _ParquetStreams,
-    _swap_in,
     _write,
 )
 from playbook.errors import ConfigError
+from playbook.files import swap_folder
 from playbook.paths import resolve
 
 
@@ -129,7 +129,7 @@ def generate(n_customers: int = 20_000, seed: int = 42, out_dir: str | os.PathLi
         truth = _generate_into(tmp, int(n_customers), int(seed), origin, last, int(chunk_customers),
                                progress)
         _say(progress, "swapping the new data in")
-        _swap_in(tmp, out)
+        swap_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
