@@ -12,6 +12,8 @@ from playbook.paths import resolve
 
 #: Notebook -> the one step module its code may import (besides playbook.steps.context).
 STEP_MODULES = {
+    "01_plan": "playbook.steps.plan",
+    "02_segment": "playbook.steps.segment",
     "03_personalize": "playbook.steps.personalize",
     "04_test": "playbook.steps.test",
     "05_retrospective": "playbook.steps.retrospective",
