@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from playbook.data import synth
+from playbook.data.money import extreme_revenue_threshold
 from playbook.data.validate import ValidationReport, validate, validate_source
 from playbook.data.warehouse import connect
 from playbook.errors import DataError
+from tests.conftest import make_clean_tables, write_parquet_tables
+from tests.sample_data import read, small_sample
 
 NOW = "2025-01-01"
 
@@ -287,3 +293,132 @@ def test_report_frame_can_hide_example_keys_behind_pseudonyms(tmp_path):
     assert first_raw.startswith("R")
     assert pseudo.loc[row, "examples"].split(", ")[0] == pseudonymize(first_raw)
     assert first_raw not in " ".join(pseudo["examples"])
+
+
+# --------------------------------------------------------------------------------------------
+# plausible money (issue 14, item 4): non-finite amounts are errors, extreme amounts warnings
+
+
+def _with_orders(t: Tables, ids: list[str], revenue: list[float]) -> None:
+    """Append orders ``ids`` (copies of O01's row: no item lines) with the given revenue."""
+    extra = pd.concat([t["orders"].iloc[[0]]] * len(ids), ignore_index=True).assign(order_id=ids, revenue=revenue)
+    t["orders"] = pd.concat([t["orders"], extra], ignore_index=True)
+
+
+def _write_nan_keeping_parquet(t: Tables, folder) -> None:
+    """Overwrite orders.parquet keeping NaN as NaN (pandas' own writer turns NaN into null)."""
+    table = pa.Table.from_pandas(t["orders"], preserve_index=False)
+    revenue = pa.array(t["orders"]["revenue"].to_numpy(), from_pandas=False)
+    pq.write_table(table.set_column(table.schema.get_field_index("revenue"), "revenue", revenue),
+                   folder / "orders.parquet")
+
+
+def test_non_finite_revenue_in_parquet_is_an_error_with_order_ids(clean_tables, write_tables):
+    clean_tables["orders"].loc[[1, 4, 6], "revenue"] = [np.inf, np.nan, -np.inf]  # O02, O05, O07
+    folder = write_tables(clean_tables)
+    _write_nan_keeping_parquet(clean_tables, folder)
+    report = validate(connect(folder), now=NOW)
+    (f,) = report.errors
+    assert (f.table, f.column, f.check, f.count) == ("orders", "revenue", "non_finite", 3)
+    assert f.examples == ("O02", "O05", "O07")
+    assert "orders.revenue" in f.message and "NaN, inf or -inf" in f.message and "export" in f.message
+    # -inf is not also a refund, and non-finite values do not enter the extreme-value rule
+    assert report.findings == [f], report.format()
+
+
+def test_pandas_nan_arrives_as_null_not_as_non_finite(clean_tables, write_tables):
+    """pandas writes NaN to Parquet as null: the contract's null check reports it, not non_finite."""
+    clean_tables["orders"].loc[2, "revenue"] = np.nan
+    report = validate(connect(write_tables(clean_tables)), now=NOW)
+    assert report.count("non_finite") == 0
+    assert report.count("null_values", "orders") == 1 and report.errors[0].examples == ("O03",)
+
+
+def test_non_finite_money_in_csv(clean_tables, write_tables):
+    """CSV texts inf, NaN and -Infinity are float values (errors); an empty cell is null (not non_finite)."""
+    folder = write_tables(clean_tables)
+    orders = clean_tables["orders"].astype({"revenue": object, "discount": object})
+    # not in the first row: DuckDB's CSV sniffer then types the whole column as text (wrong_dtype)
+    orders.loc[1, "revenue"], orders.loc[3, "revenue"], orders.loc[5, "revenue"] = "inf", "NaN", ""
+    orders.loc[8, "discount"] = "-Infinity"
+    spend = clean_tables["spend"].astype({"spend": object})
+    spend.loc[3, "spend"] = "nan"
+    for name, df in {"orders": orders, "spend": spend}.items():
+        (folder / f"{name}.parquet").unlink()
+        df.to_csv(folder / f"{name}.csv", index=False)
+    report = validate(connect(folder), now=NOW)
+    got = {(f.table, f.column): (f.count, f.examples) for f in report.findings if f.check == "non_finite"}
+    assert got == {("orders", "revenue"): (2, ("O02", "O04")), ("orders", "discount"): (1, ("O09",)),
+                   ("spend", "spend"): (1, ("2024-03-02/display/CMP1",))}
+    assert {f.check for f in report.errors} == {"non_finite", "null_values"}  # "" -> null revenue (O06)
+    assert report.count("below_min") == 0  # -Infinity discount: reported once, as non_finite
+
+
+def _log_rule_limit(revenue: list[float]) -> float:
+    """Independent reference of the extreme-revenue limit (numpy, defaults of playbook.data.money)."""
+    x = np.array([r for r in revenue if r > 0])
+    lx = np.log10(x)
+    med = float(np.median(x))
+    log_limit = 10 ** (np.median(lx) + 6 * 1.4826 * np.median(np.abs(lx - np.median(lx))))
+    return float(min(1000 * med, max(100 * med, log_limit)))
+
+
+def test_extreme_revenue_is_a_warning_naming_orders_and_limit(clean_tables, write_tables):
+    _with_orders(clean_tables, ["X1", "X2", "X3", "X4"], [1e12] * 4)
+    wh = connect(write_tables(clean_tables))
+    report = validate(wh, now=NOW)
+    assert report.ok and report.errors == []
+    (f,) = report.warnings
+    assert (f.table, f.column, f.check, f.count) == ("orders", "revenue", "extreme_value", 4)
+    assert f.examples == ("X1", "X2", "X3", "X4")
+    limit = _log_rule_limit(clean_tables["orders"]["revenue"].tolist())
+    assert limit == 12_000.0  # 100x the median order of 120 (13 ordinary orders + 4 extreme; MAD small)
+    assert extreme_revenue_threshold(wh) == pytest.approx(limit)
+    assert f.message.startswith("orders.revenue: 4 order(s) above 12,000 (100x the median order of 120.00)")
+
+
+def test_extreme_limit_is_clamped_between_100x_and_1000x_the_median(tmp_path):
+    def threshold(revenue: list[float], name: str) -> float | None:
+        t = make_clean_tables()
+        t["orders"] = t["orders"].iloc[[0] * len(revenue)].assign(
+            order_id=[f"O{i}" for i in range(len(revenue))], revenue=revenue)
+        return extreme_revenue_threshold(connect(write_parquet_tables({"orders": t["orders"]}, tmp_path / name)))
+
+    assert threshold([50.0] * 9 + [60.0] * 2, "tight") == pytest.approx(5000.0)  # MAD 0: floor, 100x
+    assert threshold([1.0, 10.0, 100.0, 1000.0, 10000.0], "wide") == pytest.approx(100_000.0)  # cap, 1000x
+    assert threshold([-20.0, 0.0], "refunds_only") is None
+    t = make_clean_tables()
+    del t["orders"]
+    assert extreme_revenue_threshold(connect(write_parquet_tables(t, tmp_path / "no_orders"))) is None
+
+
+def test_refunds_are_never_extreme(refund_tables, write_tables):
+    refund_tables["orders"].loc[refund_tables["orders"]["order_id"] == "R01", "revenue"] = -1e9
+    report = validate(connect(write_tables(refund_tables)), now=NOW)
+    assert report.count("extreme_value") == 0 and report.count("refunds") == 2
+    assert report.findings == [f for f in report.findings if f.check == "refunds"], report.format()
+
+
+def test_extreme_daily_spend_of_a_channel_is_a_warning(clean_tables, write_tables):
+    clean_tables["spend"].loc[2, "spend"] = 11_000.01  # paid_search, 2024-03-02; its median day is 100
+    clean_tables["spend"].loc[5, "spend"] = 4_000.0  # display's days are 50, 40, 4000: median 50, limit 5000
+    report = validate(connect(write_tables(clean_tables)), now=NOW)
+    (f,) = report.findings
+    assert (f.table, f.check, f.severity, f.count) == ("spend", "extreme_value", "warning", 1)
+    assert f.examples == ("2024-03-02/paid_search",)
+    assert "paid_search: above 10,000 (100x the median day of 100.00)" in f.message
+    assert "display" not in f.message
+
+
+def test_small_sample_has_no_money_findings():
+    """The bundled sample passes: no errors and no extreme amounts (the default limit is not too
+    tight: its largest order is 23x the median, the limit about 107x)."""
+    folder = small_sample()
+    wh = connect(folder)
+    report = validate(wh)
+    assert report.errors == [], report.format()
+    assert report.count("extreme_value") == 0 and report.count("non_finite") == 0
+    revenue = read(folder, "orders")["revenue"]
+    limit = extreme_revenue_threshold(wh)
+    assert limit == pytest.approx(_log_rule_limit(revenue.tolist()))
+    assert 100 * revenue[revenue > 0].median() < limit and limit > 4 * revenue.max()

@@ -6,14 +6,16 @@ computed in the engine (Ibis); only up to five example keys per finding are fetc
 Errors (the data must be fixed before analysis): ``missing_table``, ``missing_column``,
 ``wrong_dtype``, ``duplicate_key``, ``orphan`` (above ``orphan_threshold``; a warning at or
 below it), ``naive_timestamp`` (unless the warehouse has a timezone), ``null_values``,
-``invalid_value`` (outside ``Column.allowed``), ``below_min`` (under ``Column.min_value``) and
-``refund_with_items``. Rule for refunds: revenue may be negative only for refunds; a refund is an
+``invalid_value`` (outside ``Column.allowed``), ``below_min`` (under ``Column.min_value``),
+``non_finite`` (``NaN``/``inf``/``-inf`` in a money column, :data:`playbook.data.money.MONEY_COLUMNS`)
+and ``refund_with_items``. Rule for refunds: revenue may be negative only for refunds; a refund is an
 order row with negative revenue and no item lines.
 
 Soft problems (warnings/info; cleaning handles them; names match ``truth.json["defects"]`` of the
 synthetic data): ``duplicate_email``, ``duplicate_phone``, ``invalid_email``, ``missing_email``,
 ``missing_phone``, ``missing_first_name``, ``missing_birth_year``, ``missing_gender``, ``erased``,
-``events_before_signup``, ``refunds``, ``future_timestamp``.
+``events_before_signup``, ``refunds``, ``future_timestamp``; and ``extreme_value`` (order
+revenue, or daily spend of a channel, beyond the robust limit of :func:`playbook.data.money.limits`).
 
 Checks that cannot run (a table or column is missing or mistyped) are recorded in
 ``ValidationReport.skipped`` with the reason.
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 import ibis
 import pandas as pd
 
+from playbook.data import money
 from playbook.data.contract import TABLES, Column, Table
 from playbook.data.source import DataSource
 from playbook.data.warehouse import Warehouse, connect, dtype_matches, is_naive_timestamp, to_utc
@@ -220,7 +223,7 @@ class _Validator:
 
     def examples(self, expr: ibis.Table) -> tuple[str, ...]:
         df = expr.limit(N_EXAMPLES).execute()
-        return tuple("/".join(str(v) for v in row) for row in df.itertuples(index=False))
+        return tuple("/".join(_key_text(v) for v in row) for row in df.itertuples(index=False))
 
     def col_ok(self, table: str, column: str, check: str) -> bool:
         """Whether ``table.column`` can be checked; record the skip reason when not."""
@@ -303,8 +306,14 @@ class _Validator:
             out.append(_Check(name, col.name, "invalid_value", "error", pred.sum(), key_rows(pred),
                               lambda n: f"{n:,} value(s) of {where} are not one of {allowed}. "
                                         "Map them to allowed values in the export."))
+        if col.name in money.MONEY_COLUMNS.get(name, ()) and c.type().is_floating():
+            bad = money.non_finite(c)
+            out.append(_Check(name, col.name, "non_finite", "error", bad.sum(), key_rows(bad),
+                              lambda n: f"{n:,} value(s) of {where} are NaN, inf or -inf, not amounts. Put "
+                                        "the real amount in the export (an unknown optional amount is an "
+                                        "empty cell); every total would otherwise be NaN or infinite."))
         if col.min_value is not None:
-            pred = c < col.min_value
+            pred = (c < col.min_value) & ~money.non_finite(c)  # -inf is reported as non_finite
             out.append(_Check(name, col.name, "below_min", "error", pred.sum(), key_rows(pred),
                               lambda n: f"{n:,} value(s) of {where} are below {col.min_value:g} "
                                         "(negative quantities, prices or spend). Correct them in the source."))
@@ -314,7 +323,7 @@ class _Validator:
                               lambda n: f"{n:,} value(s) of {where} lie in the future (after "
                                         f"{self.now:%Y-%m-%d %H:%M} UTC). Check the export's clock/time zone."))
         if name == "orders" and col.name == "revenue":
-            pred = c < 0
+            pred = (c < 0) & ~money.non_finite(c)
             out.append(_Check(name, col.name, "refunds", "info", pred.sum(), key_rows(pred),
                               lambda n: f"{n:,} refund order(s) (negative revenue, no item lines); "
                                         "netted against revenue and counted separately."))
@@ -454,13 +463,53 @@ class _Validator:
             return
         o, it = self.tables["orders"], self.tables["order_items"]
         ids = it.select(item_order=it.order_id).distinct()
-        bad = o.filter(o.revenue < 0).semi_join(ids, o.order_id == ids.item_order)
+        bad = o.filter(money.finite(o.revenue) & (o.revenue < 0)).semi_join(ids, o.order_id == ids.item_order)
         n = int(bad.count().execute())
         self.add("orders", "revenue", check, "error", n,
                  f"{n:,} order(s) with negative revenue have order_items lines. Rule: revenue may be "
                  "negative only for refunds, and a refund is an order row with negative revenue and no "
                  "item lines. Fix the revenue or record the refund as its own order row.",
                  self.examples(bad.select("order_id").order_by("order_id")) if n else ())
+
+    def extreme_values(self) -> None:
+        """Warn about extreme order revenue and extreme daily spend per channel (examples are the
+        order ids, or ``date/channel``), by the rule of :func:`playbook.data.money.limits`."""
+        check, rule = "extreme_value", (f"Limit: {money.EXTREME_SIGMAS:g} robust SDs above the median of log10 "
+                                        f"amounts, kept within {money.EXTREME_MIN_MULTIPLE:g}x-"
+                                        f"{money.EXTREME_MAX_MULTIPLE:g}x the median (playbook.data.money).")
+        if self.col_ok("orders", "revenue", check):
+            o = self.tables["orders"]
+            key = "order_id" if "order_id" in self.usable["orders"] else o.columns[0]
+            lims = money.limits(o, "revenue")
+            bad = o.filter(money.over_limit(o, "revenue", lims))
+            n = int(bad.count().execute()) if lims else 0
+            self.add("orders", "revenue", check, "warning", n,
+                     f"orders.revenue: {n:,} order(s) above {money.describe(lims[0], 'order') if lims else ''}. "
+                     f"{rule} Check them in the source: test orders, amounts in cents or a shifted decimal "
+                     "point are the usual causes.",
+                     self.examples(bad.order_by([ibis.desc("revenue"), key]).select(key)) if n else ())
+        if self.col_ok("spend", "spend", check) and self.col_ok("spend", "date", check):
+            by = "channel" if "channel" in self.usable["spend"] else None
+            s = self.tables["spend"]
+            daily = money.daily_spend(s if by else s.mutate(channel=ibis.literal("all")))
+            lims = money.limits(daily, "spend", by="channel")
+            bad = daily.filter(money.over_limit(daily, "spend", lims, by="channel"))
+            n = int(bad.count().execute()) if lims else 0
+            hit = set(bad.select("channel").distinct().execute()["channel"].astype(str)) if n else set()
+            where = "; ".join(f"{lim.group}: above {money.describe(lim, 'day')}" for lim in lims
+                              if lim.group in hit)
+            self.add("spend", "spend", check, "warning", n,
+                     f"spend.spend: {n:,} day(s) on which a channel's total spend exceeds its limit ({where}). "
+                     f"{rule} Check them in the source (amounts in cents, a shifted decimal point).",
+                     self.examples(bad.order_by([ibis.desc("spend"), "date", "channel"])
+                                   .select(bad.date.cast("date").cast("string"), "channel")) if n else ())
+
+
+def _key_text(value: object) -> str:
+    """An example key as text; dates (which come back as naive midnight timestamps) as ``YYYY-MM-DD``."""
+    if isinstance(value, pd.Timestamp) and value.tz is None and value == value.normalize():
+        return f"{value:%Y-%m-%d}"
+    return str(value)
 
 
 def _blank_null(expr: ibis.Column) -> ibis.Column:
@@ -525,6 +574,7 @@ def validate(wh: Warehouse, orphan_threshold: int = 0, now: dt.datetime | str | 
         v.orphans(spec)
         v.before_signup(spec)
     v.refund_with_items()
+    v.extreme_values()
     order = {s: i for i, s in enumerate(SEVERITIES)}
     v.report.findings.sort(key=lambda f: order[f.severity])
     return v.report
