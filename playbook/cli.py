@@ -29,6 +29,7 @@ from playbook.config.loader import load_config
 from playbook.data import synth
 from playbook.data.cache import cache_dir, validation_report
 from playbook.data.source import DataSource
+from playbook.data.template import write_template
 from playbook.data.validate import validate
 from playbook.data.warehouse import connect
 from playbook.errors import ConfigError, DataError, PlaybookError, RunError
@@ -97,6 +98,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_OK
     _err(f"{len(report.errors)} error(s): fix them in the source data before running the playbook.")
     return EXIT_FAIL
+
+
+def _cmd_init_data(args: argparse.Namespace) -> int:
+    folder = resolve(args.folder)
+    written = write_template(folder)
+    _echo(f"Wrote {len(written)} files into {folder}:")
+    for path in written:
+        _echo(f"  {path.name}")
+    _echo(f"Fill in the tables you have (see {folder / 'README.md'}), then run: "
+          f"playbook validate-data {args.folder}")
+    return EXIT_OK
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
@@ -209,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--encoding", default=None, help="encoding of CSV files (default UTF-8)")
     v.add_argument("--orphan-threshold", type=int, default=0, help="orphans tolerated (default 0)")
     v.set_defaults(func=_cmd_validate)
+
+    i = sub.add_parser("init-data", help="write header-only CSV templates of every table and a column guide")
+    i.add_argument("folder", help="folder to write the templates into (created when missing)")
+    i.set_defaults(func=_cmd_init_data)
 
     c = sub.add_parser("check-config", help="validate campaign config files")
     c.add_argument("configs", nargs="+", help="campaign YAML files")

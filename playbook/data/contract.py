@@ -68,6 +68,9 @@ class Column:
         Personal data: never shown in reports or notebook outputs.
     description : str
         What the column means, with units.
+    enables : str
+        What the playbook does with the column beyond the basics (empty for columns every use
+        needs); shown in the data README (``playbook init-data``). Descriptive only.
     """
 
     name: str
@@ -78,6 +81,7 @@ class Column:
     min_value: float | None = None
     pii: bool = False
     description: str = ""
+    enables: str = ""
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -99,7 +103,9 @@ class Table:
 
     ``key`` lists the columns that together identify a row uniquely. ``not_before_signup`` names
     timestamp columns that should not precede the customer's ``signup_ts`` (events before signup);
-    such rows are flagged as soft problems, not rejected.
+    such rows are flagged as soft problems, not rejected. ``description`` says what a row is;
+    ``enables`` what the playbook does with the table (shown in the data README written by
+    ``playbook init-data``; descriptive only, validation ignores both).
     """
 
     name: str
@@ -108,6 +114,7 @@ class Table:
     foreign_keys: tuple[ForeignKey, ...] = ()
     description: str = ""
     not_before_signup: tuple[str, ...] = field(default=())
+    enables: str = ""
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -133,38 +140,54 @@ class Table:
 
 def _c(name: str, dtype: str, *, required: bool = True, nullable: bool = False,
        allowed: tuple[str, ...] | None = None, min_value: float | None = None, pii: bool = False,
-       description: str = "") -> Column:
+       description: str = "", enables: str = "") -> Column:
     return Column(name, dtype, required=required, nullable=nullable, allowed=allowed,
-                  min_value=min_value, pii=pii, description=description)
+                  min_value=min_value, pii=pii, description=description, enables=enables)
 
 
 CUSTOMERS = Table(
     name="customers",
     description="One row per customer account (people may have several accounts: see cleaning).",
+    enables="every step: who the customers are, segments, audiences and exports",
     key=("customer_id",),
     columns=(
-        _c("customer_id", "string", description="Customer id"),
-        _c("email", "string", nullable=True, pii=True, description="Email address as entered"),
-        _c("phone", "string", nullable=True, pii=True, description="Phone number as entered"),
-        _c("first_name", "string", nullable=True, pii=True, description="First name"),
-        _c("country", "string", description="ISO 3166-1 alpha-2 country code"),
-        _c("signup_ts", "timestamp", description="Account creation time (UTC)"),
-        _c("birth_year", "int", nullable=True, required=False, description="Year of birth"),
-        _c("gender", "string", nullable=True, required=False, allowed=GENDERS),
-        _c("acquisition_channel", "string", nullable=True, required=False, allowed=TOUCH_CHANNELS),
-        _c("consent_email", "bool", description="Opted in to marketing email"),
-        _c("consent_ads", "bool", description="Consented to ad-platform audiences"),
-        _c("erased_at", "timestamp", nullable=True, description="Right-to-erasure time; never export"),
+        _c("customer_id", "string", description="Customer id (any text, unique per account)"),
+        _c("email", "string", nullable=True, pii=True, description="Email address as entered",
+           enables="merging duplicate accounts, email exports (hashed)"),
+        _c("phone", "string", nullable=True, pii=True, description="Phone number as entered",
+           enables="merging duplicate accounts, SMS exports"),
+        _c("first_name", "string", nullable=True, pii=True, description="First name",
+           enables="personalised greeting in email exports"),
+        _c("country", "string", description="ISO 3166-1 alpha-2 country code, e.g. DE",
+           enables="per-country forecasts and targets, local send times"),
+        _c("signup_ts", "timestamp", description="Account creation time (UTC)",
+           enables="tenure, lifecycle stages"),
+        _c("birth_year", "int", nullable=True, required=False, description="Year of birth, e.g. 1984",
+           enables="age-based segment rules"),
+        _c("gender", "string", nullable=True, required=False, allowed=GENDERS,
+           description="Gender as recorded", enables="gender-based segment rules"),
+        _c("acquisition_channel", "string", nullable=True, required=False, allowed=TOUCH_CHANNELS,
+           description="Channel that brought the customer", enables="funnel by acquisition channel"),
+        _c("consent_email", "bool", description="Opted in to marketing email",
+           enables="email exports (only consenting customers are exported)"),
+        _c("consent_ads", "bool", description="Consented to ad-platform audiences",
+           enables="ad-platform audience exports"),
+        _c("erased_at", "timestamp", nullable=True, description="Right-to-erasure time (UTC); never export",
+           enables="honouring erasure: erased customers leave exports and models"),
     ),
 )
 
 PRODUCTS = Table(
     name="products",
+    description="Product catalogue.",
+    enables="product names in exports, category features and segments",
     key=("product_id",),
     columns=(
-        _c("product_id", "string"),
-        _c("name", "string"),
-        _c("category", "string"),
+        _c("product_id", "string", description="Product id (SKU)"),
+        _c("name", "string", description="Product name shown in exports",
+           enables="top products named in email exports"),
+        _c("category", "string", description="Product category",
+           enables="category-share features and segments"),
         _c("price", "float", min_value=0.0, description="List price, campaign currency"),
     ),
 )
@@ -172,30 +195,36 @@ PRODUCTS = Table(
 ORDERS = Table(
     name="orders",
     description="One row per order; refunds are rows with negative revenue.",
+    enables="every step: history, forecasts, targets, CLV, segments, retrospective",
     key=("order_id",),
     foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
     columns=(
-        _c("order_id", "string"),
-        _c("customer_id", "string"),
-        _c("order_ts", "timestamp"),
-        _c("channel", "string", allowed=ORDER_CHANNELS),
+        _c("order_id", "string", description="Order id (unique)"),
+        _c("customer_id", "string", description="Buyer, a customers.customer_id"),
+        _c("order_ts", "timestamp", description="Order time (UTC)"),
+        _c("channel", "string", allowed=ORDER_CHANNELS, description="Where the order was placed",
+           enables="targets and history per order channel, attribution of web and app orders"),
         _c("revenue", "float", description="Net revenue, campaign currency; negative only for refunds"),
-        _c("discount", "float", min_value=0.0, description="Discount granted, campaign currency"),
-        _c("promo_code", "string", nullable=True),
+        _c("discount", "float", min_value=0.0, description="Discount granted, campaign currency",
+           enables="promo share, discount-driven segments, offer targeting"),
+        _c("promo_code", "string", nullable=True, description="Promo code used, if any",
+           enables="price sensitivity for offers, promo propensity"),
     ),
 )
 
 ORDER_ITEMS = Table(
     name="order_items",
+    description="Order lines: what each order contained.",
+    enables="product recommendations (co-purchase), category features",
     key=("order_id", "product_id"),
     foreign_keys=(
         ForeignKey("order_id", "orders", "order_id"),
         ForeignKey("product_id", "products", "product_id"),
     ),
     columns=(
-        _c("order_id", "string"),
-        _c("product_id", "string"),
-        _c("quantity", "int", min_value=0.0),
+        _c("order_id", "string", description="An orders.order_id"),
+        _c("product_id", "string", description="A products.product_id"),
+        _c("quantity", "int", min_value=0.0, description="Units bought"),
         _c("unit_price", "float", min_value=0.0, description="Price paid per unit, campaign currency"),
     ),
 )
@@ -203,6 +232,7 @@ ORDER_ITEMS = Table(
 EVENTS = Table(
     name="events",
     description="Web/app behaviour events.",
+    enables="funnel, browsing features, cart abandoners, recommendations from views",
     key=("event_id",),
     foreign_keys=(
         ForeignKey("customer_id", "customers", "customer_id"),
@@ -210,76 +240,86 @@ EVENTS = Table(
     ),
     not_before_signup=("event_ts",),
     columns=(
-        _c("event_id", "string"),
-        _c("customer_id", "string"),
-        _c("session_id", "string"),
-        _c("event_ts", "timestamp"),
-        _c("event_type", "string", allowed=EVENT_TYPES),
-        _c("product_id", "string", nullable=True),
+        _c("event_id", "string", description="Event id (unique)"),
+        _c("customer_id", "string", description="A customers.customer_id"),
+        _c("session_id", "string", description="Visit the event belongs to", enables="session funnel"),
+        _c("event_ts", "timestamp", description="Event time (UTC)"),
+        _c("event_type", "string", allowed=EVENT_TYPES, description="Funnel stage of the event"),
+        _c("product_id", "string", nullable=True, description="Product viewed or added, if any",
+           enables="recommendations from views, browse-abandonment offers"),
     ),
 )
 
 MESSAGES = Table(
     name="messages",
     description="Outbound CRM messages and their engagement.",
+    enables="engagement features, send-time choice, suppression, message-test metrics",
     key=("message_id",),
     foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
     columns=(
-        _c("message_id", "string"),
-        _c("customer_id", "string"),
-        _c("campaign_id", "string"),
-        _c("channel", "string", allowed=MESSAGE_CHANNELS),
-        _c("variant", "string", nullable=True),
-        _c("sent_ts", "timestamp"),
-        _c("opened_ts", "timestamp", nullable=True),
-        _c("clicked_ts", "timestamp", nullable=True),
-        _c("unsubscribed_ts", "timestamp", nullable=True),
+        _c("message_id", "string", description="Message id (unique)"),
+        _c("customer_id", "string", description="Recipient, a customers.customer_id"),
+        _c("campaign_id", "string", description="CRM campaign that sent it"),
+        _c("channel", "string", allowed=MESSAGE_CHANNELS, description="Message channel"),
+        _c("variant", "string", nullable=True, description="Test variant of the message, if any",
+           enables="message tests (subject lines, content)"),
+        _c("sent_ts", "timestamp", description="Send time (UTC)"),
+        _c("opened_ts", "timestamp", nullable=True, description="First open time (UTC), if opened",
+           enables="open rates, best send time"),
+        _c("clicked_ts", "timestamp", nullable=True, description="First click time (UTC), if clicked",
+           enables="click rates, engagement features"),
+        _c("unsubscribed_ts", "timestamp", nullable=True, description="Unsubscribe time (UTC), if any",
+           enables="suppressing unsubscribed customers"),
         # Beyond the original contract: hard bounces are needed for suppression (issue 4).
-        _c("bounced_ts", "timestamp", nullable=True, required=False),
+        _c("bounced_ts", "timestamp", nullable=True, required=False,
+           description="Hard-bounce time (UTC), if any", enables="suppressing bounced addresses"),
     ),
 )
 
 TOUCHES = Table(
     name="touches",
     description="Marketing touchpoints (clicks/visits attributed to a channel).",
+    enables="multi-touch attribution, tracking audit",
     key=("touch_id",),
     foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
     columns=(
-        _c("touch_id", "string"),
-        _c("customer_id", "string"),
-        _c("touch_ts", "timestamp"),
-        _c("channel", "string", allowed=TOUCH_CHANNELS),
-        _c("campaign_id", "string", nullable=True),
-        _c("utm_source", "string", nullable=True),
-        _c("utm_medium", "string", nullable=True),
-        _c("utm_campaign", "string", nullable=True),
+        _c("touch_id", "string", description="Touch id (unique)"),
+        _c("customer_id", "string", description="A customers.customer_id"),
+        _c("touch_ts", "timestamp", description="Touch time (UTC)"),
+        _c("channel", "string", allowed=TOUCH_CHANNELS, description="Marketing channel of the touch"),
+        _c("campaign_id", "string", nullable=True, description="Media campaign, if known"),
+        _c("utm_source", "string", nullable=True, description="UTM source tag", enables="tracking audit"),
+        _c("utm_medium", "string", nullable=True, description="UTM medium tag", enables="tracking audit"),
+        _c("utm_campaign", "string", nullable=True, description="UTM campaign tag", enables="tracking audit"),
     ),
 )
 
 SPEND = Table(
     name="spend",
     description="Daily media spend per channel and campaign.",
+    enables="budget allocation, ROAS and response curves, iROAS of holdout tests",
     key=("date", "channel", "campaign_id"),
     columns=(
-        _c("date", "date"),
-        _c("channel", "string", allowed=TOUCH_CHANNELS),
-        _c("campaign_id", "string"),
+        _c("date", "date", description="Day of the spend"),
+        _c("channel", "string", allowed=TOUCH_CHANNELS, description="Paid channel"),
+        _c("campaign_id", "string", description="Media campaign"),
         _c("spend", "float", min_value=0.0, description="Spend, campaign currency"),
-        _c("impressions", "int", min_value=0.0),
-        _c("clicks", "int", min_value=0.0),
+        _c("impressions", "int", min_value=0.0, description="Ads shown", enables="summed with daily spend"),
+        _c("clicks", "int", min_value=0.0, description="Ad clicks", enables="summed with daily spend"),
     ),
 )
 
 ASSIGNMENTS = Table(
     name="assignments",
     description="Experiment arm assignments.",
+    enables="experiment analysis (step 04), channel incrementality",
     key=("experiment_id", "customer_id"),
     foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
     columns=(
-        _c("experiment_id", "string"),
-        _c("customer_id", "string"),
-        _c("variant", "string"),
-        _c("assigned_ts", "timestamp"),
+        _c("experiment_id", "string", description="Experiment id, as in the campaign file"),
+        _c("customer_id", "string", description="A customers.customer_id"),
+        _c("variant", "string", description="Arm the customer was assigned to"),
+        _c("assigned_ts", "timestamp", description="Assignment time (UTC)"),
     ),
 )
 
