@@ -38,8 +38,9 @@ process), :mod:`~playbook.data.synth.customers` (accounts, products),
 :mod:`~playbook.data.synth.orders`, :mod:`~playbook.data.synth.behaviour` (events, messages,
 touches), :mod:`~playbook.data.synth.media` (spend), :mod:`~playbook.data.synth.experiments`,
 :mod:`~playbook.data.synth.defects`, :mod:`~playbook.data.synth.truth` (``truth.json``),
-:mod:`~playbook.data.synth.writer` (Parquet, atomic swap) and :mod:`~playbook.data.synth.build`
-(:func:`generate`, chunking). The names below are the package's public interface (used by the
+:mod:`~playbook.data.synth.writer` (Parquet, atomic swap), :mod:`~playbook.data.synth.build`
+(:func:`generate`, chunking) and :mod:`~playbook.data.synth.minimal` (:func:`write_minimal`, an
+orders-only CSV export cut from a generated folder). The names below are the package's public interface (used by the
 ``playbook generate-data`` command, the tests and the benchmarks).
 
 Approximations: all times are UTC (no local time zones); the email/free-shipping experiment
@@ -51,6 +52,7 @@ sampled per chunk, in proportion to the chunk's converting journeys.
 from playbook.data.synth.bgnbd import bgnbd_expected_frequency, simulate_bgnbd
 from playbook.data.synth.build import generate
 from playbook.data.synth.defects import count_defects
+from playbook.data.synth.minimal import write_minimal
 from playbook.data.synth.params import (
     CHUNK_CUSTOMERS,
     DEFECT_DEFINITIONS,
@@ -69,4 +71,5 @@ __all__ = [
     "count_defects",
     "generate",
     "simulate_bgnbd",
+    "write_minimal",
 ]
