@@ -45,6 +45,7 @@ from threadpoolctl import threadpool_limits
 from playbook.data.warehouse import daily_sales
 from playbook.forecasting.model import (
     LEVELS,
+    MIN_BACKTEST_FOLDS,
     MIN_MODEL_DAYS,
     MODELS,
     SEASONAL_LAG,
@@ -56,6 +57,9 @@ from playbook.forecasting.model import (
     level_columns,
 )
 from playbook.report.charts import empty_chart, money_formatter
+
+#: Model used when the backtest cannot choose (no fold, or fewer than ``MIN_BACKTEST_FOLDS``).
+DEFAULT_MODEL = "regression"
 
 #: Columns of ``forecast.parquet`` (module docstring).
 FORECAST_COLUMNS = ["day", "metric", "dimension", "value", "mean", "lo80", "hi80", "lo95", "hi95", "model"]
@@ -225,7 +229,11 @@ def _forecast_campaign(wh, countries, history_start, cutoff, start, end, compari
             notes.append(f"No backtest for {metric}: less than a year of history before every fold origin.")
         else:
             bts.append(bt.assign(metric=metric))
-        model = choose_model(bt) if not bt.empty else "regression"
+        n_folds = int(bt["fold"].nunique()) if not bt.empty else 0
+        if 0 < n_folds < MIN_BACKTEST_FOLDS:
+            notes.append(f"Only {n_folds} backtest fold(s) for {metric}: model choice is not backed by a backtest; "
+                         f"using {DEFAULT_MODEL} (the default; at least {MIN_BACKTEST_FOLDS} folds are needed to choose).")
+        model = choose_model(bt, default=DEFAULT_MODEL, min_folds=MIN_BACKTEST_FOLDS)
         chosen[metric] = model
         total, est = forecast_series(y, start, end, model, metric, countries, w, annual_order)
         estimators[metric] = est
@@ -282,14 +290,17 @@ def backtest_numbers(cf: CampaignForecast, metric: str = "revenue") -> dict[str,
     -------
     dict
         ``model`` (name), ``mase_model``, ``mase_naive``, ``cov80``, ``cov95`` (shares of actual
-        days inside the intervals) and ``folds``; empty without a backtest.
+        days inside the intervals), ``folds`` and ``backed`` (at least ``MIN_BACKTEST_FOLDS``
+        folds: only then did the backtest choose the model and may it be compared with the
+        baseline); empty without a backtest.
     """
     if cf.backtest.empty:
         return {}
     s = backtest_summary(cf.backtest[cf.backtest["metric"] == metric]).set_index("method")
     m = cf.model[metric]
     return {"model": m, "mase_model": float(s.loc[m, "mase"]), "mase_naive": float(s.loc["seasonal_naive", "mase"]),
-            "cov80": float(s.loc[m, "cov80"]), "cov95": float(s.loc[m, "cov95"]), "folds": int(s.loc[m, "folds"])}
+            "cov80": float(s.loc[m, "cov80"]), "cov95": float(s.loc[m, "cov95"]), "folds": int(s.loc[m, "folds"]),
+            "backed": int(s.loc[m, "folds"]) >= MIN_BACKTEST_FOLDS}
 
 
 # --------------------------------------------------------------------------------------------

@@ -40,7 +40,9 @@ Backtest
 --------
 :func:`backtest_folds` places one fold per past season (with the campaign's lead time) plus
 rolling off-season folds; :func:`backtest` scores every model and the baseline on each fold and
-:func:`choose_model` keeps the model with the lowest mean MASE. The campaign forecast built on
+:func:`choose_model` keeps the model with the lowest mean MASE. With fewer than
+:data:`MIN_BACKTEST_FOLDS` folds the campaign forecast does not choose (one or two windows say
+little about which model is better) and uses the regression, the default. The campaign forecast built on
 this model (breakdowns, artifact, charts) is in :mod:`playbook.forecasting.forecast`.
 """
 
@@ -71,6 +73,9 @@ SEASONAL_LAG = 364
 LEVELS: tuple[float, ...] = (0.80, 0.95)
 MIN_ANNUAL_DAYS = 365
 MIN_MODEL_DAYS = 28
+#: Backtest folds needed before the backtest may pick the model or claim a model beats the
+#: baseline (issue 14: one or two windows are not evidence).
+MIN_BACKTEST_FOLDS = 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,8 +480,13 @@ def backtest_summary(bt: pd.DataFrame) -> pd.DataFrame:
     return g.sort_values("mase").reset_index()
 
 
-def choose_model(bt: pd.DataFrame, default: str = "sarimax") -> str:
-    """The model (not the baseline) with the lowest mean backtest MASE; ``default`` if no folds."""
+def choose_model(bt: pd.DataFrame, default: str = "sarimax", min_folds: int = 1) -> str:
+    """The model (not the baseline) with the lowest mean backtest MASE.
+
+    ``default`` when ``bt`` has fewer than ``min_folds`` distinct folds (none by default).
+    """
+    if bt.empty or bt["fold"].nunique() < min_folds:
+        return default
     s = backtest_summary(bt)
     s = s[s["method"] != "seasonal_naive"]
     return default if s.empty else str(s.iloc[0]["method"])

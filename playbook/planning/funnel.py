@@ -27,7 +27,7 @@ def funnel(wh, seasons: Sequence[Season], by: str | None = "acquisition_channel"
         ``season``, ``[by]``, ``sessions``, ``view``, ``add_to_cart``, ``checkout``, ``purchase``
         (sessions reaching each stage), ``conversion`` (purchase / sessions).
     """
-    if not wh.has("events"):
+    if not wh.has("events") or not seasons:
         return pd.DataFrame(columns=["season", *([by] if by else []), *FUNNEL_STAGES, "conversion"])
     ev = wh.table("events")
     frames = []
@@ -55,6 +55,14 @@ def funnel(wh, seasons: Sequence[Season], by: str | None = "acquisition_channel"
     return out.sort_values(["season", *([by] if by else [])], ignore_index=True)
 
 
+def has_events(wh) -> bool:
+    """Whether the data has an events table with at least one row (counted in the engine)."""
+    return bool(wh.has("events") and int(wh.table("events").count().execute()) > 0)
+
+
+NO_EVENTS = "No web events in the data: the funnel needs the events table (views, carts, checkouts)."
+
+
 def funnel_rates(fun: pd.DataFrame, by: str | None = "acquisition_channel") -> pd.DataFrame:
     """Stage-to-stage conversion and the largest drop per row.
 
@@ -80,7 +88,7 @@ def funnel_rates(fun: pd.DataFrame, by: str | None = "acquisition_channel") -> p
 
 def describe_funnel(rates: pd.DataFrame) -> str:
     """Where the funnel loses most, overall (Markdown sentence)."""
-    ok = rates.dropna(subset=["cart_rate"])
+    ok = rates.dropna(subset=["cart_rate"]) if "cart_rate" in rates.columns else rates.iloc[0:0]
     if ok.empty:
         return "No browsing events in the seasons: the funnel cannot be shown."
     drop = ok["largest_drop"].mode().iloc[0]

@@ -324,17 +324,52 @@ def new_vs_returning(wh: Warehouse, seasons: Sequence[Season]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["season", "buyers", "new", "returning", "new_share"])
 
 
-def describe_seasons(summary: pd.DataFrame, currency: str = "USD") -> str:
-    """One or two plain-language sentences on the past seasons (Markdown)."""
+def describe_seasons(summary: pd.DataFrame, currency: str = "USD", no_sales: str | None = None) -> str:
+    """One or two plain-language sentences on the past seasons (Markdown); ``no_sales`` (e.g.
+    :func:`missing_seasons_note`) is the sentence when no season has a sale."""
     done = summary[summary["orders"] > 0]
     if done.empty:
-        return "No sales were found in any of the seasons: check the data source and the season dates."
+        return no_sales or "No sales were found in any of the seasons: check the data source and the season dates."
     parts = []
     for _, r in done.iterrows():
         g = "" if pd.isna(r["growth"]) else f", {fmt_pct(r['growth'])} per day against the season before"
         parts.append(f"**{r['season']}** brought {fmt_money(r['revenue'], currency)} from "
                      f"{r['orders']:,} orders (AOV {fmt_money(r['aov'], currency)}){g}")
     return "; ".join(parts) + "."
+
+
+def first_sale_day(wh: Warehouse) -> dt.date | None:
+    """UTC day of the first sale order (revenue >= 0) in the data, computed in the engine; ``None``
+    without orders."""
+    o = wh.table("orders")
+    first = o.filter(o.revenue >= 0).order_ts.min().execute()
+    return None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+
+
+def missing_seasons_note(seasons: Sequence[Season], data_start: dt.date | None) -> str:
+    """Why no past season has sales, in one sentence: none configured, all before the data, or no
+    sales inside them.
+
+    Parameters
+    ----------
+    seasons : sequence of (name, start, end)
+        The comparison seasons that end before the planning cutoff.
+    data_start : date, optional
+        First day with a sale (:func:`first_sale_day`); ``None`` when there are no orders.
+    """
+    if data_start is None:
+        return "No comparable period: there are no orders in the data."
+    if not seasons:
+        return ("No comparable period: the campaign file lists no comparison season that ends before the "
+                "planning cutoff (`comparison_seasons`), so there is no past season to compare with.")
+    before = [s for s in seasons if _to_date(s[2]) < data_start]
+    if len(before) == len(seasons):
+        names = ", ".join(f"{n} ({_to_date(a):%d %b %Y} to {_to_date(b):%d %b %Y})" for n, a, b in before)
+        return (f"No comparable period: the data starts on {data_start:%d %b %Y}, after the comparison "
+                f"season{'s' if len(before) > 1 else ''} {names}; past-season figures need orders in "
+                f"{'those windows' if len(before) > 1 else 'that window'}.")
+    return ("No sales were found in the comparison seasons " + ", ".join(s[0] for s in seasons)
+            + ": check the data source and the season dates.")
 
 
 def daily_window_comparison(
@@ -379,10 +414,11 @@ def plot_window_comparison(daily: pd.DataFrame, currency: str = "USD") -> plt.Fi
     return fig
 
 
-def plan_headline(past: pd.DataFrame, currency: str = "USD") -> dict[str, str]:
-    """Headline numbers of the plan step for the index page (from :func:`season_summary`)."""
+def plan_headline(past: pd.DataFrame, currency: str = "USD", no_sales: str = "no sales found") -> dict[str, str]:
+    """Headline numbers of the plan step for the index page (from :func:`season_summary`);
+    ``no_sales`` is the value of ``past seasons`` when no season has a sale."""
     if past.empty or past["orders"].sum() == 0:
-        return {"past seasons": "no sales found"}
+        return {"past seasons": no_sales}
     last = past.iloc[-1]
     out = {f"{last['season']} revenue": fmt_money(last["revenue"], currency),
            f"{last['season']} orders": f"{int(last['orders']):,}"}

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from playbook.forecasting.calendar import EVENTS, event_date
+from playbook.forecasting.calendar import EVENT_NAMES, EVENTS, event_date
 from playbook.forecasting.model import design_matrix, ols_params
 from playbook.planning.history import Season, as_day
 from playbook.report.charts import empty_chart, money_formatter
@@ -80,9 +80,50 @@ def event_aligned_yoy(
                              "last_year_aligned": al, "last_year_calendar": ca,
                              "growth_aligned": this / al - 1 if al > 0 else np.nan,
                              "growth_calendar": this / ca - 1 if ca > 0 else np.nan})
-    cols = ["event", "country", "year", "event_date", "last_year_event_date", "this_year",
-            "last_year_aligned", "last_year_calendar", "growth_aligned", "growth_calendar"]
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=YOY_COLUMNS)
+    return out.astype({"event_date": "datetime64[ns]", "last_year_event_date": "datetime64[ns]"}) if out.empty else out
+
+
+#: Columns of :func:`event_aligned_yoy`.
+YOY_COLUMNS = ["event", "country", "year", "event_date", "last_year_event_date", "this_year",
+               "last_year_aligned", "last_year_calendar", "growth_aligned", "growth_calendar"]
+
+
+def no_comparable_period(
+    daily_by_country: pd.DataFrame,
+    events: Sequence[str],
+    countries: Sequence[str],
+    years: Sequence[int],
+    window: tuple[int, int] = (-7, 3),
+) -> str:
+    """Why :func:`event_aligned_yoy` has no row, in one sentence: the data that would enable it.
+
+    Names the latest event (of ``events`` x ``countries`` x ``years``) whose window ends inside the
+    data, and the first day of data its comparison a year earlier needs.
+    """
+    d = daily_by_country
+    if d.empty:
+        return "No comparable period: there are no sales before the planning cutoff."
+    first, last = pd.Timestamp(d["day"].min()), pd.Timestamp(d["day"].max())
+    best: tuple[pd.Timestamp, pd.Timestamp, str, str] | None = None
+    for event in events:
+        for c in countries:
+            for y in years:
+                e1, e0 = event_date(event, c, y), event_date(event, c, y - 1)
+                if e1 is None or e0 is None:
+                    continue
+                t1, t0 = pd.Timestamp(e1), pd.Timestamp(e0)
+                if t1 + pd.Timedelta(days=window[1]) > last or (best is not None and t1 <= best[0]):
+                    continue
+                need = min(t0, t1 - pd.DateOffset(years=1)) + pd.Timedelta(days=window[0])
+                best = (t1, need, event, c)
+    if best is None:
+        return (f"No comparable period: no retail event of the campaign's countries falls in the data "
+                f"({first:%d %b %Y} to {last:%d %b %Y}), so there is nothing to compare year over year.")
+    t1, need, event, c = best
+    return (f"No comparable period: the data starts on {first:%d %b %Y}, so event-aligned year-over-year needs "
+            f"data from {need:%d %b %Y} (one year before the event, {EVENT_NAMES.get(event, event)} in {c} on "
+            f"{t1:%d %b %Y}, and the days before it).")
 
 
 def main_moving_event(yoy: pd.DataFrame) -> tuple[str, str]:
@@ -174,7 +215,8 @@ def peak_days(daily: pd.DataFrame, seasons: Sequence[Season], countries: Sequenc
             rows.append({"season": name, "rank": rank, "day": day, "weekday": WEEKDAYS[day.weekday()],
                          "value": float(v), "vs_season_median": float(v) / med if med > 0 else np.nan,
                          "nearest_event": f"{best[0]} {best[1]:+d}" if best else ""})
-    return pd.DataFrame(rows, columns=["season", "rank", "day", "weekday", "value", "vs_season_median", "nearest_event"])
+    out = pd.DataFrame(rows, columns=["season", "rank", "day", "weekday", "value", "vs_season_median", "nearest_event"])
+    return out.astype({"day": "datetime64[ns]"}) if out.empty else out
 
 
 def preseason_ramp(daily: pd.DataFrame, seasons: Sequence[Season], weeks_before: int = 8,

@@ -172,8 +172,14 @@ def target_feasibility(
     return pd.DataFrame(rows)
 
 
-def describe_targets(feas: pd.DataFrame, currency: str = "USD") -> str:
-    """Plain-language sentence on the revenue (and new-customer) target."""
+def describe_targets(feas: pd.DataFrame, currency: str = "USD", no_history: str | None = None) -> str:
+    """Plain-language sentence on the revenue (and new-customer) target.
+
+    ``no_history`` says why no past season judges the targets (e.g.
+    :func:`playbook.planning.history.missing_seasons_note`); it is quoted where the last season's
+    figure is missing, so no sentence shows NaN or a dash for it.
+    """
+    why = _lower_first((no_history or "No comparison season has sales in the data.").removeprefix("No comparable period: "))
     if feas.empty:
         return "No targets could be set: there is no forecast."
     r = feas.set_index("metric")
@@ -184,16 +190,32 @@ def describe_targets(feas: pd.DataFrame, currency: str = "USD") -> str:
         ref = (f"the forecast corrected by the earlier campaign's forecast error ({fmt_money(x['expected'], currency)})"
                if x.get("bias", 0) else f"the forecast ({fmt_money(x['forecast'], currency)})")
         word = "above" if x["gap"] >= 0 else "below"
-        parts.append(f"The revenue target of {fmt_money(x['target'], currency)} is {fmt_money(abs(x['gap']), currency)} "
-                     f"{word} {ref}; that gives it a {p} chance. "
-                     f"It needs {fmt_pct(x['growth_needed'])} on last season (the forecast alone expects "
-                     f"{fmt_pct(x['forecast'] / x['last_season'] - 1) if x['last_season'] > 0 else 'n/a'}), against "
-                     f"at best {fmt_pct(x['best_past_growth'])} season-over-season so far: **{x['verdict']}**.")
+        text = (f"The revenue target of {fmt_money(x['target'], currency)} is {fmt_money(abs(x['gap']), currency)} "
+                f"{word} {ref}; that gives it a {p} chance. ")
+        if not (pd.notna(x["last_season"]) and x["last_season"] > 0):
+            text += f"It cannot be compared with last season: {why} Verdict: **{x['verdict']}**."
+        else:
+            text += (f"It needs {fmt_pct(x['growth_needed'])} on last season (the forecast alone expects "
+                     f"{fmt_pct(x['forecast'] / x['last_season'] - 1)})")
+            text += (f", against at best {fmt_pct(x['best_past_growth'])} season-over-season so far"
+                     if pd.notna(x["best_past_growth"]) else
+                     " (only one past season with sales: no season-over-season growth to compare with)")
+            text += f": **{x['verdict']}**."
+        parts.append(text)
     if "new_customers" in r.index:
         x = r.loc["new_customers"]
-        parts.append(f"The new-customer target ({x['target']:,.0f}) compares with {x['last_season']:,.0f} last season: "
-                     f"**{x['verdict']}**.")
+        if pd.notna(x["last_season"]):
+            parts.append(f"The new-customer target ({x['target']:,.0f}) compares with {x['last_season']:,.0f} last "
+                         f"season: **{x['verdict']}**.")
+        else:
+            parts.append(f"The new-customer target ({x['target']:,.0f}) cannot be compared with last season: "
+                         f"{why} Verdict: **{x['verdict']}**.")
     return " ".join(parts)
+
+
+def _lower_first(sentence: str) -> str:
+    """``sentence`` with its first letter in lower case (to follow a colon)."""
+    return sentence[:1].lower() + sentence[1:]
 
 
 def channel_shares(daily_by_channel: pd.DataFrame, start, end) -> dict[str, dict[str, float]]:

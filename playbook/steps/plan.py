@@ -54,6 +54,7 @@ from playbook.planning import targets as TG
 from playbook.planning.lessons import EarlierRetro, find_retrospectives
 from playbook.report.charts import empty_chart, money_formatter
 from playbook.report.format import fmt_money, fmt_pct, format_table
+from playbook.steps.context import md
 
 
 def _table(df: pd.DataFrame, decimals: tuple[str, ...] = (), **kw):
@@ -137,13 +138,23 @@ def plot_weekly_sales(weekly: pd.DataFrame, seasons: Sequence[H.Season], currenc
 
 def season_summary(wh: Warehouse, seasons: Sequence[H.Season]) -> pd.DataFrame:
     """Revenue, orders, buyers and AOV of the past seasons (all of ``seasons`` but the campaign
-    window, the last one), with growth (:func:`playbook.planning.history.season_summary`)."""
-    return H.season_summary(wh, seasons[:-1])
+    window, the last one), with growth (:func:`playbook.planning.history.season_summary`).
+
+    Without a sale in any of them, ``attrs["no_sales"]`` says why in one sentence and
+    ``attrs["no_sales_short"]`` in a few words (for the headline)."""
+    past = H.season_summary(wh, seasons[:-1])
+    if past.empty or past["orders"].sum() == 0:
+        first = H.first_sale_day(wh)
+        past.attrs["no_sales"] = H.missing_seasons_note(seasons[:-1], first)
+        past.attrs["no_sales_short"] = ("no comparison season configured" if len(seasons) < 2 else
+                                        f"none covered by the data (it starts {first:%d %b %Y})" if first else
+                                        "no orders in the data")
+    return past
 
 
 def describe_seasons(past: pd.DataFrame, currency: str) -> str:
     """Sentence on the past seasons (:func:`playbook.planning.history.describe_seasons`)."""
-    return H.describe_seasons(past, currency)
+    return H.describe_seasons(past, currency, past.attrs.get("no_sales"))
 
 
 def season_calendar(cfg: CampaignConfig) -> pd.DataFrame:
@@ -198,11 +209,18 @@ def new_vs_returning(wh: Warehouse, cfg: CampaignConfig) -> pd.DataFrame:
 def event_yoy(hist: PlanHistory, cfg) -> pd.DataFrame:
     """Event-aligned vs calendar-date growth for every retail event of the configured countries."""
     years = sorted({pd.Timestamp(b).year for _, _, b in past_seasons(cfg)} | {hist.cutoff.year})
-    yoy = SE.event_aligned_yoy(hist.by_country, list(CAL.EVENTS), [c.upper() for c in cfg.countries], years)
+    countries = [c.upper() for c in cfg.countries]
+    yoy = SE.event_aligned_yoy(hist.by_country, list(CAL.EVENTS), countries, years)
+    if yoy.empty:  # the sentence shown instead of the table (show_event_yoy)
+        yoy.attrs["note"] = SE.no_comparable_period(hist.by_country, list(CAL.EVENTS), countries, years)
     return yoy
 
 
-def show_event_yoy(yoy: pd.DataFrame):
+def show_event_yoy(yoy: pd.DataFrame) -> Any:
+    """The event-aligned YoY table, or the sentence saying which data it needs (Markdown)."""
+    if yoy.empty:
+        return md(yoy.attrs.get("note", "No comparable period: there is not enough history to compare events year "
+                                        "over year."))
     cols = ["event", "country", "year", "event_date", "last_year_event_date", "growth_aligned", "growth_calendar"]
     t = yoy[cols].copy()
     t["event_date"] = t["event_date"].dt.strftime("%d %b %Y")
@@ -211,7 +229,10 @@ def show_event_yoy(yoy: pd.DataFrame):
 
 
 def describe_event_yoy(yoy: pd.DataFrame) -> str:
-    """Sentence on the event whose calendar comparison misleads most."""
+    """Sentence on the event whose calendar comparison misleads most (empty when
+    :func:`show_event_yoy` already said why there is no comparison)."""
+    if yoy.empty and yoy.attrs.get("note"):
+        return ""
     return SE.describe_event_yoy(yoy)
 
 
@@ -222,8 +243,17 @@ def event_profile_chart(hist: PlanHistory, yoy: pd.DataFrame, currency: str):
     return SE.plot_event_profile(prof, CAL.EVENT_NAMES.get(event, event), country, currency)
 
 
-def peaks(hist: PlanHistory, cfg):
+def no_past_season_note(hist: PlanHistory, cfg: CampaignConfig) -> str:
+    """Why no past season (ending before the cutoff) has sales in the history, in one sentence."""
+    sold = hist.total.loc[hist.total["orders"] > 0, "day"]
+    return H.missing_seasons_note(past_seasons(cfg), pd.Timestamp(sold.min()).date() if len(sold) else None)
+
+
+def peaks(hist: PlanHistory, cfg: CampaignConfig) -> Any:
+    """The highest days of each past season, or the sentence saying why there is none (Markdown)."""
     t = SE.peak_days(hist.total, past_seasons(cfg), cfg.countries)
+    if t.empty:
+        return md(no_past_season_note(hist, cfg))
     t = t.assign(day=t["day"].dt.strftime("%a %d %b %Y")).drop(columns="weekday")
     return format_table(t, money=["value"], currency=cfg.currency)
 
@@ -293,6 +323,11 @@ def describe_backtest(cf: F.CampaignForecast) -> str:
     n = F.backtest_numbers(cf)
     if not n:
         return "No backtest was possible (less than a year of history); the forecast is a documented fallback."
+    if not n["backed"]:
+        return (f"Only {n['folds']} backtest fold(s): model choice is not backed by a backtest (at least "
+                f"{FM.MIN_BACKTEST_FOLDS} are needed); using **{n['model']}**, the default model, and making no claim "
+                f"about the baseline. On {'that fold' if n['folds'] == 1 else 'those folds'} it had MASE "
+                f"{n['mase_model']:.2f} against {n['mase_naive']:.2f} for the same-weekday-last-year baseline.")
     verdict = "beats" if n["mase_model"] < n["mase_naive"] else "does **not** beat"
     return (f"Over {n['folds']} rolling-origin folds the chosen model (**{n['model']}**) has MASE "
             f"{n['mase_model']:.2f} against {n['mase_naive']:.2f} for the same-weekday-last-year baseline: it "
@@ -357,6 +392,8 @@ class TargetResult:
     feasibility: pd.DataFrame
     bias: float | None = None
     bias_share: float = 1.0
+    #: Why no past season can judge the targets (``None`` when one can).
+    history_note: str | None = None
 
 
 def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
@@ -367,7 +404,13 @@ def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
     and the target's chances use this forecast corrected by that bias, weighted by the share of
     this forecast in the countries it covered (:mod:`playbook.planning.lessons`); ``bias`` is what was applied.
     """
+    first = hist.total.loc[hist.total["orders"] > 0, "day"].min() if not hist.total.empty else None
+    note = None
     seasons = past_seasons(cfg)
+    if first is not None and pd.notna(first):  # seasons that end before the data say nothing
+        seasons = [s for s in seasons if pd.Timestamp(s[2]) >= pd.Timestamp(first)]
+    if not seasons:
+        note = no_past_season_note(hist, cfg)
     last = seasons[-1] if seasons else None
     shares = TG.channel_shares(hist.by_channel, last[1], last[2]) if last else {}
     new_past = {name: float(H.daily_new_customers(wh, a, b)["new_customers"].sum()) for name, a, b in seasons}
@@ -378,7 +421,7 @@ def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
         bias = earlier.bias * share
     t = TG.build_targets(cf.forecast, cfg.targets, shares, base_new, bias=bias)
     past = H.season_summary(wh, seasons) if seasons else pd.DataFrame(columns=["season", "revenue", "orders"])
-    return TargetResult(t, TG.target_feasibility(cf.forecast, t, past, new_past, bias=bias), bias, share)
+    return TargetResult(t, TG.target_feasibility(cf.forecast, t, past, new_past, bias=bias), bias, share, note)
 
 
 def show_feasibility(tr: TargetResult, currency: str):
@@ -407,7 +450,7 @@ def plot_targets(cf: F.CampaignForecast, tr: TargetResult, currency: str) -> Fig
 
 def describe_targets(tr: TargetResult, currency: str) -> str:
     """Sentence on the revenue (and new-customer) target and its chances."""
-    return TG.describe_targets(tr.feasibility, currency)
+    return TG.describe_targets(tr.feasibility, currency, tr.history_note)
 
 
 # --------------------------------------------------------------------------------------------
@@ -556,15 +599,26 @@ def describe_budget(br: BudgetResult, currency: str) -> str:
 # Funnel and promotions
 
 
-def funnel_table(wh, cfg):
-    f = FU.funnel(wh, past_seasons(cfg))
+def funnel_table(wh: Warehouse, cfg: CampaignConfig) -> Any:
+    """Stage-to-stage conversion of the past seasons by acquisition channel, or the sentence saying
+    which data it needs (Markdown)."""
+    if not FU.has_events(wh):
+        return md(FU.NO_EVENTS)
+    seasons = past_seasons(cfg)
+    if not seasons:
+        return md(H.missing_seasons_note(seasons, H.first_sale_day(wh)))
+    f = FU.funnel(wh, seasons)
     if f.empty:
-        return f
+        return md("No web events in the comparison seasons (" + ", ".join(s[0] for s in seasons)
+                  + "): the funnel needs events (views, carts, checkouts) inside those windows.")
     return FU.funnel_rates(f).round(3)
 
 
-def describe_funnel(rates: pd.DataFrame) -> str:
-    """Where the funnel loses most (:func:`playbook.planning.funnel.describe_funnel`)."""
+def describe_funnel(rates: Any) -> str:
+    """Where the funnel loses most (:func:`playbook.planning.funnel.describe_funnel`); empty when
+    :func:`funnel_table` already said why there is no funnel."""
+    if not isinstance(rates, pd.DataFrame):
+        return ""
     return FU.describe_funnel(rates)
 
 
@@ -641,12 +695,13 @@ def plan_summary(cfg, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult
 
 
 def headline(past: pd.DataFrame, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult, currency: str) -> dict:
-    out = H.plan_headline(past, currency)
+    out = H.plan_headline(past, currency, past.attrs.get("no_sales_short", "no sales found"))
     r = cf.total("revenue")
     out["forecast revenue"] = fmt_money(r["mean"].sum(), currency) if not r.empty else "no forecast"
     n = F.backtest_numbers(cf)
     if n:
-        out["backtest MASE (model / seasonal naive)"] = f"{n['mase_model']:.2f} / {n['mase_naive']:.2f}"
+        out["backtest MASE (model / seasonal naive)"] = f"{n['mase_model']:.2f} / {n['mase_naive']:.2f}" + (
+            "" if n["backed"] else f" ({n['folds']} fold(s): too few to compare)")
     if not tr.feasibility.empty and "revenue" in set(tr.feasibility["metric"]):
         f = tr.feasibility.set_index("metric").loc["revenue"]
         out["revenue target"] = f"{fmt_money(f['target'], currency)} ({f['verdict']})"
