@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, stats
 
 from playbook.data import synth
+from playbook.data.warehouse import connect
 from playbook.errors import DataError
 from playbook.value import clv
 from tests.sample_data import small_sample
@@ -153,3 +156,23 @@ def test_analytic_gradients_match_finite_differences():
     assert check_grad(lambda lp: g(lp)[0], lambda lp: g(lp)[1], np.log([3.0, 5.0, 40.0])) < 1e-5
     fit = clv.GammaGamma().fit(n, m)
     assert fit.loglik_ == pytest.approx(clv.gg_loglik_terms(np.array(list(fit.params_.values())), n, m).sum())
+
+
+def test_without_season_windows_every_share_is_zero_and_nobody_is_flagged():
+    # issue 14: with comparison_seasons: [] this raised "'BooleanScalar' object has no attribute 'sum'"
+    wh = connect(small_sample())
+    share = clv.seasonal_share(wh, "2024-10-15", [])
+    orders = pd.read_parquet(small_sample() / "orders.parquet")
+    sales = orders[(orders["order_ts"] < pd.Timestamp("2024-10-15", tz="UTC")) & (orders["revenue"] >= 0)]
+    assert len(share) == sales["customer_id"].nunique()
+    assert (share["season_orders"] == 0).all() and (share["seasonal_share"] == 0.0).all()
+    assert share["orders"].sum() == len(sales)
+    flagged = clv.flag_seasonal(clv.fit_clv(wh, "2024-10-15").table, share)
+    assert not flagged["seasonal_buyer"].any()
+
+
+def test_seasonal_skip_reason_only_without_comparison_seasons():
+    assert clv.seasonal_skip_reason(SimpleNamespace(comparison_seasons=[])) == (
+        "No comparison season: the seasonal-buyer check needs at least one past season window "
+        "(comparison_seasons).")
+    assert clv.seasonal_skip_reason(SimpleNamespace(comparison_seasons=["holiday-2024"])) is None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 
@@ -86,3 +89,38 @@ def test_top_k_equals_a_stable_full_sort_with_ties_and_minus_inf():
         k = int(rng.integers(1, p + 3))
         expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         np.testing.assert_array_equal(top_k(scores, k), expected)
+
+
+def _campaign(seasons: list) -> SimpleNamespace:
+    season = SimpleNamespace(start=dt.date(2025, 11, 1), end=dt.date(2025, 12, 31),
+                             planning_cutoff=dt.date(2025, 10, 15))
+    return SimpleNamespace(season=season, comparison_seasons=seasons)
+
+
+def test_without_comparison_seasons_the_weeks_before_the_cutoff_are_the_test_window():
+    # issue 14: this raised "DataError: No comparison_seasons in the campaign config"
+    wh = connect(small_sample())
+    ev = recommend.evaluate_for_campaign(wh, _campaign([]))
+    ref = recommend.evaluate(wh, "2025-08-15", 61)  # 61 days before 2025-10-15
+    pd.testing.assert_frame_equal(ev, ref)
+    assert list(ev["method"]) == ["item-to-item CF", "popularity"] and ev["customers"].iloc[0] > 0
+    window = recommend.evaluation_window(_campaign([]))
+    assert window.startswith("the 61 days before the planning cutoff")
+    assert f"bought something new in {window}, " in recommend.describe(ev, window=window)
+    assert recommend.evaluation_window(_campaign(["holiday-2024"])) == "the last comparable season"
+
+
+def test_empty_evaluation_names_its_window():
+    empty = pd.DataFrame(columns=["method", "customers", "hit_rate_at_10", "recall_at_10"])
+    assert recommend.describe(empty) == ("No new purchases in the last comparable season: the recommendations "
+                                         "could not be evaluated.")
+    assert recommend.describe(empty, window="the 61 days before the planning cutoff").startswith(
+        "No new purchases in the 61 days before the planning cutoff:")
+
+
+def test_missing_product_sales_is_one_sentence_only_without_order_lines():
+    wh = connect(small_sample())
+    assert recommend.missing_product_sales(wh, "2025-10-15") is None
+    reason = recommend.missing_product_sales(wh, "2022-01-01")  # before the sample's first order
+    assert reason is not None and reason.startswith("No order lines before the planning cutoff")
+    assert "order_items" in reason and reason.count(".") == 1

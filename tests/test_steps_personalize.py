@@ -110,6 +110,11 @@ def test_summary_artifacts_headline_and_notes(run):
     n_done = int((r.exports["status"] == "exported").sum())
     assert head["audience files exported"] == f"{n_done} of {len(r.exports)}"
     assert P.notes(r) == r.propensity.notes + r.value.result.notes + r.recommendations.notes
+    # nothing skipped on the full sample: no "skipped" key, the seasonal check and the past-season
+    # evaluation are described (issue 14's skip sentences appear only without their inputs)
+    assert "skipped" not in r.summary and r.value.seasonal_skipped is None and r.recommendations.skipped is None
+    assert P.describe_recommendations(r.recommendations).startswith("On ")
+    assert "bought something new in the last comparable season, " in P.describe_recommendations(r.recommendations)
 
 
 def test_headline_by_hand_without_validation_results():

@@ -60,13 +60,17 @@ class CustomerValue:
     seasonal : DataFrame
         :func:`playbook.value.clv.campaign_seasonal_check` (how BG/NBD judged seasonal buyers).
     table : DataFrame
-        The per-customer CLV table with the seasonal-buyer flags (the ``clv`` artifact).
+        The per-customer CLV table with the seasonal-buyer flags (the ``clv`` artifact; without a
+        comparison season nobody is flagged).
+    seasonal_skipped : str or None
+        Why the seasonal-buyer check and flags were skipped (one sentence), or None.
     """
 
     result: clv.CLVResult
     holdout: dict[str, Any]
     seasonal: pd.DataFrame
     table: pd.DataFrame
+    seasonal_skipped: str | None = None
 
 
 @dataclass
@@ -78,14 +82,20 @@ class Recommendations:
     evaluation : DataFrame
         Hit rate and recall at 10 of item-to-item CF against popularity.
     recs : DataFrame
-        ``customer_id, rank, product_id, source``.
+        ``customer_id, rank, product_id, source`` (no rows when skipped).
     notes : list of str
-        Fallbacks used.
+        Fallbacks used, or why recommendations were skipped.
+    window : str
+        Where the method was checked, in words (:func:`playbook.value.recommend.evaluation_window`).
+    skipped : str or None
+        Why no recommendation was made (one sentence), or None.
     """
 
     evaluation: pd.DataFrame
     recs: pd.DataFrame
     notes: list[str]
+    window: str = recommend.LAST_SEASON
+    skipped: str | None = None
 
 
 @dataclass
@@ -199,11 +209,12 @@ top_scored = propensity_model.top_scored
 # --------------------------------------------------------------------------------------------
 def customer_value(ctx: StepContext) -> CustomerValue:
     """CLV over :data:`CLV_HORIZON_DAYS` from orders before the planning cutoff, the holdout check,
-    the seasonal-buyer check and the per-customer table with seasonal flags."""
+    the seasonal-buyer check and the per-customer table with seasonal flags (without a comparison
+    season the check is skipped with a sentence and nobody is flagged)."""
     wh, cfg = ctx.wh, ctx.cfg
     res = clv.fit_clv(wh, planning_cutoff(ctx), horizon_days=CLV_HORIZON_DAYS)
     return CustomerValue(res, clv.campaign_holdout(wh, cfg), clv.campaign_seasonal_check(wh, cfg),
-                         clv.campaign_seasonal_flags(wh, cfg, res.table))
+                         clv.campaign_seasonal_flags(wh, cfg, res.table), clv.seasonal_skip_reason(cfg))
 
 
 def clv_params_table(value: CustomerValue) -> pd.DataFrame:
@@ -232,24 +243,32 @@ def seasonal_table(value: CustomerValue) -> pd.DataFrame:
 
 
 def describe_seasonal(value: CustomerValue) -> str:
-    """Sentence on the seasonal buyers (Markdown)."""
-    return clv.describe_seasonal(value.seasonal)
+    """Sentence on the seasonal buyers, or why they could not be identified (Markdown)."""
+    return value.seasonal_skipped or clv.describe_seasonal(value.seasonal)
 
 
 # --------------------------------------------------------------------------------------------
 # Recommendations
 # --------------------------------------------------------------------------------------------
 def recommendations(ctx: StepContext, prop: propensity_model.PropensityResult) -> Recommendations:
-    """The method checked on the last comparable season, then recommendations for every scored
-    customer as of the planning cutoff."""
+    """The method checked on the last comparable season (or, without one, on the weeks before the
+    planning cutoff), then recommendations for every scored customer as of the planning cutoff.
+    Skipped with a sentence when there are no order lines before the cutoff."""
+    skipped = recommend.missing_product_sales(ctx.wh, planning_cutoff(ctx))
+    if skipped is not None:
+        evaluation = pd.DataFrame(columns=["method", "customers", "hit_rate_at_10", "recall_at_10"])
+        recs = pd.DataFrame({"customer_id": pd.Series(dtype=str), "rank": pd.Series(dtype="int64"),
+                             "product_id": pd.Series(dtype=str), "source": pd.Series(dtype=str)})
+        return Recommendations(evaluation, recs, [skipped], skipped=skipped)
     evaluation = recommend.evaluate_for_campaign(ctx.wh, ctx.cfg)
     recs, notes = recommend.recommend_for_campaign(ctx.wh, ctx.cfg, customer_ids=prop.scores["customer_id"])
-    return Recommendations(evaluation, recs, notes)
+    return Recommendations(evaluation, recs, notes, recommend.evaluation_window(ctx.cfg))
 
 
 def describe_recommendations(recs: Recommendations) -> str:
-    """Sentence comparing CF with the popularity baseline (Markdown)."""
-    return recommend.describe(recs.evaluation)
+    """Sentence comparing CF with the popularity baseline, or why there are no recommendations
+    (Markdown)."""
+    return recs.skipped or recommend.describe(recs.evaluation, window=recs.window)
 
 
 def recommendation_sources(recs: Recommendations) -> pd.DataFrame:
@@ -331,11 +350,14 @@ describe_exports = audiences.describe
 def step_summary(prop: propensity_model.PropensityResult, value: CustomerValue, recs: Recommendations,
                  send: SendTimes, o: Offers, flow_table: pd.DataFrame, recon: pd.DataFrame) -> dict[str, Any]:
     """The step's summary (JSON-ready; aggregates only, no PII): validation numbers of each method,
-    the flows and the export reconciliation."""
+    the flows and the export reconciliation; ``skipped`` (only when a section was skipped):
+    section -> the sentence saying what is missing."""
     clv_res, holdout, rec_eval, send_eval = value.result, value.holdout, recs.evaluation, send.evaluation
     m = prop.metrics.set_index("model") if not prop.metrics.empty else None
     rec = rec_eval.set_index("method") if not rec_eval.empty else None
-    return {
+    skipped = {name: reason for name, reason in (("seasonal_buyers", value.seasonal_skipped),
+                                                 ("recommendations", recs.skipped)) if reason}
+    out: dict[str, Any] = {
         "propensity": None if m is None else {
             "train_season": prop.train_season, "valid_season": prop.valid_season,
             "roc_auc_model": float(m["roc_auc"].iloc[0]), "roc_auc_baseline": float(m["roc_auc"].iloc[1]),
@@ -358,6 +380,9 @@ def step_summary(prop: propensity_model.PropensityResult, value: CustomerValue, 
         "flows": {f"{r.flow}: {r.step}": int(r.customers) for r in flow_table.itertuples()},
         "exports": recon.to_dict(orient="records"),
     }
+    if skipped:
+        out["skipped"] = skipped
+    return out
 
 
 def summarize(ctx: StepContext, *, base: pd.DataFrame, propensity: propensity_model.PropensityResult,
@@ -411,5 +436,7 @@ def headline(run: Personalization) -> dict[str, str]:
 
 
 def notes(run: Personalization) -> list[str]:
-    """Notes for the index page: the fallbacks of propensity, CLV and recommendations."""
-    return run.propensity.notes + run.value.result.notes + run.recommendations.notes
+    """Notes for the index page: the fallbacks of propensity, CLV and recommendations, and the
+    sections skipped for missing data."""
+    seasonal = [run.value.seasonal_skipped] if run.value.seasonal_skipped else []
+    return run.propensity.notes + run.value.result.notes + seasonal + run.recommendations.notes

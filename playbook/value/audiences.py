@@ -352,7 +352,8 @@ def build_people(wh: Warehouse, output_dir, scores: pd.DataFrame, clv_table: pd.
     ids = df["customer_id"]
     seg, source = segments_for(output_dir, ids, clv_table)
     df["segment"] = seg.reindex(ids.to_numpy()).fillna("Others").to_numpy()
-    products = wh.table("products").select("product_id", "name").execute()
+    products = (wh.table("products").select("product_id", "name").execute() if wh.has("products")
+                else pd.DataFrame({"product_id": pd.Series(dtype=str), "name": pd.Series(dtype=str)}))
     top = top_products_text(recs, products)
     df["top_products"] = top.reindex(ids.to_numpy()).to_numpy()
     df["top_product"] = df["top_products"].str.split("; ").str[0]

@@ -36,6 +36,10 @@ from playbook.data.warehouse import Warehouse, customer_order_summary, to_utc
 from playbook.errors import DataError
 from playbook.report.charts import empty_chart
 
+#: Why the seasonal-buyer check and flags are skipped when the campaign has no comparison season.
+NO_COMPARISON_SEASON = ("No comparison season: the seasonal-buyer check needs at least one past season "
+                        "window (comparison_seasons).")
+
 #: Fewer customers with a repeat purchase than this: the models are not fitted (fallback used).
 MIN_REPEAT_CUSTOMERS = 20
 DAYS_PER_WEEK = 7.0
@@ -427,16 +431,20 @@ def seasonal_share(wh: Warehouse, cutoff, seasons: list[tuple[dt.date, dt.date]]
     """Per customer: sale orders before ``cutoff`` and the share inside the given season windows.
 
     ``seasons`` are (start, end) dates, both inclusive; windows after the cutoff are ignored.
+    Without any window every share is 0.
     """
     cut = to_utc(cutoff)
     o = wh.table("orders")
     o = o.filter(o.order_ts < ibis.timestamp(cut), o.revenue >= 0, o.customer_id.notnull())
-    inside = ibis.literal(False)
-    for s, e in seasons:
-        lo, hi = to_utc(s), to_utc(pd.Timestamp(e) + pd.Timedelta(days=1))
-        inside = inside | ((o.order_ts >= ibis.timestamp(lo)) & (o.order_ts < ibis.timestamp(hi)))
-    g = o.group_by("customer_id").aggregate(orders=o.count(), season_orders=inside.sum())
-    df = g.execute()
+    if not seasons:  # no window: nobody has an order inside one (an ibis literal has no .sum())
+        df = o.group_by("customer_id").aggregate(orders=o.count()).execute()
+        df["season_orders"] = 0
+    else:
+        inside = ibis.literal(False)
+        for s, e in seasons:
+            lo, hi = to_utc(s), to_utc(pd.Timestamp(e) + pd.Timedelta(days=1))
+            inside = inside | ((o.order_ts >= ibis.timestamp(lo)) & (o.order_ts < ibis.timestamp(hi)))
+        df = o.group_by("customer_id").aggregate(orders=o.count(), season_orders=inside.sum()).execute()
     df["seasonal_share"] = df["season_orders"] / df["orders"].where(df["orders"] > 0)
     return df
 
@@ -514,6 +522,11 @@ def campaign_seasonal_check(wh: Warehouse, cfg) -> pd.DataFrame:
     lead = cfg.season.start - cfg.season.planning_cutoff
     return seasonal_backtest(wh, last.start, last.end, last.start - lead,
                              [(s.start, s.end) for s in seasons[:-1]])
+
+
+def seasonal_skip_reason(cfg) -> str | None:
+    """:data:`NO_COMPARISON_SEASON` when the campaign has no comparison season, else None."""
+    return None if cfg.comparison_seasons else NO_COMPARISON_SEASON
 
 
 def describe_holdout(val: dict) -> str:

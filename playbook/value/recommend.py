@@ -31,6 +31,28 @@ from playbook.errors import DataError
 
 VIEW_WEIGHT = 0.3
 BLOCK = 50_000
+#: Without a comparison season the method is checked on the purchases of this many days before
+#: the planning cutoff (trained on everything earlier); about the length of a holiday season.
+RECENT_TEST_DAYS = 61
+#: What the evaluation window is called when it is the latest comparison season.
+LAST_SEASON = "the last comparable season"
+
+
+def missing_product_sales(wh: Warehouse, cutoff) -> str | None:
+    """Why no recommendation can be made as of ``cutoff`` (one sentence), or None.
+
+    Recommendations need order lines: an ``order_items`` table with at least one line of a sale
+    order before the cutoff (counted in the engine).
+    """
+    if wh.has("order_items"):
+        o = wh.table("orders")
+        o = o.filter(o.order_ts < ibis.timestamp(to_utc(cutoff)), o.revenue >= 0)
+        it = wh.table("order_items")
+        if int(it.join(o.select("order_id"), "order_id").count().execute()) > 0:
+            return None
+    return ("No order lines before the planning cutoff (order_items is absent or empty): product "
+            "recommendations are skipped; an order_items table (order_id, product_id, quantity) would "
+            "enable them.")
 
 
 def interactions(wh: Warehouse, start, end) -> pd.DataFrame:
@@ -267,6 +289,13 @@ def recommend_for_campaign(wh: Warehouse, cfg, k: int = 10, customer_ids=None) -
     cut = to_utc(cfg.season.planning_cutoff)
     notes: list[str] = []
     pop = popularity(wh, cut, cfg.season.start, cfg.season.end)
+    if pop.empty:  # nothing sold in either popularity window: all sales before the cutoff instead
+        units = interactions_units(wh, pd.Timestamp("1970-01-01", tz="UTC"), cut)
+        pop = (units / units.sum() if units.sum() > 0 else units[units > 0]).sort_values(ascending=False,
+                                                                                          kind="stable")
+        if not pop.empty:
+            notes.append("Nothing was sold in last year's season window or the last 90 days: popularity "
+                         "comes from all sales before the planning cutoff.")
     if pop.empty:
         raise DataError("No product sales before the planning cutoff: nothing to recommend. Check the "
                         "order_items table.")
@@ -287,26 +316,39 @@ def recommend_for_campaign(wh: Warehouse, cfg, k: int = 10, customer_ids=None) -
     return recs, notes
 
 
+def evaluation_window(cfg) -> str:
+    """Where :func:`evaluate_for_campaign` checks the method, in words (for :func:`describe`)."""
+    if cfg.comparison_seasons:
+        return LAST_SEASON
+    return (f"the {RECENT_TEST_DAYS} days before the planning cutoff (no comparison season configured; "
+            "add comparison_seasons to check on a past season)")
+
+
 def evaluate_for_campaign(wh: Warehouse, cfg, k: int = 10) -> pd.DataFrame:
-    """:func:`evaluate` on the latest comparison season: train before it starts, test inside it."""
+    """:func:`evaluate` on the latest comparison season: train before it starts, test inside it.
+
+    Without a comparison season: train before the :data:`RECENT_TEST_DAYS` days that precede the
+    planning cutoff and test on those days (:func:`evaluation_window` says which). Empty when the
+    window has no new purchases.
+    """
     seasons = sorted(cfg.comparison_seasons, key=lambda s: s.start)
-    if not seasons:
-        raise DataError("No comparison_seasons in the campaign config: recommendations cannot be evaluated "
-                        "on a past season. Add one (e.g. last year's window).")
-    s = seasons[-1]
     try:
+        if not seasons:
+            cut = pd.Timestamp(cfg.season.planning_cutoff)
+            return evaluate(wh, cut - pd.Timedelta(days=RECENT_TEST_DAYS), RECENT_TEST_DAYS, k)
+        s = seasons[-1]
         return evaluate(wh, s.start, (s.end - s.start).days + 1, k, season_start=s.start, season_end=s.end)
     except DataError:
         return pd.DataFrame(columns=["method", "customers", f"hit_rate_at_{k}", f"recall_at_{k}"])
 
 
-def describe(ev: pd.DataFrame, k: int = 10) -> str:
-    """One sentence comparing CF with the popularity baseline (Markdown)."""
+def describe(ev: pd.DataFrame, k: int = 10, window: str = LAST_SEASON) -> str:
+    """One sentence comparing CF with the popularity baseline on ``window`` (Markdown)."""
     if ev.empty:
-        return "No new purchases in the last comparable season: the recommendations could not be evaluated."
+        return f"No new purchases in {window}: the recommendations could not be evaluated."
     e = ev.set_index("method")
     cf, pop = e.loc["item-to-item CF"], e.loc["popularity"]
-    return (f"On {int(cf['customers']):,} customers who bought something new in the last comparable season, "
+    return (f"On {int(cf['customers']):,} customers who bought something new in {window}, "
             f"the recommendations contained at least one of their purchases for {cf[f'hit_rate_at_{k}']:.0%} "
             f"of them (popularity baseline: {pop[f'hit_rate_at_{k}']:.0%}); recall@{k} "
             f"{cf[f'recall_at_{k}']:.0%} vs {pop[f'recall_at_{k}']:.0%}.")
