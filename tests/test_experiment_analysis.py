@@ -19,6 +19,7 @@ from playbook.experiments import analysis as ea
 from playbook.experiments import design as ed
 from playbook.experiments import report as er
 from playbook.experiments import stats as es
+from playbook.experiments.analysis import ExperimentAnalysis
 from playbook.experiments.data import Window, user_outcomes
 from playbook.paths import resolve
 from tests.sample_data import read, small_sample, truth
@@ -224,6 +225,22 @@ def test_report_helpers_handle_empty_and_full_inputs(broken):
     assert "- **not_started_yet: no result.**" in er.describe_decisions(analyses)
     assert er.describe_decisions([]) == "No experiments are configured for this campaign."
     assert er.sequential_summary([]) == "No test has daily data to monitor."
+    # no experiment at all: an empty decisions table with its columns (it raised KeyError 'srm_p')
+    assert list(er.decisions_table([]).columns) == ["experiment", "metric", "verdict", "reason", "srm_p",
+                                                    "data notes"]
+    assert er.decisions_view([]).data.empty
+    assert er.skip_reason([]) == er.NO_EXPERIMENTS and er.skip_reason(analyses) is None
+
+
+def test_without_assignments_table_every_experiment_says_it_has_not_started(tmp_path):
+    for f in Path(small_sample()).glob("*.parquet"):
+        if f.name != "assignments.parquet":
+            shutil.copy(f, tmp_path / f.name)
+    a = ea.analyze_experiment(connect(tmp_path), _exp("xmas25_aa"), WINDOW, seed=1, n_boot=50)
+    assert a.decision == {"verdict": "no result", "reason": "Not started: the data has no assignments table "
+                          "yet, so this planned test (sized in the design) cannot be analysed"}
+    assert er.skip_reason([a]) == er.NO_ASSIGNMENTS
+    assert er.skip_reason([a, ExperimentAnalysis("b", "b", "conversion")]) is None
 
 
 def test_rerun_with_same_seed_gives_identical_results():

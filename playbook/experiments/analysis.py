@@ -42,6 +42,10 @@ from playbook.experiments.data import (
 from playbook.experiments.design import balance_check
 
 SRM_P = 0.001
+#: The message (and, capitalised, the decision reason) of every experiment when the data has no
+#: ``assignments`` table: planned and sized, but nothing to analyse yet.
+NO_ASSIGNMENTS_TABLE = ("not started: the data has no assignments table yet, so this planned test "
+                        "(sized in the design) cannot be analysed")
 GENERIC_ARMS = ("control", "treatment")
 #: Guardrails where an increase is harm (all others: a decrease is harm).
 HIGHER_IS_WORSE = {"unsubscribe_rate", "refund_rate", "bounce_rate"}
@@ -325,7 +329,7 @@ def analyze_experiment(wh, exp, window: Window, seed: int, winsor: float | None 
     if exp.start or exp.end:
         window = Window.from_dates(exp.start or window.start.date(), exp.end or (window.end - pd.Timedelta(days=1)).date())
     if not wh.has("assignments"):
-        a.messages.append("no assignments table in the data, so no experiment can be analysed")
+        a.messages.append(NO_ASSIGNMENTS_TABLE)
         a.decision = decide(a, exp, 0)
         return a
     summ = assignment_summary(wh, exp.id)

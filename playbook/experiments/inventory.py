@@ -23,6 +23,10 @@ import pandas as pd
 from playbook.data.warehouse import Warehouse
 from playbook.report.charts import empty_chart
 
+#: Inventory status of every arm when the data has no ``assignments`` table.
+NO_TABLE = "no assignments table"
+NOT_IN_CONFIG = "(not in config)"
+
 
 def experiment_inventory(wh: Warehouse, experiments: Sequence) -> pd.DataFrame:
     """Configured experiments with the size of each arm found in the data.
@@ -41,8 +45,9 @@ def experiment_inventory(wh: Warehouse, experiments: Sequence) -> pd.DataFrame:
         One row per experiment and arm: ``experiment_id``, ``primary_metric``, ``variant``,
         ``planned_share``, ``assigned`` (customers), ``share`` (observed), ``first_assigned``,
         ``last_assigned``, ``status`` ("ok", "no assignments", "unplanned arm" for arms in the data
-        but not in the config). Experiments in the data but not in the config are listed with
-        ``primary_metric`` "(not in config)".
+        but not in the config, "no assignments table" for every arm when the data has none).
+        Experiments in the data but not in the config are listed with ``primary_metric``
+        "(not in config)".
     """
     cols = ["experiment_id", "primary_metric", "variant", "planned_share", "assigned", "share",
             "first_assigned", "last_assigned", "status"]
@@ -69,13 +74,15 @@ def experiment_inventory(wh: Warehouse, experiments: Sequence) -> pd.DataFrame:
     )
     out = planned.merge(counts, on=["experiment_id", "variant"], how="outer")
     known = set(planned["experiment_id"])
-    out["primary_metric"] = out["primary_metric"].fillna("(not in config)")
+    out["primary_metric"] = out["primary_metric"].fillna(NOT_IN_CONFIG)
     out["assigned"] = out["assigned"].fillna(0).astype("int64")
     totals = out.groupby("experiment_id")["assigned"].transform("sum")
     out["share"] = out["assigned"] / totals.where(totals > 0)
     out["status"] = "ok"
     out.loc[out["assigned"] == 0, "status"] = "no assignments"
     out.loc[out["planned_share"].isna() & out["experiment_id"].isin(known), "status"] = "unplanned arm"
+    if not wh.has("assignments"):
+        out["status"] = NO_TABLE
     order = {e.id: i for i, e in enumerate(experiments)}
     out["_o"] = out["experiment_id"].map(order).fillna(len(order))
     return out.sort_values(["_o", "experiment_id", "variant"], ignore_index=True)[cols]
@@ -101,6 +108,15 @@ def describe_inventory(inventory: pd.DataFrame) -> str:
     """Plain-language sentence about the experiments found (Markdown)."""
     if inventory.empty:
         return "No experiments are configured for this campaign and none were found in the data."
+    configured = inventory["primary_metric"] != NOT_IN_CONFIG
+    if not configured.any():
+        found = list(dict.fromkeys(inventory["experiment_id"]))
+        return (f"The assignments table holds {len(found)} experiment(s) that are not in the campaign "
+                f"file ({', '.join(found)}); add them under `experiments:` to size and analyse them.")
+    if (inventory["status"] == NO_TABLE).all():
+        n = inventory["experiment_id"].nunique()
+        return (f"{n} experiment(s) configured and none started: the data has no assignments table "
+                "yet, so the design below sizes them and nothing can be analysed.")
     n_exp = inventory["experiment_id"].nunique()
     assigned = int(inventory["assigned"].sum())
     missing = sorted(set(inventory.loc[inventory["status"] == "no assignments", "experiment_id"]))

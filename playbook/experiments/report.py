@@ -13,20 +13,51 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from playbook.experiments.analysis import HIGHER_IS_WORSE, SRM_P, ExperimentAnalysis, results_table
+from playbook.experiments.analysis import (
+    HIGHER_IS_WORSE,
+    NO_ASSIGNMENTS_TABLE,
+    SRM_P,
+    ExperimentAnalysis,
+    results_table,
+)
 from playbook.experiments.data import METRICS
 from playbook.report.charts import empty_chart
 from playbook.report.format import format_table
 
+#: Shown in place of every section of the test step when the campaign configures no experiment.
+NO_EXPERIMENTS = ("No experiments in the campaign: add experiments to the campaign file and an "
+                  "assignments table to size and analyse A/B tests.")
+#: Shown in place of the analysis sections when experiments are configured (and sized) but the
+#: data has no ``assignments`` table yet.
+NO_ASSIGNMENTS = ("No assignments table in the data yet: the experiments above are planned and sized "
+                  "but cannot be analysed; add an assignments table (experiment_id, customer_id, "
+                  "variant, assigned_ts) once they run.")
+DECISION_COLUMNS = ["experiment", "metric", "verdict", "reason", "srm_p", "data notes"]
+
+
+def skip_reason(analyses: list[ExperimentAnalysis]) -> str | None:
+    """Why the analysis sections have nothing to show, as one sentence; None when they do.
+
+    :data:`NO_EXPERIMENTS` without any configured experiment, :data:`NO_ASSIGNMENTS` when every
+    experiment lacks the ``assignments`` table (:data:`~playbook.experiments.analysis.NO_ASSIGNMENTS_TABLE`).
+    """
+    if not analyses:
+        return NO_EXPERIMENTS
+    if all(NO_ASSIGNMENTS_TABLE in a.messages for a in analyses):
+        return NO_ASSIGNMENTS
+    return None
+
 
 def decisions_table(analyses: list[ExperimentAnalysis]) -> pd.DataFrame:
-    """One verdict and reason per experiment, with the SRM p-value and any data messages."""
+    """One verdict and reason per experiment, with the SRM p-value and any data messages
+    (:data:`DECISION_COLUMNS`; no rows without experiments)."""
     return pd.DataFrame([{"experiment": a.experiment_id, "metric": a.metric,
                           "verdict": a.decision.get("verdict", "no result"),
                           "reason": a.decision.get("reason", ""),
                           "srm_p": a.srm_p,
-                          "data notes": "; ".join(m for m in a.messages if not m.startswith("SAMPLE"))}
-                         for a in analyses])
+                          "data notes": "; ".join(m for m in a.messages
+                                                  if not m.startswith("SAMPLE") and m != NO_ASSIGNMENTS_TABLE)}
+                         for a in analyses], columns=DECISION_COLUMNS)
 
 
 def srm_banner(analyses: list[ExperimentAnalysis]) -> str:

@@ -29,12 +29,13 @@ from playbook.paths import resolve
 from playbook.report.charts import set_theme
 from playbook.report.index import git_revision
 
-#: Tables each step cannot work without (others are optional and degrade gracefully).
+#: Tables each step cannot work without (others are optional and degrade gracefully: 04_test
+#: without ``assignments`` still sizes the configured experiments and says why nothing is analysed).
 STEP_TABLES: dict[str, tuple[str, ...]] = {
     "01_plan": ("customers", "orders"),
     "02_segment": ("customers", "orders"),
     "03_personalize": ("customers", "orders"),
-    "04_test": ("customers", "assignments"),
+    "04_test": ("customers", "orders"),
     "05_retrospective": ("customers", "orders"),
 }
 

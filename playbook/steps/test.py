@@ -9,12 +9,21 @@ the tables, charts and sentences about them (:mod:`~playbook.experiments.report`
 wires them to the run context and owns the step's artifacts and headline numbers:
 ``experiment_results.parquet``, ``experiment_design.parquet`` and ``experiment_decisions.json``
 (the verdicts, read by the retrospective step's lessons; see ``docs/architecture.md``).
+
+Without configured experiments the step is skipped, not failed: every section shows
+:data:`~playbook.experiments.report.NO_EXPERIMENTS` once (tables become that sentence, charts are
+not drawn, the other sentences are empty) and the step summary's headline records
+``skipped: no experiments in the campaign`` (:data:`SKIPPED`). Experiments configured but no
+``assignments`` table yet (planning before the tests start): the inventory lists the planned arms,
+the design sizes them, and the analysis sections show
+:data:`~playbook.experiments.report.NO_ASSIGNMENTS` instead.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -23,7 +32,16 @@ from playbook.experiments import design as experiment_design
 from playbook.experiments import inventory as experiment_inventory
 from playbook.experiments import report
 from playbook.experiments.analysis import SRM_P, ExperimentAnalysis, analyze_all, results_table
-from playbook.steps.context import StepContext
+from playbook.report.format import format_table
+from playbook.steps.context import StepContext, md
+
+#: Why the whole step is skipped (the headline's ``skipped`` value) when no experiment is configured.
+SKIPPED = "no experiments in the campaign"
+
+
+def _configured(inv: pd.DataFrame) -> bool:
+    """Whether the inventory holds at least one experiment of the campaign file."""
+    return bool((inv["primary_metric"] != experiment_inventory.NOT_IN_CONFIG).any())
 
 
 # --------------------------------------------------------------------------------------------
@@ -34,9 +52,32 @@ def inventory(ctx: StepContext) -> pd.DataFrame:
     return experiment_inventory.experiment_inventory(ctx.wh, ctx.cfg.experiments)
 
 
-#: Customers per arm of each experiment (chart), and a sentence on the experiments found.
-plot_inventory = experiment_inventory.plot_inventory
-describe_inventory = experiment_inventory.describe_inventory
+def inventory_view(inv: pd.DataFrame) -> Any:
+    """The inventory as shown: the table itself; only the planned arms (no empty columns) when
+    the data has no assignments table; :data:`~playbook.experiments.report.NO_EXPERIMENTS` when
+    the campaign configures no experiment."""
+    if not _configured(inv):
+        return md(report.NO_EXPERIMENTS)
+    if (inv["status"] == experiment_inventory.NO_TABLE).all():
+        planned = inv[["experiment_id", "primary_metric", "variant", "planned_share", "status"]]
+        return format_table(planned.rename(columns={"experiment_id": "experiment", "primary_metric": "metric",
+                                                    "planned_share": "planned share"}),
+                            pct=["planned share"])
+    return inv
+
+
+def plot_inventory(inv: pd.DataFrame) -> plt.Figure | None:
+    """Customers per arm of each experiment (chart); none drawn without configured experiments or
+    without an assignments table (the table and the sentence say why)."""
+    if not _configured(inv) or (inv["status"] == experiment_inventory.NO_TABLE).all():
+        return None
+    return experiment_inventory.plot_inventory(inv)
+
+
+def describe_inventory(inv: pd.DataFrame) -> str:
+    """A sentence on the experiments found (Markdown; empty when there are none at all, as the
+    inventory table already says)."""
+    return "" if inv.empty else experiment_inventory.describe_inventory(inv)
 
 
 def inventory_headline(inv: pd.DataFrame) -> dict[str, str]:
@@ -54,10 +95,22 @@ def design(ctx: StepContext) -> pd.DataFrame:
     return experiment_design.design_table(ctx.wh, ctx.cfg)
 
 
-#: The design table for stakeholders, the power curves, and a sentence on feasibility.
-design_view = experiment_design.design_view
-plot_power_curves = experiment_design.plot_power_curves
-describe_design = experiment_design.describe_design
+def design_view(design_table: pd.DataFrame, currency: str = "USD") -> Any:
+    """The design table for stakeholders, or :data:`~playbook.experiments.report.NO_EXPERIMENTS`."""
+    if design_table.empty:
+        return md(report.NO_EXPERIMENTS)
+    return experiment_design.design_view(design_table, currency)
+
+
+def plot_power_curves(design_table: pd.DataFrame, cfg: Any) -> plt.Figure | None:
+    """Power against the true lift per experiment; none drawn without experiments."""
+    return None if design_table.empty else experiment_design.plot_power_curves(design_table, cfg)
+
+
+def describe_design(design_table: pd.DataFrame) -> str:
+    """A sentence per experiment on size and feasibility (empty without experiments: the design
+    table already says why)."""
+    return "" if design_table.empty else experiment_design.describe_design(design_table)
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,21 +121,77 @@ def analyze(ctx: StepContext) -> list[ExperimentAnalysis]:
     return analyze_all(ctx.wh, ctx.cfg, ctx.seed)
 
 
-#: Tables, charts and sentences about the analyses, shown as they are
-#: (:mod:`playbook.experiments.report`; each takes the list of analyses).
-srm_banner = report.srm_banner
-arms_view = report.arms_view
-balance_view = report.balance_view
-summary_view = report.summary_view
-plot_forest = report.plot_forest
-describe_results = report.describe_results
-guardrail_view = report.guardrail_view
-bayes_view = report.bayes_view
-segment_view = report.segment_view
-plot_sequential = report.plot_sequential
-sequential_summary = report.sequential_summary
-decisions_view = report.decisions_view
-describe_decisions = report.describe_decisions
+# Tables, charts and sentences about the analyses (:mod:`playbook.experiments.report`; each
+# takes the list of analyses). When there is nothing to analyse (:func:`report.skip_reason`), the
+# first output of each section is that one sentence and the others are empty (no figure, "").
+def srm_banner(analyses: list[ExperimentAnalysis]) -> str:
+    """Sample-ratio banner (Markdown), or why nothing was analysed."""
+    return report.skip_reason(analyses) or report.srm_banner(analyses)
+
+
+def arms_view(analyses: list[ExperimentAnalysis]) -> Any:
+    """Planned vs observed split per arm (nothing when the banner says why there is none)."""
+    return None if report.skip_reason(analyses) else report.arms_view(analyses)
+
+
+def balance_view(analyses: list[ExperimentAnalysis]) -> Any:
+    """Pre-period balance of the arms (nothing when the banner says why there is none)."""
+    return None if report.skip_reason(analyses) else report.balance_view(analyses)
+
+
+def summary_view(analyses: list[ExperimentAnalysis]) -> Any:
+    """Primary results per variant, or why there are none (Markdown)."""
+    reason = report.skip_reason(analyses)
+    return md(reason) if reason else report.summary_view(analyses)
+
+
+def plot_forest(analyses: list[ExperimentAnalysis]) -> plt.Figure | None:
+    """Forest plot of the primary lifts; none drawn when there is nothing to analyse."""
+    return None if report.skip_reason(analyses) else report.plot_forest(analyses)
+
+
+def describe_results(analyses: list[ExperimentAnalysis]) -> str:
+    """Sentence on the results (empty when the summary already says why there are none)."""
+    return "" if report.skip_reason(analyses) else report.describe_results(analyses)
+
+
+def guardrail_view(analyses: list[ExperimentAnalysis]) -> Any:
+    """Guardrail metrics per variant, or why there are none (Markdown)."""
+    reason = report.skip_reason(analyses)
+    return md(reason) if reason else report.guardrail_view(analyses)
+
+
+def bayes_view(analyses: list[ExperimentAnalysis]) -> Any:
+    """Bayesian view per variant, or why there is none (Markdown)."""
+    reason = report.skip_reason(analyses)
+    return md(reason) if reason else report.bayes_view(analyses)
+
+
+def segment_view(analyses: list[ExperimentAnalysis]) -> Any:
+    """Exploratory lifts by country, or why there are none (Markdown)."""
+    reason = report.skip_reason(analyses)
+    return md(reason) if reason else report.segment_view(analyses)
+
+
+def plot_sequential(analyses: list[ExperimentAnalysis]) -> plt.Figure | None:
+    """Daily monitoring chart; none drawn when there is nothing to analyse."""
+    return None if report.skip_reason(analyses) else report.plot_sequential(analyses)
+
+
+def sequential_summary(analyses: list[ExperimentAnalysis]) -> str:
+    """Sentence on the daily monitoring, or why there is none (Markdown)."""
+    return report.skip_reason(analyses) or report.sequential_summary(analyses)
+
+
+def decisions_view(analyses: list[ExperimentAnalysis]) -> Any:
+    """One verdict per experiment (each says why when it has no result), or
+    :data:`~playbook.experiments.report.NO_EXPERIMENTS`."""
+    return md(report.NO_EXPERIMENTS) if not analyses else report.decisions_view(analyses)
+
+
+def describe_decisions(analyses: list[ExperimentAnalysis]) -> str:
+    """Verdicts as Markdown bullets (empty without experiments: the table already says why)."""
+    return report.describe_decisions(analyses) if analyses else ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,9 +210,18 @@ def write_artifacts(ctx: StepContext, analyses: list[ExperimentAnalysis], design
 
 
 def headline(analyses: list[ExperimentAnalysis], inv: pd.DataFrame | None = None) -> dict[str, str]:
-    """Headline numbers for the index page: inventory counts (optional) and verdict counts."""
+    """Headline numbers for the index page: inventory counts (optional) and verdict counts.
+
+    Without configured experiments only ``{"skipped": SKIPPED}``; without an assignments table
+    "experiments analysed" is 0 and ``analysis`` says it was skipped and why.
+    """
+    if not analyses:
+        return {"skipped": SKIPPED}
     verdicts = [a.decision.get("verdict", "no result") for a in analyses]
     out = inventory_headline(inv) if inv is not None else {}
+    if report.skip_reason(analyses) == report.NO_ASSIGNMENTS:
+        out.update({"experiments analysed": "0", "analysis": "skipped: no assignments table in the data"})
+        return out
     out.update({"experiments analysed": str(len(analyses)),
                 "ship": str(verdicts.count("ship")), "don't ship": str(verdicts.count("don't ship")),
                 "inconclusive": str(verdicts.count("inconclusive")),
@@ -112,6 +230,10 @@ def headline(analyses: list[ExperimentAnalysis], inv: pd.DataFrame | None = None
 
 
 def decision_notes(analyses: list[ExperimentAnalysis]) -> list[str]:
-    """Verdicts as short sentences for the step summary on the index page."""
+    """Verdicts as short sentences for the step summary on the index page (one sentence instead
+    when there is nothing to analyse)."""
+    reason = report.skip_reason(analyses)
+    if reason:
+        return [reason]
     return [f"{a.experiment_id}: {a.decision.get('verdict', 'no result')}. {a.decision.get('reason', '')}"
             for a in analyses]
