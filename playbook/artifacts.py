@@ -215,6 +215,7 @@ def write_step_summary(
     step: str,
     headline: Mapping[str, str | float | int | None],
     notes: Sequence[str] = (),
+    skipped: str | None = None,
 ) -> Path:
     """Record a step's headline numbers for the index page: ``artifacts/summary_<step>.json``.
 
@@ -229,13 +230,19 @@ def write_step_summary(
         Numbers are shown with thousands separators. No PII.
     notes : sequence of str
         Short sentences (fallbacks used, warnings) shown under the step on the index page.
+    skipped : str, optional
+        Why the step had nothing to do (e.g. "no experiments in the campaign"): the step ran
+        and succeeded, but its purpose is missing from the data or the campaign. Recorded as
+        ``"skipped"`` and shown as such on the index; the run still succeeds.
     """
-    payload = {
+    payload: dict[str, Any] = {
         "step": step,
         "headline": {str(k): nan_to_none(v) for k, v in headline.items()},
         "notes": [str(n) for n in notes],
         "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    if skipped:
+        payload["skipped"] = str(skipped)
     return write_json(payload, artifacts_dir(output_dir) / f"summary_{step}.json")
 
 

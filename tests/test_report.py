@@ -389,3 +389,18 @@ def test_plots_with_nothing_to_draw_say_why():
         assert message in _texts(fig)
         assert not any(ax.axison for ax in fig.axes)
         plt.close(fig)
+
+
+def test_index_shows_a_step_with_nothing_to_do_as_skipped(tmp_path):
+    """A step that ran fine but had nothing to do (04 without experiments) is shown as skipped with
+    its reason; its run status stays ok (so a partial rerun keeps it and the run exits 0)."""
+    write_step_summary(tmp_path, "04_test", {"skipped": "no experiments in the campaign"},
+                       skipped="no experiments in the campaign")
+    write_step_summary(tmp_path, "01_plan", {"orders": 5})
+    index = build_index(tmp_path, {"01_plan": "ok", "04_test": "ok"}, "x", {})
+    page = index.read_text(encoding="utf-8")
+    assert page.count('class="badge skipped"') == 1 and page.count('class="badge ok"') == 1
+    assert "Nothing to do: no experiments in the campaign." in page
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert [(s["step"], s["status"], s["skipped"]) for s in summary["steps"]] == [
+        ("01_plan", "ok", None), ("04_test", "ok", "no experiments in the campaign")]

@@ -82,7 +82,7 @@ def _run_cells(tmp: Path, experiments: bool, assignments: bool) -> dict:
     }
     decisions = T.write_artifacts(ctx, analyses, design)
     cells["describe_decisions"] = T.describe_decisions(analyses)
-    finish_step(ctx, T.headline(analyses, inventory), T.decision_notes(analyses))
+    finish_step(ctx, T.headline(analyses, inventory), T.decision_notes(analyses), skipped=T.skipped(analyses))
     summary = json.loads((ctx.output_dir / "artifacts" / "summary_04_test.json").read_text())
     plt.close("all")
     return {"cells": {k: _shown(v) for k, v in cells.items()}, "summary": summary, "decisions": decisions}
@@ -109,6 +109,7 @@ def test_no_experiments_skips_the_step_with_one_sentence_per_section(tmp_path, a
         assert cells["describe_inventory"] == ""
     assert run["summary"]["headline"] == {"skipped": "no experiments in the campaign"}
     assert run["summary"]["notes"] == [NO_EXPERIMENTS]
+    assert run["summary"]["skipped"] == "no experiments in the campaign"
     assert run["decisions"] == {}
 
 
@@ -150,6 +151,7 @@ def test_full_sample_is_not_skipped(tmp_path):
     run = _run_cells(tmp_path, experiments=True, assignments=True)
     cells = run["cells"]
     assert cells["inventory"][0] == "table" and "skipped" not in run["summary"]["headline"]
+    assert "skipped" not in run["summary"]
     assert isinstance(cells["forest"], plt.Figure) and isinstance(cells["plot_inventory"], plt.Figure)
     assert cells["srm"].startswith("Sample ratio check: all 5 experiment(s)")
     assert cells["summary"][0] == "table" and len(run["summary"]["notes"]) == 5
@@ -172,3 +174,4 @@ def test_notebook_without_experiments_or_assignments_runs_and_says_why(tmp_path)
     assert not [o for o in outputs if "image/png" in o.get("data", {})]  # no chart at all
     summary = json.loads((tmp_path / "report" / "artifacts" / "summary_04_test.json").read_text())
     assert summary["headline"] == {"skipped": "no experiments in the campaign"}
+    assert summary["skipped"] == "no experiments in the campaign"  # the notebook passes it through

@@ -84,6 +84,7 @@ def _step_entry(output_dir: Path, step: str, info: str | Mapping[str, Any]) -> d
         "html": html_name if (output_dir / html_name).is_file() else None,
         "headline": summary.get("headline", {}),
         "notes": summary.get("notes", []),
+        "skipped": summary.get("skipped"),
     }
 
 
@@ -104,10 +105,13 @@ def _index_html(title: str, entries: list[dict[str, Any]], meta: Mapping[str, An
     ]
     for ent in entries:
         status = ent["status"]
-        css = re.sub(r"[^a-z]+", "-", status.lower()).strip("-")
         name = e(_step_title(ent["step"]))
         link = f'<a href="{e(ent["html"])}">{name}</a>' if ent["html"] else name
-        parts.append(f'<div class="step"><h2>{link} <span class="badge {css}">{e(status)}</span></h2>')
+        badge = "skipped" if status == "ok" and ent.get("skipped") else status
+        css = re.sub(r"[^a-z]+", "-", badge.lower()).strip("-")
+        parts.append(f'<div class="step"><h2>{link} <span class="badge {css}">{e(badge)}</span></h2>')
+        if status == "ok" and ent.get("skipped"):
+            parts.append(f"<p>Nothing to do: {e(str(ent['skipped']))}.</p>")
         if ent["headline"]:
             parts.append("<table>")
             for k, v in ent["headline"].items():

@@ -149,9 +149,13 @@ def start_step(
 
 
 def finish_step(ctx: StepContext, headline: Mapping[str, str | float | int | None],
-                notes: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
-    """Record the step's headline numbers for the index page and return them as a table."""
-    write_step_summary(ctx.output_dir, ctx.step, headline, list(notes))
+                notes: list[str] | tuple[str, ...] = (), skipped: str | None = None) -> pd.DataFrame:
+    """Record the step's headline numbers for the index page and return them as a table.
+
+    ``skipped`` (optional) says why the step had nothing to do; the index then shows the step
+    as skipped with that reason, and the run still succeeds.
+    """
+    write_step_summary(ctx.output_dir, ctx.step, headline, list(notes), skipped=skipped)
     return pd.DataFrame({"headline": list(headline.keys()), "value": [str(v) for v in headline.values()]}
                         ).set_index("headline")
 

@@ -229,6 +229,11 @@ def headline(analyses: list[ExperimentAnalysis], inv: pd.DataFrame | None = None
     return out
 
 
+def skipped(analyses: list[ExperimentAnalysis]) -> str | None:
+    """Why the whole step had nothing to do (:data:`SKIPPED`), or None when an experiment is configured."""
+    return SKIPPED if not analyses else None
+
+
 def decision_notes(analyses: list[ExperimentAnalysis]) -> list[str]:
     """Verdicts as short sentences for the step summary on the index page (one sentence instead
     when there is nothing to analyse)."""
