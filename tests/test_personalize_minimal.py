@@ -18,6 +18,7 @@ from playbook.paths import resolve
 from playbook.steps import personalize as P
 from playbook.steps.context import StepContext, start_step
 from tests.sample_data import small_sample
+from tests.test_steps_personalize import run_step
 
 CONFIG = "campaigns/holiday-2025.yaml"
 NO_SEASON = ("No comparison season: the seasonal-buyer check needs at least one past season window "
@@ -28,15 +29,7 @@ NO_LINES = ("No order lines before the planning cutoff (order_items is absent or
 
 
 def _run(ctx: StepContext) -> dict[str, Any]:
-    prop = P.score_propensity(ctx)
-    value = P.customer_value(ctx)
-    recs = P.recommendations(ctx, prop)
-    send = P.send_times(ctx)
-    offers = P.offers(ctx, propensity=prop, value=value, recommendations=recs, send_times=send)
-    flows = P.flows(ctx)
-    recon = P.exports(ctx, offers)
-    result = P.summarize(ctx, base=P.customer_base(ctx), propensity=prop, value=value, recommendations=recs,
-                         send_times=send, offers=offers, flows=flows, exports=recon)
+    result = run_step(ctx)
     P.write_artifacts(ctx, result)
     return {"ctx": ctx, "run": result}
 

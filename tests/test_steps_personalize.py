@@ -9,17 +9,14 @@ import pytest
 
 from playbook.artifacts import read_artifact
 from playbook.steps import personalize as P
-from playbook.steps.context import start_step
+from playbook.steps.context import StepContext, start_step
 from tests.sample_data import read, small_sample
 
 CONFIG = "campaigns/holiday-2025.yaml"
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The whole step on the 2,000-customer sample into a temporary report folder."""
-    ctx = start_step("03_personalize", CONFIG, str(small_sample()), str(tmp_path_factory.mktemp("pers") / "out"), 42)
-    base = P.customer_base(ctx)
+def run_step(ctx: StepContext) -> P.Personalization:
+    """Every cell of notebook 03 in order, as the notebook calls them; the step's result."""
     prop = P.score_propensity(ctx)
     value = P.customer_value(ctx)
     recs = P.recommendations(ctx, prop)
@@ -27,8 +24,15 @@ def run(tmp_path_factory):
     offers = P.offers(ctx, propensity=prop, value=value, recommendations=recs, send_times=send)
     flows = P.flows(ctx)
     recon = P.exports(ctx, offers)
-    result = P.summarize(ctx, base=base, propensity=prop, value=value, recommendations=recs, send_times=send,
-                         offers=offers, flows=flows, exports=recon)
+    return P.summarize(ctx, base=P.customer_base(ctx), propensity=prop, value=value, recommendations=recs,
+                       send_times=send, offers=offers, flows=flows, exports=recon)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The whole step on the 2,000-customer sample into a temporary report folder."""
+    ctx = start_step("03_personalize", CONFIG, str(small_sample()), str(tmp_path_factory.mktemp("pers") / "out"), 42)
+    result = run_step(ctx)
     return {"ctx": ctx, "run": result, "written": P.write_artifacts(ctx, result)}
 
 
