@@ -401,6 +401,8 @@ def test_index_shows_a_step_with_nothing_to_do_as_skipped(tmp_path):
     page = index.read_text(encoding="utf-8")
     assert page.count('class="badge skipped"') == 1 and page.count('class="badge ok"') == 1
     assert "Nothing to do: no experiments in the campaign." in page
+    assert page.count("no experiments in the campaign") == 1  # said once, not again as a headline row
+    assert "No headline numbers recorded" not in page
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert [(s["step"], s["status"], s["skipped"]) for s in summary["steps"]] == [
         ("01_plan", "ok", None), ("04_test", "ok", "no experiments in the campaign")]

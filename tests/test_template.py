@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from playbook import cli
-from playbook.data.contract import TABLES
+from playbook.data.contract import CONTRACT_HINT, TABLES
 from playbook.data.template import contract_markdown, write_template
-from playbook.errors import PlaybookError
+from playbook.data.warehouse import connect
+from playbook.errors import DataError, PlaybookError
+from playbook.paths import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,3 +117,18 @@ def test_help_lists_init_data(capsys):
         cli.main(["--help"])
     assert exc.value.code == 0
     assert "init-data" in capsys.readouterr().out
+
+
+def test_data_errors_point_to_where_the_columns_are_listed(tmp_path):
+    """A missing table or column names a place a user can open (README's section, init-data),
+    and that README section exists."""
+    pd.DataFrame({"customer_id": ["C1"]}).to_csv(tmp_path / "customers.csv", index=False)
+    wh = connect(tmp_path)
+    with pytest.raises(DataError) as exc:
+        wh.table("orders")
+    assert CONTRACT_HINT in str(exc.value)
+    with pytest.raises(DataError) as exc:
+        wh.table("customers")
+    assert CONTRACT_HINT in str(exc.value)
+    assert "README.md, 'Your own data'" in CONTRACT_HINT and "playbook init-data" in CONTRACT_HINT
+    assert "\n## Your own data\n" in resolve("README.md").read_text(encoding="utf-8")

@@ -335,6 +335,11 @@ PII_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Where a user looks up the columns of each table (appended to data errors).
+CONTRACT_HINT = ("the columns of every table are listed in README.md, 'Your own data'; "
+                 "`playbook init-data DIR` writes empty templates")
+
+
 def get_table(name: str) -> Table:
     """Return the declaration of table ``name``.
 

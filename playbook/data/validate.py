@@ -32,7 +32,7 @@ import ibis
 import pandas as pd
 
 from playbook.data import money
-from playbook.data.contract import TABLES, Column, Table
+from playbook.data.contract import CONTRACT_HINT, TABLES, Column, Table
 from playbook.data.source import DataSource
 from playbook.data.warehouse import Warehouse, connect, dtype_matches, is_naive_timestamp, to_utc
 from playbook.errors import DataError
@@ -241,7 +241,7 @@ class _Validator:
         if not self.wh.has(name):
             self.add(name, None, "missing_table", "error", 1,
                      f"Table {name!r} is missing from {self.wh.source}. Add {name}.parquet or {name}.csv "
-                     f"with columns {list(spec.required_columns)} (see playbook.data.contract).")
+                     f"with columns {list(spec.required_columns)} ({CONTRACT_HINT}).")
             return
         raw = self.wh.raw(name)
         schema = raw.schema()

@@ -35,7 +35,7 @@ import pyarrow.types as pat
 from ibis.backends.duckdb.converter import DuckDBPandasData
 
 from playbook.data import engines
-from playbook.data.contract import TABLES, get_table
+from playbook.data.contract import CONTRACT_HINT, TABLES, get_table
 from playbook.data.folder import open_folder
 from playbook.data.source import DataSource
 from playbook.errors import DataError
@@ -180,7 +180,7 @@ class Warehouse:
         if name not in self._tables:
             raise DataError(
                 f"Table {name!r} is missing from {self.source}. Tables found: {self.available()}. "
-                f"Add {name}.parquet or {name}.csv (see the data contract in playbook.data.contract)."
+                f"Add {name}.parquet or {name}.csv ({CONTRACT_HINT})."
             )
         return self._typed_instants(name, self.con.table(self._tables[name]))
 
@@ -222,7 +222,7 @@ class Warehouse:
         if missing:
             raise DataError(
                 f"Table {name!r} in {self.source} is missing required column(s) {missing}. "
-                f"Columns present: {present}. Add or rename them (see playbook.data.contract)."
+                f"Columns present: {present}. Add or rename them ({CONTRACT_HINT})."
             )
         return self._conform(name, t)
 

@@ -112,12 +112,15 @@ def _index_html(title: str, entries: list[dict[str, Any]], meta: Mapping[str, An
         parts.append(f'<div class="step"><h2>{link} <span class="badge {css}">{e(badge)}</span></h2>')
         if status == "ok" and ent.get("skipped"):
             parts.append(f"<p>Nothing to do: {e(str(ent['skipped']))}.</p>")
-        if ent["headline"]:
+        # the reason of a skipped step is said once, above; not again as a headline row
+        headline = {k: v for k, v in ent["headline"].items()
+                    if not (ent.get("skipped") and k == "skipped" and v == ent["skipped"])}
+        if headline:
             parts.append("<table>")
-            for k, v in ent["headline"].items():
+            for k, v in headline.items():
                 parts.append(f'<tr><td>{e(str(k))}</td><td class="v">{e(_fmt_headline_value(v))}</td></tr>')
             parts.append("</table>")
-        elif status == "ok":
+        elif status == "ok" and not ent.get("skipped"):
             parts.append("<p>No headline numbers recorded.</p>")
         if ent["message"] and status != "ok":
             parts.append(f"<p>{e(str(ent['message']))}</p>")

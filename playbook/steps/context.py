@@ -22,6 +22,7 @@ from playbook import __version__
 from playbook.artifacts import write_step_summary
 from playbook.config.campaign import CampaignConfig
 from playbook.config.loader import load_config
+from playbook.data.contract import CONTRACT_HINT
 from playbook.data.source import DataSource
 from playbook.data.warehouse import Warehouse, connect
 from playbook.errors import DataError
@@ -139,7 +140,7 @@ def start_step(
     if missing:
         raise DataError(
             f"Step {step} needs table(s) {missing} but {source} has only {wh.available()}. "
-            "Add the missing table(s) (see the data contract in README) or point data.source elsewhere."
+            f"Add the missing table(s) ({CONTRACT_HINT}) or point data.source elsewhere."
         )
     out = Path(output_dir) if output_dir else default_output_dir(cfg)
     (out / "artifacts").mkdir(parents=True, exist_ok=True)
