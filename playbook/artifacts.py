@@ -177,13 +177,13 @@ def write_artifact(obj: Any, output_dir: str | os.PathLike[str], name: str) -> P
 
 
 def nan_to_none(obj: Any) -> Any:
-    """``obj`` with every NaN (in nested dicts, lists and tuples) replaced by None, for JSON;
-    dict keys become strings and tuples lists."""
+    """``obj`` with every non-finite float (NaN, inf, -inf; in nested dicts, lists and tuples)
+    replaced by None, for strict JSON; dict keys become strings and tuples lists."""
     if isinstance(obj, Mapping):
         return {str(k): nan_to_none(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [nan_to_none(v) for v in obj]
-    if isinstance(obj, float | np.floating) and math.isnan(obj):
+    if isinstance(obj, float | np.floating) and not math.isfinite(obj):
         return None
     return obj
 

@@ -52,7 +52,7 @@ def _skip_iri_format_checker() -> None:
 _skip_iri_format_checker()
 
 # The runner imports papermill -> nbformat -> jsonschema: only after the switch above.
-from playbook.run.campaign import run_campaigns  # noqa: E402
+from playbook.run.campaign import campaign_source, run_campaigns  # noqa: E402
 from playbook.run.graph import resolve_jobs, resolve_steps  # noqa: E402
 from playbook.run.results import exit_code, summary_table  # noqa: E402
 
@@ -141,7 +141,7 @@ def preflight(cfg: CampaignConfig, data_source: DataSource | str | None = None) 
         The source is missing, or violates the contract; the message lists every error at once
         (soft problems such as duplicate people do not stop a run: cleaning handles them).
     """
-    source = data_source if isinstance(data_source, DataSource) else DataSource.from_config(cfg.data, data_source)
+    source = campaign_source(cfg, data_source)
     wh = connect(source)
     # cached by data files, timezone, encoding and threshold: a batch on one source validates it once
     report = validation_report(wh, cfg.data.orphan_threshold, cache_dir(cfg))

@@ -27,7 +27,7 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):
-        return None if np.isnan(o) else float(o)
+        return float(o) if np.isfinite(o) else None
     if isinstance(o, np.bool_):
         return bool(o)
     if isinstance(o, np.ndarray):

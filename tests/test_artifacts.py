@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from playbook.artifacts import SCHEMAS, check, read_artifact, write_artifact
+from playbook.artifacts import SCHEMAS, check, read_artifact, write_artifact, write_step_summary
 from playbook.errors import DataError
 
 
@@ -54,3 +57,11 @@ def test_undeclared_artifacts_pass_and_registry_covers_cross_step_files():
     df = pd.DataFrame({"x": [1]})
     assert check(df, "anything_else") is df
     assert {"segments", "scores", "experiment_results", "next_budget"} <= set(SCHEMAS)
+
+
+def test_non_finite_headline_numbers_are_written_as_null(tmp_path):
+    """A ROAS over zero spend (inf) or a NaN in a headline never crashes the step's summary."""
+    path = write_step_summary(tmp_path, "05_retrospective",
+                              {"roas": float("inf"), "loss": -np.inf, "mape": np.float64("nan"), "n": 3})
+    assert json.loads(path.read_text(encoding="utf-8"))["headline"] == {
+        "roas": None, "loss": None, "mape": None, "n": 3}

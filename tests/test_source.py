@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from playbook.config.campaign import DataConfig
-from playbook.data.source import DataSource, mask_url
+from playbook.data import engines
+from playbook.data.source import DataSource
+from playbook.data.urls import mask_url
 from playbook.data.warehouse import connect
 from playbook.errors import ConfigError, DataError
 from playbook.paths import project_root
@@ -103,3 +105,14 @@ def test_connection_errors_show_the_masked_source():
     with pytest.raises(DataError, match=r"Cannot connect to data source postgres://\*\*\*@127\.0\.0\.1:1/shop") as exc:
         connect(src)
     assert "s3cret" not in str(exc.value)
+
+
+@pytest.mark.parametrize("url", [
+    "spark+s3a://AKIA:sekret@bucket/sales?bogus=1",
+    "spark+s3a://bucket/sales?spark.hadoop.fs.s3a.secret.key=sekret&bogus=1",
+], ids=["user-info", "query-secret"])
+def test_engine_errors_never_show_credentials(url):
+    """The Spark engine's own messages mask credentials like DataSource.display (one masker)."""
+    with pytest.raises(ConfigError) as exc:
+        engines.spark_options(url)
+    assert "sekret" not in str(exc.value) and "***" in str(exc.value) and "bogus" in str(exc.value)

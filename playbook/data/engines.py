@@ -45,6 +45,7 @@ import ibis
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
 from playbook.data.contract import TABLES
+from playbook.data.urls import mask_url
 from playbook.errors import ConfigError, DataError
 
 #: Settings applied to every session built here (user ``spark.*`` options override all but the
@@ -107,11 +108,6 @@ def is_spark_url(source: object) -> bool:
     return s.startswith(_SCHEMES) and "://" in s
 
 
-def _shown(url: str) -> str:
-    """``url`` for messages: without its query, whose ``spark.*`` settings may hold credentials."""
-    return url.partition("?")[0]
-
-
 def spark_options(url: str) -> dict[str, str]:
     """The query options of a Spark data source URL (``master``, ``remote``, ``app``, ``spark.*``).
 
@@ -125,12 +121,12 @@ def spark_options(url: str) -> dict[str, str]:
     for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
         if not key.startswith("spark.") and key not in _OPTIONS:
             raise ConfigError(
-                f"Unknown option {key!r} in data source {_shown(url)}. Choose from {list(_OPTIONS)} "
+                f"Unknown option {key!r} in data source {mask_url(url)}. Choose from {list(_OPTIONS)} "
                 "or a spark.* setting (e.g. spark.driver.memory=4g)."
             )
         options[key] = value
     if "master" in options and "remote" in options:
-        raise ConfigError(f"Data source {_shown(url)} sets both master and remote; keep one of them.")
+        raise ConfigError(f"Data source {mask_url(url)} sets both master and remote; keep one of them.")
     return options
 
 
@@ -152,7 +148,7 @@ def parse_spark_url(url: str) -> SparkSource:
     if scheme == "spark":
         if not rest.startswith("/"):
             raise ConfigError(
-                f"Data source {_shown(url)} is not a data folder: spark:// must be followed by an absolute "
+                f"Data source {mask_url(url)} is not a data folder: spark:// must be followed by an absolute "
                 "folder path (spark:///data/sales). To use a Spark master, write "
                 "spark:///data/sales?master=spark://host:7077; for files on a cluster file system "
                 "spark+s3a://bucket/sales or spark+hdfs://namenode/sales."
@@ -161,16 +157,16 @@ def parse_spark_url(url: str) -> SparkSource:
     elif scheme == "spark+catalog":
         database = rest.strip("/")
         if not database:
-            raise ConfigError(f"Data source {_shown(url)} names no database: write spark+catalog://<database>.")
+            raise ConfigError(f"Data source {mask_url(url)} names no database: write spark+catalog://<database>.")
     elif scheme.startswith("spark+") and len(scheme) > len("spark+"):
         fs = scheme[len("spark+"):]
         location = rest if fs == "file" else f"{fs}://{rest}"
     else:
-        raise ConfigError(f"Data source {_shown(url)} is not a Spark URL (spark:///folder, spark+s3a://..., "
+        raise ConfigError(f"Data source {mask_url(url)} is not a Spark URL (spark:///folder, spark+s3a://..., "
                           "spark+catalog://db).")
     if location is not None and location.startswith("/") and not Path(location).is_dir():
         raise DataError(
-            f"Data folder {location} (from {_shown(url)}) does not exist. Generate the sample with "
+            f"Data folder {location} (from {mask_url(url)}) does not exist. Generate the sample with "
             f"`playbook generate-data --out {location}` or fix data.source."
         )
     return SparkSource(url=url, location=location, database=database, master=options.get("master"),
@@ -202,7 +198,7 @@ def spark_session(src: SparkSource) -> Any:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise DataError(
-            f"Data source {_shown(src.url)} needs pyspark: `pip install 'pyspark>=4,<5'` "
+            f"Data source {mask_url(src.url)} needs pyspark: `pip install 'pyspark>=4,<5'` "
             "(add pyspark[connect] for Spark Connect)."
         ) from exc
     builder = SparkSession.builder
@@ -222,7 +218,7 @@ def spark_session(src: SparkSource) -> Any:
             session.conf.set(key, value)
     except Exception as exc:  # noqa: BLE001 - py4j / JVM / gRPC errors
         hint = JAVA_ADVICE if "JAVA" in str(exc).upper() else "Check master/remote and the cluster."
-        raise DataError(f"Cannot start Spark for data source {_shown(src.url)}: {exc}. {hint}") from exc
+        raise DataError(f"Cannot start Spark for data source {mask_url(src.url)}: {exc}. {hint}") from exc
     return session
 
 
@@ -287,7 +283,7 @@ def register_tables(session: Any, src: SparkSource) -> dict[str, str]:
     if not found:
         where = f"database {src.database}" if src.database else src.location
         raise DataError(
-            f"No canonical table found in {where} (from {_shown(src.url)}). Expected Parquet files named "
+            f"No canonical table found in {where} (from {mask_url(src.url)}). Expected Parquet files named "
             f"<table>.parquet or <table>/ folders for {list(TABLES)}. Spark sources read Parquet "
             "only: convert CSV files first, or use the folder without spark:// (DuckDB)."
         )

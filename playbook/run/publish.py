@@ -192,19 +192,6 @@ def _in_window(mtime_ns: int, window: tuple[int, int]) -> bool:
     return window[0] - MTIME_SLACK_NS <= mtime_ns <= window[1]
 
 
-def own_files(step: str, before: Mapping[str, tuple[int, int]], after: Mapping[str, tuple[int, int]],
-              window: tuple[int, int]) -> list[str]:
-    """Files a step wrote: its named files, plus other files changed during its time window
-    (``(start, end)`` in ns; with concurrent steps, files another step wrote meanwhile may be
-    included)."""
-    out = []
-    for rel in _changed(before, after):
-        owner = _step_of_name(rel)
-        if owner == step or (owner is None and _in_window(after[rel][0], window)):
-            out.append(rel)
-    return out
-
-
 def attribute_files(before: Mapping[str, tuple[int, int]], after: Mapping[str, tuple[int, int]],
                     windows: Mapping[str, tuple[int, int]],
                     prev_steps: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:

@@ -28,7 +28,7 @@ from playbook.report.html import render_html
 from playbook.run.execute import classify, execute_notebook, failing_cell, failure_message
 from playbook.run.graph import STEPS, critical_order
 from playbook.run.guard import PiiGuard
-from playbook.run.publish import own_files, snapshot
+from playbook.run.publish import attribute_files, snapshot
 from playbook.run.results import FAILED, NOT_RUN, OK, SKIPPED, StepResult
 
 
@@ -93,7 +93,7 @@ def run_step(run: CampaignRun, step: str) -> StepResult:
     with run.lock:
         run.windows[step] = window
     if res.status == OK and run.guard is not None:
-        leak = run.guard.check(run.staging, own_files(step, before, snapshot(run.staging), window))
+        leak = run.guard.check(run.staging, attribute_files(before, snapshot(run.staging), {step: window}, {})[step])
         if leak:
             res.status, res.message = FAILED, leak
     if res.status != OK and not res.message:
