@@ -188,3 +188,15 @@ def test_forecast_campaign_artifact_layout_and_reconciliation():
             part = fc[(fc["metric"] == metric) & (fc["dimension"] == dim)].groupby("day")["mean"].sum()
             assert np.allclose(part, tot.reindex(part.index), rtol=1e-6)
     assert set(fc.loc[fc["dimension"] == "country", "value"]) == set(COUNTRIES)
+
+
+@pytest.mark.parametrize(("folds", "expected"), [(2, "default"), (3, "regression")], ids=["2 folds", "3 folds"])
+def test_model_choice_needs_min_backtest_folds(folds, expected):
+    """Exactly at the boundary: two folds are not enough to choose, three are (issue 14 item 3)."""
+    rows = []
+    for f in range(folds):
+        rows += [{"fold": f, "method": m, "mase": mase, "cov80": 0.8, "cov95": 0.95, "bias": 0.0}
+                 for m, mase in (("regression", 0.5), ("sarimax", 0.9), ("seasonal_naive", 1.0))]
+    bt = pd.DataFrame(rows)
+    assert M.MIN_BACKTEST_FOLDS == 3
+    assert M.choose_model(bt, default="default", min_folds=M.MIN_BACKTEST_FOLDS) == expected

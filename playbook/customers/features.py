@@ -321,12 +321,6 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     return pd.Series(np.where(den > 0, num / den.where(den > 0, 1.0), 0.0), index=num.index)
 
 
-def feature_fields(features: pd.DataFrame) -> list[str]:
-    """Columns usable as rule fields (everything except ids and raw timestamps)."""
-    skip = {"customer_id", "signup_ts", "first_order_ts", "last_order_ts"}
-    return [c for c in features.columns if c not in skip]
-
-
 def rfm_inputs(wh: Warehouse, as_of: pd.Timestamp | dt.datetime | str, merge_map: pd.DataFrame) -> pd.DataFrame:
     """Only what RFM needs, as of ``as_of`` (cheaper than :func:`customer_features`).
 

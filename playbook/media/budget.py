@@ -18,7 +18,7 @@ bounds optimised within: the config's, unless an earlier retrospective capped th
 revenue of ``budget`` from the fitted curve), ``roas`` (= expected_revenue / budget),
 ``marginal_roas`` (extra revenue per extra unit at ``budget``), ``fitted`` (bool: False when
 the channel had no spend history and is held at its minimum), and, when an earlier
-retrospective was used (:func:`playbook.planning.plan.retro_budget_bounds`), ``earlier_recommended`` (its
+retrospective was used (:func:`playbook.planning.lessons.retro_budget_bounds`), ``earlier_recommended`` (its
 recommended split scaled to this total).
 
 ``pacing.parquet``: one row per day and channel: ``day``, ``channel``, ``spend`` (planned),

@@ -252,10 +252,6 @@ def clusters(feats: pd.DataFrame, seed: int) -> clustering.ClusterResult:
     return clustering.cluster_customers(live(feats), seed=seed)
 
 
-def cluster_profiles(cl: clustering.ClusterResult) -> pd.DataFrame:
-    return cl.profiles_
-
-
 def cluster_quality(cl: clustering.ClusterResult) -> pd.DataFrame:
     """Model choice and comparison in one table: silhouette per k, chosen k, GMM, stability."""
     rows = [(f"silhouette, k = {int(r.k)}", f"{r.silhouette:.3f}") for r in cl.silhouette_by_k_.itertuples()]
@@ -364,12 +360,6 @@ def describe_suppression(flags: pd.DataFrame) -> str:
             " Nobody is suppressed.")
     return ("Of " + f"{n:,} people, " + "; ".join(parts) + "." + lead + " Erased, unsubscribed and bounced "
             "people are never exported for the channel concerned.")
-
-
-def overlap_table(members: pd.DataFrame):
-    """Overlap share matrix (share of the smaller audience in both), formatted as percentages."""
-    share = suppression.overlap_matrix(members)[1]
-    return format_table(share, pct=list(share.columns), hide_index=False)
 
 
 def plot_overlap(members: pd.DataFrame, threshold: float) -> plt.Figure:
