@@ -121,6 +121,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
             _err(f"{path}: invalid\n{exc}")
         else:
             _echo(f"{path}: ok ({cfg.slug}, {cfg.season.start} to {cfg.season.end})")
+            for section, effect in cfg.absent_sections():
+                _echo(f"  {section}: {effect}")
     return EXIT_USAGE if failed else EXIT_OK
 
 

@@ -91,6 +91,7 @@ def make_clean_tables() -> dict[str, pd.DataFrame]:
         "opened_ts": _utc(["2024-02-20 10:00", None] * 5),
         "clicked_ts": _utc(["2024-02-20 10:05", None, None, None, None] * 2),
         "unsubscribed_ts": _utc([None] * 10),
+        "bounced_ts": _utc([None] * 10),
     })
     touches = pd.DataFrame({
         "touch_id": [f"T{i:02d}" for i in range(1, 11)],
@@ -170,8 +171,8 @@ def refund_tables(clean_tables) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture
 def dirty_source(clean_tables, write_tables) -> Path:
-    """Several problems at once: a missing table, a duplicate key, an orphan, a bad channel,
-    a negative quantity, a duplicate email and an invalid email."""
+    """Several problems at once: an absent optional table (information only), a duplicate key, an
+    orphan, a bad channel, a negative quantity, a duplicate email and an invalid email."""
     t = clean_tables
     del t["spend"]
     t["orders"] = pd.concat([t["orders"], t["orders"].iloc[[0]]], ignore_index=True)

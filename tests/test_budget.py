@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbook.data.warehouse import connect, daily_sales
+from playbook.data.aggregates import daily_sales
+from playbook.data.warehouse import connect
 from playbook.forecasting import forecast as F
 from playbook.media import allocation as AL
 from playbook.media import budget as B

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from playbook.data import synth
-from playbook.data.warehouse import connect, daily_sales
+from playbook.data.aggregates import daily_sales
+from playbook.data.warehouse import connect
 from playbook.errors import DataError
 from playbook.forecasting import forecast as F
 from playbook.forecasting import model as M

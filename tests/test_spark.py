@@ -18,6 +18,7 @@ import pytest
 from playbook.config.loader import load_config
 from playbook.customers import cleaning, features
 from playbook.customers import profile as customers
+from playbook.data import aggregates as A  # noqa: N812
 from playbook.data import engines, validate
 from playbook.data import warehouse as W  # noqa: N812
 from playbook.errors import ConfigError, DataError
@@ -139,14 +140,14 @@ def test_strip_keeps_letters_on_spark(pair):
 def test_daily_sales(pair, by):
     _, duck, spark = pair
     args = dict(start="2024-10-01", end="2025-12-31", by=by)
-    assert_same(W.daily_sales(duck, **args), W.daily_sales(spark, **args), ["day", *by])
+    assert_same(A.daily_sales(duck, **args), A.daily_sales(spark, **args), ["day", *by])
 
 
 def test_customer_order_summary(pair):
     _, duck, spark = pair
-    d = W.customer_order_summary(duck, "2025-10-16", start="2023-06-01")
+    d = A.customer_order_summary(duck, "2025-10-16", start="2023-06-01")
     assert len(d) > 500
-    assert_same(d, W.customer_order_summary(spark, "2025-10-16", start="2023-06-01"), ["customer_id"])
+    assert_same(d, A.customer_order_summary(spark, "2025-10-16", start="2023-06-01"), ["customer_id"])
 
 
 @pytest.mark.parametrize("by", [None, "channel"], ids=["total", "channel"])

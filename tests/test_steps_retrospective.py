@@ -162,8 +162,10 @@ def test_review_lessons_headline_and_notes(run):
     assert any(s.startswith("Holdout xmas25_email_holdout: iROAS") for s in rv.lessons)
     assert R.lessons_markdown(rv) == "\n".join(f"- {s}" for s in rv.lessons)
     head = R.headline(rv)
+    # no plan forecast in this folder: the MAPE is the seasonal-naive baseline's, and says so
     assert list(head) == ["window revenue", "window orders", "revenue vs last year", "gap to target",
-                          "forecast MAPE (daily)", "email iROAS (holdout)", "new customers", "next budget: expected gain"]
+                          "baseline MAPE (daily, seasonal naive)", "email iROAS (holdout)", "new customers",
+                          "next budget: expected gain"]
     assert head["gap to target"] == fmt_money(acc.total.iloc[0]["gap_to_target"], "USD")
     assert head["email iROAS (holdout)"] == f"{run['inc'].iloc[0]['iroas']:.1f}"
     assert R.notes(rv) == [run["fc"].source, *run["attr"].paths.notes]
@@ -217,7 +219,13 @@ def test_season_without_conversions_gives_defined_results(empty_run):
     assert attr.paths.stats["orders"] == 0 and attr.credit.empty and attr.agreement.empty
     assert c.new_vs_returning["customers"].sum() == 0 and not c.new_vs_returning.isna().any().any()
     assert acc.daily["actual"].sum() == 0 and not acc.daily[["actual", "forecast", "target"]].isna().any().any()
-    assert media.budget["recommended"].sum() == pytest.approx(cfg.budget.total) and not media.budget.isna().any().any()
+    # no spend in the window (the data's spend ends before it): no curves, no split, no gain
+    assert media.skipped == "no media spend in the campaign window (01 Mar 2026 to 31 Mar 2026): returns and a " \
+                            "budget split need spend on those days"
+    assert media.budget.empty and not media.curves and media.efficiency["roas"].isna().all()
+    assert R.describe_budget(media).startswith("No media spend in the campaign window")
+    assert "next budget: expected gain" not in R.headline(r["review"])
+    assert r["review"].incomplete["spend"] == media.skipped and cfg.budget.total > 0
     assert not media.efficiency[["spend", "conversions", "revenue"]].isna().any().any()
     assert list(r["inc"]["experiment_id"]) == ["xmas25_email_holdout"]  # the holdout exists; no outcome yet
     assert R.describe_customers(c) == "Nobody bought in the window: no customers to describe."

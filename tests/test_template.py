@@ -57,7 +57,11 @@ def test_folder_readme_lists_every_table_and_says_required_or_optional(tmp_path)
     assert _row(readme, "orders", "revenue")[:3] == ["`revenue`", "required", "float"]
     assert _row(readme, "customers", "birth_year")[:3] == ["`birth_year`", "optional", "int; blank allowed"]
     assert _row(readme, "messages", "bounced_ts")[1] == "optional"
-    assert _row(readme, "orders", "channel")[2] == "string; one of `web`, `app`, `store`"
+    assert _row(readme, "orders", "channel")[1:3] == ["optional", "string; one of `web`, `app`, `store`, `unknown`"]
+    assert _row(readme, "orders", "channel")[5] == "unknown"  # what an absent column reads as
+    assert "not consented" in _row(readme, "customers", "consent_email")[5]
+    assert _row(readme, "events", "event_id")[1] == "required in the table"
+    assert "**Optional table**" in readme and "**Required table.**" in readme
     assert _row(readme, "orders", "discount")[4] == "promo share, discount-driven segments, offer targeting"
     assert _row(readme, "customers", "consent_email")[4].startswith("email exports")
     assert "personal data" in _row(readme, "customers", "email")[3]

@@ -89,16 +89,16 @@ def _run_cells(tmp: Path, experiments: bool, assignments: bool) -> dict:
 
 
 @pytest.mark.parametrize("assignments", [True, False], ids=["with_assignments", "no_assignments_table"])
-def test_no_experiments_skips_the_step_with_one_sentence_per_section(tmp_path, assignments):
+def test_no_experiments_skips_the_step_with_one_sentence(tmp_path, assignments):
     run = _run_cells(tmp_path, experiments=False, assignments=assignments)
     cells = run["cells"]
     sentence = ("md", NO_EXPERIMENTS)
-    # first output of each section: the sentence; nothing else is drawn or said twice
-    assert [k for k, v in cells.items() if v in (sentence, NO_EXPERIMENTS)] == [
-        "inventory", "design", "srm", "summary", "guardrails", "bayes", "segments", "sequential_summary", "decisions"]
-    for k in ("plot_inventory", "power", "arms", "balance", "forest", "sequential"):
+    # the page says it once, in its first section; nothing else is drawn or said
+    assert [k for k, v in cells.items() if v in (sentence, NO_EXPERIMENTS)] == ["inventory"]
+    for k in ("plot_inventory", "design", "power", "arms", "balance", "summary", "forest", "guardrails",
+              "bayes", "segments", "sequential", "decisions"):
         assert cells[k] is None, k
-    for k in ("describe_design", "describe_results", "describe_decisions"):
+    for k in ("describe_design", "srm", "describe_results", "sequential_summary", "describe_decisions"):
         assert cells[k] == "", k
     if assignments:  # the data's experiments are named so the user can add them to the campaign
         assert cells["describe_inventory"] == (
@@ -128,14 +128,11 @@ def test_experiments_without_assignments_table_are_sized_but_not_analysed(tmp_pa
     assert list(design["experiment"]) == EXPERIMENTS and design["users needed"].gt(0).all()
     assert isinstance(cells["power"], plt.Figure) and cells["power"].axes[0].get_ylabel() == "power (%)"
     assert cells["describe_design"].startswith("- **xmas25_subject_line** needs ")
-    # the analysis sections say why once each
-    for k in ("srm", "sequential_summary"):
-        assert cells[k] == NO_ASSIGNMENTS
-    for k in ("summary", "guardrails", "bayes", "segments"):
-        assert cells[k] == ("md", NO_ASSIGNMENTS)
-    for k in ("arms", "balance", "forest", "sequential"):
-        assert cells[k] is None
-    assert cells["describe_results"] == ""
+    # the analysis part says why once, in its first section
+    assert cells["srm"] == NO_ASSIGNMENTS
+    for k in ("arms", "balance", "summary", "forest", "guardrails", "bayes", "segments", "sequential"):
+        assert cells[k] is None, k
+    assert cells["describe_results"] == "" and cells["sequential_summary"] == ""
     # each planned experiment's decision says so in one sentence
     dec = cells["decisions"][1]
     assert list(dec["verdict"]) == ["no result"] * 5 and list(dec["reason"]) == [NOT_STARTED] * 5
@@ -170,7 +167,7 @@ def test_notebook_without_experiments_or_assignments_runs_and_says_why(tmp_path)
     assert not [o for o in outputs if o.output_type == "error"]
     text = "\n".join(str(o.get("data", {}).get("text/markdown", "")) + str(o.get("data", {}).get("text/plain", ""))
                      + str(o.get("text", "")) for o in outputs)
-    assert text.count(NO_EXPERIMENTS) == 9 and "NaN" not in text and "nan" not in text.lower().split()
+    assert text.count(NO_EXPERIMENTS) == 1 and "NaN" not in text and "nan" not in text.lower().split()
     assert not [o for o in outputs if "image/png" in o.get("data", {})]  # no chart at all
     summary = json.loads((tmp_path / "report" / "artifacts" / "summary_04_test.json").read_text())
     assert summary["headline"] == {"skipped": "no experiments in the campaign"}

@@ -25,11 +25,11 @@ Tables = dict[str, pd.DataFrame]
 
 
 def _drop_table(t: Tables) -> None:
-    del t["spend"]
+    del t["orders"]  # a required table (an absent optional one is information: see below)
 
 
 def _drop_column(t: Tables) -> None:
-    t["orders"] = t["orders"].drop(columns=["channel"])
+    t["orders"] = t["orders"].drop(columns=["revenue"])  # required (orders.channel is optional)
 
 
 def _wrong_dtype(t: Tables) -> None:
@@ -134,7 +134,7 @@ def _future(t: Tables) -> None:
 
 # (plant, check, table, expected count, severity)
 CASES: list[tuple[Callable[[Tables], None], str, str, int, str]] = [
-    (_drop_table, "missing_table", "spend", 1, "error"),
+    (_drop_table, "missing_table", "orders", 1, "error"),
     (_drop_column, "missing_column", "orders", 1, "error"),
     (_wrong_dtype, "wrong_dtype", "orders", 1, "error"),
     (_duplicate_order, "duplicate_key", "orders", 2, "error"),
@@ -226,15 +226,16 @@ def test_naive_timestamps_accepted_with_timezone(clean_tables, write_tables):
 def test_many_problems_reported_at_once(dirty_source):
     report = validate_source(dirty_source, now=NOW)
     checks = {(f.check, f.table) for f in report.errors}
-    assert checks == {("missing_table", "spend"), ("duplicate_key", "orders"), ("orphan", "orders"),
+    assert checks == {("duplicate_key", "orders"), ("orphan", "orders"),
                       ("invalid_value", "orders"), ("below_min", "order_items")}
     assert report.count("duplicate_email") == 1 and report.count("invalid_email") == 1
+    assert [(f.check, f.table) for f in report.infos] == [("absent_table", "spend")]
     text = report.format()
-    assert text.index("ERRORS (5)") < text.index("WARNINGS (2)") < text.index("INFO (0)")
+    assert text.index("ERRORS (4)") < text.index("WARNINGS (2)") < text.index("INFO (1)")
     frame = report.to_frame()
     assert len(frame) == len(report.findings) == 7
     assert list(frame.columns) == ["severity", "table", "column", "check", "count", "examples", "message"]
-    with pytest.raises(DataError, match=r"5 data error\(s\)(.|\n)*missing_table(.|\n)*below_min"):
+    with pytest.raises(DataError, match=r"4 data error\(s\)(.|\n)*duplicate_key(.|\n)*below_min"):
         report.raise_for_errors()
 
 

@@ -9,7 +9,9 @@ import ibis
 import pandas as pd
 import pytest
 
-from playbook.data.warehouse import connect, customer_order_summary, daily_sales
+from playbook.data.aggregates import customer_order_summary, daily_sales
+from playbook.data.contract import TABLES
+from playbook.data.warehouse import connect
 from playbook.errors import DataError
 from tests.conftest import write_parquet_tables
 
@@ -200,7 +202,13 @@ def test_available_and_row_count(clean_tables, write_tables):
     assert wh.row_count("orders") == len(clean_tables["orders"])
     assert wh.columns("products") == list(clean_tables["products"].columns)
     with pytest.raises(DataError, match="Table 'spend' is missing"):
-        wh.table("spend")
+        wh.raw("spend")
+    spend = wh.table("spend")  # an absent optional table reads as empty, with the contract's columns
+    assert spend.count().execute() == 0 and list(spend.columns) == list(TABLES["spend"].column_names)
+    assert spend.schema()["spend"].is_floating() and spend.schema()["date"].is_date()
+    del clean_tables["orders"]
+    with pytest.raises(DataError, match="Table 'orders' is missing"):  # a required table
+        connect(write_tables(clean_tables, "no_orders")).table("orders")
     with pytest.raises(DataError, match="Unknown table"):
         wh.table("sales")
 
@@ -216,9 +224,9 @@ def test_partitioned_parquet_folder(clean_tables, tmp_path):
 
 
 def test_missing_required_column_lists_missing_and_present(clean_tables, write_tables):
-    clean_tables["orders"] = clean_tables["orders"].drop(columns=["channel", "discount"])
+    clean_tables["orders"] = clean_tables["orders"].drop(columns=["order_ts", "revenue"])
     wh = connect(write_tables(clean_tables))
-    with pytest.raises(DataError, match=r"missing required column\(s\) \['channel', 'discount'\].*present"):
+    with pytest.raises(DataError, match=r"missing required column\(s\) \['order_ts', 'revenue'\].*present"):
         wh.table("orders")
 
 

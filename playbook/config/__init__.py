@@ -1,1 +1,1 @@
-"""The campaign file: pydantic models (campaign.py), value checks (checks.py), safe YAML loading with line numbers (loader.py)."""
+"""The campaign file: pydantic models (campaign.py), value checks (checks.py), checks across sections and what an absent section turns off (sections.py), safe YAML loading with line numbers (loader.py)."""

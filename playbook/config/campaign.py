@@ -46,6 +46,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictBool,
     field_validator,
     model_validator,
 )
@@ -68,6 +69,7 @@ from playbook.config.checks import (
     is_number,
     raise_problems,
 )
+from playbook.config.sections import OPTIONAL_SECTIONS, cross_section_problems
 from playbook.paths import resolve
 
 __all__ = [
@@ -82,6 +84,7 @@ __all__ = [
     "ComparisonSeason",
     "DataConfig",
     "Experiment",
+    "OPTIONAL_SECTIONS",
     "Output",
     "Rule",
     "Season",
@@ -172,12 +175,18 @@ class DataConfig(_Model):
     ``timezone``: time zone of naive timestamps in the source (naive timestamps are rejected when
     unset). ``orphan_threshold``: number of orphan rows (e.g. orders of unknown customers)
     tolerated before the data check fails. ``encoding``: text encoding of CSV files.
+    ``merge_line_items``: the orders export has one row per line item; rows of one customer at
+    one ``order_ts`` are merged into one order (the CLV models count purchase occasions).
+    ``exclude_extreme_orders``: leave implausibly large orders (``validate-data`` lists them) out
+    of models and headlines (default true; the reports count them).
     """
 
     source: Text | None = None
     timezone: TimeZone | None = None
     orphan_threshold: Annotated[int, Field(strict=True, ge=0)] = 0
     encoding: Encoding | None = None
+    merge_line_items: StrictBool = False
+    exclude_extreme_orders: StrictBool = True
 
 
 class ChannelBudget(_Model):
@@ -435,9 +444,21 @@ def _unique(items: list[Any], key: str, label: str) -> list[Any]:
 class CampaignConfig(_Model):
     """A validated campaign config. Build it with :func:`load_config` or :func:`parse_config`.
 
-    Cross-field checks that span sections (budget total vs channel bounds, comparison seasons
-    before the season) run in a model validator, and :func:`parse_config` also runs them when
-    other sections are invalid, so every problem is reported at once.
+    Cross-field checks that span sections (budget total vs channel bounds, a budget needs
+    channels, comparison seasons before the season) run in a model validator, and
+    :func:`parse_config` also runs them when other sections are invalid, so every problem is
+    reported at once.
+
+    Required: ``slug``, ``name``, ``countries``, ``currency`` and ``season``. Every other section
+    is optional; :data:`OPTIONAL_SECTIONS` says what each one turns off when it is absent and
+    :meth:`absent_sections` lists those of this config (``playbook check-config`` prints them).
+    Defaults: no ``channels`` and no ``budget`` (the plan splits no budget); ``targets`` = the
+    forecast itself (0 % uplift, no new-customer target; :attr:`targets_set` tells whether the
+    file set them); ``comparison_seasons`` absent = *automatic* (:attr:`comparison_automatic`):
+    each step resolves them from the order data when it starts
+    (:func:`playbook.planning.seasons.default_comparison_seasons`), while ``comparison_seasons:
+    []`` means none. Until resolved, an automatic config holds an empty list, so code outside the
+    steps reads "no comparison season". ``data.source`` absent = the bundled sample.
     """
 
     slug: Slug
@@ -449,9 +470,9 @@ class CampaignConfig(_Model):
     season: Season
     comparison_seasons: list[ComparisonSeason] = Field(default_factory=list)
     data: DataConfig = Field(default_factory=DataConfig)
-    channels: Annotated[dict[ChannelName, ChannelBudget], Field(min_length=1)]
-    budget: Budget
-    targets: Targets
+    channels: dict[ChannelName, ChannelBudget] = Field(default_factory=dict)
+    budget: Budget | None = None
+    targets: Targets = Field(default_factory=lambda: Targets(revenue_uplift_pct=0.0))
     segments: list[Segment] = Field(default_factory=list)
     experiments: list[Experiment] = Field(default_factory=list)
     attribution: Attribution = Field(default_factory=Attribution)
@@ -461,6 +482,7 @@ class CampaignConfig(_Model):
     output: Output = Field(default_factory=Output)
 
     _source: Path | None = PrivateAttr(default=None)
+    _comparison_from_data: bool = PrivateAttr(default=False)
 
     @field_validator("countries")
     @classmethod
@@ -512,35 +534,52 @@ class CampaignConfig(_Model):
         return start, end + pd.Timedelta(days=1)
 
     @property
+    def comparison_automatic(self) -> bool:
+        """Whether ``comparison_seasons`` was left out (chosen from the data when a step starts)."""
+        return "comparison_seasons" not in self.model_fields_set
+
+    @property
+    def comparison_from_data(self) -> bool:
+        """Whether ``comparison_seasons`` holds seasons chosen from the data (by
+        :meth:`with_comparison_from_data`) rather than the file's own."""
+        return self._comparison_from_data
+
+    def with_comparison_from_data(self, seasons: list[ComparisonSeason]) -> CampaignConfig:
+        """A copy holding ``seasons`` as its comparison seasons, marked as chosen from the data."""
+        out = self.model_copy(update={"comparison_seasons": seasons})
+        out._comparison_from_data = True
+        return out
+
+    @property
+    def targets_set(self) -> bool:
+        """Whether the file sets ``targets`` (otherwise the target is the forecast itself)."""
+        return "targets" in self.model_fields_set
+
+    def absent_sections(self) -> list[tuple[str, str]]:
+        """Optional sections left out or empty, each with what that turns off (in file order).
+
+        Returns
+        -------
+        list of (str, str)
+            ``(section, sentence)`` from :data:`OPTIONAL_SECTIONS`; ``comparison_seasons`` appears
+            as ``automatic`` when left out and as ``none`` when given as ``[]``.
+        """
+        absent = {
+            "data.source": self.data.source is None,
+            "comparison_seasons": self.comparison_automatic,
+            "comparison_seasons: []": not self.comparison_automatic and not self.comparison_seasons,
+            "channels": not self.channels,
+            "budget": self.budget is None,
+            "targets": not self.targets_set,
+            "segments": not self.segments,
+            "experiments": not self.experiments,
+            "personalization": (self.personalization.content_matrix is None
+                                and self.personalization.flows is None),
+        }
+        return [(key.split(":")[0], OPTIONAL_SECTIONS[key]) for key, off in absent.items() if off]
+
+    @property
     def budget_bounds(self) -> tuple[float, float]:
         """Sum of the channels' ``(min_budget, max_budget)`` in the campaign currency."""
         return (sum(c.min_budget for c in self.channels.values()),
                 sum(c.max_budget for c in self.channels.values()))
-
-
-def cross_section_problems(
-    season: Season | None,
-    comparison: list[ComparisonSeason] | None,
-    budget: Budget | None,
-    channels: dict[str, ChannelBudget] | None,
-) -> list[Problem]:
-    """Checks across sections, on whichever sections are valid (``None`` = invalid, skipped)."""
-    problems: list[Problem] = []
-    if season is not None and comparison is not None:
-        for i, past in enumerate(comparison):
-            if past.end >= season.start:
-                problems.append((("comparison_seasons", i, "end"), f"{past.end} is not before "
-                                 f"season.start {season.start}; comparison seasons must be in "
-                                 "the past"))
-    if budget is not None and channels:
-        lo = sum(c.min_budget for c in channels.values())
-        hi = sum(c.max_budget for c in channels.values())
-        if budget.total < lo:
-            problems.append((("budget", "total"), f"{budget.total:,.0f} is below the sum of the "
-                             f"channels' min_budget ({lo:,.0f}); raise budget.total or lower the "
-                             "minimums"))
-        elif budget.total > hi:
-            problems.append((("budget", "total"), f"{budget.total:,.0f} is above the sum of the "
-                             f"channels' max_budget ({hi:,.0f}); lower budget.total or raise the "
-                             "maximums"))
-    return problems

@@ -25,8 +25,9 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from playbook.config.campaign import CampaignConfig, cross_section_problems
+from playbook.config.campaign import CampaignConfig
 from playbook.config.checks import Loc, Problem, describe_value, suggest
+from playbook.config.sections import cross_section_problems
 from playbook.errors import ConfigError
 from playbook.paths import resolve
 
@@ -327,7 +328,7 @@ def _section(name: str, raw: dict[str, Any]) -> Any:
         tp: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
         _SECTION_ADAPTERS[name] = TypeAdapter(tp)
     try:
-        value = raw[name] if name in raw else CampaignConfig.model_fields[name].get_default(
+        value = raw[name] if raw.get(name) is not None else CampaignConfig.model_fields[name].get_default(
             call_default_factory=True)
         return _SECTION_ADAPTERS[name].validate_python(value)
     except ValidationError:

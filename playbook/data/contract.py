@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 from playbook.errors import DataError
 
-ORDER_CHANNELS: tuple[str, ...] = ("web", "app", "store")
+#: Order channels; ``unknown`` for exports that do not say where an order was placed.
+ORDER_CHANNELS: tuple[str, ...] = ("web", "app", "store", "unknown")
 EVENT_TYPES: tuple[str, ...] = ("view", "add_to_cart", "checkout", "purchase")
 MESSAGE_CHANNELS: tuple[str, ...] = ("email", "sms", "push")
 TOUCH_CHANNELS: tuple[str, ...] = (
@@ -71,6 +72,11 @@ class Column:
     enables : str
         What the playbook does with the column beyond the basics (empty for columns every use
         needs); shown in the data README (``playbook init-data``). Descriptive only.
+    default : object
+        Value an absent optional column takes (``None``: null); :data:`FIRST_ORDER` and
+        :data:`CAMPAIGN_COUNTRY` are derived values (see :class:`playbook.data.warehouse.Warehouse`).
+    default_note : str
+        The default in words, for ``validate-data`` and the data README (empty: "empty").
     """
 
     name: str
@@ -82,10 +88,18 @@ class Column:
     pii: bool = False
     description: str = ""
     enables: str = ""
+    default: object = None
+    default_note: str = ""
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise ValueError(f"Unknown dtype {self.dtype!r} for column {self.name!r}. Choose from {list(DTYPES)}")
+
+
+#: ``Column.default`` of ``customers.signup_ts``: the customer's first order (else the data's first order).
+FIRST_ORDER = "<first order>"
+#: ``Column.default`` of ``customers.country``: the campaign's first country (set by the step).
+CAMPAIGN_COUNTRY = "<campaign country>"
 
 
 @dataclass(frozen=True)
@@ -105,7 +119,10 @@ class Table:
     timestamp columns that should not precede the customer's ``signup_ts`` (events before signup);
     such rows are flagged as soft problems, not rejected. ``description`` says what a row is;
     ``enables`` what the playbook does with the table (shown in the data README written by
-    ``playbook init-data``; descriptive only, validation ignores both).
+    ``playbook init-data``; descriptive only, validation ignores both). ``required``: the table
+    must exist in every source (only ``customers`` and ``orders``); an absent optional table reads
+    as an empty table, and the sections that need it explain what is missing. A column's
+    ``required`` then means "required when the table is given".
     """
 
     name: str
@@ -115,6 +132,7 @@ class Table:
     description: str = ""
     not_before_signup: tuple[str, ...] = field(default=())
     enables: str = ""
+    required: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -140,9 +158,10 @@ class Table:
 
 def _c(name: str, dtype: str, *, required: bool = True, nullable: bool = False,
        allowed: tuple[str, ...] | None = None, min_value: float | None = None, pii: bool = False,
-       description: str = "", enables: str = "") -> Column:
+       description: str = "", enables: str = "", default: object = None, default_note: str = "") -> Column:
     return Column(name, dtype, required=required, nullable=nullable, allowed=allowed,
-                  min_value=min_value, pii=pii, description=description, enables=enables)
+                  min_value=min_value, pii=pii, description=description, enables=enables,
+                  default=default, default_note=default_note)
 
 
 CUSTOMERS = Table(
@@ -150,29 +169,35 @@ CUSTOMERS = Table(
     description="One row per customer account (people may have several accounts: see cleaning).",
     enables="every step: who the customers are, segments, audiences and exports",
     key=("customer_id",),
+    required=True,
     columns=(
         _c("customer_id", "string", description="Customer id (any text, unique per account)"),
-        _c("email", "string", nullable=True, pii=True, description="Email address as entered",
+        _c("email", "string", nullable=True, required=False, pii=True, description="Email address as entered",
            enables="merging duplicate accounts, email exports (hashed)"),
-        _c("phone", "string", nullable=True, pii=True, description="Phone number as entered",
+        _c("phone", "string", nullable=True, required=False, pii=True, description="Phone number as entered",
            enables="merging duplicate accounts, SMS exports"),
-        _c("first_name", "string", nullable=True, pii=True, description="First name",
+        _c("first_name", "string", nullable=True, required=False, pii=True, description="First name",
            enables="personalised greeting in email exports"),
-        _c("country", "string", description="ISO 3166-1 alpha-2 country code, e.g. DE",
-           enables="per-country forecasts and targets, local send times"),
-        _c("signup_ts", "timestamp", description="Account creation time (UTC)",
-           enables="tenure, lifecycle stages"),
+        _c("country", "string", required=False, description="ISO 3166-1 alpha-2 country code, e.g. DE",
+           enables="per-country forecasts and targets, local send times", default=CAMPAIGN_COUNTRY,
+           default_note="every customer in the campaign's first country"),
+        _c("signup_ts", "timestamp", required=False, description="Account creation time (UTC)",
+           enables="tenure, lifecycle stages", default=FIRST_ORDER,
+           default_note="the customer's first order (customers without orders: the data's first order)"),
         _c("birth_year", "int", nullable=True, required=False, description="Year of birth, e.g. 1984",
            enables="age-based segment rules"),
         _c("gender", "string", nullable=True, required=False, allowed=GENDERS,
            description="Gender as recorded", enables="gender-based segment rules"),
         _c("acquisition_channel", "string", nullable=True, required=False, allowed=TOUCH_CHANNELS,
            description="Channel that brought the customer", enables="funnel by acquisition channel"),
-        _c("consent_email", "bool", description="Opted in to marketing email",
-           enables="email exports (only consenting customers are exported)"),
-        _c("consent_ads", "bool", description="Consented to ad-platform audiences",
-           enables="ad-platform audience exports"),
-        _c("erased_at", "timestamp", nullable=True, description="Right-to-erasure time (UTC); never export",
+        _c("consent_email", "bool", required=False, description="Opted in to marketing email",
+           enables="email exports (only consenting customers are exported)", default=False,
+           default_note="false: consent unknown counts as not consented, so nobody is exported"),
+        _c("consent_ads", "bool", required=False, description="Consented to ad-platform audiences",
+           enables="ad-platform audience exports", default=False,
+           default_note="false: consent unknown counts as not consented, so nobody is exported"),
+        _c("erased_at", "timestamp", nullable=True, required=False,
+           description="Right-to-erasure time (UTC); never export",
            enables="honouring erasure: erased customers leave exports and models"),
     ),
 )
@@ -197,17 +222,21 @@ ORDERS = Table(
     description="One row per order; refunds are rows with negative revenue.",
     enables="every step: history, forecasts, targets, CLV, segments, retrospective",
     key=("order_id",),
+    required=True,
     foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
     columns=(
         _c("order_id", "string", description="Order id (unique)"),
         _c("customer_id", "string", description="Buyer, a customers.customer_id"),
-        _c("order_ts", "timestamp", description="Order time (UTC)"),
-        _c("channel", "string", allowed=ORDER_CHANNELS, description="Where the order was placed",
-           enables="targets and history per order channel, attribution of web and app orders"),
+        _c("order_ts", "timestamp",
+           description="Order time (UTC); a date alone is read as local midnight in data.timezone (UTC if unset)"),
+        _c("channel", "string", required=False, allowed=ORDER_CHANNELS, description="Where the order was placed",
+           enables="targets and history per order channel, attribution of web and app orders",
+           default="unknown", default_note="unknown"),
         _c("revenue", "float", description="Net revenue, campaign currency; negative only for refunds"),
-        _c("discount", "float", min_value=0.0, description="Discount granted, campaign currency",
-           enables="promo share, discount-driven segments, offer targeting"),
-        _c("promo_code", "string", nullable=True, description="Promo code used, if any",
+        _c("discount", "float", required=False, min_value=0.0, description="Discount granted, campaign currency",
+           enables="promo share, discount-driven segments, offer targeting", default=0.0,
+           default_note="0 (no discounts)"),
+        _c("promo_code", "string", nullable=True, required=False, description="Promo code used, if any",
            enables="price sensitivity for offers, promo propensity"),
     ),
 )
@@ -328,6 +357,9 @@ TABLES: dict[str, Table] = {
     t.name: t
     for t in (CUSTOMERS, PRODUCTS, ORDERS, ORDER_ITEMS, EVENTS, MESSAGES, TOUCHES, SPEND, ASSIGNMENTS)
 }
+
+#: Tables every source must have; every other table is optional.
+REQUIRED_TABLES: tuple[str, ...] = tuple(t.name for t in TABLES.values() if t.required)
 
 #: ``{table: (pii columns...)}`` — columns that must never appear in reports.
 PII_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -29,10 +29,12 @@ median; daily spend per channel stays within 5x its channel's median.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import ibis
 
-from playbook.data.warehouse import Warehouse
+if TYPE_CHECKING:  # the warehouse imports this module (it applies the limit to orders)
+    from playbook.data.warehouse import Warehouse
 
 #: Money columns of the contract checked for non-finite values (table -> columns).
 MONEY_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -60,6 +60,12 @@ class DataSource:
     options : mapping of str to str
         Engine options parsed from the URL: for Spark ``master``, ``remote``, ``app`` and
         ``spark.*`` settings; empty for the other engines.
+    merge_line_items : bool
+        The orders table holds one row per line item: rows of the same customer at the same
+        ``order_ts`` are merged into one order (revenue and discount summed; refunds kept apart).
+    exclude_extreme_orders : bool
+        Leave orders above the extreme-revenue limit (:mod:`playbook.data.money`) out of every
+        analysis (``validate-data`` still lists them); default True.
     """
 
     location: str
@@ -67,13 +73,16 @@ class DataSource:
     timezone: str | None = None
     encoding: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
+    merge_line_items: bool = False
+    exclude_extreme_orders: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", dict(self.options))  # a private copy
 
     def __hash__(self) -> int:
         return hash((self.location, self.engine, self.timezone, self.encoding,
-                     tuple(sorted(self.options.items()))))
+                     tuple(sorted(self.options.items())), self.merge_line_items,
+                     self.exclude_extreme_orders))
 
     def __repr__(self) -> str:
         return (f"DataSource({self.display()!r}, engine={self.engine!r}, "
@@ -135,7 +144,9 @@ class DataSource:
             encoding always come from the config.
         """
         given = override if override is not None and os.fspath(override) != "" else data.source
-        return cls.parse(given, timezone=data.timezone, encoding=data.encoding)
+        src = cls.parse(given, timezone=data.timezone, encoding=data.encoding)
+        return replace(src, merge_line_items=bool(getattr(data, "merge_line_items", False)),
+                       exclude_extreme_orders=bool(getattr(data, "exclude_extreme_orders", True)))
 
     @property
     def is_local(self) -> bool:

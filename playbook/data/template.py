@@ -66,7 +66,10 @@ def table_markdown(table: Table, heading_level: int = 4) -> str:
         table with one row per column: column, required/optional, type (with allowed values and
         whether blanks are allowed), description (units), enables. Ends with a newline.
     """
-    intro = [table.description] if table.description else []
+    intro = ["**Required table.**" if table.required else
+             "**Optional table** (absent: read as empty; the sections that need it say so)."]
+    if table.description:
+        intro.append(table.description)
     intro.append("Key: " + ", ".join(f"`{k}`" for k in table.key) + ".")
     if table.enables:
         intro.append(f"Enables: {table.enables}.")
@@ -75,15 +78,28 @@ def table_markdown(table: Table, heading_level: int = 4) -> str:
         "",
         _cell(" ".join(intro)),
         "",
-        "| column | required | type | description | enables |",
-        "|---|---|---|---|---|",
+        "| column | required | type | description | enables | when absent |",
+        "|---|---|---|---|---|---|",
     ]
     for col in table.columns:
         lines.append(
-            f"| `{col.name}` | {'required' if col.required else 'optional'} | {_cell(_type_cell(col))} "
-            f"| {_description_cell(col)} | {_cell(col.enables)} |"
+            f"| `{col.name}` | {_required_cell(table, col)} | {_cell(_type_cell(col))} "
+            f"| {_description_cell(col)} | {_cell(col.enables)} | {_absent_cell(col)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _required_cell(table: Table, col: Column) -> str:
+    if not col.required:
+        return "optional"
+    return "required" if table.required else "required in the table"
+
+
+def _absent_cell(col: Column) -> str:
+    """What an absent optional column reads as (empty for required columns)."""
+    if col.required:
+        return ""
+    return _cell(col.default_note or "empty")
 
 
 def contract_markdown(heading_level: int = 4) -> str:
@@ -122,7 +138,9 @@ def folder_readme(folder: Path) -> str:
         "rows (UTF-8, `,`-delimited, one header row), or export the same columns as "
         "`<table>.parquet`. Timestamps are ISO 8601 with a UTC offset (for naive timestamps set "
         "`data.timezone` in the campaign file); money is a number in the campaign's currency; "
-        "ids are text. Optional columns may be left out of the file.",
+        "ids are text. Only `customers` (with `customer_id`) and `orders` (with `order_id`, "
+        "`customer_id`, `order_ts`, `revenue`) are required: delete the files of tables you do "
+        "not have, and leave optional columns out (the last column says what they read as).",
         "",
         f"Check the folder with `playbook validate-data {folder}`.",
         "",

@@ -3,13 +3,17 @@
 Every problem is collected before anything is reported (never stop at the first). All counts are
 computed in the engine (Ibis); only up to five example keys per finding are fetched.
 
-Errors (the data must be fixed before analysis): ``missing_table``, ``missing_column``,
+Errors (the data must be fixed before analysis): ``missing_table`` (customers, orders),
+``missing_column`` (required columns), ``empty_table`` (customers or orders without rows),
 ``wrong_dtype``, ``duplicate_key``, ``orphan`` (above ``orphan_threshold``; a warning at or
 below it), ``naive_timestamp`` (unless the warehouse has a timezone), ``null_values``,
 ``invalid_value`` (outside ``Column.allowed``), ``below_min`` (under ``Column.min_value``),
 ``non_finite`` (``NaN``/``inf``/``-inf`` in a money column, :data:`playbook.data.money.MONEY_COLUMNS`)
 and ``refund_with_items``. Rule for refunds: revenue may be negative only for refunds; a refund is an
 order row with negative revenue and no item lines.
+
+Information on optional data (the minimal contract, issue 14): ``absent_table``, ``absent_column``
+and ``empty_table`` (a header-only optional table), each with what it turns off.
 
 Soft problems (warnings/info; cleaning handles them; names match ``truth.json["defects"]`` of the
 synthetic data): ``duplicate_email``, ``duplicate_phone``, ``invalid_email``, ``missing_email``,
@@ -26,19 +30,24 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import ibis
 import pandas as pd
 
 from playbook.data import money
 from playbook.data.contract import CONTRACT_HINT, TABLES, Column, Table
+from playbook.data.findings import SEVERITIES, Finding, Skipped, ValidationReport
 from playbook.data.source import DataSource
-from playbook.data.warehouse import Warehouse, connect, dtype_matches, is_naive_timestamp, to_utc
-from playbook.errors import DataError
-from playbook.report.privacy import pseudonymize
+from playbook.data.warehouse import (
+    Warehouse,
+    column_gap_note,
+    connect,
+    dtype_matches,
+    is_naive_timestamp,
+    to_utc,
+)
 
-SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 N_EXAMPLES = 5
 
@@ -50,140 +59,6 @@ MISSING_CHECKS: dict[str, str] = {
     "missing_birth_year": "birth_year",
     "missing_gender": "gender",
 }
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem found in the data.
-
-    ``count`` is the number of offending rows (surplus rows for duplicates); ``examples`` holds up
-    to five keys of offending rows (pseudonymous IDs, never PII; composite keys joined by ``/``).
-    """
-
-    table: str
-    column: str | None
-    check: str
-    severity: str
-    count: int
-    examples: tuple[str, ...] = ()
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A check that could not run, and why."""
-
-    table: str
-    column: str | None
-    check: str
-    reason: str
-
-
-@dataclass
-class ValidationReport:
-    """All findings of one validation run.
-
-    Attributes
-    ----------
-    findings : list of Finding
-        Problems with a count above zero, errors first.
-    skipped : list of Skipped
-        Checks that could not run.
-    source : str
-        The validated source.
-    """
-
-    findings: list[Finding] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    source: str = ""
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
-
-    @property
-    def infos(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "info"]
-
-    @property
-    def ok(self) -> bool:
-        """True when there are no errors (soft problems are allowed)."""
-        return not self.errors
-
-    def count(self, check: str, table: str | None = None) -> int:
-        """Total count of findings named ``check`` (optionally in ``table``); 0 when none."""
-        return sum(f.count for f in self.findings if f.check == check and (table is None or f.table == table))
-
-    def to_frame(self, pseudonymous: bool = False) -> pd.DataFrame:
-        """Findings as a DataFrame (examples joined by ``", "``).
-
-        Parameters
-        ----------
-        pseudonymous : bool
-            Replace example keys by keyed pseudonyms (:func:`playbook.report.pseudonymize`), as
-            reports require; the CLI shows raw keys so that the source can be fixed.
-        """
-        def _examples(f: Finding) -> str:
-            ex = [str(e) for e in f.examples]
-            return ", ".join(pseudonymize(e) for e in ex) if pseudonymous else ", ".join(ex)
-
-        cols = ["severity", "table", "column", "check", "count", "examples", "message"]
-        rows = [
-            {"severity": f.severity, "table": f.table, "column": f.column, "check": f.check,
-             "count": f.count, "examples": _examples(f), "message": f.message}
-            for f in self.findings
-        ]
-        return pd.DataFrame(rows, columns=cols)
-
-    def format(self) -> str:
-        """Readable plain-text report grouped by severity (for the CLI)."""
-        lines = [f"Data check of {self.source}" if self.source else "Data check"]
-        titles = {"error": "ERRORS", "warning": "WARNINGS", "info": "INFO"}
-        for sev in SEVERITIES:
-            group = [f for f in self.findings if f.severity == sev]
-            lines.append("")
-            lines.append(f"{titles[sev]} ({len(group)})")
-            if not group:
-                lines.append("  none")
-                continue
-            lines.extend(_table_lines(group))
-        if self.skipped:
-            lines.append("")
-            lines.append(f"SKIPPED CHECKS ({len(self.skipped)})")
-            for s in self.skipped:
-                where = f"{s.table}.{s.column}" if s.column else s.table
-                lines.append(f"  {where} {s.check}: {s.reason}")
-        return "\n".join(lines)
-
-    def raise_for_errors(self) -> None:
-        """Raise ``DataError`` with the formatted errors when there are any."""
-        if self.errors:
-            body = "\n".join(_table_lines(self.errors))
-            raise DataError(
-                f"{len(self.errors)} data error(s) in {self.source or 'the data source'}; "
-                f"fix them in the source data:\n{body}"
-            )
-
-
-def _table_lines(findings: list[Finding]) -> list[str]:
-    """Aligned rows ``table column check count examples``, each followed by its message."""
-    head = ("table", "column", "check", "count")
-    rows = [(f.table, f.column or "-", f.check, f"{f.count:,}") for f in findings]
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
-
-    def line(cells: tuple[str, ...], examples: str) -> str:
-        left = [c.ljust(w) for c, w in zip(cells[:3], widths[:3], strict=True)]
-        return "  " + "  ".join([*left, cells[3].rjust(widths[3]), examples])
-
-    out = [line(head, "examples")]
-    for f, r in zip(findings, rows, strict=True):
-        out.append(line(r, ", ".join(f.examples) or "-"))
-        out.append("      " + f.message)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,7 +94,14 @@ class _Validator:
             self.report.findings.append(Finding(table, column, check, severity, int(count), examples, message))
 
     def skip(self, table: str, column: str | None, check: str, reason: str) -> None:
-        self.report.skipped.append(Skipped(table, column, check, reason))
+        """Record a check that could not run; not when the reason is an optional table or column
+        the source simply does not have (listed once as ``absent_table`` / ``absent_column``)."""
+        spec = TABLES[table]
+        absent_table = not self.wh.has(table) and not spec.required
+        absent_column = (column is not None and self.wh.has(table) and column in spec.column_names
+                         and not spec.column(column).required and column not in self.wh.columns(table))
+        if not (absent_table or absent_column):
+            self.report.skipped.append(Skipped(table, column, check, reason))
 
     def examples(self, expr: ibis.Table) -> tuple[str, ...]:
         df = expr.limit(N_EXAMPLES).execute()
@@ -239,9 +121,14 @@ class _Validator:
     def structure(self, spec: Table) -> None:
         name = spec.name
         if not self.wh.has(name):
-            self.add(name, None, "missing_table", "error", 1,
-                     f"Table {name!r} is missing from {self.wh.source}. Add {name}.parquet or {name}.csv "
-                     f"with columns {list(spec.required_columns)} ({CONTRACT_HINT}).")
+            if spec.required:
+                self.add(name, None, "missing_table", "error", 1,
+                         f"Table {name!r} is missing from {self.wh.source}. Add {name}.parquet or {name}.csv "
+                         f"with columns {list(spec.required_columns)} ({CONTRACT_HINT}).")
+            else:
+                self.add(name, None, "absent_table", "info", 1,
+                         f"Optional table {name!r} is not in the source: turns off {spec.enables}. Add "
+                         f"{name}.parquet or {name}.csv to enable it ({CONTRACT_HINT}).")
             return
         raw = self.wh.raw(name)
         schema = raw.schema()
@@ -253,6 +140,9 @@ class _Validator:
                     self.add(name, col.name, "missing_column", "error", 1,
                              f"Required column {name}.{col.name} is missing. Columns present: {present}. "
                              "Add or rename it in the export.")
+                elif col.enables:
+                    self.add(name, col.name, "absent_column", "info", 1,
+                             f"Optional column {name}.{col.name} is absent: {column_gap_note(col)}.")
                 continue
             actual = schema[col.name]
             if not dtype_matches(col.dtype, actual):
@@ -270,6 +160,14 @@ class _Validator:
             usable.add(col.name)
         self.usable[name] = usable
         self.tables[name] = self.wh._conform_lenient(name)
+        if int(raw.count().execute()) == 0:
+            if spec.required:
+                self.add(name, None, "empty_table", "error", 1,
+                         f"Table {name!r} has no rows: there is nothing to analyse. Export the "
+                         f"{name} with at least a year of history.")
+            else:
+                self.add(name, None, "empty_table", "info", 1,
+                         f"Table {name!r} has no rows (a header only): turns off {spec.enables}.")
 
     # -- per-table batched checks --------------------------------------------------------------
     def column_checks(self, spec: Table) -> list[_Check]:
@@ -285,7 +183,8 @@ class _Validator:
                 continue
             c = t[col.name]
             checks += self._value_checks(spec, col, c, key_rows)
-        if len(spec.key) == 1 and spec.key[0] in self.usable[name]:
+        if len(spec.key) == 1 and spec.key[0] in self.usable[name] and not (
+                name == "orders" and self.wh.source.merge_line_items):
             checks += self.single_key_check(spec)
         return checks
 
@@ -392,6 +291,10 @@ class _Validator:
     # -- checks needing their own query --------------------------------------------------------
     def duplicate_keys(self, spec: Table) -> None:
         name = spec.name
+        if name == "orders" and self.wh.source.merge_line_items:
+            self.skip(name, "order_id", "duplicate_key", "line items are merged into orders "
+                      "(data.merge_line_items), so order ids may repeat")
+            return
         if name not in self.usable or (len(spec.key) == 1 and spec.key[0] in self.usable[name]):
             return  # missing table, or a single key checked in the batched reductions
         if any(k not in self.usable[name] for k in spec.key):
@@ -486,7 +389,10 @@ class _Validator:
             self.add("orders", "revenue", check, "warning", n,
                      f"orders.revenue: {n:,} order(s) above {money.describe(lims[0], 'order') if lims else ''}. "
                      f"{rule} Check them in the source: test orders, amounts in cents or a shifted decimal "
-                     "point are the usual causes.",
+                     "point are the usual causes. "
+                     + ("They are left out of every analysis and counted in the reports "
+                        "(data.exclude_extreme_orders: false keeps them)." if self.wh.source.exclude_extreme_orders
+                        else "They are kept in the analyses (data.exclude_extreme_orders is false)."),
                      self.examples(bad.order_by([ibis.desc("revenue"), key]).select(key)) if n else ())
         if self.col_ok("spend", "spend", check) and self.col_ok("spend", "date", check):
             by = "channel" if "channel" in self.usable["spend"] else None

@@ -17,25 +17,42 @@ Sources (:func:`connect`, described by a :class:`playbook.data.source.DataSource
 
 Timestamps: the contract wants timezone-aware UTC timestamps. Naive timestamps are rejected when
 a table is accessed unless a ``timezone`` is given; then they are read as local times of that
-zone and converted to UTC. The DuckDB session runs in UTC, so "day" means the UTC calendar day.
+zone and converted to UTC. A date without a time (``2025-03-01``, typical of exports that keep
+only the order date) is read as local midnight in that zone (UTC midnight without one). The
+DuckDB session runs in UTC, so "day" means the UTC calendar day.
+
+The minimal data (issue 14): only ``customers`` and ``orders`` must exist
+(:data:`playbook.data.contract.REQUIRED_TABLES`). :meth:`Warehouse.table` gives an absent
+optional table as an empty table with the contract's columns, and an absent optional column with
+its contract default (``Column.default``: null, a constant such as ``orders.channel =
+"unknown"``, the customer's first order for ``signup_ts``, the campaign's first country for
+``country``). :meth:`Warehouse.gaps` lists what was absent, with what each turns off, so a step
+can say what it skipped and why.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import ibis
 import ibis.expr.datatypes as idt
 import pandas as pd
+import pyarrow as pa
 import pyarrow.types as pat
 from ibis.backends.duckdb.converter import DuckDBPandasData
 
-from playbook.data import engines
-from playbook.data.contract import CONTRACT_HINT, TABLES, get_table
+from playbook.data import engines, money
+from playbook.data.contract import (
+    CAMPAIGN_COUNTRY,
+    CONTRACT_HINT,
+    FIRST_ORDER,
+    TABLES,
+    Column,
+    get_table,
+)
 from playbook.data.folder import open_folder
 from playbook.data.source import DataSource
 from playbook.errors import DataError
@@ -52,17 +69,6 @@ IBIS_TYPES: dict[str, idt.DataType] = {
 
 #: A day or instant as the aggregates accept it (dates and naive values are read as UTC).
 Day: TypeAlias = dt.date | dt.datetime | str | pd.Timestamp
-
-#: ``daily_sales(by=...)`` dimensions and the table each comes from.
-SALES_DIMENSIONS: dict[str, str] = {
-    "channel": "orders.channel",
-    "country": "customers.country",
-    "category": "products.category (revenue allocated by order_items quantity * unit_price)",
-}
-
-#: Label of a dimension value that cannot be resolved (orphan customer, refund without items).
-UNKNOWN = "unknown"
-
 
 @ibis.udf.scalar.builtin(name="timezone")
 def _localize(zone: str, ts: idt.Timestamp()) -> idt.Timestamp(timezone="UTC"):  # type: ignore[valid-type]
@@ -86,7 +92,8 @@ def dtype_matches(expected: str, actual: idt.DataType) -> bool:
 
     Lenient where nothing is lost: ``float`` accepts integers and decimals, ``int`` accepts floats
     (integers with nulls often arrive as floats), ``date`` accepts timestamps (midnight values),
-    ``timestamp`` accepts naive timestamps (those are flagged separately). An all-null column
+    ``timestamp`` accepts naive timestamps (those are flagged separately) and dates (read as local
+    midnight). An all-null column
     (null type) matches anything.
     """
     if actual.is_null():
@@ -96,7 +103,7 @@ def dtype_matches(expected: str, actual: idt.DataType) -> bool:
         "float": actual.is_floating() or actual.is_integer() or actual.is_decimal(),
         "int": actual.is_integer() or actual.is_floating() or actual.is_decimal(),
         "bool": actual.is_boolean(),
-        "timestamp": actual.is_timestamp(),
+        "timestamp": actual.is_timestamp() or actual.is_date(),
         "date": actual.is_date() or actual.is_timestamp(),
     }
     return bool(checks[expected])
@@ -116,6 +123,27 @@ def to_utc(value: dt.date | dt.datetime | str | pd.Timestamp) -> pd.Timestamp:
 def to_day(value: dt.date | dt.datetime | str | pd.Timestamp) -> pd.Timestamp:
     """Return the UTC calendar day of ``value`` as a naive midnight timestamp."""
     return to_utc(value).tz_localize(None).normalize()
+
+
+def column_gap_note(col: Column) -> str:
+    """``"turns off <what>; read as <default>"`` for an absent optional column."""
+    note = col.default_note or "empty"
+    return f"turns off {col.enables}; read as {note}" if col.enables else f"read as {note}"
+
+
+def merge_line_items(orders: ibis.Table) -> ibis.Table:
+    """One order per customer and ``order_ts`` from line-item rows (``data.merge_line_items``).
+
+    Revenue and discount are summed; the order keeps the smallest ``order_id``, channel and promo
+    code of its rows (alphabetically). Refund rows (negative revenue) are
+    merged among themselves, never netted against the sale they refund, so refunds stay refunds.
+    Only the contract's order columns are kept.
+    """
+    o = orders.mutate(_refund=orders.revenue < 0)
+    g = o.group_by(["customer_id", "order_ts", "_refund"]).aggregate(
+        order_id=o.order_id.min(), revenue=o.revenue.sum(), discount=o.discount.sum(),
+        channel=o.channel.min(), promo_code=o.promo_code.min())
+    return g.select(*get_table("orders").column_names)
 
 
 class Warehouse:
@@ -146,6 +174,12 @@ class Warehouse:
         self._tables = tables if tables is not None else self._probe()
         self._keepalive = _keepalive  # e.g. a TemporaryDirectory holding transcoded CSV files
         self._instants: dict[str, list[str]] = {}  # per table: naive-typed columns holding UTC instants
+        self._empty: dict[str, ibis.Table] = {}  # absent optional tables, as empty typed tables
+        self._first_order: pd.Timestamp | None = None  # the data's first order (signup default)
+        self._revenue_limit: tuple[float | None] | None = None  # (limit,) once computed
+        #: Country given to customers when ``customers.country`` is absent (the campaign's first
+        #: country, set by the step); ``None`` leaves it null ("unknown").
+        self.default_country: str | None = None
 
     def __repr__(self) -> str:
         return f"Warehouse(source={self.source.display()!r}, tables={self.available()})"
@@ -205,16 +239,28 @@ class Warehouse:
     def table(self, name: str) -> ibis.Table:
         """Table ``name`` conforming to the contract, ready for analysis.
 
-        Checks that every required column exists; adds absent optional columns as typed nulls;
-        converts naive timestamps to UTC when a timezone is configured; casts timestamp-typed
-        ``date`` columns to dates.
+        Checks that every required column exists; adds absent optional columns with their
+        contract default (:meth:`gaps` lists them); converts naive timestamps to UTC when a
+        timezone is configured and date-only timestamps to local midnight; casts timestamp-typed
+        ``date`` columns to dates. An absent optional table is an empty table with the contract's
+        columns. ``orders`` is read as the analyses see it: line items merged into orders when
+        ``source.merge_line_items``, and orders above the extreme-revenue limit left out when
+        ``source.exclude_extreme_orders`` (:meth:`excluded_orders` counts them).
 
         Raises
         ------
         DataError
-            The table is missing, lacks required columns (all listed, with the columns present),
-            or holds naive timestamps and no timezone is configured.
+            A required table is missing, a table lacks required columns (all listed, with the
+            columns present), or holds naive timestamps and no timezone is configured.
         """
+        spec = get_table(name)
+        if name not in self._tables and not spec.required:
+            return self._empty_table(name)
+        t = self._contract_table(name)
+        return self._orders_view(t) if name == "orders" else t
+
+    def _contract_table(self, name: str) -> ibis.Table:
+        """The stored table with required columns checked and the contract's conversions."""
         spec = get_table(name)
         t = self.raw(name)
         present = list(t.columns)
@@ -224,7 +270,95 @@ class Warehouse:
                 f"Table {name!r} in {self.source} is missing required column(s) {missing}. "
                 f"Columns present: {present}. Add or rename them ({CONTRACT_HINT})."
             )
-        return self._conform(name, t)
+        t = self._conform(name, t)
+        if name == "customers" and "signup_ts" not in present:
+            t = self._signup_from_orders(t)
+        return t
+
+    def _empty_table(self, name: str) -> ibis.Table:
+        if name not in self._empty:
+            schema = ibis.schema({c.name: IBIS_TYPES[c.dtype] for c in get_table(name).columns})
+            self._empty[name] = ibis.memtable(pa.Table.from_pylist([], schema=schema.to_pyarrow()))
+        return self._empty[name]
+
+    def _signup_from_orders(self, customers: ibis.Table) -> ibis.Table:
+        """``signup_ts`` from the customer's first order (no orders: the data's first order)."""
+        o = self._contract_table("orders")
+        first = o.group_by("customer_id").aggregate(first_order=o.order_ts.min())
+        j = customers.left_join(first, "customer_id")
+        fallback = self.first_order_ts()
+        signup = j.first_order if fallback is None else j.first_order.fill_null(ibis.timestamp(fallback))
+        cols = [c for c in customers.columns if c != "signup_ts"]
+        return j.select(*cols, signup_ts=signup.cast(IBIS_TYPES["timestamp"]))
+
+    def first_order_ts(self) -> pd.Timestamp | None:
+        """The earliest ``order_ts`` in the data (UTC; one engine query, remembered), or None."""
+        if self._first_order is None:
+            o = self._contract_table("orders")
+            value = o.order_ts.min().execute()
+            self._first_order = None if value is None or pd.isna(value) else to_utc(value)
+        return self._first_order
+
+    def _orders_view(self, o: ibis.Table) -> ibis.Table:
+        if self.source.merge_line_items:
+            o = merge_line_items(o)
+        limit = self.revenue_limit()
+        if limit is not None:
+            o = o.filter(~(money.finite(o.revenue) & (o.revenue > limit)))
+        return o
+
+    def revenue_limit(self) -> float | None:
+        """Order revenue above which orders are left out (currency units), or None when nothing is
+        excluded (``source.exclude_extreme_orders`` off, or no positive revenue). The rule of
+        :func:`playbook.data.money.limits` over the (merged) orders; one engine query, remembered."""
+        if not self.source.exclude_extreme_orders:
+            return None
+        if self._revenue_limit is None:
+            o = self._contract_table("orders")
+            if self.source.merge_line_items:
+                o = merge_line_items(o)
+            lims = money.limits(o, "revenue")
+            self._revenue_limit = (lims[0].limit if lims else None,)
+        return self._revenue_limit[0]
+
+    def excluded_orders(self) -> dict[str, float]:
+        """Orders left out as extreme: ``{"orders": n, "revenue": sum, "limit": limit}`` (zeros and
+        limit NaN when nothing is excluded). Counted in the engine."""
+        limit = self.revenue_limit()
+        if limit is None:
+            return {"orders": 0, "revenue": 0.0, "limit": float("nan")}
+        o = self._contract_table("orders")
+        if self.source.merge_line_items:
+            o = merge_line_items(o)
+        bad = o.filter(money.finite(o.revenue) & (o.revenue > limit))
+        row = bad.aggregate(n=bad.count(), total=bad.revenue.sum()).execute().iloc[0]
+        return {"orders": int(row["n"]), "revenue": float(row["total"]) if pd.notna(row["total"]) else 0.0,
+                "limit": float(limit)}
+
+    def gaps(self) -> list[tuple[str, str | None, str]]:
+        """What the source lacks: ``(table, column or None, what it turns off / its default)``.
+
+        Absent optional tables first (``column`` None, the table's ``enables``), then absent
+        optional columns of present tables with their default (``Column.default_note``).
+        """
+        out: list[tuple[str, str | None, str]] = []
+        for name, spec in TABLES.items():
+            if name not in self._tables:
+                if not spec.required:
+                    out.append((name, None, spec.enables))
+                continue
+            present = set(self.raw(name).columns)
+            for col in spec.columns:
+                if col.name not in present and not col.required and col.enables:
+                    out.append((name, col.name, column_gap_note(col)))
+        return out
+
+    def lacks(self, table: str, column: str | None = None) -> bool:
+        """Whether ``table`` (or its ``column``) is absent from the source, so that :meth:`table`
+        gives an empty table (or the column's default)."""
+        if table not in self._tables:
+            return True
+        return column is not None and column not in self.raw(table).columns
 
     def _conform(self, name: str, t: ibis.Table) -> ibis.Table:
         spec = get_table(name)
@@ -241,18 +375,28 @@ class Warehouse:
         changes: dict[str, ibis.Expr] = {}
         for col in spec.columns:
             if col.name not in schema:
-                if not col.required:
-                    changes[col.name] = ibis.null(IBIS_TYPES[col.dtype])
+                if not col.required and col.default is not FIRST_ORDER:
+                    changes[col.name] = self._default(col)
                 continue
             typ = schema[col.name]
             if col.name in naive:
                 assert zone is not None  # naive columns without a zone raised above
                 changes[col.name] = _to_utc_expr(self.con, zone, t[col.name].cast(idt.Timestamp()))
+            elif col.dtype == "timestamp" and typ.is_date():  # a date alone: local midnight
+                midnight = t[col.name].cast(idt.Timestamp())
+                changes[col.name] = (_to_utc_expr(self.con, zone, midnight) if zone
+                                     else midnight.cast(IBIS_TYPES["timestamp"]))
             elif col.dtype == "date" and typ.is_timestamp():
                 changes[col.name] = t[col.name].date()
             elif typ.is_null():
                 changes[col.name] = t[col.name].cast(IBIS_TYPES[col.dtype])
         return t.mutate(**changes) if changes else t
+
+    def _default(self, col: Column) -> ibis.Value:
+        """The value of absent optional column ``col`` (see ``Column.default``)."""
+        typ = IBIS_TYPES[col.dtype]
+        value = self.default_country if col.default is CAMPAIGN_COUNTRY else col.default
+        return ibis.null(typ) if value is None else ibis.literal(value, type=typ)
 
     def _conform_lenient(self, name: str) -> ibis.Table:
         """Raw table with the same conversions as :meth:`table` but without the required-column
@@ -335,200 +479,6 @@ def connect(
         )
     con, tables, keepalive = open_folder(path, src.encoding)
     return Warehouse(con, src, tables=tables, _keepalive=keepalive)
-
-
-# --------------------------------------------------------------------------------------------
-# engine-side aggregates
-
-
-def _check_dims(by: Iterable[str]) -> list[str]:
-    dims = list(by)
-    unknown = [d for d in dims if d not in SALES_DIMENSIONS]
-    if unknown:
-        raise ValueError(f"Unknown daily_sales dimension(s) {unknown}. Choose from {list(SALES_DIMENSIONS)}")
-    if len(set(dims)) != len(dims):
-        raise ValueError(f"Repeated dimension in by={dims}")
-    return dims
-
-
-def _sales_rows(wh: Warehouse, start: Day | None, end: Day | None, dims: Sequence[str]) -> ibis.Table:
-    """Order rows in the window with day, dimensions and allocated revenue/discount ("share")."""
-    o = wh.table("orders")
-    if start is not None:
-        o = o.filter(o.order_ts >= ibis.timestamp(to_utc(to_day(start))))
-    if end is not None:
-        o = o.filter(o.order_ts < ibis.timestamp(to_utc(to_day(end) + pd.Timedelta(days=1))))
-    rows = o.select("order_id", "customer_id", "revenue", "discount", "channel",
-                    day=o.order_ts.date())
-    if "country" in dims:
-        c = wh.table("customers")
-        c = c.group_by("customer_id").aggregate(country=c.country.arbitrary())
-        rows = rows.left_join(c, "customer_id").drop("customer_id_right")
-    if "category" in dims:
-        it = wh.table("order_items")
-        p = wh.table("products")
-        p = p.group_by("product_id").aggregate(category=p.category.arbitrary())
-        it = it.left_join(p, "product_id")
-        it = it.select("order_id", "category", value=it.quantity * it.unit_price)
-        tot = it.group_by("order_id").aggregate(order_value=it.value.sum(), n_lines=it.count())
-        it = it.join(tot, "order_id")
-        share = ibis.ifelse(it.order_value > 0, it.value / it.order_value, 1.0 / it.n_lines)
-        alloc = it.select("order_id", "category", share=share)
-        alloc = alloc.group_by(["order_id", "category"]).aggregate(share=alloc.share.sum())
-        rows = rows.left_join(alloc, "order_id").drop("order_id_right")
-        rows = rows.mutate(share=rows.share.fill_null(1.0))
-    else:
-        rows = rows.mutate(share=ibis.literal(1.0))
-    return rows
-
-
-def daily_sales(
-    wh: Warehouse,
-    start: dt.date | str | None = None,
-    end: dt.date | str | None = None,
-    by: Sequence[str] = (),
-    fill_missing_days: bool = True,
-) -> pd.DataFrame:
-    """Daily sales, aggregated in the engine.
-
-    Parameters
-    ----------
-    wh : Warehouse
-        Connected data source (needs ``orders``; ``customers`` for ``country``; ``order_items`` and
-        ``products`` for ``category``).
-    start, end : date or str, optional
-        First and last UTC day to include (both inclusive); default: the data's range.
-    by : sequence of str
-        Extra dimensions, any of ``"channel"`` (orders.channel), ``"country"``
-        (customers.country) and ``"category"`` (products.category). For ``category`` each order's
-        revenue and discount are split over its categories in proportion to the lines'
-        ``quantity * unit_price`` (equal split when all lines are free); orders without lines
-        (refunds) and unresolvable values (orphans) are labelled ``"unknown"``.
-    fill_missing_days : bool
-        Add rows with zeros for days without orders (for every dimension combination seen).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Sorted by day and dimensions: ``day`` (naive ``datetime64[ns]`` midnight of the UTC day),
-        the ``by`` columns, ``revenue`` (net: sales plus refunds, currency units),
-        ``gross_revenue`` (sales only), ``refunds`` (absolute value of negative revenue),
-        ``orders`` (sale orders, revenue >= 0), ``customers`` (distinct buyers of sale orders),
-        ``discount`` (currency units).
-
-    Raises
-    ------
-    ValueError
-        For an unknown dimension (the message lists the choices).
-    """
-    dims = _check_dims(by)
-    rows = _sales_rows(wh, start, end, dims)
-    money = rows.revenue * rows.share
-    sale = rows.revenue >= 0
-    agg = rows.group_by(["day", *dims]).aggregate(
-        revenue=money.sum(),
-        gross_revenue=money.sum(where=sale),
-        refunds=(-money).sum(where=~sale),
-        orders=rows.order_id.nunique(where=sale),
-        customers=rows.customer_id.nunique(where=sale),
-        discount=(rows.discount * rows.share).sum(),
-    )
-    df = agg.execute()
-    return _finish_daily(df, dims, start, end, fill_missing_days)
-
-
-_MONEY = ["revenue", "gross_revenue", "refunds", "discount"]
-_COUNTS = ["orders", "customers"]
-
-
-def _finish_daily(df: pd.DataFrame, dims: list[str], start: Day | None, end: Day | None,
-                  fill: bool) -> pd.DataFrame:
-    cols = ["day", *dims, "revenue", "gross_revenue", "refunds", "orders", "customers", "discount"]
-    df = df.copy()
-    df["day"] = pd.to_datetime(df["day"]).astype("datetime64[ns]")
-    for d in dims:
-        df[d] = df[d].astype(object).where(df[d].notna(), UNKNOWN).astype(str)
-    for c in _MONEY:
-        df[c] = pd.to_numeric(df[c]).fillna(0.0).astype("float64")
-    for c in _COUNTS:
-        df[c] = pd.to_numeric(df[c]).fillna(0).astype("int64")
-    if dims and not df.empty:
-        # several rows per key can arise when dims were relabelled to "unknown"
-        df = df.groupby(["day", *dims], as_index=False)[_MONEY + _COUNTS].sum()
-    if fill:
-        first = to_day(start) if start is not None else (df["day"].min() if not df.empty else None)
-        last = to_day(end) if end is not None else (df["day"].max() if not df.empty else None)
-        if first is not None and last is not None and first <= last:
-            days = pd.DataFrame({"day": pd.date_range(first, last, freq="D").astype("datetime64[ns]")})
-            grid = days.merge(df[dims].drop_duplicates(), how="cross") if dims else days
-            df = grid.merge(df, on=["day", *dims], how="left")
-            df[_MONEY] = df[_MONEY].fillna(0.0)
-            df[_COUNTS] = df[_COUNTS].fillna(0).astype("int64")
-    return df[cols].sort_values(["day", *dims], ignore_index=True)
-
-
-def customer_order_summary(
-    wh: Warehouse,
-    cutoff: dt.date | dt.datetime | str | pd.Timestamp,
-    start: dt.date | dt.datetime | str | pd.Timestamp | None = None,
-) -> pd.DataFrame:
-    """Per-customer order history before ``cutoff``: the base for RFM and CLV.
-
-    Sales are orders with revenue >= 0; refunds are orders with negative revenue.
-
-    Parameters
-    ----------
-    wh : Warehouse
-        Connected data source (needs ``orders``).
-    cutoff : date, datetime, str or Timestamp
-        Orders strictly before this instant count. Dates and naive values are read as UTC
-        midnight / UTC times.
-    start : same types, optional
-        Ignore orders before this instant (inclusive lower bound).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per customer with at least one sale in ``[start, cutoff)``, sorted by
-        ``customer_id``: ``first_order_ts`` and ``last_order_ts`` (first/last sale, UTC),
-        ``frequency`` (number of sale orders), ``monetary_total`` and ``monetary_mean`` (sale
-        revenue, currency units), ``refunds_total`` (absolute refund amount in the window),
-        ``recency_days`` (``cutoff - last_order_ts``) and ``tenure_days`` (``cutoff -
-        first_order_ts``), both in fractional days.
-
-    Notes
-    -----
-    BG/NBD (Fader, Hardie & Lee 2005) uses the number of *repeat* purchases: ``frequency - 1``;
-    its "recency" is ``last - first`` (= ``tenure_days - recency_days``) and its ``T`` is
-    ``tenure_days``. Converting is left to the caller (``playbook.value.clv``).
-    """
-    cut = to_utc(cutoff)
-    o = wh.table("orders")
-    o = o.filter(o.order_ts < ibis.timestamp(cut), o.customer_id.notnull())
-    if start is not None:
-        o = o.filter(o.order_ts >= ibis.timestamp(to_utc(start)))
-    sale = o.revenue >= 0
-    g = o.group_by("customer_id").aggregate(
-        first_order_ts=o.order_ts.min(where=sale),
-        last_order_ts=o.order_ts.max(where=sale),
-        frequency=sale.sum(),
-        monetary_total=o.revenue.sum(where=sale),
-        refunds_total=(-o.revenue).sum(where=~sale),
-    )
-    df = g.filter(g.frequency > 0).execute()
-    cols = ["customer_id", "first_order_ts", "last_order_ts", "frequency", "monetary_total",
-            "monetary_mean", "refunds_total", "recency_days", "tenure_days"]
-    for c in ("first_order_ts", "last_order_ts"):
-        df[c] = pd.to_datetime(df[c], utc=True).astype("datetime64[ns, UTC]")
-    df["customer_id"] = df["customer_id"].astype(str)
-    df["frequency"] = df["frequency"].astype("int64")
-    df["monetary_total"] = df["monetary_total"].astype("float64")
-    df["refunds_total"] = pd.to_numeric(df["refunds_total"]).fillna(0.0).astype("float64")
-    df["monetary_mean"] = df["monetary_total"] / df["frequency"]
-    day = pd.Timedelta(days=1)
-    df["recency_days"] = (cut - df["last_order_ts"]) / day
-    df["tenure_days"] = (cut - df["first_order_ts"]) / day
-    return df[cols].sort_values("customer_id", ignore_index=True)
 
 
 def fetch(expr: ibis.Table) -> pd.DataFrame:

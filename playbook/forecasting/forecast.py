@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from playbook.data.warehouse import daily_sales
+from playbook.data.aggregates import daily_sales
 from playbook.forecasting.model import (
     LEVELS,
     MIN_BACKTEST_FOLDS,
@@ -192,7 +192,7 @@ def forecast_campaign(
     """Backtest, choose a model and forecast the campaign window (total, country, category).
 
     Only data up to ``cutoff`` is used (engine-side daily aggregates from
-    :func:`playbook.data.warehouse.daily_sales`).
+    :func:`playbook.data.aggregates.daily_sales`).
 
     Returns
     -------

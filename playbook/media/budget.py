@@ -15,7 +15,8 @@ Artifacts (read by the retrospective)
 bounds optimised within: the config's, unless an earlier retrospective capped the maximum),
 ``last_season`` (last comparison season's split scaled to the total), ``roas_proportional``
 (split proportional to historical ROAS, within bounds), ``expected_revenue`` (incremental
-revenue of ``budget`` from the fitted curve), ``roas`` (= expected_revenue / budget),
+revenue of ``budget`` from the fitted curve; 0 without one), ``roas`` (= expected_revenue / budget;
+NaN without a curve or budget: no ratio from nothing),
 ``marginal_roas`` (extra revenue per extra unit at ``budget``), ``fitted`` (bool: False when
 the channel had no spend history and is held at its minimum), and, when an earlier
 retrospective was used (:func:`playbook.planning.lessons.retro_budget_bounds`), ``earlier_recommended`` (its
@@ -121,7 +122,7 @@ def budget_plan(
         rev = c.season_response(b, profile) if c else 0.0
         rows.append({"channel": ch, "budget": b, "min_budget": lo, "max_budget": hi,
                      "last_season": last[ch], "roas_proportional": prop[ch], "expected_revenue": rev,
-                     "roas": rev / b if b > 0 else float("nan"),
+                     "roas": rev / b if c and b > 0 else float("nan"),
                      "marginal_roas": c.season_marginal(b, profile) if c else float("nan"),
                      "fitted": c is not None})
     out = pd.DataFrame(rows)

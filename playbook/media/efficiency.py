@@ -13,6 +13,11 @@
   the season's days, against repeating this season's split (its shares scaled to the new total and
   clipped into the bounds, :func:`playbook.media.allocation.proportional_split`).
 
+No ratio from zero spend: ROAS, CPA and CAC are NaN (undefined) where their denominator is zero,
+curves are fitted only for channels that spent something, a channel without spend has no marginal
+ROAS (NaN, never 0: a later plan would read 0 as "below 1" and cap it), and without any spend in
+the window the retrospective recommends no split at all (:data:`NO_SPEND_IN_DATA`).
+
 Attributed revenue is not incremental revenue: curves fitted on it inherit the attribution
 model's bias. Where a holdout measured a channel's incrementality, compare (see
 :mod:`playbook.steps.retrospective`).
@@ -43,6 +48,39 @@ from playbook.media.response import MIN_FIT_DAYS, ResponseCurve, fit_revenue_cur
 from playbook.paths import resolve
 from playbook.report.charts import empty_chart, money_formatter
 from playbook.report.format import fmt_money
+
+#: Why the returns and the budget split are skipped when the data has no media spend at all.
+NO_SPEND_IN_DATA = "no media spend in the data: add a spend table to see returns and a budget split"
+
+
+def total_spend(wh: Warehouse) -> float:
+    """All media spend in the data (currency), summed in the engine; 0 without a spend table or rows."""
+    if not wh.has("spend"):
+        return 0.0
+    value = wh.table("spend").spend.sum().execute()
+    return 0.0 if value is None or pd.isna(value) else float(value)
+
+
+def no_spend_reason(wh: Warehouse, window_spend: pd.DataFrame, start: dt.date | str, end: dt.date | str) -> str | None:
+    """Why spend efficiency and the budget split cannot be computed, or None when the window has spend.
+
+    Parameters
+    ----------
+    window_spend : DataFrame
+        :func:`daily_spend` of the window.
+
+    Returns
+    -------
+    str or None
+        :data:`NO_SPEND_IN_DATA` when the data holds no spend at all; a sentence naming the window
+        when only the window has none; None when the window's spend is positive.
+    """
+    if not window_spend.empty and float(window_spend["spend"].sum()) > 0:
+        return None
+    if total_spend(wh) <= 0:
+        return NO_SPEND_IN_DATA
+    return (f"no media spend in the campaign window ({to_day(start):%d %b %Y} to {to_day(end):%d %b %Y}): returns "
+            "and a budget split need spend on those days")
 
 
 def daily_spend(wh: Warehouse, start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
@@ -141,9 +179,10 @@ def daily_response_data(spend: pd.DataFrame, daily_credit: pd.DataFrame, credit:
 
 
 def fit_response_curves(data: pd.DataFrame, min_days: int = MIN_FIT_DAYS) -> dict[str, ResponseCurve]:
-    """One :class:`ResponseCurve` per channel of :func:`daily_response_data`."""
+    """One :class:`ResponseCurve` per channel of :func:`daily_response_data` that spent something
+    (a channel with rows of zero spend has no curve: nothing to measure a return on)."""
     return {str(ch): fit_revenue_curve(str(ch), g["spend"].to_numpy(), g["revenue"].to_numpy(), min_days)
-            for ch, g in data.groupby("channel")}
+            for ch, g in data.groupby("channel") if float(g["spend"].sum()) > 0}
 
 
 def curve_table(curves: Mapping[str, ResponseCurve]) -> pd.DataFrame:
@@ -204,7 +243,8 @@ def recommend_budget(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame,
         (this season's shares scaled to ``total``, clipped into the bounds), ``recommended``,
         ``change`` (recommended - repeat), ``expected_revenue_repeat``,
         ``expected_revenue_recommended`` (season revenue from the fitted curves),
-        ``marginal_roas_recommended`` (at the recommended daily spend), ``min_budget``,
+        ``marginal_roas_recommended`` (at the recommended daily spend; NaN for a channel without
+        a curve, whose return was not measured), ``min_budget``,
         ``max_budget``. ``attrs["gain"]`` is the expected revenue gain of the recommendation.
     """
     this = spend.groupby("channel")["spend"].sum() if not spend.empty else pd.Series(dtype=float)
@@ -215,11 +255,12 @@ def recommend_budget(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame,
     rows = []
     for ch in bounds:
         c = curves.get(ch, ResponseCurve(ch, kind="none"))
+        measured = c.kind != "none"
         rows.append({"channel": ch, "this_season_spend": shares[ch], "repeat_split": repeat[ch],
                      "recommended": rec[ch], "change": rec[ch] - repeat[ch],
                      "expected_revenue_repeat": c.season_response(repeat[ch], profile),
                      "expected_revenue_recommended": c.season_response(rec[ch], profile),
-                     "marginal_roas_recommended": float(c.marginal(rec[ch] / days)),
+                     "marginal_roas_recommended": float(c.marginal(rec[ch] / days)) if measured else np.nan,
                      "min_budget": bounds[ch][0], "max_budget": bounds[ch][1]})
     df = pd.DataFrame(rows)
     df.attrs["gain"] = float(df["expected_revenue_recommended"].sum() - df["expected_revenue_repeat"].sum())
@@ -227,11 +268,12 @@ def recommend_budget(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame,
     return df
 
 
-def plot_budget(rec: pd.DataFrame, currency: str = "USD") -> plt.Figure:
-    """Bars: repeating this season's split vs the recommended split, per channel."""
+def plot_budget(rec: pd.DataFrame, currency: str = "USD", empty: str = "No channels configured") -> plt.Figure:
+    """Bars: repeating this season's split vs the recommended split, per channel (``empty``: the
+    message drawn when there is no split)."""
     fig, ax = plt.subplots(figsize=(10, 4))
     if rec.empty:
-        empty_chart(ax, "No channels configured")
+        empty_chart(ax, empty)
         return fig
     x = np.arange(len(rec))
     ax.bar(x - 0.2, rec["repeat_split"], 0.4, label="repeat this season's split", color="#999999")
@@ -302,8 +344,21 @@ def spend_by_channel(spend: pd.DataFrame) -> dict[str, float]:
     return {} if spend.empty else {str(k): float(v) for k, v in spend.groupby("channel")["spend"].sum().items()}
 
 
+#: Why no split is recommended when the campaign file has no budget or no channels.
+NO_BUDGET_IN_CONFIG = ("no budget split: the campaign file sets no `budget.total` and `channels` to split it "
+                       "across")
+
+
 def recommend_for_config(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame, cfg: CampaignConfig) -> pd.DataFrame:
-    """:func:`recommend_budget` with the bounds, total and season length of a campaign config."""
+    """:func:`recommend_budget` with the bounds, total and season length of a campaign config.
+
+    Without ``budget`` or ``channels`` in the config: an empty table (``channel``,
+    ``recommended``) with ``attrs["skipped"]`` = :data:`NO_BUDGET_IN_CONFIG`.
+    """
+    if cfg.budget is None or not cfg.channels:
+        out = pd.DataFrame({"channel": pd.Series(dtype=str), "recommended": pd.Series(dtype=float)})
+        out.attrs["skipped"] = NO_BUDGET_IN_CONFIG
+        return out
     bounds = {c: (float(b.min_budget), float(b.max_budget)) for c, b in cfg.channels.items()}
     return recommend_budget(curves, spend, bounds, float(cfg.budget.total), season_days(cfg.season.start, cfg.season.end))
 

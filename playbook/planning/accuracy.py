@@ -12,6 +12,12 @@ Forecast
     top-down: last year's share of each channel on the same weekday.
 Target
     ``forecast * (1 + targets.revenue_uplift_pct / 100)`` per day and per breakdown value.
+Comparable period
+    The seasonal-naive baseline and the split by last year's order-channel mix need last year's
+    window (364 days earlier) inside the data: :func:`no_comparable_period` says in one sentence
+    when it is not (the first order comes after that window's start). Without the plan's forecast
+    and without that window there is no forecast at all (:func:`actual_without_forecast`): no
+    target, no accuracy, rather than a "forecast" of zeros scored against real sales.
 Accuracy
     MAPE over days with actual revenue > 0; MASE (Hyndman & Koehler 2006) scaled by the in-sample
     MAE of the weekly naive forecast ``y[t-7]`` over the year before the planning cutoff;
@@ -28,7 +34,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from playbook.data.warehouse import Warehouse, daily_sales, to_day
+from playbook.data.aggregates import daily_sales
+from playbook.data.warehouse import Warehouse, to_day
 from playbook.forecasting.model import seasonal_naive
 from playbook.report.charts import empty_chart, money_formatter
 from playbook.report.format import fmt_money, fmt_pct
@@ -44,6 +51,8 @@ FORECAST_COLUMNS = ["day", "value", "mean", "lo80", "hi80", "lo95", "hi95"]
 
 #: A day given as a date, an ISO string or a timestamp.
 Day: TypeAlias = dt.date | str | pd.Timestamp
+#: Days between a day and "the same weekday last year".
+YEAR_LAG_DAYS = 364
 
 
 def season_window(cfg: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -54,6 +63,45 @@ def season_window(cfg: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
 def day_range(start: Day, end: Day) -> pd.DatetimeIndex:
     """Every day from ``start`` to ``end``, both included (naive ``datetime64[ns]``)."""
     return pd.date_range(to_day(start), to_day(end), freq="D").astype("datetime64[ns]")
+
+
+def last_year_window(start: Day, end: Day, lag: int = YEAR_LAG_DAYS) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The weekday-aligned window ``lag`` days before ``start`` .. ``end`` (naive midnights)."""
+    return to_day(start) - pd.Timedelta(days=lag), to_day(end) - pd.Timedelta(days=lag)
+
+
+def no_comparable_period(first_day: Day | None, start: Day, end: Day, lag: int = YEAR_LAG_DAYS) -> str | None:
+    """Why last year's window cannot be compared with this one, or None when the data covers it.
+
+    Parameters
+    ----------
+    first_day : date or None
+        First day with an order in the data (:func:`playbook.planning.history.first_sale_day`,
+        computed in the engine); None when there are no orders.
+    start, end : date
+        The campaign window.
+
+    Returns
+    -------
+    str or None
+        ``"no comparable period: orders start on <date>, last year's window is <a> to <b>"`` when
+        the first order comes after the start of last year's window (a window only partly
+        covered would compare a few days with a whole season); None when it is covered.
+
+    Examples
+    --------
+    >>> no_comparable_period("2024-12-20", "2025-11-01", "2025-12-31")
+    "no comparable period: orders start on 20 Dec 2024, last year's window is 02 Nov 2024 to 01 Jan 2025"
+    >>> no_comparable_period("2024-01-01", "2025-11-01", "2025-12-31") is None
+    True
+    """
+    p0, p1 = last_year_window(start, end, lag)
+    if first_day is None or pd.isna(first_day):
+        return f"no comparable period: there are no orders in the data (last year's window is {p0:%d %b %Y} to {p1:%d %b %Y})"
+    first = to_day(first_day)
+    if first <= p0:
+        return None
+    return f"no comparable period: orders start on {first:%d %b %Y}, last year's window is {p0:%d %b %Y} to {p1:%d %b %Y}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,10 +232,39 @@ def actual_vs_forecast(wh: Warehouse, cfg: Any, dimension: str | None = None,
                "cum_actual", "cum_forecast", "cum_target"]]
 
 
-def mase_scales(wh: Warehouse, cfg: Any, dimension: str | None = None) -> dict[str, float]:
-    """MASE denominators per value: in-sample MAE of ``y[t-7]`` over the year before the cutoff."""
+def actual_without_forecast(wh: Warehouse, cfg: Any) -> pd.DataFrame:
+    """Daily and cumulative actual revenue of the window in total, with no forecast or target.
+
+    For a window without the plan's forecast and without last year's window in the data: the
+    columns of :func:`actual_vs_forecast`, with ``forecast``, ``target``, the intervals and their
+    cumulative sums NaN (undefined, not zero); ``attrs["source"] == "none"``.
+    """
+    s0, s1 = season_window(cfg)
+    df = actual_daily(wh, s0, s1, cfg.countries)
+    for c in ("forecast", "target", "lo80", "hi80", "lo95", "hi95"):
+        df[c] = np.nan
+    df = df.sort_values(["value", "day"], ignore_index=True)
+    df["cum_actual"] = df.groupby("value")["actual"].cumsum()
+    df["cum_forecast"] = df["cum_target"] = np.nan
+    df.attrs["source"] = "none"
+    return df[["day", "value", "actual", "forecast", "target", "lo80", "hi80", "lo95", "hi95",
+               "cum_actual", "cum_forecast", "cum_target"]]
+
+
+def mase_scales(wh: Warehouse, cfg: Any, dimension: str | None = None,
+                data_start: Day | None = None) -> dict[str, float]:
+    """MASE denominators per value: in-sample MAE of ``y[t-7]`` over the year before the cutoff.
+
+    ``data_start`` (the first day with an order) shortens that year when the data starts later,
+    so days before the data (zeros) do not shrink the scale.
+    """
     cut = to_day(cfg.season.planning_cutoff)
-    hist = actual_daily(wh, cut - pd.Timedelta(days=MASE_HISTORY_DAYS), cut, cfg.countries, dimension)
+    first = cut - pd.Timedelta(days=MASE_HISTORY_DAYS)
+    if data_start is not None and not pd.isna(data_start):
+        first = max(first, to_day(data_start))
+    if first > cut:
+        return {}
+    hist = actual_daily(wh, first, cut, cfg.countries, dimension)
     out = {}
     for value, g in hist.groupby("value"):
         y = g.sort_values("day")["actual"].to_numpy(float)
@@ -219,8 +296,9 @@ def accuracy_table(avf: pd.DataFrame, scales: Mapping[str, float]) -> pd.DataFra
             ok = np.isfinite(lo) & np.isfinite(hi)
             cov[lvl] = float(np.mean((a[ok] >= lo[ok]) & (a[ok] <= hi[ok]))) if ok.any() else np.nan
         fs = float(f.sum())
+        ts = float(g["target"].to_numpy(float).sum())  # NaN without a forecast (no target), never 0
         rows.append({"value": value, "actual": float(a.sum()), "forecast": fs,
-                     "target": float(g["target"].sum()), "gap_to_target": float(a.sum() - g["target"].sum()),
+                     "target": ts, "gap_to_target": float(a.sum() - ts),
                      "vs_forecast": float(a.sum() / fs - 1) if fs > 0 else np.nan,
                      "mape": mape, "mase": mase, "coverage80": cov["80"], "coverage95": cov["95"]})
     return pd.DataFrame(rows, columns=["value", "actual", "forecast", "target", "gap_to_target", "vs_forecast",
@@ -238,14 +316,14 @@ def plot_actual_vs_forecast(avf: pd.DataFrame, currency: str = "USD") -> plt.Fig
         return fig
     if g["lo80"].notna().any():
         ax1.fill_between(g["day"], g["lo80"], g["hi80"], color="#999999", alpha=0.25, lw=0, label="80 % interval")
-    ax1.plot(g["day"], g["actual"], color="#1f4e79", lw=2, label="actual")
-    ax1.plot(g["day"], g["forecast"], color="#555555", ls="--", lw=1.5, label="forecast")
-    ax1.plot(g["day"], g["target"], color="#e76f51", ls=":", lw=1.5, label="target")
-    ax1.set_title("Daily net revenue")
+    styles = {"actual": {"color": "#1f4e79", "lw": 2}, "forecast": {"color": "#555555", "ls": "--", "lw": 1.5},
+              "target": {"color": "#e76f51", "ls": ":", "lw": 1.5}}
+    shown = [k for k in styles if g[k].notna().any()]  # no forecast: actual only, no line of zeros
+    for k in shown:
+        ax1.plot(g["day"], g[k], label=k, **styles[k])
+        ax2.plot(g["day"], g[f"cum_{k}"], label=k, **styles[k])
+    ax1.set_title("Daily net revenue" if len(shown) > 1 else "Daily net revenue (no forecast to compare with)")
     ax1.set_ylabel(f"net revenue per day ({currency})")
-    ax2.plot(g["day"], g["cum_actual"], color="#1f4e79", lw=2, label="actual")
-    ax2.plot(g["day"], g["cum_forecast"], color="#555555", ls="--", lw=1.5, label="forecast")
-    ax2.plot(g["day"], g["cum_target"], color="#e76f51", ls=":", lw=1.5, label="target")
     ax2.set_title("Cumulative net revenue")
     ax2.set_ylabel(f"cumulative net revenue ({currency})")
     for ax in (ax1, ax2):
@@ -318,6 +396,9 @@ def plot_gap_waterfall(gaps: pd.DataFrame, currency: str = "USD", top: int = 8) 
 def describe_vs_target(acc_total: pd.DataFrame, gaps: pd.DataFrame, source: str, currency: str = "USD") -> str:
     """Plain-language sentence on the season against forecast and target (Markdown)."""
     r = acc_total.iloc[0] if not acc_total.empty else None
+    if r is not None and pd.isna(r["forecast"]):
+        return (f"The season brought {fmt_money(r['actual'], currency)}. There is no forecast and so no target to "
+                f"compare it with. {source}")
     if r is None or (r["actual"] == 0 and r["forecast"] == 0):
         return "No sales and no forecast for the window: nothing to compare."
     word = "above" if r["gap_to_target"] >= 0 else "below"
@@ -348,9 +429,11 @@ def _gap_extremes(gaps: pd.DataFrame, currency: str) -> str:
             f"largest surplus: {best['dimension']} **{best['value']}** ({fmt_money(best['gap'], currency)}).")
 
 
-def accuracy_by(wh: Warehouse, cfg: Any, forecast: pd.DataFrame | None, dimension: str | None = None) -> pd.DataFrame:
-    """:func:`accuracy_table` of :func:`actual_vs_forecast` for one breakdown (None = total)."""
+def accuracy_by(wh: Warehouse, cfg: Any, forecast: pd.DataFrame | None, dimension: str | None = None,
+                data_start: Day | None = None) -> pd.DataFrame:
+    """:func:`accuracy_table` of :func:`actual_vs_forecast` for one breakdown (None = total);
+    ``data_start`` as in :func:`mase_scales`."""
     avf = actual_vs_forecast(wh, cfg, forecast=forecast, dimension=dimension)
-    out = accuracy_table(avf, mase_scales(wh, cfg, dimension))
+    out = accuracy_table(avf, mase_scales(wh, cfg, dimension, data_start))
     out.attrs["source"] = avf.attrs.get("source", "")
     return out

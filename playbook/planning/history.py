@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from playbook.data.warehouse import Warehouse, daily_sales
+from playbook.data.aggregates import daily_sales
+from playbook.data.warehouse import Warehouse
 from playbook.report.charts import empty_chart, money_formatter
 from playbook.report.format import fmt_money, fmt_pct
 
@@ -254,7 +255,7 @@ def season_breakdown(daily: pd.DataFrame, seasons: Sequence[Season],
     ----------
     daily : DataFrame
         Daily aggregates with ``day``, ``by``, ``revenue``, ``gross_revenue`` and ``orders``
-        (:func:`playbook.data.warehouse.daily_sales`).
+        (:func:`playbook.data.aggregates.daily_sales`).
     seasons : sequence of (name, start, end)
         The seasons, oldest first.
 
@@ -346,8 +347,9 @@ def first_sale_day(wh: Warehouse) -> dt.date | None:
     return None if first is None or pd.isna(first) else pd.Timestamp(first).date()
 
 
-def missing_seasons_note(seasons: Sequence[Season], data_start: dt.date | None) -> str:
-    """Why no past season has sales, in one sentence: none configured, all before the data, or no
+def missing_seasons_note(seasons: Sequence[Season], data_start: dt.date | None, automatic: bool = False) -> str:
+    """Why no past season has sales, in one sentence: none configured (or, with ``automatic``,
+    none chosen because the data covers no earlier year's window), all before the data, or no
     sales inside them.
 
     Parameters
@@ -356,9 +358,15 @@ def missing_seasons_note(seasons: Sequence[Season], data_start: dt.date | None) 
         The comparison seasons that end before the planning cutoff.
     data_start : date, optional
         First day with a sale (:func:`first_sale_day`); ``None`` when there are no orders.
+    automatic : bool
+        The seasons were chosen from the data (the campaign file leaves ``comparison_seasons`` out).
     """
     if data_start is None:
         return "No comparable period: there are no orders in the data."
+    if not seasons and automatic:
+        return (f"No comparable period: the data starts on {data_start:%d %b %Y}, so it covers this season's "
+                "window in no earlier year and there is no past season to compare with; order history covering "
+                "last year's window would enable it.")
     if not seasons:
         return ("No comparable period: the campaign file lists no comparison season that ends before the "
                 "planning cutoff (`comparison_seasons`), so there is no past season to compare with.")

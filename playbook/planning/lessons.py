@@ -18,6 +18,16 @@ two documented ways:
   with marginal ROAS below RETRO_MROAS_FLOOR at its recommended spend has its ``max_budget``
   capped at that scaled recommendation (never below its ``min_budget``), unless the caps would
   leave the total unspendable, in which case no cap is applied and the report says so.
+
+Incomplete retrospectives (:func:`incomplete_parts`): a retrospective records in
+``incomplete`` the parts it could not measure (``forecast``: the plan's forecast was not
+reviewed; ``spend``: no media spend, so no returns and no split; ``last_year``: no comparable
+period). A part marked incomplete is not used: no forecast bias without the plan's forecast, no
+recommended split or channel cap without spend (its "marginal ROAS" would be measured on zero
+spend), and no lesson sentence about returns. The plan says so in one sentence
+(:func:`describe_unused`, and in :func:`describe_retro_targets` / :func:`describe_retro_budget`).
+Summaries written before ``incomplete`` existed are judged by what they hold
+(``forecast_from_plan`` false; channels that spent nothing in total).
 """
 
 from __future__ import annotations
@@ -43,6 +53,60 @@ RETRO_BIAS_LIMIT = 0.5
 #: Columns of the budget hand-off table (:func:`retro_budget_bounds`).
 RETRO_BUDGET_COLUMNS = ["channel", "earlier_recommended", "earlier_marginal_roas", "max_budget_config",
                         "max_budget_used", "capped"]
+#: Why a summary without the plan's forecast is not used for the forecast bias (older summaries).
+NO_PLAN_FORECAST = "no plan forecast for this campaign"
+#: Why a summary whose channels spent nothing is not used for the budget (older summaries).
+NO_SPEND = "no media spend in the data"
+#: What each incomplete part would have been used for (wording of :func:`describe_unused`).
+PART_USES = {"forecast": "the forecast correction of the targets", "spend": "the budget split and channel caps"}
+#: Starts of the lesson sentences that rest on spend (dropped from a retrospective without spend).
+SPEND_LESSONS = ("Best channel by attributed ROAS", "Recommended next-season split")
+
+
+def incomplete_parts(summary: Mapping | None) -> dict[str, str]:
+    """Parts of a retrospective summary that a later plan must not use, and why.
+
+    Parameters
+    ----------
+    summary : dict or None
+        :func:`playbook.steps.retrospective.campaign_summary`.
+
+    Returns
+    -------
+    dict of str to str
+        Its ``incomplete`` record (``forecast``, ``spend``, ``last_year`` -> sentence), plus, for
+        summaries written before that record existed: ``forecast`` when ``forecast_from_plan`` is
+        false, ``spend`` when it lists channels and their spend adds up to nothing. Empty for
+        None or a complete retrospective.
+    """
+    if not summary:
+        return {}
+    raw = summary.get("incomplete")
+    out = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+    if "forecast" not in out and not summary.get("forecast_from_plan"):
+        out["forecast"] = NO_PLAN_FORECAST
+    channels = summary.get("channels")
+    if "spend" not in out and isinstance(channels, list):
+        spent = sum(float(c.get("spend") or 0.0) for c in channels if isinstance(c, Mapping))
+        if not np.isfinite(spent) or spent <= 0:
+            out["spend"] = NO_SPEND
+    return out
+
+
+def describe_unused(summary: Mapping | None) -> str:
+    """One sentence naming the earlier retrospective's parts that this plan does not use, and why
+    (empty when it is complete or there is none)."""
+    parts = {k: v for k, v in incomplete_parts(summary).items() if k in PART_USES}
+    if not summary or not parts:
+        return ""
+    name = _name(summary)
+    uses = "; ".join(f"{PART_USES[k]} ({v})" for k, v in parts.items())
+    return f"The {name} retrospective is incomplete, so it is not used for {uses}."
+
+
+def _name(summary: Mapping) -> str:
+    camp = summary.get("campaign", {}) or {}
+    return str(camp.get("name", camp.get("slug", "earlier campaign")))
 
 
 @dataclass
@@ -108,7 +172,7 @@ def retro_forecast_bias(summary: Mapping | None, limit: float = RETRO_BIAS_LIMIT
     stand-in says nothing about this model: ``forecast_from_plan`` false or missing) or the
     forecast is not positive. Positive = the earlier forecast was too low.
     """
-    if not summary or not summary.get("forecast_from_plan"):
+    if not summary or not summary.get("forecast_from_plan") or "forecast" in incomplete_parts(summary):
         return None
     rev = summary.get("revenue") or {}
     actual, forecast = rev.get("actual"), rev.get("forecast")
@@ -134,9 +198,15 @@ def retro_next_budget(summary: Mapping | None, table: pd.DataFrame | None = None
     """The earlier recommended split: ``channel``, ``recommended``, ``marginal_roas_recommended``.
 
     From ``next_budget.parquet`` (``table``) when given, else from the summary's ``next_budget``
-    records; empty when neither has it.
+    records; empty when neither has it, or when the retrospective had no spend
+    (:func:`incomplete_parts`; then ``attrs["unused"]`` says why).
     """
     cols = ["channel", "recommended", "marginal_roas_recommended"]
+    why = incomplete_parts(summary).get("spend")
+    if why:
+        out = pd.DataFrame(columns=cols)
+        out.attrs["unused"] = why
+        return out
     if table is None or table.empty:
         table = pd.DataFrame((summary or {}).get("next_budget") or [])
     if table.empty or not {"channel", "recommended"} <= set(table.columns):
@@ -175,7 +245,8 @@ def retro_budget_bounds(
         (``RETRO_BUDGET_COLUMNS``): ``earlier_recommended`` (the earlier share x ``total``; NaN
         when the earlier campaign did not budget the channel), ``earlier_marginal_roas``,
         ``max_budget_config``, ``max_budget_used``, ``capped``. ``attrs["applied"]`` is False with
-        ``attrs["reason"]`` when caps were needed but would leave ``total`` unspendable.
+        ``attrs["reason"]`` when caps were needed but would leave ``total`` unspendable;
+        ``attrs["unused"]`` carries over why the earlier split was not used (no spend then).
     """
     nb = next_budget.set_index("channel") if not next_budget.empty else pd.DataFrame()
     earlier_total = float(nb["recommended"].sum()) if not nb.empty else 0.0
@@ -193,6 +264,7 @@ def retro_budget_bounds(
         new[ch] = (lo, used)
     table = pd.DataFrame(rows, columns=RETRO_BUDGET_COLUMNS)
     table.attrs["applied"], table.attrs["reason"] = True, ""
+    table.attrs["unused"] = str(next_budget.attrs.get("unused", ""))
     if sum(b[1] for b in new.values()) < total - 1e-6:
         table["max_budget_used"] = table["max_budget_config"]
         table["capped"] = False
@@ -209,6 +281,9 @@ def describe_retro_budget(table: pd.DataFrame, campaign: str, currency: str = "U
 
     With the optimised ``plan`` (``channel``, ``budget``), it also says whether a cap binds.
     """
+    if table.attrs.get("unused"):
+        return (f"The {campaign} retrospective is not used for the budget: {table.attrs['unused']}, so it measured "
+                "no return on spend; the budget bounds are the configured ones.")
     if table.empty or table["earlier_recommended"].isna().all():
         return (f"The earlier retrospective ({campaign}) has no recommended split for these channels, so the "
                 "budget bounds are the configured ones.")
@@ -248,8 +323,9 @@ def describe_retro_targets(bias: float | None, summary: Mapping | None, feas: pd
                 "season's forecast alone.")
     name = summary.get("campaign", {}).get("name", "the earlier campaign")
     if bias is None:
-        return (f"The {name} retrospective did not measure the plan's own forecast (no plan forecast then), so "
-                "the targets use this season's forecast unchanged.")
+        why = incomplete_parts(summary).get("forecast", NO_PLAN_FORECAST)
+        return (f"The {name} retrospective is not used for the targets: it did not measure the plan's own forecast "
+                f"({why}), so the targets use this season's forecast unchanged.")
     r = feas.set_index("metric").loc["revenue"] if "revenue" in set(feas.get("metric", [])) else None
     word = "above" if bias >= 0 else "below"
     where = ", ".join(summary.get("campaign", {}).get("countries", []))
@@ -265,9 +341,18 @@ def describe_retro_targets(bias: float | None, summary: Mapping | None, feas: pd
 
 
 def retro_lessons(summaries: Sequence[Mapping]) -> pd.DataFrame:
-    """The generated lessons of earlier retrospectives: ``campaign``, ``lesson`` (in the given order)."""
-    rows = [{"campaign": s.get("campaign", {}).get("name", s.get("campaign", {}).get("slug", "?")), "lesson": str(x)}
-            for s in summaries for x in (s.get("lessons") or [])]
+    """The generated lessons of earlier retrospectives: ``campaign``, ``lesson`` (in the given order).
+
+    Lessons about returns on spend (:data:`SPEND_LESSONS`) are left out of a retrospective without
+    spend (:func:`incomplete_parts`).
+    """
+    rows = []
+    for s in summaries:
+        no_spend = "spend" in incomplete_parts(s)
+        for x in s.get("lessons") or []:
+            if not (no_spend and str(x).startswith(SPEND_LESSONS)):
+                rows.append({"campaign": s.get("campaign", {}).get("name", s.get("campaign", {}).get("slug", "?")),
+                             "lesson": str(x)})
     return pd.DataFrame(rows, columns=["campaign", "lesson"])
 
 

@@ -1,14 +1,18 @@
 """Past seasons in detail: year over year by calendar date and aligned to each retail event,
 the event profile, peak days, the pre-season ramp, when each category's demand happens per
-country, and how much of an event's peak is pulled forward from the days after it.
+country, and how much of an event's peak is pulled forward from the days after it; and the
+default comparison seasons of a campaign file that leaves ``comparison_seasons`` out
+(:func:`default_comparison_seasons`: the same window in earlier years that the data covers).
 
 Every scan of a raw table is an Ibis expression executed by the backend
-(:func:`playbook.data.warehouse.daily_sales`); the functions here work on the daily aggregates
+(:func:`playbook.data.aggregates.daily_sales`); the functions here work on the daily aggregates
 that come back. A season is ``(name, start, end)`` (:data:`playbook.planning.history.Season`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -22,6 +26,88 @@ from playbook.report.charts import empty_chart, money_formatter
 from playbook.report.format import fmt_pct
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+# --------------------------------------------------------------------------------------------
+# Default comparison seasons: the same window in earlier years, where the data covers it
+
+
+def years_earlier(day: dt.date, years: int) -> dt.date:
+    """``day`` moved back by ``years`` calendar years; 29 February becomes 28 February in a
+    year without it."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 Feb -> a year without it
+        return day.replace(year=day.year - years, day=28)
+
+
+def _earlier_name(name: str, start: dt.date, end: dt.date, years: int) -> str:
+    """The campaign ``name`` with its year moved back (``Holiday 2025`` -> ``Holiday 2024``), or
+    ``"<name> <year>"`` when the name carries no year of the window."""
+    for year in dict.fromkeys((start.year, end.year)):
+        if re.search(rf"\b{year}\b", name):
+            return re.sub(rf"\b{year}\b", str(year - years), name)
+    return f"{name or 'Season'} {years_earlier(start, years).year}".strip()
+
+
+def default_comparison_seasons(
+    season_start: dt.date,
+    season_end: dt.date,
+    first_day: dt.date | None,
+    last_day: dt.date | None,
+    max_years: int = 3,
+    name: str = "",
+) -> list[tuple[str, dt.date, dt.date]]:
+    """The campaign window moved back 1 to ``max_years`` years, where the data covers it whole.
+
+    Parameters
+    ----------
+    season_start, season_end : date
+        The campaign window (both days included).
+    first_day, last_day : date or None
+        First and last day with an order in the data (both included); ``None`` when there are no
+        orders (then nothing is returned).
+    max_years : int
+        How many years back to look.
+    name : str
+        The campaign's name; each season is named after it with its year moved back
+        (``Holiday 2025`` -> ``Holiday 2024``), else ``"<name> <year>"``.
+
+    Returns
+    -------
+    list of (name, start, end)
+        Oldest first. A window is kept only if it lies wholly inside ``[first_day, last_day]``
+        (a window the data covers in part would compare a part with a whole season) and ends
+        before ``season_start``. 29 February moves to 28 February in a year without it.
+    """
+    if first_day is None or last_day is None:
+        return []
+    out = []
+    for k in range(1, max_years + 1):
+        a, b = years_earlier(season_start, k), years_earlier(season_end, k)
+        if first_day <= a and b <= last_day and b < season_start:
+            out.append((_earlier_name(name, season_start, season_end, k), a, b))
+    return sorted(out, key=lambda s: s[1])
+
+
+def describe_default_comparison(seasons: Sequence[tuple[str, dt.date, dt.date]], first_day: dt.date | None,
+                                last_day: dt.date | None, season_start: dt.date, season_end: dt.date) -> str:
+    """One sentence on the comparison seasons chosen by :func:`default_comparison_seasons` (or
+    why there is none, and which data would give one)."""
+    if first_day is None or last_day is None:
+        return "There are no orders in the data, so no earlier season is compared."
+    if not seasons:
+        return (f"No earlier season is fully covered by the data (orders from {first_day:%d %b %Y} to "
+                f"{last_day:%d %b %Y}), so nothing is compared with a past season; orders covering the same "
+                f"window a year earlier ({years_earlier(season_start, 1):%d %b %Y} to "
+                f"{years_earlier(season_end, 1):%d %b %Y}) would enable it.")
+    ago = {1: "a year earlier", 2: "two years earlier", 3: "three years earlier"}
+    parts = []
+    for n, a, _b in sorted(seasons, key=lambda s: s[1], reverse=True):
+        k = season_start.year - a.year
+        parts.append(f"{n} (same window {ago.get(k, f'{k} years earlier')})")
+    return ("Comparison seasons chosen from the data (the campaign file leaves comparison_seasons out): "
+            + ", ".join(parts) + ".")
 
 
 # --------------------------------------------------------------------------------------------

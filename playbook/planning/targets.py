@@ -213,6 +213,22 @@ def describe_targets(feas: pd.DataFrame, currency: str = "USD", no_history: str 
     return " ".join(parts)
 
 
+def describe_default_target(feas: pd.DataFrame, currency: str = "USD", no_history: str | None = None) -> str:
+    """Sentence for a campaign file without ``targets``: the revenue target is the forecast itself
+    (0 % uplift), compared with last season where one has sales (else ``no_history`` says why)."""
+    if feas.empty or "revenue" not in set(feas["metric"]):
+        return "No targets could be set: there is no forecast."
+    x = feas.set_index("metric").loc["revenue"]
+    text = (f"The campaign file sets no targets, so the revenue target is the forecast itself "
+            f"({fmt_money(x['target'], currency)}, 0 % uplift) and there is no new-customer target; "
+            "targets: revenue_uplift_pct (and new_customers) would set a goal above it.")
+    if pd.notna(x["last_season"]) and x["last_season"] > 0:
+        text += f" The forecast is {fmt_pct(x['forecast'] / x['last_season'] - 1)} on last season."
+    elif no_history:
+        text += " " + no_history
+    return text
+
+
 def _lower_first(sentence: str) -> str:
     """``sentence`` with its first letter in lower case (to follow a colon)."""
     return sentence[:1].lower() + sentence[1:]

@@ -14,19 +14,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from IPython.display import Markdown
 
 from playbook import __version__
 from playbook.artifacts import write_step_summary
-from playbook.config.campaign import CampaignConfig
+from playbook.config.campaign import CampaignConfig, ComparisonSeason
 from playbook.config.loader import load_config
 from playbook.data.contract import CONTRACT_HINT
 from playbook.data.source import DataSource
 from playbook.data.warehouse import Warehouse, connect
 from playbook.errors import DataError
 from playbook.paths import resolve
+from playbook.planning.seasons import default_comparison_seasons, describe_default_comparison
 from playbook.report.charts import set_theme
 from playbook.report.index import git_revision
 
@@ -39,6 +41,10 @@ STEP_TABLES: dict[str, tuple[str, ...]] = {
     "04_test": ("customers", "orders"),
     "05_retrospective": ("customers", "orders"),
 }
+
+#: Steps that have nothing to say without a single order (they refuse with a clear error; 02 and 04
+#: still describe the customers and size the experiments).
+NEEDS_ORDER_HISTORY: frozenset[str] = frozenset({"01_plan", "03_personalize", "05_retrospective"})
 
 #: Packages whose versions the appendix records.
 VERSIONED_PACKAGES = ("pandas", "numpy", "ibis-framework", "duckdb", "scikit-learn", "statsmodels",
@@ -54,7 +60,8 @@ class StepContext:
     step : str
         Step name, e.g. ``"01_plan"``.
     cfg : CampaignConfig
-        The validated campaign config.
+        The validated campaign config; when the file leaves ``comparison_seasons`` out, a copy
+        holding the seasons chosen from the data (:func:`resolve_comparison_seasons`).
     wh : Warehouse
         The open connection to the campaign's data (``wh.source is source``).
     output_dir : Path
@@ -68,6 +75,9 @@ class StepContext:
         ``truth.json`` of synthetic data sits.
     started : float
         Start of the step (Unix time, seconds), for the appendix.
+    comparison_note : str
+        One sentence on the comparison seasons: chosen from the data, set in the campaign file,
+        or none (and why).
     """
 
     step: str
@@ -78,6 +88,7 @@ class StepContext:
     config_path: str
     source: DataSource
     started: float = field(default_factory=time.time)
+    comparison_note: str = ""
 
     def header(self) -> pd.DataFrame:
         """A small table describing the run, shown at the top of each notebook."""
@@ -86,6 +97,7 @@ class StepContext:
             ("campaign", f"{c.name} ({c.slug})"),
             ("window", f"{c.season.start:%d %b %Y} to {c.season.end:%d %b %Y}"),
             ("planning cutoff", f"{c.season.planning_cutoff:%d %b %Y}"),
+            ("comparison seasons", ", ".join(s.name for s in c.comparison_seasons) or "none"),
             ("countries", ", ".join(c.countries)),
             ("currency", c.currency),
             ("data source", self.source.display()),
@@ -142,11 +154,53 @@ def start_step(
             f"Step {step} needs table(s) {missing} but {source} has only {wh.available()}. "
             f"Add the missing table(s) ({CONTRACT_HINT}) or point data.source elsewhere."
         )
+    if step in NEEDS_ORDER_HISTORY and wh.first_order_ts() is None:
+        raise DataError(f"The orders table of {source} has no orders: there is nothing to plan or "
+                        "analyse. Export the orders with at least a year of history (`playbook "
+                        "validate-data` checks the export).")
+    # customers without a country column count for the campaign's first country (data.warehouse)
+    wh.default_country = cfg.countries[0]
+    cfg, note = resolve_comparison_seasons(cfg, wh)
     out = Path(output_dir) if output_dir else default_output_dir(cfg)
     (out / "artifacts").mkdir(parents=True, exist_ok=True)
     set_theme()
     return StepContext(step=step, cfg=cfg, wh=wh, output_dir=out, seed=int(seed),
-                       config_path=str(config_path), source=source)
+                       config_path=str(config_path), source=source, comparison_note=note)
+
+
+def order_days(wh: Warehouse) -> tuple[dt.date | None, dt.date | None]:
+    """First and last UTC day with an order (one min/max aggregate in the engine); ``(None, None)``
+    without orders."""
+    t = wh.table("orders")
+    row = t.aggregate(first=t.order_ts.min(), last=t.order_ts.max()).execute().iloc[0]
+    days = []
+    for value in (row["first"], row["last"]):
+        ts = pd.Timestamp(value) if value is not None and not pd.isna(value) else None
+        if ts is not None and ts.tzinfo is not None:
+            ts = ts.tz_convert("UTC")
+        days.append(ts.date() if ts is not None else None)
+    return days[0], days[1]
+
+
+def resolve_comparison_seasons(cfg: CampaignConfig, wh: Warehouse) -> tuple[CampaignConfig, str]:
+    """The config with its comparison seasons resolved, and one sentence about them.
+
+    A file that leaves ``comparison_seasons`` out gets the same window 1 to 3 years earlier,
+    wherever the order data covers it whole
+    (:func:`playbook.planning.seasons.default_comparison_seasons`), in a copy of ``cfg`` (which
+    then counts them as set); a file that lists them, or says ``[]``, is returned unchanged.
+    """
+    if not cfg.comparison_automatic:
+        if not cfg.comparison_seasons:
+            return cfg, ("The campaign file sets comparison_seasons: [], so nothing is compared with a past "
+                         "season.")
+        listed = ", ".join(f"{s.name} ({s.start:%d %b %Y} to {s.end:%d %b %Y})" for s in cfg.comparison_seasons)
+        return cfg, f"Comparison seasons set in the campaign file: {listed}."
+    first, last = order_days(wh)
+    chosen = default_comparison_seasons(cfg.season.start, cfg.season.end, first, last, name=cfg.name)
+    seasons = [ComparisonSeason(name=n, start=a, end=b) for n, a, b in chosen]
+    note = describe_default_comparison(chosen, first, last, cfg.season.start, cfg.season.end)
+    return cfg.with_comparison_from_data(seasons), note
 
 
 def finish_step(ctx: StepContext, headline: Mapping[str, str | float | int | None],
@@ -186,3 +240,14 @@ def run_info(ctx: StepContext) -> pd.DataFrame:
 def md(text: str) -> Markdown:
     """Show generated plain-language text as Markdown in the notebook and its HTML report."""
     return Markdown(text)  # type: ignore[no-untyped-call]  # IPython's Markdown.__init__ is unannotated
+
+
+def shown(table: pd.DataFrame | None) -> Any:
+    """``table`` for display: None (nothing shown) when it has no rows, since a skipped section
+    says why in its sentence; missing values as a dash, never ``NaN`` (numbers with two decimals
+    and thousands separators then)."""
+    if table is None or len(table) == 0:
+        return None
+    if not table.isna().to_numpy().any():
+        return table
+    return table.style.format(precision=2, thousands=",", na_rep="\u2014")

@@ -32,6 +32,7 @@ import pandas as pd
 
 from playbook.artifacts import write_artifact
 from playbook.customers import profile
+from playbook.data.needs import Needs
 from playbook.report.format import fmt_int, fmt_pct
 from playbook.report.privacy import pseudonymize
 from playbook.steps.context import StepContext
@@ -156,6 +157,10 @@ class Personalization:
 # --------------------------------------------------------------------------------------------
 # Customer base
 # --------------------------------------------------------------------------------------------
+#: What the audience exports need beyond customers and orders (consent; unknown = not consented).
+CONSENT = Needs("Audience exports", columns=("customers.consent_email", "customers.consent_ads"), any_of=True)
+
+
 def planning_cutoff(ctx: StepContext) -> dt.date:
     """The campaign's planning cutoff (the config fills in the day before the start when unset)."""
     season = ctx.cfg.season
@@ -390,6 +395,9 @@ def summarize(ctx: StepContext, *, base: pd.DataFrame, propensity: propensity_mo
               flows: pd.DataFrame, exports: pd.DataFrame) -> Personalization:
     """Collect the step's results and its summary (:func:`step_summary`)."""
     summary = step_summary(propensity, value, recommendations, send_times, offers, flows, exports)
+    consent = CONSENT.reason(ctx.wh)
+    if consent:
+        summary.setdefault("skipped", {})["exports"] = consent
     return Personalization(base, propensity, value, recommendations, send_times, offers, flows, exports, summary)
 
 
@@ -432,6 +440,9 @@ def headline(run: Personalization) -> dict[str, str]:
         out["hit rate@10 (popularity)"] = f"{r['hit_rate_at_10_cf']:.0%} ({r['hit_rate_at_10_popularity']:.0%})"
     ex = summary["exports"]
     out["audience files exported"] = f"{sum(e['status'] == 'exported' for e in ex)} of {len(ex)}"
+    if "exports" in summary.get("skipped", {}):
+        out["email consent"] = "unknown (no consent column)"
+        out["audience files exported"] += " (no consent data)"
     return out
 
 
@@ -439,4 +450,6 @@ def notes(run: Personalization) -> list[str]:
     """Notes for the index page: the fallbacks of propensity, CLV and recommendations, and the
     sections skipped for missing data."""
     seasonal = [run.value.seasonal_skipped] if run.value.seasonal_skipped else []
-    return run.propensity.notes + run.value.result.notes + seasonal + run.recommendations.notes
+    exports = [run.summary["skipped"]["exports"] + " Unknown consent counts as not consented: nobody is exported."
+               ] if "exports" in run.summary.get("skipped", {}) else []
+    return run.propensity.notes + run.value.result.notes + seasonal + run.recommendations.notes + exports

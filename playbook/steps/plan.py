@@ -36,7 +36,8 @@ from matplotlib.figure import Figure
 
 from playbook.artifacts import artifacts_dir, read_artifact, write_artifact
 from playbook.config.campaign import CampaignConfig
-from playbook.data.warehouse import Warehouse, daily_sales
+from playbook.data.aggregates import daily_sales
+from playbook.data.warehouse import Warehouse
 from playbook.files import atomic_write
 from playbook.forecasting import calendar as CAL
 from playbook.forecasting import forecast as F
@@ -136,7 +137,12 @@ def plot_weekly_sales(weekly: pd.DataFrame, seasons: Sequence[H.Season], currenc
     return H.plot_weekly_sales(weekly, seasons, currency)
 
 
-def season_summary(wh: Warehouse, seasons: Sequence[H.Season]) -> pd.DataFrame:
+def _automatic(cfg: CampaignConfig | None) -> bool:
+    """Whether the comparison seasons were chosen from the data (not listed in the campaign file)."""
+    return bool(getattr(cfg, "comparison_from_data", False))
+
+
+def season_summary(wh: Warehouse, seasons: Sequence[H.Season], cfg: CampaignConfig | None = None) -> pd.DataFrame:
     """Revenue, orders, buyers and AOV of the past seasons (all of ``seasons`` but the campaign
     window, the last one), with growth (:func:`playbook.planning.history.season_summary`).
 
@@ -145,8 +151,10 @@ def season_summary(wh: Warehouse, seasons: Sequence[H.Season]) -> pd.DataFrame:
     past = H.season_summary(wh, seasons[:-1])
     if past.empty or past["orders"].sum() == 0:
         first = H.first_sale_day(wh)
-        past.attrs["no_sales"] = H.missing_seasons_note(seasons[:-1], first)
-        past.attrs["no_sales_short"] = ("no comparison season configured" if len(seasons) < 2 else
+        past.attrs["no_sales"] = H.missing_seasons_note(seasons[:-1], first, _automatic(cfg))
+        past.attrs["no_sales_short"] = ("none covered by the data" + (f" (it starts {first:%d %b %Y})" if first else "")
+                                        if len(seasons) < 2 and _automatic(cfg) else
+                                        "no comparison season configured" if len(seasons) < 2 else
                                         f"none covered by the data (it starts {first:%d %b %Y})" if first else
                                         "no orders in the data")
     return past
@@ -246,7 +254,8 @@ def event_profile_chart(hist: PlanHistory, yoy: pd.DataFrame, currency: str):
 def no_past_season_note(hist: PlanHistory, cfg: CampaignConfig) -> str:
     """Why no past season (ending before the cutoff) has sales in the history, in one sentence."""
     sold = hist.total.loc[hist.total["orders"] > 0, "day"]
-    return H.missing_seasons_note(past_seasons(cfg), pd.Timestamp(sold.min()).date() if len(sold) else None)
+    return H.missing_seasons_note(past_seasons(cfg), pd.Timestamp(sold.min()).date() if len(sold) else None,
+                                  _automatic(cfg))
 
 
 def peaks(hist: PlanHistory, cfg: CampaignConfig) -> Any:
@@ -394,6 +403,8 @@ class TargetResult:
     bias_share: float = 1.0
     #: Why no past season can judge the targets (``None`` when one can).
     history_note: str | None = None
+    #: Whether the campaign file sets ``targets`` (otherwise the target is the forecast itself).
+    configured: bool = True
 
 
 def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
@@ -421,7 +432,8 @@ def build_targets(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
         bias = earlier.bias * share
     t = TG.build_targets(cf.forecast, cfg.targets, shares, base_new, bias=bias)
     past = H.season_summary(wh, seasons) if seasons else pd.DataFrame(columns=["season", "revenue", "orders"])
-    return TargetResult(t, TG.target_feasibility(cf.forecast, t, past, new_past, bias=bias), bias, share, note)
+    return TargetResult(t, TG.target_feasibility(cf.forecast, t, past, new_past, bias=bias), bias, share, note,
+                        configured=bool(getattr(cfg, "targets_set", True)))
 
 
 def show_feasibility(tr: TargetResult, currency: str):
@@ -449,7 +461,10 @@ def plot_targets(cf: F.CampaignForecast, tr: TargetResult, currency: str) -> Fig
 
 
 def describe_targets(tr: TargetResult, currency: str) -> str:
-    """Sentence on the revenue (and new-customer) target and its chances."""
+    """Sentence on the revenue (and new-customer) target and its chances; without targets in the
+    campaign file, that the target is the forecast itself."""
+    if not tr.configured:
+        return TG.describe_default_target(tr.feasibility, currency, tr.history_note)
     return TG.describe_targets(tr.feasibility, currency, tr.history_note)
 
 
@@ -467,6 +482,32 @@ class BudgetResult:
     roas_target: tuple[float, float] | None
     notes: list[str]
     retro: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LS.RETRO_BUDGET_COLUMNS))
+    #: Sections left out for want of config or data (``"response_curves"``, ``"budget"``) ->
+    #: the sentence saying what is missing and what would enable it.
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+#: Shown instead of the response curves when the campaign file lists no channels.
+NO_CHANNELS = ("No response curves: the campaign file lists no paid channels (channels:); channels with their "
+               "daily spend in the spend table would enable them.")
+#: Shown instead of the budget split and pacing when the campaign file sets no budget.
+NO_BUDGET = ("No budget split or pacing: the campaign file sets no budget; a budget total (budget: total) with "
+             "bounds per paid channel (channels:) would enable them.")
+#: Columns of ``budget_plan.parquet`` (see :mod:`playbook.media.budget`), for an empty plan.
+PLAN_COLUMNS = ("channel", "budget", "min_budget", "max_budget", "last_season", "roas_proportional",
+                "expected_revenue", "roas", "marginal_roas", "fitted")
+
+
+def no_spend_note(channels: Sequence[str]) -> str:
+    """Shown instead of the response curves when none of ``channels`` has spend in the history."""
+    return (f"No response curves: the spend table has no spend for {', '.join(channels)} before the planning "
+            "cutoff; daily spend per channel (spend table: date, channel, spend) would enable them.")
+
+
+def _empty_plan() -> pd.DataFrame:
+    """A ``budget_plan`` table without rows (no budget to split)."""
+    types = {"channel": "object", "fitted": "bool"}
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, "float64")) for c in PLAN_COLUMNS})
 
 
 def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
@@ -477,9 +518,22 @@ def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
     the plan as ``earlier_recommended`` and channels it found with marginal ROAS below 1 have
     their maximum capped there (:func:`playbook.planning.lessons.retro_budget_bounds`).
     """
-    notes = []
+    notes: list[str] = []
+    skipped: dict[str, str] = {}
     chans = list(cfg.channels)
     bounds = {c: (float(v.min_budget), float(v.max_budget)) for c, v in cfg.channels.items()}
+    spend = E.daily_spend(wh, hist.start, hist.cutoff)
+    fr = cf.total("revenue")
+    profile = B.pacing_profile(fr["mean"].to_numpy() if not fr.empty else np.ones((cfg.season.end - cfg.season.start).days + 1))
+    if cfg.budget is None or not chans:
+        fit = _fit_curves(hist, spend, chans, cfg.countries)
+        skipped.update(_curves_skipped(fit, chans, spend))
+        if fit.curves and fit.missing:
+            notes.append(f"No spend history for {', '.join(fit.missing)}: no response curve.")
+        skipped["budget"] = NO_BUDGET
+        days = pd.date_range(cfg.season.start, cfg.season.end)
+        return BudgetResult(fit, spend, _empty_plan(), B.pacing_plan({}, days, profile), profile, None, notes,
+                            skipped=skipped)
     AL.check_bounds(bounds, float(cfg.budget.total))
     retro = pd.DataFrame(columns=LS.RETRO_BUDGET_COLUMNS)
     if earlier is not None and earlier.summary is not None:
@@ -489,15 +543,10 @@ def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
         if not capped.empty:
             notes.append(f"Capped by the {earlier.name} retrospective (marginal ROAS below "
                          f"{LS.RETRO_MROAS_FLOOR:g}): " + ", ".join(capped["channel"]) + ".")
-    spend = E.daily_spend(wh, hist.start, hist.cutoff)
-    y = hist.total.set_index("day")["orders"]
-    aov = float(hist.total["gross_revenue"].sum() / hist.total["orders"].sum()) if hist.total["orders"].sum() else 0.0
-    w = F.country_weights(hist.by_country, "orders", cfg.countries)
-    fit = MR.fit_order_curves(y, spend, chans, cfg.countries, w, aov) if len(y) > 60 else MR.CurveFit({}, chans, 0.0, aov, np.nan)
-    if fit.missing:
+    fit = _fit_curves(hist, spend, chans, cfg.countries)
+    skipped.update(_curves_skipped(fit, chans, spend))
+    if fit.missing and fit.curves:  # without any curve, the skipped sentence and describe_budget say it
         notes.append(f"No spend history for {', '.join(fit.missing)}: left out of curve fitting and held at the minimum budget.")
-    fr = cf.total("revenue")
-    profile = B.pacing_profile(fr["mean"].to_numpy() if not fr.empty else np.ones((cfg.season.end - cfg.season.start).days + 1))
     seasons = past_seasons(cfg)
     last = {}
     if seasons and not spend.empty:
@@ -514,7 +563,30 @@ def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
     target = None
     if cfg.budget.target_roas is not None and fit.curves:
         target = AL.max_budget_for_roas(fit.curves, bounds, float(cfg.budget.target_roas), profile)
-    return BudgetResult(fit, spend, plan, pacing, profile, target, notes, retro)
+    return BudgetResult(fit, spend, plan, pacing, profile, target, notes, retro, skipped)
+
+
+def _fit_curves(hist: PlanHistory, spend: pd.DataFrame, chans: list[str], countries: Sequence[str]) -> MR.CurveFit:
+    """Response curves of ``chans`` on the history (none without channels or with 60 days or fewer)."""
+    orders = hist.total["orders"].sum() if not hist.total.empty else 0
+    aov = float(hist.total["gross_revenue"].sum() / orders) if orders else 0.0
+    y = hist.total.set_index("day")["orders"] if not hist.total.empty else pd.Series(dtype=float)
+    if not chans or len(y) <= 60:
+        return MR.CurveFit({}, chans, 0.0, aov, np.nan)
+    w = F.country_weights(hist.by_country, "orders", countries)
+    return MR.fit_order_curves(y, spend, chans, countries, w, aov)
+
+
+def _curves_skipped(fit: MR.CurveFit, chans: list[str], spend: pd.DataFrame) -> dict[str, str]:
+    """``{"response_curves": why}`` when no channel got a curve, else ``{}``."""
+    if fit.curves:
+        return {}
+    if not chans:
+        return {"response_curves": NO_CHANNELS}
+    if spend.empty or not spend["channel"].isin(chans).any():
+        return {"response_curves": no_spend_note(chans)}
+    return {"response_curves": ("No response curves: 60 days or fewer of order history before the planning cutoff; "
+                                "a longer order history would enable them.")}
 
 
 def extrapolation_notes(plan: pd.DataFrame, spend: pd.DataFrame, n_days: int, limit: float = 1.5) -> list[str]:
@@ -530,6 +602,9 @@ def extrapolation_notes(plan: pd.DataFrame, spend: pd.DataFrame, n_days: int, li
 
 
 def curve_table(br: BudgetResult, currency: str):
+    """ROAS and marginal ROAS per fitted channel, or the sentence saying what is missing (Markdown)."""
+    if "response_curves" in br.skipped:
+        return md(br.skipped["response_curves"])
     t = br.fit.table(br.spend)
     if t.empty:
         return pd.DataFrame({"note": ["No channel has spend history."]})
@@ -538,6 +613,9 @@ def curve_table(br: BudgetResult, currency: str):
 
 
 def plan_table(br: BudgetResult, currency: str):
+    """The budget split per channel, or the sentence saying why there is none (Markdown)."""
+    if "budget" in br.skipped:
+        return md(br.skipped["budget"])
     cols = ["channel", "budget", "last_season", "roas_proportional", "earlier_recommended", "expected_revenue",
             "roas", "marginal_roas", "max_budget", "fitted"]
     t = br.plan[[c for c in cols if c in br.plan.columns]].copy()
@@ -547,7 +625,13 @@ def plan_table(br: BudgetResult, currency: str):
 
 
 def describe_roas_target(br: BudgetResult, cfg) -> str:
+    """The largest budget that keeps the target ROAS (empty when no budget is split)."""
+    if "budget" in br.skipped:
+        return ""
     if br.roas_target is None:
+        if cfg.budget is not None and cfg.budget.target_roas is not None:
+            return (f"The target ROAS of {cfg.budget.target_roas:g} cannot be checked: no channel has a response "
+                    "curve (see above).")
         return "No target ROAS is configured."
     total, roas = br.roas_target
     tgt = cfg.budget.target_roas
@@ -559,7 +643,10 @@ def describe_roas_target(br: BudgetResult, cfg) -> str:
             f"(configured total: {fmt_money(cfg.budget.total, cfg.currency)}).")
 
 
-def plot_pacing(br: BudgetResult, currency: str):
+def plot_pacing(br: BudgetResult, currency: str) -> Figure | None:
+    """Daily planned spend per channel (nothing when no budget is split)."""
+    if "budget" in br.skipped:
+        return None
     fig, ax = plt.subplots(figsize=(11, 4.5))
     p = br.pacing
     if p.empty:
@@ -580,18 +667,27 @@ def plot_pacing(br: BudgetResult, currency: str):
 # Budget charts (drawn by playbook.media.budget)
 
 
-def plot_response_curves(br: BudgetResult, currency: str) -> Figure:
-    """Fitted response curve of each paid channel against its spend history."""
+def plot_response_curves(br: BudgetResult, currency: str) -> Figure | None:
+    """Fitted response curve of each paid channel against its spend history (nothing when no
+    channel has one: :func:`curve_table` says why)."""
+    if "response_curves" in br.skipped:
+        return None
     return B.plot_response_curves(br.fit, br.spend, currency)
 
 
-def plot_budget_splits(br: BudgetResult, currency: str) -> Figure:
-    """The optimised split next to last season's and the other compared splits."""
+def plot_budget_splits(br: BudgetResult, currency: str) -> Figure | None:
+    """The optimised split next to last season's and the other compared splits (nothing when no
+    budget is split: :func:`plan_table` says why)."""
+    if "budget" in br.skipped:
+        return None
     return B.plot_budget_splits(br.plan, currency)
 
 
 def describe_budget(br: BudgetResult, currency: str) -> str:
-    """Sentence on the optimised split and its expected gain over the compared splits."""
+    """Sentence on the optimised split and its expected gain over the compared splits (empty when
+    no budget is split)."""
+    if "budget" in br.skipped:
+        return ""
     return B.describe_budget(br.plan, currency)
 
 
@@ -606,7 +702,7 @@ def funnel_table(wh: Warehouse, cfg: CampaignConfig) -> Any:
         return md(FU.NO_EVENTS)
     seasons = past_seasons(cfg)
     if not seasons:
-        return md(H.missing_seasons_note(seasons, H.first_sale_day(wh)))
+        return md(H.missing_seasons_note(seasons, H.first_sale_day(wh), _automatic(cfg)))
     f = FU.funnel(wh, seasons)
     if f.empty:
         return md("No web events in the comparison seasons (" + ", ".join(s[0] for s in seasons)
@@ -624,7 +720,9 @@ def describe_funnel(rates: Any) -> str:
 
 def promo(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory) -> pd.DataFrame:
     br = PR.weekday_browsing(wh, hist.cutoff - dt.timedelta(days=365), hist.cutoff)
-    return PR.promo_calendar(cf.total("revenue"), br, cfg.season.start, cfg.season.end)
+    pc = PR.promo_calendar(cf.total("revenue"), br, cfg.season.start, cfg.season.end)
+    pc.attrs["views"] = int(br["views"].sum())  # 0: send days could not follow browsing
+    return pc
 
 
 def plot_promo(cf: F.CampaignForecast, pc: pd.DataFrame, currency: str) -> Figure:
@@ -642,6 +740,9 @@ def describe_promo(pc: pd.DataFrame, currency: str) -> str:
             f"{m.loc['teaser', 'start']:%d %b} and early access for top customers")
     if "last chance" in m.index:
         text += f"; the last-chance push ends {m.loc['last chance', 'end']:%a %d %b}"
+    if pc.attrs.get("views", 1) == 0:
+        return text + (". Send days are the phase start days: there are no product views in the year before the "
+                       "cutoff (events table), which would let them favour the weekday people browse most.")
     return text + ". Send days favour the weekday with the most product views."
 
 
@@ -656,9 +757,31 @@ def show_promo(pc: pd.DataFrame, currency: str):
 # Artifacts and headline
 
 
+def skipped_sections(tr: TargetResult, br: BudgetResult, funnel: Any = None) -> dict[str, str]:
+    """Sections of the plan left out for want of config or data -> the sentence the report shows
+    instead (the shape of the personalize step's ``skipped``): ``past_seasons`` (no past season
+    with sales), ``response_curves``, ``budget`` and ``funnel`` (given the :func:`funnel_table`
+    result)."""
+    out: dict[str, str] = {}
+    if tr.history_note:
+        out["past_seasons"] = tr.history_note
+    out.update(br.skipped)
+    if funnel is not None and not isinstance(funnel, pd.DataFrame):
+        out["funnel"] = str(getattr(funnel, "data", funnel))
+    return out
+
+
+def step_notes(hist: PlanHistory, cf: F.CampaignForecast, br: BudgetResult,
+               skipped: dict[str, str] | None = None) -> list[str]:
+    """Notes for the index page: history and forecast fallbacks, budget caveats and the sentence
+    of each skipped section."""
+    return [*hist.notes, *cf.notes, *br.notes, *(skipped or {}).values()]
+
+
 def write_artifacts(ctx, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult, pc: pd.DataFrame,
-                    cal: pd.DataFrame) -> pd.DataFrame:
-    """Write the plan artifacts; returns a table of what was written."""
+                    cal: pd.DataFrame, skipped: dict[str, str] | None = None) -> pd.DataFrame:
+    """Write the plan artifacts; returns a table of what was written. ``skipped``
+    (:func:`skipped_sections`) goes into ``plan.json``; by default the budget's and targets' own."""
     out = artifacts_dir(ctx.output_dir)
     paths = [write_artifact(cf.forecast, ctx.output_dir, "forecast"),
              write_artifact(tr.targets, ctx.output_dir, "targets"),
@@ -666,16 +789,21 @@ def write_artifacts(ctx, cf: F.CampaignForecast, tr: TargetResult, br: BudgetRes
              write_artifact(br.pacing, ctx.output_dir, "pacing")]
     table = PR.calendar_table(pc, cal)
     paths.append(atomic_write(out / "calendar.csv", lambda t: table.to_csv(t, index=False, encoding="utf-8")))
-    paths.append(write_artifact(plan_summary(ctx.cfg, cf, tr, br), ctx.output_dir, "plan"))
+    paths.append(write_artifact(plan_summary(ctx.cfg, cf, tr, br, skipped), ctx.output_dir, "plan"))
     return pd.DataFrame({"artifact": [p.name for p in paths], "bytes": [p.stat().st_size for p in paths]})
 
 
-def plan_summary(cfg, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult) -> dict:
-    """Structured headline numbers of the plan (``plan.json``) for the retrospective."""
+def plan_summary(cfg, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult,
+                 skipped: dict[str, str] | None = None) -> dict:
+    """Structured headline numbers of the plan (``plan.json``) for the retrospective.
+
+    ``targets_configured`` is False when the campaign file sets no targets (the target is the
+    forecast); ``skipped`` (only when a section was skipped): section -> the sentence saying what
+    is missing (default :func:`skipped_sections` without the funnel)."""
     r = cf.total("revenue")
     o = cf.total("orders")
     feas = tr.feasibility.set_index("metric") if not tr.feasibility.empty else pd.DataFrame()
-    return {
+    out: dict[str, Any] = {
         "campaign": cfg.slug,
         "window": [str(cfg.season.start), str(cfg.season.end)],
         "forecast_revenue": float(r["mean"].sum()) if not r.empty else 0.0,
@@ -690,11 +818,19 @@ def plan_summary(cfg, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult
         "earlier_forecast_bias": tr.bias,  # as applied: the earlier bias x its countries' share here
         "earlier_forecast_bias_share": tr.bias_share,
         "earlier_budget_caps": {r.channel: float(r.max_budget_used) for r in br.retro.itertuples() if r.capped},
+        "targets_configured": tr.configured,
         "notes": cf.notes + br.notes,
     }
+    skipped = skipped_sections(tr, br) if skipped is None else skipped
+    if skipped:
+        out["skipped"] = skipped
+    return out
 
 
-def headline(past: pd.DataFrame, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult, currency: str) -> dict:
+def headline(past: pd.DataFrame, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult, currency: str,
+             skipped: dict[str, str] | None = None) -> dict:
+    """Key numbers for the index page; no budget or ROAS figure when no budget is split, and the
+    ``skipped`` sections (:func:`skipped_sections`) named in one row."""
     out = H.plan_headline(past, currency, past.attrs.get("no_sales_short", "no sales found"))
     r = cf.total("revenue")
     out["forecast revenue"] = fmt_money(r["mean"].sum(), currency) if not r.empty else "no forecast"
@@ -704,12 +840,15 @@ def headline(past: pd.DataFrame, cf: F.CampaignForecast, tr: TargetResult, br: B
             "" if n["backed"] else f" ({n['folds']} fold(s): too few to compare)")
     if not tr.feasibility.empty and "revenue" in set(tr.feasibility["metric"]):
         f = tr.feasibility.set_index("metric").loc["revenue"]
-        out["revenue target"] = f"{fmt_money(f['target'], currency)} ({f['verdict']})"
+        out["revenue target"] = (f"{fmt_money(f['target'], currency)} ({f['verdict']})" if tr.configured else
+                                 f"{fmt_money(f['target'], currency)} (the forecast: no target set)")
     if not br.retro.empty:
         out["shaped by retrospective of"] = br.retro.attrs.get("campaign_name", "an earlier campaign")
     t = br.plan.attrs.get("totals", {})
-    if t.get("last_season"):
+    if t.get("last_season") and "budget" not in br.skipped:
         out["budget split gain vs last season's"] = fmt_pct(t["optimised"] / t["last_season"] - 1)
+    if skipped:
+        out["sections skipped"] = ", ".join(k.replace("_", " ") for k in skipped)
     return out
 
 
@@ -783,7 +922,9 @@ def describe_target_lessons(tr: TargetResult, er: EarlierRetro, currency: str) -
 
 
 def describe_budget_lessons(br: BudgetResult, er: EarlierRetro, currency: str) -> str:
-    """How the earlier retrospective shaped the budget (Markdown)."""
+    """How the earlier retrospective shaped the budget (Markdown; empty when no budget is split)."""
+    if "budget" in br.skipped:
+        return ""
     if er.summary is None:
         return "No earlier retrospective applies, so the channel bounds are the configured ones."
     return LS.describe_retro_budget(br.retro, er.name, currency, plan=br.plan)
@@ -792,5 +933,5 @@ def describe_budget_lessons(br: BudgetResult, er: EarlierRetro, currency: str) -
 def describe_budget_notes(br: BudgetResult) -> str:
     """Fallbacks and extrapolation warnings of the budget section (Markdown)."""
     if not br.notes:
-        return "All planned daily spends lie within the range seen in the history."
+        return "" if "budget" in br.skipped else "All planned daily spends lie within the range seen in the history."
     return "**Caveats:** " + " ".join(br.notes)

@@ -15,13 +15,30 @@ lessons, and writes the step's artifacts and headline numbers:
 * :mod:`playbook.customers.lifecycle`: new against returning buyers, lifecycle movement;
 * :mod:`playbook.media.tracking`: the tracking audit.
 
+Comparable period
+    Figures against last year (the window 364 days earlier) only when the data covers that
+    window: the first order must come on or before its first day
+    (:func:`playbook.planning.accuracy.no_comparable_period`). Otherwise the last-year columns are
+    NaN (a dash), the sentence says "no comparable period: orders start on ..., last year's window
+    is ... to ...", and the headline has no "revenue vs last year".
 Forecast
     The plan step's ``forecast.parquet`` when present and covering the window
-    (:func:`load_forecast`); otherwise the seasonal-naive baseline of
-    :mod:`playbook.planning.accuracy`, and the report says so.
+    (:func:`load_forecast`). Without it (01_plan did not run into this folder, or its forecast is
+    short) the seasonal-naive baseline of :mod:`playbook.planning.accuracy` is scored instead and
+    labelled as such everywhere (the sentence, the table's source, the headline "baseline MAPE");
+    it needs last year's window in the data, and without that window there is no forecast, target
+    or accuracy at all: the section shows the actual revenue and says why. Either way the
+    retrospective records that the plan's forecast is missing (``incomplete["forecast"]``), so no
+    later plan takes a forecast-bias lesson from it.
+Spend
+    ROAS, response curves, marginal ROAS, the budget split and its expected gain only from spend
+    > 0 (:mod:`playbook.media.efficiency`). With no spend in the window the section says why
+    (:data:`playbook.media.efficiency.NO_SPEND_IN_DATA` when the data has none at all), no split is
+    recommended, and ``incomplete["spend"]`` keeps later plans from capping channels on it.
 Artifacts
     ``attribution.parquet``, ``incrementality.parquet``, ``next_budget.parquet`` and
-    ``summary.json`` (:func:`campaign_summary`), which the plan step of a later campaign reads
+    ``summary.json`` (:func:`campaign_summary`, with ``incomplete`` and ``skipped``: what is
+    missing and why), which the plan step of a later campaign reads
     through :func:`playbook.planning.lessons.find_retrospectives` (rules in :mod:`playbook.planning.lessons`). The data
     flow between steps is described in ``docs/architecture.md``.
 
@@ -33,11 +50,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from playbook.artifacts import read_artifact, write_artifact
@@ -56,6 +74,9 @@ from playbook.steps.context import StepContext
 
 #: ``forecast_source`` sentence when the plan step's own forecast is reviewed (see :func:`campaign_summary`).
 PLAN_FORECAST_SOURCE = "The forecast is the plan step's (forecast.parquet, written before the season)."
+#: ``incomplete["forecast"]`` when the accuracy section scored the seasonal-naive baseline.
+NO_PLAN_FORECAST = ("no plan forecast for this campaign: the accuracy figures judge a seasonal-naive baseline "
+                    "computed in the retrospective")
 #: Breakdowns of the gap to target: label shown in the report -> dimension of the accuracy tables.
 GAP_BREAKDOWNS: dict[str, str] = {"order channel": "channel", "category": "category", "country": "country"}
 #: Columns of the incrementality table shown in the report, and their formats.
@@ -101,6 +122,9 @@ class Accuracy:
         :func:`playbook.planning.accuracy.gap_waterfall_data` of the breakdowns.
     forecast_source : str
         :attr:`Forecast.source`.
+    skipped : dict of str to str
+        Parts not computed, and why (``"forecast_accuracy"``: no forecast at all;
+        ``"gap_by_order_channel"``: no last-year channel mix to split the plan's total by).
     """
 
     daily: pd.DataFrame
@@ -108,6 +132,7 @@ class Accuracy:
     by: dict[str, pd.DataFrame]
     gaps: pd.DataFrame
     forecast_source: str
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -153,6 +178,10 @@ class Media:
         (``attrs["gain"]``: expected extra attributed revenue).
     truth : DataFrame
         Rank agreement of the efficiency measures with the planted iROAS (empty for real data).
+    skipped : str or None
+        Why curves and the budget split were not computed (no spend in the window), or None.
+    budget_skipped : str or None
+        Why only the budget split was not computed (no budget or channels in the config), or None.
     """
 
     efficiency: pd.DataFrame
@@ -161,6 +190,8 @@ class Media:
     curve_table: pd.DataFrame
     budget: pd.DataFrame
     truth: pd.DataFrame
+    skipped: str | None = None
+    budget_skipped: str | None = None
 
 
 @dataclass
@@ -209,25 +240,101 @@ class Review:
     lessons: list[str]
     currency: str
 
+    @property
+    def incomplete(self) -> dict[str, str]:
+        """What a later plan must not learn from, and why: ``forecast`` (the plan's forecast was
+        not reviewed), ``spend`` (no spend: no returns, no split), ``last_year`` (no comparable
+        period). Empty when the retrospective is complete."""
+        out: dict[str, str] = {}
+        if self.accuracy.forecast_source != PLAN_FORECAST_SOURCE:
+            out["forecast"] = self.accuracy.skipped.get("forecast_accuracy", NO_PLAN_FORECAST)
+        if self.media.skipped:
+            out["spend"] = self.media.skipped
+        if self.yoy.attrs.get("no_comparison"):
+            out["last_year"] = str(self.yoy.attrs["no_comparison"])
+        return out
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Sections not computed, and why (section -> sentence; as the personalize step records them)."""
+        out: dict[str, str] = {}
+        if self.yoy.attrs.get("no_comparison"):
+            out["comparison_with_last_year"] = str(self.yoy.attrs["no_comparison"])
+        out.update(self.accuracy.skipped)
+        if self.media.skipped:
+            out["spend_efficiency_and_budget"] = self.media.skipped
+        elif self.media.budget_skipped:
+            out["budget_split"] = self.media.budget_skipped
+        return out
+
 
 # --------------------------------------------------------------------------------------------
 # This season against the same window last year
 # --------------------------------------------------------------------------------------------
+def no_comparable_period(ctx: StepContext) -> str | None:
+    """Why last year's window cannot be compared (first order day from the engine), or None when
+    the data covers it (:func:`playbook.planning.accuracy.no_comparable_period`)."""
+    return forecast_accuracy.no_comparable_period(history.first_sale_day(ctx.wh), ctx.cfg.season.start,
+                                                  ctx.cfg.season.end)
+
+
 def window_vs_last_year(ctx: StepContext, by: str | None = None) -> pd.DataFrame:
     """Revenue, orders and AOV of the window against the weekday-aligned window a year earlier
-    (``by="channel"``: per order channel)."""
-    return history.window_vs_last_year(ctx.wh, ctx.cfg.season.start, ctx.cfg.season.end, by=by)
+    (``by="channel"``: per order channel).
+
+    Without a comparable period the ``last_year`` and ``change`` columns are NaN (undefined, shown
+    as a dash) and ``attrs["no_comparison"]`` holds the sentence saying why.
+    """
+    out = history.window_vs_last_year(ctx.wh, ctx.cfg.season.start, ctx.cfg.season.end, by=by)
+    gap = no_comparable_period(ctx)
+    if gap:
+        out[["last_year", "change"]] = np.nan
+        out.attrs["no_comparison"] = gap
+    return out
 
 
 def daily_vs_last_year(ctx: StepContext) -> pd.DataFrame:
-    """Daily and cumulative revenue of the window and of the same weekdays a year earlier."""
-    return history.daily_window_comparison(ctx.wh, ctx.cfg.season.start, ctx.cfg.season.end)
+    """Daily and cumulative revenue of the window and of the same weekdays a year earlier (last
+    year's columns NaN, and ``attrs["no_comparison"]``, without a comparable period)."""
+    out = history.daily_window_comparison(ctx.wh, ctx.cfg.season.start, ctx.cfg.season.end)
+    gap = no_comparable_period(ctx)
+    if gap:
+        out[["last_year", "cum_last_year"]] = np.nan
+        out.attrs["no_comparison"] = gap
+    return out
 
 
-#: Cumulative revenue of this season against last year (:func:`daily_vs_last_year`; chart).
-plot_window_comparison = history.plot_window_comparison
-#: Sentence on the window against last year (Markdown).
-describe_yoy = history.describe_yoy
+def plot_window_comparison(daily: pd.DataFrame, currency: str = "USD") -> plt.Figure:
+    """Cumulative revenue of this season against last year (:func:`daily_vs_last_year`; chart);
+    this season alone without a comparable period."""
+    fig = history.plot_window_comparison(daily, currency)
+    if daily.attrs.get("no_comparison"):
+        ax = fig.axes[0]
+        for line in [ln for ln in ax.lines if ln.get_label() == "same weekdays last year"]:
+            line.remove()
+        ax.legend(loc="upper left", frameon=False)
+        ax.set_title("Cumulative net revenue through the campaign window (no comparable period last year)")
+    return fig
+
+
+def describe_window_chart(daily: pd.DataFrame) -> str:
+    """One sentence on what the window chart shows (Markdown)."""
+    if daily.attrs.get("no_comparison"):
+        return f"The line is this season's cumulative revenue; {daily.attrs['no_comparison']}."
+    return "The solid line is this season's cumulative revenue; the dashed line the same weekdays one year earlier."
+
+
+def describe_yoy(yoy: pd.DataFrame, currency: str = "USD") -> str:
+    """Sentence on the window against last year, or on the window alone without a comparable
+    period (Markdown)."""
+    gap = yoy.attrs.get("no_comparison")
+    if not gap:
+        return history.describe_yoy(yoy, currency)
+    rev, orders = (yoy[yoy["metric"] == m].iloc[0] for m in ("revenue", "orders"))
+    if rev["this_year"] == 0 and orders["this_year"] == 0:
+        return f"No sales were recorded in the campaign window (yet): there is nothing to review; {gap}."
+    return (f"The window brought {fmt_money(rev['this_year'], currency)} from {int(orders['this_year']):,} orders. "
+            f"There is no year-over-year figure: {gap}.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,13 +367,37 @@ def load_forecast(ctx: StepContext) -> Forecast:
 
 def accuracy(ctx: StepContext, forecast: Forecast) -> Accuracy:
     """Actual against forecast and target: daily in total, season totals and accuracy in total
-    and by order channel, category and country, and the gap to target per breakdown value."""
+    and by order channel, category and country, and the gap to target per breakdown value.
+
+    Without the plan's forecast and without last year's window in the data there is nothing to
+    score: the actual revenue only, and ``skipped["forecast_accuracy"]`` says why. With the plan's
+    forecast but no last year, the order-channel breakdown (split by last year's channel mix) is
+    left out.
+    """
     wh, cfg = ctx.wh, ctx.cfg
+    first = history.first_sale_day(wh)
+    gap = forecast_accuracy.no_comparable_period(first, cfg.season.start, cfg.season.end)
+    if forecast.frame is None and gap:
+        reason = f"no plan forecast for this campaign, and {gap}, so there is no seasonal-naive baseline either"
+        daily = forecast_accuracy.actual_without_forecast(wh, cfg)
+        total = forecast_accuracy.accuracy_table(daily, {})
+        total.attrs["source"] = "none"
+        source = (f"No forecast to compare with: {reason}. Run 01_plan into the same report folder before the "
+                  "season to review its forecast here.")
+        return Accuracy(daily, total, {}, forecast_accuracy.gap_waterfall_data({}), source,
+                        {"forecast_accuracy": reason})
+    skipped: dict[str, str] = {}
+    breakdowns = dict(GAP_BREAKDOWNS)
+    if gap:
+        del breakdowns["order channel"]
+        skipped["gap_by_order_channel"] = ("the plan forecasts no order channel, and its total cannot be split by "
+                                           f"last year's channel mix: {gap}")
     daily = forecast_accuracy.actual_vs_forecast(wh, cfg, forecast=forecast.frame)
-    total = forecast_accuracy.accuracy_table(daily, forecast_accuracy.mase_scales(wh, cfg))
+    total = forecast_accuracy.accuracy_table(daily, forecast_accuracy.mase_scales(wh, cfg, data_start=first))
     total.attrs["source"] = daily.attrs.get("source", "")
-    by = {label: forecast_accuracy.accuracy_by(wh, cfg, forecast.frame, dim) for label, dim in GAP_BREAKDOWNS.items()}
-    return Accuracy(daily, total, by, forecast_accuracy.gap_waterfall_data(by), forecast.source)
+    by = {label: forecast_accuracy.accuracy_by(wh, cfg, forecast.frame, dim, data_start=first)
+          for label, dim in breakdowns.items()}
+    return Accuracy(daily, total, by, forecast_accuracy.gap_waterfall_data(by), forecast.source, skipped)
 
 
 def plot_actual_vs_forecast(acc: Accuracy, currency: str = "USD") -> plt.Figure:
@@ -369,13 +500,20 @@ describe_incrementality = holdouts.describe_incrementality
 def media(ctx: StepContext, attr: Attribution) -> Media:
     """Efficiency per channel, response curves refitted on the season's days, the recommended
     split of next season's budget, and the check of both against planted truth."""
-    eff = spend_efficiency.channel_efficiency(attr.spend, attr.credit, list(ctx.cfg.channels))
+    eff = spend_efficiency.channel_efficiency(attr.spend, attr.credit, list(ctx.cfg.channels) or None)
+    reason = spend_efficiency.no_spend_reason(ctx.wh, attr.spend, ctx.cfg.season.start, ctx.cfg.season.end)
+    if reason:  # no return can be measured on zero spend, and no split recommended from it
+        empty = spend_efficiency.daily_response_data(attr.spend.iloc[0:0], attr.paths.daily_credit, attr.credit)
+        budget = pd.DataFrame({"channel": pd.Series(dtype=str), "recommended": pd.Series(dtype=float)})
+        return Media(eff, empty, {}, spend_efficiency.curve_table({}), budget,
+                     spend_efficiency.truth_check(eff.iloc[0:0], spend_efficiency.curve_table({}), ctx.source.location),
+                     reason)
     response = spend_efficiency.daily_response_data(attr.spend, attr.paths.daily_credit, attr.credit)
     curves = spend_efficiency.fit_response_curves(response)
     table = spend_efficiency.curve_table(curves)
     budget = spend_efficiency.recommend_for_config(curves, attr.spend, ctx.cfg)
     truth = spend_efficiency.truth_check(eff, table, ctx.source.location)
-    return Media(eff, response, curves, table, budget, truth)
+    return Media(eff, response, curves, table, budget, truth, budget_skipped=budget.attrs.get("skipped"))
 
 
 def efficiency_table(m: Media, currency: str = "USD") -> Any:
@@ -396,23 +534,34 @@ def curve_table(m: Media, currency: str = "USD") -> Any:
 
 def describe_curves(m: Media) -> str:
     """Sentence on the fitted curves (Markdown)."""
+    if m.skipped:
+        return f"No response curves: {m.skipped}."
     return spend_efficiency.describe_curves(m.curve_table)
 
 
-def plot_budget(m: Media, currency: str = "USD") -> plt.Figure:
-    """This season's split, repeating it, and the recommended split per channel."""
+def plot_budget(m: Media, currency: str = "USD") -> plt.Figure | None:
+    """This season's split, repeating it, and the recommended split per channel (None when there
+    is no split: :func:`describe_budget` says why, no empty chart is drawn)."""
+    if m.skipped or m.budget_skipped:
+        return None
     return spend_efficiency.plot_budget(m.budget, currency)
 
 
 def budget_table(m: Media, currency: str = "USD") -> Any:
-    """Next season's budget per channel against repeating this season's split (formatted)."""
+    """Next season's budget per channel against repeating this season's split (formatted; None
+    when there is no split)."""
+    if m.skipped or m.budget_skipped:
+        return None
     return format_table(m.budget, money=["this_season_spend", "repeat_split", "recommended", "change",
                                          "expected_revenue_repeat", "expected_revenue_recommended",
                                          "min_budget", "max_budget"], currency=currency)
 
 
 def describe_budget(m: Media, currency: str = "USD") -> str:
-    """Sentence on the recommended shift and its expected gain (Markdown)."""
+    """Sentence on the recommended shift and its expected gain, or why there is none (Markdown)."""
+    reason = m.skipped or m.budget_skipped
+    if reason:
+        return reason[0].upper() + reason[1:] + "."
     return spend_efficiency.describe_budget(m.budget, currency)
 
 
@@ -500,7 +649,7 @@ def highlights(*, accuracy_total: pd.DataFrame, efficiency: pd.DataFrame, increm
         The test step's verdicts (:func:`read_test_decisions`).
     """
     out: list[str] = []
-    if not accuracy_total.empty:
+    if not accuracy_total.empty and pd.notna(accuracy_total.iloc[0]["gap_to_target"]):
         r = accuracy_total.iloc[0]
         word = "above" if r["gap_to_target"] >= 0 else "below"
         out.append(f"Revenue {fmt_money(r['actual'], currency)}: {fmt_money(abs(r['gap_to_target']), currency)} {word} "
@@ -530,7 +679,7 @@ def highlights(*, accuracy_total: pd.DataFrame, efficiency: pd.DataFrame, increm
     if decisions is not None and not decisions.empty and {"experiment_id", "decision"} <= set(decisions.columns):
         for _, r in decisions.iterrows():
             out.append(f"Test {r['experiment_id']}: {r['decision']}.")
-    if not budget.empty:
+    if not budget.empty and np.isfinite(budget.attrs.get("gain", np.nan)):
         out.append(f"Recommended next-season split is expected to add {fmt_money(budget.attrs.get('gain', 0.0), currency)} "
                    "of attributed revenue over repeating this season's split.")
     return out
@@ -568,7 +717,9 @@ def campaign_summary(cfg: CampaignConfig, rv: Review) -> dict[str, Any]:
     rules in :mod:`playbook.planning.lessons`): ``campaign`` (season dates, countries),
     ``revenue`` (season actual, forecast, target), ``forecast_from_plan`` (True when ``forecast``
     is the plan step's own, so its bias says something about the model), ``next_budget`` and
-    ``lessons``.
+    ``lessons``, ``incomplete`` (:attr:`Review.incomplete`: the parts a later plan must not use,
+    and why) and ``skipped`` (:attr:`Review.skipped`: sections not computed, and why). Undefined
+    numbers are null, never NaN or 0.
     """
     acc, credit, budget = rv.accuracy, rv.attribution.credit, rv.media.budget
     tot = acc.total.iloc[0].to_dict() if not acc.total.empty else {}
@@ -587,11 +738,13 @@ def campaign_summary(cfg: CampaignConfig, rv: Review) -> dict[str, Any]:
                                                        "incremental_revenue", "iroas", "iroas_lo", "iroas_hi",
                                                        "last_touch_roas"]),
         "next_budget": _records(budget, ["channel", "repeat_split", "recommended", "marginal_roas_recommended"]),
-        "next_budget_expected_gain": float(budget.attrs.get("gain", 0.0)) if not budget.empty else 0.0,
+        "next_budget_expected_gain": float(budget.attrs.get("gain", np.nan)) if not budget.empty else None,
         "customers": _records(rv.customers.new_vs_returning, ["group", "customers", "repeat_rate", "revenue"]),
         "tracking": _records(rv.audit.summary, ["check", "value", "detail"]),
         "lessons": list(rv.lessons),
         "notes": list(rv.attribution.paths.notes),
+        "incomplete": rv.incomplete,
+        "skipped": rv.skipped,
     }
 
 
@@ -616,20 +769,26 @@ def headline(rv: Review) -> dict[str, str]:
     acc_total, currency = rv.accuracy.total, rv.currency
     if not acc_total.empty:
         r = acc_total.iloc[0]
-        out["gap to target"] = fmt_money(r["gap_to_target"], currency)
+        if pd.notna(r["gap_to_target"]):
+            out["gap to target"] = fmt_money(r["gap_to_target"], currency)
         if pd.notna(r["mape"]):
-            out["forecast MAPE (daily)"] = fmt_pct(r["mape"])
+            label = ("forecast MAPE (daily)" if rv.accuracy.forecast_source == PLAN_FORECAST_SOURCE
+                     else "baseline MAPE (daily, seasonal naive)")
+            out[label] = fmt_pct(r["mape"])
     for _, r in rv.incrementality.iterrows():
         if pd.notna(r.get("iroas")):
             out[f"{r['channel']} iROAS (holdout)"] = f"{r['iroas']:.1f}"
     nvr = rv.customers.new_vs_returning
     if not nvr.empty:
         out["new customers"] = f"{int(nvr.set_index('group').loc['new', 'customers']):,}"
-    if not rv.media.budget.empty:
+    if not rv.media.budget.empty and np.isfinite(rv.media.budget.attrs.get("gain", np.nan)):
         out["next budget: expected gain"] = fmt_money(rv.media.budget.attrs.get("gain", 0.0), currency)
     return out
 
 
 def notes(rv: Review) -> list[str]:
-    """Notes for the index page: where the forecast came from, and what the paths dropped."""
-    return [rv.accuracy.forecast_source, *rv.attribution.paths.notes]
+    """Notes for the index page: where the forecast came from, what the paths dropped, and the
+    sections skipped for missing data (one sentence each)."""
+    skipped = [f"Skipped {name.replace('_', ' ')}: {reason}." for name, reason in rv.skipped.items()
+               if name != "forecast_accuracy"]  # the forecast source already says it
+    return [rv.accuracy.forecast_source, *rv.attribution.paths.notes, *skipped]

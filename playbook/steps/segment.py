@@ -28,8 +28,9 @@ from playbook.customers import rfm as rfm_method
 from playbook.customers.features import live
 from playbook.customers.rfm import NO_PURCHASE
 from playbook.data import cache
+from playbook.data.needs import Needs
 from playbook.data.validate import ValidationReport
-from playbook.data.warehouse import to_utc
+from playbook.data.warehouse import Warehouse, to_utc
 from playbook.report.charts import empty_chart
 from playbook.report.format import fmt_int, fmt_money, format_table
 from playbook.report.privacy import pseudonymize
@@ -47,6 +48,12 @@ SOFT_HANDLING: dict[str, str] = {
 }
 
 
+#: What the sections need beyond customers and orders (checked before each section speaks).
+IDENTITY = Needs("Merging duplicate accounts", columns=("customers.email", "customers.phone"), any_of=True)
+CONSENT = Needs("Reaching customers", columns=("customers.consent_email", "customers.consent_ads"), any_of=True)
+BROWSING = Needs("Browsing without buying", tables=("events",))
+
+
 def audit(ctx: StepContext) -> ValidationReport:
     """The data-contract audit of the campaign's data (:func:`playbook.data.validate.validate`
     with the configured orphan threshold; shared across campaigns through :mod:`playbook.data.cache`)."""
@@ -61,8 +68,10 @@ def audit_table(report: ValidationReport) -> pd.DataFrame:
 def describe_audit(report) -> str:
     """Plain-language summary of a :class:`playbook.data.validate.ValidationReport` (Markdown)."""
     errors, warnings = report.errors, report.warnings
-    if not errors and not warnings:
-        return "The data meets the contract: no errors and no soft problems were found."
+    gaps = report.describe_gaps()
+    if not errors and not warnings and not report.soft:
+        return " ".join(x for x in ("The data meets the contract: no errors and no soft problems were found.",
+                                    gaps) if x)
     parts = []
     if errors:
         parts.append(f"**{len(errors)} error(s)** must be fixed in the source before the results can be "
@@ -70,22 +79,25 @@ def describe_audit(report) -> str:
                                              for f in errors[:5]) + ".")
     else:
         parts.append("No errors: the data meets the contract.")
-    soft = [f for f in report.findings if f.severity != "error" and f.count]
+    soft = report.soft
     if soft:
         items = []
         for f in soft:
             how = SOFT_HANDLING.get(f.check)
             items.append(f"{f.check.replace('_', ' ')} {f.count:,}" + (f" ({how})" if how else ""))
         parts.append("Soft problems, handled by cleaning: " + "; ".join(items) + ".")
+    if gaps:
+        parts.append(gaps)
     return " ".join(parts)
 
 
 def audit_headline(report) -> dict[str, str]:
     """Headline numbers of the data-quality audit for the index page."""
     out = {"data errors": str(len(report.errors)),
-           "soft problems": f"{sum(f.count for f in report.findings if f.severity != 'error'):,}"}
-    for check in ("duplicate_email", "duplicate_phone", "invalid_email"):
-        out[check.replace("_", " ")] = f"{report.count(check):,}"
+           "soft problems": f"{sum(f.count for f in report.soft):,}"}
+    for check, column in (("duplicate_email", "email"), ("duplicate_phone", "phone"), ("invalid_email", "email")):
+        out[check.replace("_", " ")] = (f"n/a (no {column} column)" if report.lacks("customers", column)
+                                        else f"{report.count(check):,}")
     return out
 
 
@@ -120,11 +132,18 @@ def identity_table(ident: cleaning.IdentityResolution) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["", "count"]).set_index("")
 
 
-def describe_cleaning(audit: pd.DataFrame, ident: cleaning.IdentityResolution) -> str:
-    """One plain-language paragraph on the defects found and the merges made (Markdown)."""
+def describe_cleaning(audit: pd.DataFrame, ident: cleaning.IdentityResolution,
+                      wh: Warehouse | None = None) -> str:
+    """One plain-language paragraph on the defects found and the merges made (Markdown); with
+    ``wh``, says so when the data has no email or phone to merge accounts by (:data:`IDENTITY`)."""
     n = dict(zip(audit["defect"], audit["count"], strict=True))
     if ident.n_accounts == 0:
         return "The customer table is empty: there is nobody to segment."
+    reason = IDENTITY.reason(wh) if wh is not None else None
+    if reason:
+        return (f"{reason} Each of the **{ident.n_accounts:,}** accounts counts as one person. "
+                f"{n.get('erased', 0):,} accounts asked for erasure and are excluded everywhere; "
+                f"{n.get('refunds', 0):,} refunds are netted against revenue.")
     return (f"Identity resolution merged **{ident.n_merged:,}** duplicate accounts "
             f"({n.get('duplicate_email', 0):,} sharing an email that differs only in case or spaces, "
             f"{n.get('duplicate_phone', 0):,} sharing a phone number written differently), leaving "
@@ -178,15 +197,18 @@ def feature_overview(feats: pd.DataFrame, currency: str = "USD") -> pd.DataFrame
     return pd.DataFrame(rows, columns=["feature", "median", "mean"]).set_index("feature")
 
 
-def describe_features(feats: pd.DataFrame) -> str:
+def describe_features(feats: pd.DataFrame, wh: Warehouse | None = None) -> str:
+    """Customers, buyers and browsers before the cutoff (Markdown); the browsing clause only when
+    the data has web events (:data:`BROWSING`, checked with ``wh``)."""
     f = live(feats)
     if f.empty:
         return "No customers signed up before the planning cutoff: there is nothing to segment."
     buyers = int((f["orders_total"] > 0).sum())
+    browsing = (f" {int(f['browsing_without_buying'].sum()):,} browsed in the last 90 days without buying."
+                if wh is None or BROWSING.reason(wh) is None else "")
     return (f"**{len(f):,}** customers (not erased) signed up before the planning cutoff; "
             f"{buyers:,} ({buyers / len(f):.0%}) have bought at least once and "
-            f"{int(f['bought_last_season'].sum()):,} bought during last season. "
-            f"{int(f['browsing_without_buying'].sum()):,} browsed in the last 90 days without buying.")
+            f"{int(f['bought_last_season'].sum()):,} bought during last season.{browsing}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,8 +370,15 @@ def suppression_table(flags: pd.DataFrame) -> pd.DataFrame:
     return suppression.reason_counts(flags)
 
 
-def describe_suppression(flags: pd.DataFrame) -> str:
+def describe_suppression(flags: pd.DataFrame, wh: Warehouse | None = None) -> str:
+    """Reachable people per channel and the main reason for suppression (Markdown); with ``wh``,
+    says when the data has no consent columns (:data:`CONSENT`): unknown consent counts as not
+    consented, so nobody is reachable."""
     n = len(flags)
+    reason = CONSENT.reason(wh) if wh is not None else None
+    if reason and n:
+        return (f"{reason} Unknown consent counts as not consented, so none of the {n:,} people is "
+                "reachable and no audience is exported.")
     if n == 0:
         return "No customers: nobody to contact and nobody to suppress."
     parts = [f"{ch}: **{int((~flags[f'suppress_{ch}']).sum()):,}** reachable "
@@ -548,6 +577,10 @@ def headline(summary: dict, report: ValidationReport | None = None) -> dict[str,
         "email-reachable": fmt_int(sup["email"]["reachable"]),
         "ads-reachable": fmt_int(sup["ads"]["reachable"]),
     }
+    if report is not None and report.lacks("customers", "consent_email"):
+        out["email-reachable"] += " (no consent column)"
+    if report is not None and report.lacks("customers", "consent_ads"):
+        out["ads-reachable"] += " (no consent column)"
     if summary["overlap_warnings"]:
         out["audience overlap warnings"] = str(len(summary["overlap_warnings"]))
     if summary["rule_segment_problems"]:

@@ -96,9 +96,9 @@ def design(ctx: StepContext) -> pd.DataFrame:
 
 
 def design_view(design_table: pd.DataFrame, currency: str = "USD") -> Any:
-    """The design table for stakeholders, or :data:`~playbook.experiments.report.NO_EXPERIMENTS`."""
+    """The design table for stakeholders (nothing without experiments: the inventory says so)."""
     if design_table.empty:
-        return md(report.NO_EXPERIMENTS)
+        return None  # the inventory section already said there are no experiments
     return experiment_design.design_view(design_table, currency)
 
 
@@ -123,10 +123,15 @@ def analyze(ctx: StepContext) -> list[ExperimentAnalysis]:
 
 # Tables, charts and sentences about the analyses (:mod:`playbook.experiments.report`; each
 # takes the list of analyses). When there is nothing to analyse (:func:`report.skip_reason`), the
-# first output of each section is that one sentence and the others are empty (no figure, "").
+# page says why once: the design section when no experiment is configured, else the first
+# analysis section (the sample-ratio banner); every later output is empty (no figure, "").
 def srm_banner(analyses: list[ExperimentAnalysis]) -> str:
-    """Sample-ratio banner (Markdown), or why nothing was analysed."""
-    return report.skip_reason(analyses) or report.srm_banner(analyses)
+    """Sample-ratio banner (Markdown), or why nothing was analysed (empty without experiments:
+    the design section already said so)."""
+    reason = report.skip_reason(analyses)
+    if reason == report.NO_EXPERIMENTS:
+        return ""
+    return reason or report.srm_banner(analyses)
 
 
 def arms_view(analyses: list[ExperimentAnalysis]) -> Any:
@@ -140,9 +145,8 @@ def balance_view(analyses: list[ExperimentAnalysis]) -> Any:
 
 
 def summary_view(analyses: list[ExperimentAnalysis]) -> Any:
-    """Primary results per variant, or why there are none (Markdown)."""
-    reason = report.skip_reason(analyses)
-    return md(reason) if reason else report.summary_view(analyses)
+    """Primary results per variant (nothing when the banner says why there are none)."""
+    return None if report.skip_reason(analyses) else report.summary_view(analyses)
 
 
 def plot_forest(analyses: list[ExperimentAnalysis]) -> plt.Figure | None:
@@ -156,21 +160,18 @@ def describe_results(analyses: list[ExperimentAnalysis]) -> str:
 
 
 def guardrail_view(analyses: list[ExperimentAnalysis]) -> Any:
-    """Guardrail metrics per variant, or why there are none (Markdown)."""
-    reason = report.skip_reason(analyses)
-    return md(reason) if reason else report.guardrail_view(analyses)
+    """Guardrail metrics per variant (nothing when the banner says why there are none)."""
+    return None if report.skip_reason(analyses) else report.guardrail_view(analyses)
 
 
 def bayes_view(analyses: list[ExperimentAnalysis]) -> Any:
-    """Bayesian view per variant, or why there is none (Markdown)."""
-    reason = report.skip_reason(analyses)
-    return md(reason) if reason else report.bayes_view(analyses)
+    """Bayesian view per variant (nothing when the banner says why there is none)."""
+    return None if report.skip_reason(analyses) else report.bayes_view(analyses)
 
 
 def segment_view(analyses: list[ExperimentAnalysis]) -> Any:
-    """Exploratory lifts by country, or why there are none (Markdown)."""
-    reason = report.skip_reason(analyses)
-    return md(reason) if reason else report.segment_view(analyses)
+    """Exploratory lifts by country (nothing when the banner says why there are none)."""
+    return None if report.skip_reason(analyses) else report.segment_view(analyses)
 
 
 def plot_sequential(analyses: list[ExperimentAnalysis]) -> plt.Figure | None:
@@ -179,14 +180,14 @@ def plot_sequential(analyses: list[ExperimentAnalysis]) -> plt.Figure | None:
 
 
 def sequential_summary(analyses: list[ExperimentAnalysis]) -> str:
-    """Sentence on the daily monitoring, or why there is none (Markdown)."""
-    return report.skip_reason(analyses) or report.sequential_summary(analyses)
+    """Sentence on the daily monitoring (empty when the banner says why there is none)."""
+    return "" if report.skip_reason(analyses) else report.sequential_summary(analyses)
 
 
 def decisions_view(analyses: list[ExperimentAnalysis]) -> Any:
-    """One verdict per experiment (each says why when it has no result), or
-    :data:`~playbook.experiments.report.NO_EXPERIMENTS`."""
-    return md(report.NO_EXPERIMENTS) if not analyses else report.decisions_view(analyses)
+    """One verdict per experiment (each says why when it has no result); nothing without
+    experiments (the design section said so)."""
+    return None if not analyses else report.decisions_view(analyses)
 
 
 def describe_decisions(analyses: list[ExperimentAnalysis]) -> str:

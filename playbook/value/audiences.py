@@ -230,7 +230,7 @@ def export_audiences(con: pd.DataFrame, people: pd.DataFrame, out_dir, min_size:
         row["excluded_duplicate"] = n_kept - len(final)
         row["exported"] = len(final)
         if len(final) == 0:
-            row.update(file="", status="not exported: nobody eligible (no data)")
+            row.update(file="", status="not exported: nobody eligible (no consenting, reachable customer)")
         elif len(final) < min_size:
             row.update(file="", status=f"not exported: {len(final)} people, below the minimum of {min_size}")
         else:

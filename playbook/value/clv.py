@@ -32,7 +32,8 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from playbook.data.warehouse import Warehouse, customer_order_summary, to_utc
+from playbook.data.aggregates import customer_order_summary
+from playbook.data.warehouse import Warehouse, to_utc
 from playbook.errors import DataError
 from playbook.report.charts import empty_chart
 
@@ -278,7 +279,7 @@ class GammaGamma:
 
 
 def rft_from_summary(summary: pd.DataFrame) -> pd.DataFrame:
-    """BG/NBD inputs from :func:`playbook.data.warehouse.customer_order_summary` (weeks).
+    """BG/NBD inputs from :func:`playbook.data.aggregates.customer_order_summary` (weeks).
 
     ``x = frequency - 1`` (repeat purchases), ``t_x = (last - first)``, ``T = tenure``; ``T`` is
     floored at one hour so that customers whose first order was just before the cutoff are valid.
