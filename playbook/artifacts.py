@@ -103,6 +103,8 @@ def check(df: pd.DataFrame, name: str) -> pd.DataFrame:
     schema = SCHEMAS.get(name)
     if schema is None:
         return df
+    if df.empty:  # no rows (e.g. everyone erased): columns built from nothing carry no dtype
+        schema = _coercing(schema)
     try:
         return schema.validate(df, lazy=True)
     except SchemaErrors as exc:
@@ -114,6 +116,13 @@ def check(df: pd.DataFrame, name: str) -> pd.DataFrame:
         raise DataError(
             f"Artifact {name!r} ({schema.name}) breaks its contract:\n" + "\n".join(lines)
         ) from None
+
+
+def _coercing(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
+    """A copy of ``schema`` that coerces every column to its dtype (used for empty frames only,
+    where there is no value whose type could be wrong)."""
+    return pa.DataFrameSchema(schema.columns, checks=schema.checks, strict=schema.strict, name=schema.name,
+                              coerce=True)
 
 
 def check_on_read(df: pd.DataFrame, name: str) -> pd.DataFrame | None:
@@ -165,8 +174,9 @@ def write_artifact(obj: Any, output_dir: str | os.PathLike[str], name: str) -> P
         obj = obj.to_frame()
     if isinstance(obj, pd.DataFrame):
         path = _artifact_path(output_dir, name, ".parquet")
-        check(obj, path.stem)  # declared contracts (playbook.artifacts) are checked on write
-        return atomic_write(path, lambda t: obj.to_parquet(t))
+        checked = check(obj, path.stem)  # declared contracts (playbook.artifacts) are checked on write
+        frame = checked if obj.empty else obj  # an empty frame is written with the contract's dtypes
+        return atomic_write(path, lambda t: frame.to_parquet(t))
     if isinstance(obj, Mapping | list | tuple):
         path = _artifact_path(output_dir, name, ".json")
         return write_json(nan_to_none(obj), path)

@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from playbook import __version__
 from playbook.config.campaign import CampaignConfig
@@ -90,7 +91,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    wh = connect(DataSource.parse(args.source, timezone=args.timezone, encoding=args.encoding))
+    source = DataSource.parse(args.source, timezone=args.timezone, encoding=args.encoding)
+    wh = connect(replace(source, merge_line_items=args.merge_line_items,
+                         exclude_extreme_orders=not args.keep_extreme_orders))
     report = validate(wh, orphan_threshold=args.orphan_threshold)
     _echo(report.format())
     if report.ok:
@@ -162,6 +165,10 @@ def _validate_args(source: DataSource) -> str:
         args += ["--timezone", source.timezone]
     if source.encoding:
         args += ["--encoding", source.encoding]
+    if source.merge_line_items:
+        args += ["--merge-line-items"]
+    if not source.exclude_extreme_orders:
+        args += ["--keep-extreme-orders"]
     return " ".join(args)
 
 
@@ -222,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--timezone", default=None, help="IANA zone for naive timestamps (else rejected)")
     v.add_argument("--encoding", default=None, help="encoding of CSV files (default UTF-8)")
     v.add_argument("--orphan-threshold", type=int, default=0, help="orphans tolerated (default 0)")
+    v.add_argument("--merge-line-items", action="store_true",
+                   help="orders has one row per line item: merge a customer's rows at one order_ts "
+                        "(as data.merge_line_items)")
+    v.add_argument("--keep-extreme-orders", action="store_true",
+                   help="the campaign keeps extreme orders (data.exclude_extreme_orders: false)")
     v.set_defaults(func=_cmd_validate)
 
     i = sub.add_parser("init-data", help="write header-only CSV templates of every table and a column guide")

@@ -109,8 +109,8 @@ def test_absent_sections_name_what_each_turns_off():
     found = dict(_parse().absent_sections())
     assert list(found) == ["comparison_seasons", "channels", "budget", "targets", "segments", "experiments",
                            "personalization"]
-    assert found["budget"].startswith("not set — the plan shows the forecast and the channels' response curves "
-                                      "but splits no budget")
+    assert found["budget"].startswith("not set — the plan shows the forecast (and the listed channels' response "
+                                      "curves, if any) but splits no budget")
     assert found["experiments"] == "none — step 04 is skipped (nothing to size or analyse)"
     assert found["targets"].startswith("not set — the target is the forecast itself (0 % uplift)")
     assert found["comparison_seasons"].startswith("automatic — ")

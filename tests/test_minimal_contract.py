@@ -77,15 +77,16 @@ def test_absent_tables_read_empty_and_absent_columns_take_their_defaults(shop: P
     assert wh.lacks("spend") and wh.lacks("orders", "channel") and not wh.lacks("orders", "revenue")
 
 
-def test_date_only_order_ts_is_local_midnight(shop: Path) -> None:
-    utc = connect(shop).table("orders").execute().set_index("order_id")["order_ts"]
-    assert utc["O1"] == pd.Timestamp("2025-03-01 00:00", tz="UTC")
-    berlin = connect(shop, timezone="Europe/Berlin").table("orders").execute().set_index("order_id")["order_ts"]
-    assert berlin["O1"] == pd.Timestamp("2025-02-28 23:00", tz="UTC")  # midnight CET
-    ny = connect(shop, timezone="America/New_York").table("orders").execute().set_index("order_id")["order_ts"]
-    assert ny["O1"] == pd.Timestamp("2025-03-01 05:00", tz="UTC")
-    days = daily_sales(connect(shop))
-    assert days.set_index("day").loc["2025-03-01", "revenue"] == 40.0
+def test_date_only_order_ts_keeps_its_calendar_day_in_every_zone(shop: Path) -> None:
+    # The aggregates count UTC days; reading 2025-03-01 as Berlin midnight (28 Feb 23:00 UTC) would
+    # move every order of a European shop back a day, so a date alone stays that day.
+    for zone in (None, "Europe/Berlin", "Asia/Tokyo", "America/New_York"):
+        wh = connect(shop, timezone=zone)
+        ts = wh.table("orders").execute().set_index("order_id")["order_ts"]
+        assert ts["O1"] == pd.Timestamp("2025-03-01 00:00", tz="UTC"), zone
+        days = daily_sales(wh).set_index("day")
+        assert days.loc["2025-03-01", "revenue"] == 40.0 and days.loc["2025-03-02", "revenue"] == 25.0, zone
+        assert daily_sales(wh, "2025-03-01", "2025-03-01")["revenue"].sum() == 40.0, zone
 
 
 def test_line_items_merged_into_orders_when_asked(tmp_path: Path) -> None:
@@ -111,6 +112,7 @@ def test_line_items_merged_into_orders_when_asked(tmp_path: Path) -> None:
 def _with_giants(folder: Path) -> Path:
     rows = [(f"O{i}", f"C{i % 40}", f"2025-03-{1 + i % 28:02d}", 50.0 + i % 30) for i in range(400)]
     rows += [(f"X{i}", "C1", "2025-03-10", 1e12) for i in range(4)]  # the fault probe's four 1e12 orders
+    rows += [("XR", "C1", "2025-03-12", -1e12)]  # ... and a refund of one of them
     return write_shop(folder, rows)
 
 
@@ -120,12 +122,12 @@ def test_extreme_orders_left_out_of_analyses_and_counted(tmp_path: Path) -> None
     total = daily_sales(wh)["revenue"].sum()
     assert total == pytest.approx(sum(50.0 + i % 30 for i in range(400)))
     excluded = wh.excluded_orders()
-    assert excluded["orders"] == 4 and excluded["revenue"] == pytest.approx(4e12)
+    assert excluded["orders"] == 5 and excluded["revenue"] == pytest.approx(4e12)  # the refund leaves too
     assert 50 * 100 <= excluded["limit"] <= 80 * 1000
     warning = validate(wh, now=NOW).warnings
     assert [f.check for f in warning] == ["extreme_value"] and "left out of every analysis" in warning[0].message
     kept = connect(replace(DataSource.parse(folder), exclude_extreme_orders=False))
-    assert daily_sales(kept)["revenue"].sum() == pytest.approx(total + 4e12)
+    assert daily_sales(kept)["revenue"].sum() == pytest.approx(total + 3e12)
     assert kept.excluded_orders()["orders"] == 0
 
 
@@ -157,3 +159,49 @@ output: {{dir: {tmp_path / "out"}}}
 """, encoding="utf-8")
     with pytest.raises(DataError, match="has no orders: there is nothing to plan"):
         start_step("01_plan", str(cfg), output_dir=str(tmp_path / "out"))
+
+
+def test_extreme_orders_are_counted_on_every_page_and_in_every_summary(tmp_path: Path) -> None:
+    import json
+
+    from playbook.steps.context import finish_step, start_step
+
+    folder = _with_giants(tmp_path / "giants")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""slug: giants
+name: Giants
+countries: [US]
+currency: USD
+season: {{start: 2025-11-20, end: 2025-12-31, planning_cutoff: 2025-11-01}}
+data: {{source: {folder}}}
+""", encoding="utf-8")
+    ctx = start_step("02_segment", str(cfg), output_dir=str(tmp_path / "out"))
+    header = ctx.header()
+    assert header.loc["extreme orders left out", "value"].startswith("5 above $")
+    finish_step(ctx, {"orders": "400"})
+    notes = json.loads((tmp_path / "out" / "artifacts" / "summary_02_segment.json").read_text())["notes"]
+    assert len(notes) == 1 and notes[0].startswith("5 order(s) above $") and "$4,000,000,000,000" in notes[0]
+
+
+def test_validate_data_command_merges_line_items_as_the_run_does(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = write_shop(tmp_path / "lines", [("#1", "C1", "2025-03-01", 10.0), ("#1", "C1", "2025-03-01", 5.0),
+                                              ("#2", "C2", "2025-03-02", 7.0)])
+    plain = subprocess.run([sys.executable, "-m", "playbook.cli", "validate-data", str(folder)],
+                           capture_output=True, text=True)
+    assert plain.returncode != 0 and "duplicate_key" in plain.stdout
+    merged = subprocess.run([sys.executable, "-m", "playbook.cli", "validate-data", str(folder),
+                             "--merge-line-items"], capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "merge_line_items" in merged.stdout  # the skipped duplicate-key check says why
+
+
+def test_cache_keys_change_with_the_reading_options(shop: Path) -> None:
+    from playbook.data import cache, contract
+
+    src = DataSource.parse(shop)
+    keys = {cache.cache_key("validation", s, [contract], {}) for s in (
+        src, replace(src, merge_line_items=True), replace(src, exclude_extreme_orders=False))}
+    assert len(keys) == 3  # a result computed with one option is never served for another

@@ -247,7 +247,10 @@ def test_older_summary_without_spend_caps_nothing():
     bounds, caps = LS.retro_budget_bounds(BOUNDS, 100_000.0, nb)
     assert bounds == BOUNDS and not caps["capped"].any()
     assert LS.retro_forecast_bias(old) is None
-    assert list(LS.retro_lessons([old])["lesson"]) == ["Revenue $100: $5 above the target of $95."]
+    # no plan forecast: the lesson judged against a baseline target is not passed on either
+    assert list(LS.retro_lessons([old])["lesson"]) == []
+    with_forecast = {**old, "forecast_from_plan": True, "revenue": {"actual": 100.0, "forecast": 90.0}}
+    assert list(LS.retro_lessons([with_forecast])["lesson"]) == ["Revenue $100: $5 above the target of $95."]
     # the same summary with spend keeps its caps (the rule is unchanged for complete data)
     spent = {**old, "channels": [{"channel": c, "spend": 50.0} for c in BOUNDS]}
     _, caps = LS.retro_budget_bounds(BOUNDS, 100_000.0, LS.retro_next_budget(spent))

@@ -4,6 +4,7 @@ count) and is silent on clean data; problems are collected all at once; skipped 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from playbook.data import synth
-from playbook.data.money import extreme_revenue_threshold
+from playbook.data.source import DataSource
 from playbook.data.validate import ValidationReport, validate, validate_source
 from playbook.data.warehouse import connect
 from playbook.errors import DataError
@@ -374,8 +375,9 @@ def test_extreme_revenue_is_a_warning_naming_orders_and_limit(clean_tables, writ
     assert f.examples == ("X1", "X2", "X3", "X4")
     limit = _log_rule_limit(clean_tables["orders"]["revenue"].tolist())
     assert limit == 12_000.0  # 100x the median order of 120 (13 ordinary orders + 4 extreme; MAD small)
-    assert extreme_revenue_threshold(wh) == pytest.approx(limit)
-    assert f.message.startswith("orders.revenue: 4 order(s) above 12,000 (100x the median order of 120.00)")
+    assert wh.revenue_limit() == pytest.approx(limit)
+    assert f.message.startswith("orders.revenue: 4 order(s) (or refunds of them) beyond 12,000 (100x the "
+                                "median order of 120.00)")
 
 
 def test_extreme_limit_is_clamped_between_100x_and_1000x_the_median(tmp_path):
@@ -383,21 +385,24 @@ def test_extreme_limit_is_clamped_between_100x_and_1000x_the_median(tmp_path):
         t = make_clean_tables()
         t["orders"] = t["orders"].iloc[[0] * len(revenue)].assign(
             order_id=[f"O{i}" for i in range(len(revenue))], revenue=revenue)
-        return extreme_revenue_threshold(connect(write_parquet_tables({"orders": t["orders"]}, tmp_path / name)))
+        return connect(write_parquet_tables({"orders": t["orders"]}, tmp_path / name)).revenue_limit()
 
     assert threshold([50.0] * 9 + [60.0] * 2, "tight") == pytest.approx(5000.0)  # MAD 0: floor, 100x
     assert threshold([1.0, 10.0, 100.0, 1000.0, 10000.0], "wide") == pytest.approx(100_000.0)  # cap, 1000x
     assert threshold([-20.0, 0.0], "refunds_only") is None
-    t = make_clean_tables()
-    del t["orders"]
-    assert extreme_revenue_threshold(connect(write_parquet_tables(t, tmp_path / "no_orders"))) is None
+    off = DataSource.parse(write_parquet_tables({"orders": make_clean_tables()["orders"]}, tmp_path / "off"))
+    assert connect(replace(off, exclude_extreme_orders=False)).revenue_limit() is None  # nothing excluded
 
 
-def test_refunds_are_never_extreme(refund_tables, write_tables):
-    refund_tables["orders"].loc[refund_tables["orders"]["order_id"] == "R01", "revenue"] = -1e9
+def test_an_extreme_refund_is_extreme_like_the_order_it_refunds(refund_tables, write_tables):
+    # An order of 1e9 is left out of the analyses; its refund must leave with it, or the net
+    # revenue would be -1e9. Ordinary refunds are never extreme.
     report = validate(connect(write_tables(refund_tables)), now=NOW)
     assert report.count("extreme_value") == 0 and report.count("refunds") == 2
-    assert report.findings == [f for f in report.findings if f.check == "refunds"], report.format()
+    refund_tables["orders"].loc[refund_tables["orders"]["order_id"] == "R01", "revenue"] = -1e9
+    report = validate(connect(write_tables(refund_tables, "huge")), now=NOW)
+    (f,) = [f for f in report.findings if f.check == "extreme_value"]
+    assert f.examples == ("R01",) and "or refunds of them" in f.message
 
 
 def test_extreme_daily_spend_of_a_channel_is_a_warning(clean_tables, write_tables):
@@ -420,6 +425,6 @@ def test_small_sample_has_no_money_findings():
     assert report.errors == [], report.format()
     assert report.count("extreme_value") == 0 and report.count("non_finite") == 0
     revenue = read(folder, "orders")["revenue"]
-    limit = extreme_revenue_threshold(wh)
+    limit = wh.revenue_limit()
     assert limit == pytest.approx(_log_rule_limit(revenue.tolist()))
     assert 100 * revenue[revenue > 0].median() < limit and limit > 4 * revenue.max()

@@ -28,8 +28,8 @@ OPTIONAL_SECTIONS: dict[str, str] = {
                                "growth, targets are not judged against last season, and the methods that "
                                "learn from a past season (seasonal buyers, purchase propensity) are skipped"),
     "channels": "none — the plan fits no response curves and splits no budget",
-    "budget": ("not set — the plan shows the forecast and the channels' response curves but splits no "
-               "budget and paces no spend"),
+    "budget": ("not set — the plan shows the forecast (and the listed channels' response curves, if "
+               "any) but splits no budget and paces no spend"),
     "targets": ("not set — the target is the forecast itself (0 % uplift) and there is no new-customer "
                 "target"),
     "segments": "none — step 02 builds RFM segments and clusters only, no rule segments",

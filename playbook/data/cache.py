@@ -21,8 +21,9 @@ cutoffs share them too.
 The key is the SHA-256 of: the kind; the data source (absolute path) with the relative path,
 size and modification time (ns) of every file in it; a fingerprint of the code that computes the
 result (the source of the modules involved, the package, pandas and Python versions); and the
-settings that change the result (``timezone`` and ``encoding`` of the
-:class:`~playbook.data.source.DataSource`, always; the orphan threshold, a keyed fingerprint of
+settings that change the result (``timezone``, ``encoding``, ``merge_line_items`` and
+``exclude_extreme_orders`` of the :class:`~playbook.data.source.DataSource`, and the warehouse's
+``default_country``, always; the orphan threshold, a keyed fingerprint of
 the pseudonym key: never the key itself). Any change to a file
 of the source, to that code or to those settings gives a new key, so a stale entry is never
 used; old entries are simply left behind (delete ``reports/.cache`` at any time).
@@ -60,7 +61,7 @@ from typing import Any, Protocol, TypeVar
 import pandas as pd
 
 from playbook import __version__
-from playbook.data import contract, validate, warehouse
+from playbook.data import contract, findings, money, validate, warehouse
 from playbook.data.source import DataSource
 from playbook.data.warehouse import Warehouse
 from playbook.files import atomic_write
@@ -157,7 +158,9 @@ def cache_key(kind: str, source: DataSource, modules: Sequence[ModuleType],
     if fp is None:
         return None
     payload = {"kind": kind, "data": fp, "code": code_version(modules),
-               "settings": {"timezone": source.timezone, "encoding": source.encoding, **(settings or {})}}
+               "settings": {"timezone": source.timezone, "encoding": source.encoding,
+                            "merge_line_items": source.merge_line_items,
+                            "exclude_extreme_orders": source.exclude_extreme_orders, **(settings or {})}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -212,14 +215,17 @@ def for_source(kind: str, wh: Warehouse, compute: Callable[[], T], modules: Sequ
     root : Path, optional
         Cache folder; default :func:`cache_dir`.
     """
-    return cached(kind, cache_key(kind, wh.source, modules, settings), compute, root)
+    # what the warehouse derives for absent data (customers' country) changes results too
+    derived = {"default_country": wh.default_country}
+    return cached(kind, cache_key(kind, wh.source, [*modules, money], {**derived, **(settings or {})}),
+                  compute, root)
 
 
 def validation_report(wh: Warehouse, orphan_threshold: int = 0,
                       root: Path | None = None) -> validate.ValidationReport:
     """:func:`playbook.data.validate.validate`, shared across campaigns of one source and threshold."""
     return for_source("validation", wh, lambda: validate.validate(wh, orphan_threshold=orphan_threshold),
-                      [validate, warehouse, contract], {"orphan_threshold": orphan_threshold}, root)
+                      [validate, findings, warehouse, contract], {"orphan_threshold": orphan_threshold}, root)
 
 
 class StepLike(Protocol):

@@ -228,7 +228,7 @@ ORDERS = Table(
         _c("order_id", "string", description="Order id (unique)"),
         _c("customer_id", "string", description="Buyer, a customers.customer_id"),
         _c("order_ts", "timestamp",
-           description="Order time (UTC); a date alone is read as local midnight in data.timezone (UTC if unset)"),
+           description="Order time (UTC); a date alone (2025-03-01) counts for that calendar day"),
         _c("channel", "string", required=False, allowed=ORDER_CHANNELS, description="Where the order was placed",
            enables="targets and history per order channel, attribution of web and app orders",
            default="unknown", default_note="unknown"),

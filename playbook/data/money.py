@@ -29,12 +29,8 @@ median; daily spend per channel stays within 5x its channel's median.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import ibis
-
-if TYPE_CHECKING:  # the warehouse imports this module (it applies the limit to orders)
-    from playbook.data.warehouse import Warehouse
 
 #: Money columns of the contract checked for non-finite values (table -> columns).
 MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -170,25 +166,3 @@ def daily_spend(spend: ibis.Table) -> ibis.Table:
     s = spend.filter(finite(spend.spend))
     s = s.select("spend", date=s.date.cast("date"), channel=s.channel.cast("string").fill_null("(none)"))
     return s.group_by(["date", "channel"]).aggregate(spend=s.spend.sum())
-
-
-def extreme_revenue_threshold(wh: Warehouse, *, sigmas: float = EXTREME_SIGMAS,
-                              min_multiple: float = EXTREME_MIN_MULTIPLE,
-                              max_multiple: float = EXTREME_MAX_MULTIPLE) -> float | None:
-    """Order revenue above which an order is extreme (currency units), for excluding such orders
-    from models and headlines; the rule of :func:`limits` over all positive, finite order revenue.
-
-    Returns
-    -------
-    float or None
-        The limit; None when ``orders.revenue`` is absent, not numeric, or has no positive,
-        finite value.
-    """
-    if not wh.has("orders"):
-        return None
-    orders = wh.raw("orders")
-    if "revenue" not in orders.columns or not orders.revenue.type().is_numeric():
-        return None
-    lims = limits(orders, "revenue", sigmas=sigmas, min_multiple=min_multiple, max_multiple=max_multiple)
-    return lims[0].limit if lims else None
-

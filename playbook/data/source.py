@@ -86,7 +86,8 @@ class DataSource:
 
     def __repr__(self) -> str:
         return (f"DataSource({self.display()!r}, engine={self.engine!r}, "
-                f"timezone={self.timezone!r}, encoding={self.encoding!r})")
+                f"timezone={self.timezone!r}, encoding={self.encoding!r}, "
+                f"merge_line_items={self.merge_line_items!r}, exclude_extreme_orders={self.exclude_extreme_orders!r})")
 
     def __str__(self) -> str:
         return self.display()
@@ -137,7 +138,8 @@ class DataSource:
         Parameters
         ----------
         data : DataConfig
-            The config's ``data`` section (``source``, ``timezone``, ``encoding``).
+            The config's ``data`` section (``source``, ``timezone``, ``encoding``,
+            ``merge_line_items``, ``exclude_extreme_orders``).
         override : str, path or None
             The CLI's ``--data-source`` or a notebook's ``data_source`` parameter: replaces only
             the location (``None`` or ``""``: use ``data.source``). The time zone and the

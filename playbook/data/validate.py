@@ -40,11 +40,14 @@ from playbook.data.contract import CONTRACT_HINT, TABLES, Column, Table
 from playbook.data.findings import SEVERITIES, Finding, Skipped, ValidationReport
 from playbook.data.source import DataSource
 from playbook.data.warehouse import (
+    IBIS_TYPES,
     Warehouse,
     column_gap_note,
     connect,
     dtype_matches,
+    extreme,
     is_naive_timestamp,
+    merge_line_items,
     to_utc,
 )
 
@@ -382,12 +385,17 @@ class _Validator:
                                         f"{money.EXTREME_MAX_MULTIPLE:g}x the median (playbook.data.money).")
         if self.col_ok("orders", "revenue", check):
             o = self.tables["orders"]
+            if self.wh.source.merge_line_items and {"customer_id", "order_ts"} <= self.usable["orders"]:
+                o = merge_line_items(o.mutate(**{c: ibis.null(IBIS_TYPES[t]) for c, t in
+                                                 (("discount", "float"), ("channel", "string"),
+                                                  ("promo_code", "string")) if c not in o.columns}))
             key = "order_id" if "order_id" in self.usable["orders"] else o.columns[0]
             lims = money.limits(o, "revenue")
-            bad = o.filter(money.over_limit(o, "revenue", lims))
+            bad = o.filter(extreme(o, lims[0].limit)) if lims else o.filter(ibis.literal(False))
             n = int(bad.count().execute()) if lims else 0
             self.add("orders", "revenue", check, "warning", n,
-                     f"orders.revenue: {n:,} order(s) above {money.describe(lims[0], 'order') if lims else ''}. "
+                     f"orders.revenue: {n:,} order(s) (or refunds of them) beyond "
+                     f"{money.describe(lims[0], 'order') if lims else ''}. "
                      f"{rule} Check them in the source: test orders, amounts in cents or a shifted decimal "
                      "point are the usual causes. "
                      + ("They are left out of every analysis and counted in the reports "

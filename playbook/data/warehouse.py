@@ -18,8 +18,9 @@ Sources (:func:`connect`, described by a :class:`playbook.data.source.DataSource
 Timestamps: the contract wants timezone-aware UTC timestamps. Naive timestamps are rejected when
 a table is accessed unless a ``timezone`` is given; then they are read as local times of that
 zone and converted to UTC. A date without a time (``2025-03-01``, typical of exports that keep
-only the order date) is read as local midnight in that zone (UTC midnight without one). The
-DuckDB session runs in UTC, so "day" means the UTC calendar day.
+only the order date) keeps its calendar day: it is read as midnight UTC whatever the zone, since
+the aggregates count UTC days (local midnight east of UTC would be the previous UTC day and move
+every order back a day). The DuckDB session runs in UTC, so "day" means the UTC calendar day.
 
 The minimal data (issue 14): only ``customers`` and ``orders`` must exist
 (:data:`playbook.data.contract.REQUIRED_TABLES`). :meth:`Warehouse.table` gives an absent
@@ -129,6 +130,12 @@ def column_gap_note(col: Column) -> str:
     """``"turns off <what>; read as <default>"`` for an absent optional column."""
     note = col.default_note or "empty"
     return f"turns off {col.enables}; read as {note}" if col.enables else f"read as {note}"
+
+
+def extreme(orders: ibis.Table, limit: float) -> ibis.BooleanValue:
+    """Engine predicate: an order whose revenue is beyond ``limit`` either way (a refund of an
+    extreme order is as extreme as the order, and leaves with it)."""
+    return money.finite(orders.revenue) & (orders.revenue.abs() > limit)
 
 
 def merge_line_items(orders: ibis.Table) -> ibis.Table:
@@ -304,7 +311,7 @@ class Warehouse:
             o = merge_line_items(o)
         limit = self.revenue_limit()
         if limit is not None:
-            o = o.filter(~(money.finite(o.revenue) & (o.revenue > limit)))
+            o = o.filter(~extreme(o, limit))
         return o
 
     def revenue_limit(self) -> float | None:
@@ -322,7 +329,8 @@ class Warehouse:
         return self._revenue_limit[0]
 
     def excluded_orders(self) -> dict[str, float]:
-        """Orders left out as extreme: ``{"orders": n, "revenue": sum, "limit": limit}`` (zeros and
+        """Orders left out as extreme: ``{"orders": n, "revenue": sales total, "limit": limit}`` (refunds
+        of extreme orders are counted in ``orders``, not netted in ``revenue``; zeros and
         limit NaN when nothing is excluded). Counted in the engine."""
         limit = self.revenue_limit()
         if limit is None:
@@ -330,8 +338,8 @@ class Warehouse:
         o = self._contract_table("orders")
         if self.source.merge_line_items:
             o = merge_line_items(o)
-        bad = o.filter(money.finite(o.revenue) & (o.revenue > limit))
-        row = bad.aggregate(n=bad.count(), total=bad.revenue.sum()).execute().iloc[0]
+        bad = o.filter(extreme(o, limit))
+        row = bad.aggregate(n=bad.count(), total=bad.revenue.sum(where=bad.revenue > 0)).execute().iloc[0]
         return {"orders": int(row["n"]), "revenue": float(row["total"]) if pd.notna(row["total"]) else 0.0,
                 "limit": float(limit)}
 
@@ -382,10 +390,8 @@ class Warehouse:
             if col.name in naive:
                 assert zone is not None  # naive columns without a zone raised above
                 changes[col.name] = _to_utc_expr(self.con, zone, t[col.name].cast(idt.Timestamp()))
-            elif col.dtype == "timestamp" and typ.is_date():  # a date alone: local midnight
-                midnight = t[col.name].cast(idt.Timestamp())
-                changes[col.name] = (_to_utc_expr(self.con, zone, midnight) if zone
-                                     else midnight.cast(IBIS_TYPES["timestamp"]))
+            elif col.dtype == "timestamp" and typ.is_date():  # a date alone: that day, whatever the zone
+                changes[col.name] = t[col.name].cast(idt.Timestamp()).cast(IBIS_TYPES["timestamp"])
             elif col.dtype == "date" and typ.is_timestamp():
                 changes[col.name] = t[col.name].date()
             elif typ.is_null():

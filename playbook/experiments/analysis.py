@@ -265,6 +265,11 @@ def decide(a: ExperimentAnalysis, exp, users_per_day: float) -> dict:
         why = a.messages[-1] if a.messages else "no usable data for the primary metric"
         return {"verdict": "no result", "reason": why[0].upper() + why[1:]}
     prim = res[(res["role"] == "primary") & res["p_value"].notna()]
+    values = [c for c in ("value_control", "value_variant") if c in prim.columns]
+    if values and (prim[values].fillna(0).to_numpy() == 0).all():
+        return {"verdict": "no result", "reason": (
+            f"No {prim['metric'].iloc[0]} in either arm during the window (the season has no orders "
+            "from these users yet), so there is nothing to compare.")}
     if a.srm_p < SRM_P:
         return {"verdict": "inconclusive", "reason": (
             f"Sample ratio mismatch (chi-square p = {a.srm_p:.1g}): the arms are not in the planned "
@@ -295,6 +300,10 @@ def decide(a: ExperimentAnalysis, exp, users_per_day: float) -> dict:
             f"No significant effect, and the 95% interval ({b['rel_lo']:+.1%} to {b['rel_hi']:+.1%}) "
             f"rules out the {mde_rel:.0%} lift the test was designed to find.")}
     more = _more_users(b, exp, mde_rel)
+    if not np.isfinite(more):
+        return {"verdict": "inconclusive", "reason": (
+            f"No significant effect ({b['rel_lift']:+.1%}, 95% CI {b['rel_lo']:+.1%} to {b['rel_hi']:+.1%}), "
+            f"and the data show too little variation in {b['metric']} to say how many more users would settle it.")}
     days = more / users_per_day if users_per_day > 0 else float("inf")
     days_txt = (f"about {days:,.0f} more days at the {users_per_day:,.0f} users per day this test enrolled"
                 if np.isfinite(days) else "more time")
@@ -315,7 +324,10 @@ def _more_users(b: pd.Series, exp, mde_rel: float) -> float:
     else:
         se = (b["abs_hi"] - b["abs_lo"]) / (2 * es._z(exp.alpha))
         sd = se / np.sqrt(1 / b["n_control"] + 1 / b["n_variant"])
-        n_c, _ = es.sample_size_means(mde_rel * b["value_control"], sd, alpha, exp.power)
+        try:
+            n_c, _ = es.sample_size_means(mde_rel * b["value_control"], sd, alpha, exp.power)
+        except ValueError:  # no spread or no baseline: the needed size is unknown
+            return float("nan")
     return float(max(n_c - min(b["n_control"], b["n_variant"]), 0))
 
 

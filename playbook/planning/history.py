@@ -194,6 +194,9 @@ def window_vs_last_year(
     metrics = ["revenue", "orders", "buyers", "aov"]
     long_cur = cur.melt(id_vars=keys, value_vars=metrics, var_name="metric", value_name="this_year")
     long_prev = prev.melt(id_vars=keys, value_vars=metrics, var_name="metric", value_name="last_year")
+    for frame in (long_cur, long_prev):  # an empty window has typeless keys (pandas cannot merge them)
+        for k in [*keys, "metric"]:
+            frame[k] = frame[k].astype(object)
     out = long_cur.merge(long_prev, on=[*keys, "metric"], how="outer")
     out[["this_year", "last_year"]] = out[["this_year", "last_year"]].astype(float).fillna(0.0)
     out["change"] = (out["this_year"] - out["last_year"]) / out["last_year"].where(out["last_year"] != 0)

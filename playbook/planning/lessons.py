@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,9 @@ NO_SPEND = "no media spend in the data"
 PART_USES = {"forecast": "the forecast correction of the targets", "spend": "the budget split and channel caps"}
 #: Starts of the lesson sentences that rest on spend (dropped from a retrospective without spend).
 SPEND_LESSONS = ("Best channel by attributed ROAS", "Recommended next-season split")
+#: How lessons judged against the target (the plan's forecast) begin: not used from a
+#: retrospective that did not have the plan's forecast (it judged a baseline it built itself).
+FORECAST_LESSONS = re.compile(r"^(Revenue .*the target of|By \w+: weakest against target)")
 
 
 def incomplete_parts(summary: Mapping | None) -> dict[str, str]:
@@ -344,13 +348,16 @@ def retro_lessons(summaries: Sequence[Mapping]) -> pd.DataFrame:
     """The generated lessons of earlier retrospectives: ``campaign``, ``lesson`` (in the given order).
 
     Lessons about returns on spend (:data:`SPEND_LESSONS`) are left out of a retrospective without
-    spend (:func:`incomplete_parts`).
+    spend, and lessons judged against the target (:data:`FORECAST_LESSONS`) out of one without the
+    plan's forecast (:func:`incomplete_parts`).
     """
     rows = []
     for s in summaries:
-        no_spend = "spend" in incomplete_parts(s)
+        parts = incomplete_parts(s)
+        no_spend, no_forecast = "spend" in parts, "forecast" in parts
         for x in s.get("lessons") or []:
-            if not (no_spend and str(x).startswith(SPEND_LESSONS)):
+            if not ((no_spend and str(x).startswith(SPEND_LESSONS))
+                    or (no_forecast and FORECAST_LESSONS.match(str(x)))):
                 rows.append({"campaign": s.get("campaign", {}).get("name", s.get("campaign", {}).get("slug", "?")),
                              "lesson": str(x)})
     return pd.DataFrame(rows, columns=["campaign", "lesson"])

@@ -30,6 +30,7 @@ from playbook.errors import DataError
 from playbook.paths import resolve
 from playbook.planning.seasons import default_comparison_seasons, describe_default_comparison
 from playbook.report.charts import set_theme
+from playbook.report.format import fmt_money
 from playbook.report.index import git_revision
 
 #: Tables each step cannot work without (others are optional and degrade gracefully: 04_test
@@ -103,6 +104,10 @@ class StepContext:
             ("data source", self.source.display()),
             ("tables found", ", ".join(self.wh.available())),
         ]
+        ex = self.wh.excluded_orders()
+        if ex["orders"]:
+            rows.append(("extreme orders left out", f"{ex['orders']:,} above "
+                         f"{fmt_money(ex['limit'], c.currency)} (together {fmt_money(ex['revenue'], c.currency)})"))
         return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 
 
@@ -210,9 +215,22 @@ def finish_step(ctx: StepContext, headline: Mapping[str, str | float | int | Non
     ``skipped`` (optional) says why the step had nothing to do; the index then shows the step
     as skipped with that reason, and the run still succeeds.
     """
-    write_step_summary(ctx.output_dir, ctx.step, headline, list(notes), skipped=skipped)
+    extreme = excluded_orders_note(ctx)
+    notes = [*notes, extreme] if extreme else list(notes)
+    write_step_summary(ctx.output_dir, ctx.step, headline, notes, skipped=skipped)
     return pd.DataFrame({"headline": list(headline.keys()), "value": [str(v) for v in headline.values()]}
                         ).set_index("headline")
+
+
+def excluded_orders_note(ctx: StepContext) -> str | None:
+    """One sentence counting the orders left out as implausibly large (``data.exclude_extreme_orders``;
+    :meth:`playbook.data.warehouse.Warehouse.excluded_orders`), or None when none were."""
+    ex = ctx.wh.excluded_orders()
+    if not ex["orders"]:
+        return None
+    return (f"{ex['orders']:,} order(s) above {fmt_money(ex['limit'], ctx.cfg.currency)} (together "
+            f"{fmt_money(ex['revenue'], ctx.cfg.currency)}) are left out of every figure as implausible; "
+            "`playbook validate-data` lists them, and data.exclude_extreme_orders: false keeps them.")
 
 
 def run_info(ctx: StepContext) -> pd.DataFrame:

@@ -104,7 +104,10 @@ def load_history(wh, cfg) -> PlanHistory:
     bc = daily_sales(wh, start, cut, by=("country",))
     notes = []
     missing = [c for c in countries if c not in set(bc["country"])]
-    if missing:
+    if missing and wh.lacks("customers", "country"):
+        notes.append(f"The data has no customers.country column, so every customer counts for {countries[0]}; "
+                     f"per-country figures for {', '.join(missing)} need that column.")
+    elif missing:
         notes.append(f"No sales history for {', '.join(missing)}: their forecast falls back to a share of the total.")
     bc = bc[bc["country"].isin(countries)]
     total = bc.groupby("day", as_index=False)[["revenue", "gross_revenue", "orders", "customers"]].sum()

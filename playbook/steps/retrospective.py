@@ -70,7 +70,7 @@ from playbook.media.response import ResponseCurve
 from playbook.planning import accuracy as forecast_accuracy
 from playbook.planning import history
 from playbook.report.format import fmt_money, fmt_pct, format_table
-from playbook.steps.context import StepContext
+from playbook.steps.context import StepContext, order_days
 
 #: ``forecast_source`` sentence when the plan step's own forecast is reviewed (see :func:`campaign_summary`).
 PLAN_FORECAST_SOURCE = "The forecast is the plan step's (forecast.parquet, written before the season)."
@@ -227,6 +227,10 @@ class Review:
         :func:`highlights` of the other fields.
     currency : str
         ISO code of every money amount.
+    not_reviewed : str or None
+        Why there is nothing to review (the season starts after the data's last order), or None.
+    data_ends : str or None
+        Sentence when the data ends inside the season (figures cover it only up to then), or None.
     """
 
     yoy: pd.DataFrame
@@ -239,6 +243,8 @@ class Review:
     decisions: pd.DataFrame
     lessons: list[str]
     currency: str
+    not_reviewed: str | None = None
+    data_ends: str | None = None
 
     @property
     def incomplete(self) -> dict[str, str]:
@@ -252,6 +258,8 @@ class Review:
             out["spend"] = self.media.skipped
         if self.yoy.attrs.get("no_comparison"):
             out["last_year"] = str(self.yoy.attrs["no_comparison"])
+        if self.not_reviewed:
+            out["season"] = self.not_reviewed
         return out
 
     @property
@@ -693,8 +701,25 @@ def review(ctx: StepContext, *, yoy: pd.DataFrame, accuracy: Accuracy, attributi
     lessons = highlights(accuracy_total=accuracy.total, efficiency=media.efficiency, incrementality=incrementality,
                          new_vs_returning=customers.new_vs_returning, gaps=accuracy.gaps, budget=media.budget,
                          decisions=decisions, movement=customers.movement, currency=ctx.cfg.currency)
+    not_reviewed, data_ends = season_coverage(ctx)
     return Review(yoy, accuracy, attribution, incrementality, media, customers, audit, decisions, lessons,
-                  ctx.cfg.currency)
+                  ctx.cfg.currency, not_reviewed, data_ends)
+
+
+def season_coverage(ctx: StepContext) -> tuple[str | None, str | None]:
+    """``(not_reviewed, data_ends)``: why there is nothing to review (the season starts after the
+    data's last order), and a sentence when the data ends inside the season; None when not so."""
+    _, last = order_days(ctx.wh)
+    start, end = ctx.cfg.season.start, ctx.cfg.season.end
+    window = f"{start:%d %b %Y} to {end:%d %b %Y}"
+    if last is None or last < start:
+        when = f"the data's last order ({last:%d %b %Y})" if last else "any order in the data"
+        return (f"the season ({window}) starts after {when}: there is nothing to review yet; run the "
+                "retrospective once the season's orders are in the data", None)
+    if last < end:
+        return None, (f"The data ends on {last:%d %b %Y}, before the season's end: every figure covers the "
+                      f"season only up to then.")
+    return None, None
 
 
 def lessons_markdown(rv: Review) -> str:
@@ -765,6 +790,8 @@ def write_artifacts(ctx: StepContext, rv: Review) -> pd.DataFrame:
 def headline(rv: Review) -> dict[str, str]:
     """Headline numbers for the index page: the window against last year, the gap to target,
     forecast error, holdout iROAS, new customers and the budget gain."""
+    if rv.not_reviewed:
+        return {"skipped": rv.not_reviewed}
     out = history.retro_headline(rv.yoy, rv.currency)
     acc_total, currency = rv.accuracy.total, rv.currency
     if not acc_total.empty:
@@ -791,4 +818,7 @@ def notes(rv: Review) -> list[str]:
     sections skipped for missing data (one sentence each)."""
     skipped = [f"Skipped {name.replace('_', ' ')}: {reason}." for name, reason in rv.skipped.items()
                if name != "forecast_accuracy"]  # the forecast source already says it
-    return [rv.accuracy.forecast_source, *rv.attribution.paths.notes, *skipped]
+    if rv.not_reviewed:
+        return [rv.not_reviewed[0].upper() + rv.not_reviewed[1:] + "."]
+    ends = [rv.data_ends] if rv.data_ends else []
+    return [*ends, rv.accuracy.forecast_source, *rv.attribution.paths.notes, *skipped]

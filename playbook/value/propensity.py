@@ -305,6 +305,11 @@ def score_customers(model, feats: pd.DataFrame, countries: list[str], n_drivers:
     ``"orders_365d +"`` means the feature raised this customer's score.
     """
     X = design_matrix(feats, countries)
+    if X.empty:  # nobody to score (e.g. everyone erased): the tables keep their columns
+        out = pd.DataFrame({"customer_id": pd.Series(dtype=str), "score": pd.Series(dtype=float),
+                            "score_decile": pd.Series(dtype=int),
+                            **{f"driver_{k + 1}": pd.Series(dtype=str) for k in range(n_drivers)}})
+        return out, pd.DataFrame({"feature": pd.Series(dtype=str), "mean_abs_contribution": pd.Series(dtype=float)})
     score = model.predict_proba(X)[:, 1]
     # approx_contribs: Saabas path attributions; exact TreeSHAP took ~30 s for 18k customers here.
     # prediction is per row, so threads cannot change it (training stays single-threaded)
