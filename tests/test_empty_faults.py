@@ -72,3 +72,12 @@ def test_a_season_after_the_data_is_not_reviewed(monkeypatch, last, expect):
     not_reviewed, ends = R.season_coverage(SimpleNamespace(wh=None, cfg=cfg))
     for got, want in zip((not_reviewed, ends), expect, strict=True):
         assert (got is None) if want is None else (want in got)
+
+
+def test_the_retrospective_page_opens_with_why_there_is_nothing_to_review(monkeypatch):
+    cfg = SimpleNamespace(season=SimpleNamespace(start=dt.date(2027, 11, 20), end=dt.date(2027, 12, 31)))
+    ctx = SimpleNamespace(wh=None, cfg=cfg)
+    monkeypatch.setattr(R, "order_days", lambda wh: (dt.date(2024, 1, 1), dt.date(2025, 12, 31)))
+    assert R.coverage_note(ctx).startswith("**Nothing to review yet:** the season (20 Nov 2027 to 31 Dec 2027)")
+    monkeypatch.setattr(R, "order_days", lambda wh: (dt.date(2024, 1, 1), dt.date(2028, 1, 31)))
+    assert R.coverage_note(ctx) == ""

@@ -113,7 +113,7 @@ def test_season_without_buyers_raises_clear_error():
 
 
 def test_one_season_is_not_enough():
-    with pytest.raises(DataError, match="two comparison_seasons"):
+    with pytest.raises(DataError, match="needs two past seasons"):
         propensity.fit_propensity(connect(small_sample()), _cfg(((D(2024, 11, 1), D(2024, 12, 31)),)))
 
 

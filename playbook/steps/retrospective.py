@@ -706,6 +706,15 @@ def review(ctx: StepContext, *, yoy: pd.DataFrame, accuracy: Accuracy, attributi
                   ctx.cfg.currency, not_reviewed, data_ends)
 
 
+def coverage_note(ctx: StepContext) -> str:
+    """The page's opening sentence when the data does not cover the season (empty when it does):
+    nothing to review yet, or figures only up to the data's last order (Markdown)."""
+    not_reviewed, data_ends = season_coverage(ctx)
+    if not_reviewed:
+        return f"**Nothing to review yet:** {not_reviewed}. The sections below show empty windows."
+    return f"**{data_ends}**" if data_ends else ""
+
+
 def season_coverage(ctx: StepContext) -> tuple[str | None, str | None]:
     """``(not_reviewed, data_ends)``: why there is nothing to review (the season starts after the
     data's last order), and a sentence when the data ends inside the season; None when not so."""

@@ -264,8 +264,9 @@ def fit_propensity(wh: Warehouse, cfg, seed: int = 42) -> PropensityResult:
     """
     past, current = seasons_from_config(cfg)
     if len(past) < 2:
-        raise DataError("Propensity needs two comparison_seasons in the campaign config (one to train, "
-                        f"a later one to validate); found {len(past)}. Add an earlier season.")
+        raise DataError("Propensity needs two past seasons (one to train, a later one to validate); found "
+                        f"{len(past)}. Order history covering this window in two earlier years (or two "
+                        "comparison_seasons in the campaign file) would enable it.")
     train_s, valid_s = past[-2], past[-1]
     train, valid = training_frame(wh, train_s), training_frame(wh, valid_s)
     _check_labels(train, train_s)
