@@ -205,3 +205,20 @@ def test_cache_keys_change_with_the_reading_options(shop: Path) -> None:
     keys = {cache.cache_key("validation", s, [contract], {}) for s in (
         src, replace(src, merge_line_items=True), replace(src, exclude_extreme_orders=False))}
     assert len(keys) == 3  # a result computed with one option is never served for another
+
+
+def test_needs_names_what_is_missing_and_is_silent_when_the_data_has_it(shop: Path) -> None:
+    from playbook.data.needs import Needs
+
+    wh = connect(shop)
+    assert Needs("The funnel", tables=("events",)).reason(wh) == (
+        "The funnel: skipped, the data has no events table; add it to enable this section "
+        "(the columns of every table are listed in README.md, 'Your own data'; `playbook init-data DIR` "
+        "writes empty templates).")
+    merge = Needs("Merging", columns=("customers.email", "customers.phone"), any_of=True)
+    assert "customers.email or customers.phone" in merge.reason(wh)
+    assert Needs("History", columns=("orders.revenue",)).reason(wh) is None
+    (shop / "customers.csv").write_text("customer_id,email\nC1,a@b.c\nC2,\nC3,\n", encoding="utf-8")
+    assert merge.reason(connect(shop)) is None  # one of the two is enough
+    with pytest.raises(ValueError, match="unknown table"):
+        Needs("x", tables=("sales",))

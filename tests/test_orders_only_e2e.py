@@ -140,6 +140,10 @@ def test_retrospective_compares_only_covered_periods(shop_run) -> None:
     assert head["window revenue"].startswith("$")
     assert not any("gain" in k or "ROAS" in k for k in head)  # no spend: no ratio, no expected gain
     assert any("no media spend in the data" in n for n in retro["notes"])
+    # breakdowns by values the data does not have are skipped, not drawn as one "unknown" bar
+    assert any(n.startswith("Skipped gap by category: the data has no order_items table and products table")
+               for n in retro["notes"])
+    assert any(n.startswith("Skipped gap by country: the data has no customers.country") for n in retro["notes"])
     if months == 10:  # last year's window lies before the data
         assert "revenue vs last year" not in head
         assert any("no comparable period" in n for n in retro["notes"])

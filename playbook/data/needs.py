@@ -44,8 +44,8 @@ class Needs:
                 raise ValueError(f"Needs({self.section!r}): unknown table {name!r}")
 
     def missing(self, wh: Warehouse) -> list[str]:
-        """What the source lacks of it, e.g. ``["the events table", "customers.email"]``."""
-        out = [f"the {t} table" for t in self.tables if wh.lacks(t)]
+        """What the source lacks of it, e.g. ``["events table", "customers.email"]``."""
+        out = [f"{t} table" for t in self.tables if wh.lacks(t)]
         for c in self.columns:
             table, column = c.split(".", 1)
             if wh.lacks(table, column):

@@ -61,6 +61,7 @@ import pandas as pd
 from playbook.artifacts import read_artifact, write_artifact
 from playbook.config.campaign import CampaignConfig
 from playbook.customers import lifecycle
+from playbook.data.needs import Needs
 from playbook.experiments import incrementality as holdouts
 from playbook.media import attribution as attribution_models
 from playbook.media import efficiency as spend_efficiency
@@ -79,6 +80,12 @@ NO_PLAN_FORECAST = ("no plan forecast for this campaign: the accuracy figures ju
                     "computed in the retrospective")
 #: Breakdowns of the gap to target: label shown in the report -> dimension of the accuracy tables.
 GAP_BREAKDOWNS: dict[str, str] = {"order channel": "channel", "category": "category", "country": "country"}
+#: What each breakdown needs beyond customers and orders (checked before it is drawn).
+BREAKDOWN_NEEDS: dict[str, Needs] = {
+    "order channel": Needs("The gap by order channel", columns=("orders.channel",)),
+    "category": Needs("The gap by category", tables=("order_items", "products")),
+    "country": Needs("The gap by country", columns=("customers.country",)),
+}
 #: Columns of the incrementality table shown in the report, and their formats.
 INCREMENTALITY_VIEW = ["experiment_id", "channel", "n_exposed", "n_holdout", "conv_rate_exposed",
                        "conv_rate_holdout", "lift_abs", "lift_lo", "lift_hi", "incremental_revenue",
@@ -293,6 +300,8 @@ def window_vs_last_year(ctx: StepContext, by: str | None = None) -> pd.DataFrame
     Without a comparable period the ``last_year`` and ``change`` columns are NaN (undefined, shown
     as a dash) and ``attrs["no_comparison"]`` holds the sentence saying why.
     """
+    if by == "channel" and ctx.wh.lacks("orders", "channel"):  # every order is "unknown": the total again
+        return pd.DataFrame(columns=["channel", "metric", "this_year", "last_year", "change"])
     out = history.window_vs_last_year(ctx.wh, ctx.cfg.season.start, ctx.cfg.season.end, by=by)
     gap = no_comparable_period(ctx)
     if gap:
@@ -400,6 +409,11 @@ def accuracy(ctx: StepContext, forecast: Forecast) -> Accuracy:
         del breakdowns["order channel"]
         skipped["gap_by_order_channel"] = ("the plan forecasts no order channel, and its total cannot be split by "
                                            f"last year's channel mix: {gap}")
+    for label, why in BREAKDOWN_NEEDS.items():  # a breakdown by a value the data lacks is one bar "unknown"
+        missing = why.missing(wh)
+        if label in breakdowns and missing:
+            del breakdowns[label]
+            skipped[f"gap_by_{label.replace(' ', '_')}"] = f"the data has no {' and '.join(missing)}"
     daily = forecast_accuracy.actual_vs_forecast(wh, cfg, forecast=forecast.frame)
     total = forecast_accuracy.accuracy_table(daily, forecast_accuracy.mase_scales(wh, cfg, data_start=first))
     total.attrs["source"] = daily.attrs.get("source", "")
