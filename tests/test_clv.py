@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 from playbook.data import synth
 from playbook.data.warehouse import connect
@@ -66,6 +66,100 @@ def test_expected_purchases_population_matches_closed_form():
     m = clv.BGNBD(params_=dict(PLANTED))
     got = m.expected_purchases(26.0, np.array([0.0]), np.array([0.0]), np.array([1e-9]))[0]
     assert got == pytest.approx(synth.bgnbd_expected_frequency(26.0, **PLANTED), rel=1e-6)
+
+
+# BG/NBD maximum-likelihood estimates on the CDNOW 2,357-customer cohort (Fader, Hardie & Lee 2005,
+# Marketing Science 24(2), which prints them rounded: r = 0.243, alpha = 4.414, a = 0.793, b = 2.426;
+# LL = -9582.4). Unrounded here (refitted on the cohort's (x, t_x, T) summary) because E[X(78)] moves
+# by 0.0025 between the rounded and the unrounded values. a < 1: the case issue 18 item 1 is about.
+CDNOW = {"r": 0.242593, "alpha": 4.413531, "a": 0.792886, "b": 2.425754}
+
+
+def test_expected_purchases_match_published_cdnow_values():
+    # FHL (2005), section 5 / Hardie's BG/NBD spreadsheet: customer 1 of the cohort (x = 2,
+    # t_x = 30.43, T = 38.86 weeks) is expected to make 1.226 purchases in the next 39 weeks; the
+    # spreadsheet's E[X(t)] (eq. 9) for a new customer at t = 78 weeks is 1.8576 (same values in
+    # the `lifetimes` test suite, test_estimation.py, which checks them to 0.001).
+    m = clv.BGNBD(params_=dict(CDNOW))
+    got = m.expected_purchases(39.0, np.array([2.0]), np.array([30.43]), np.array([38.86]))[0]
+    assert got == pytest.approx(1.226, abs=1e-3)
+    times = np.array([0.1429, 1.0, 3.0, 31.8571, 32.0, 78.0])
+    published = np.array([0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576])
+    np.testing.assert_allclose(m.expected_purchases_new(times), published, atol=1e-3)
+    assert m.expected_purchases_new(78.0) == pytest.approx(1.858, abs=1e-3)
+    # eq. 9 is eq. 10 at x = t_x = T = 0 (P(alive) = 1 there)
+    zero = np.zeros(1)
+    assert m.expected_purchases(78.0, zero, zero, zero)[0] == pytest.approx(m.expected_purchases_new(78.0), rel=1e-12)
+
+
+def _expected_alive_by_integration(t, x, T, r, alpha, a, b) -> float:
+    """E[purchases in (T, T+t] | alive, x, T] = E_p[(1/p)(1 - (1 + p t/(alpha+T))^-(r+x))],
+    p ~ Beta(a, b+x) (lambda | alive ~ Gamma(r+x, alpha+T)), by quadrature."""
+    s, A, B = t / (alpha + T), r + x, b + x
+    f = lambda p: -np.expm1(-A * np.log1p(p * s)) / p if p > 0 else A * s  # noqa: E731
+    return integrate.quad(f, 0, 1, weight="alg", wvar=(a - 1, B - 1), epsabs=0.0, epsrel=1e-12,
+                          limit=200)[0] / np.exp(special.betaln(a, B))
+
+
+@pytest.mark.parametrize("a", [0.3, 0.793, 0.999, 1.0, 1.0004, 1.001, 1.04, 1.5, 4.0])
+def test_expected_purchases_alive_matches_numerical_integration(a):
+    r, alpha, b = 0.243, 4.414, 2.426
+    for t, x, T in [(39.0, 2.0, 38.86), (78.0, 0.0, 0.0), (52.0, 7.0, 60.0), (1000.0, 0.0, 10.0)]:
+        got = clv.bgnbd_expected_purchases_alive(t, np.array([x]), np.array([T]), r, alpha, a, b)[0]
+        assert got == pytest.approx(_expected_alive_by_integration(t, x, T, r, alpha, a, b), rel=1e-9)
+
+
+def test_expected_purchases_continuous_through_a_equal_one():
+    # eq. 10 is 0/0 at a = 1 (removable); before the fix a <= 1 switched to P(alive) * rate * t.
+    x, t_x, T = np.array([0.0, 2.0, 7.0]), np.array([0.0, 30.43, 50.0]), np.array([38.86, 38.86, 60.0])
+    val = {a: clv.BGNBD(params_={**CDNOW, "a": a}).expected_purchases(39.0, x, t_x, T)
+           for a in (0.999, 1.0 - 1e-9, 1.0, 1.0 + 1e-9, 1.001)}
+    np.testing.assert_allclose(val[0.999], val[1.0], rtol=2e-3)
+    np.testing.assert_allclose(val[1.001], val[1.0], rtol=2e-3)
+    np.testing.assert_allclose((val[0.999] + val[1.001]) / 2, val[1.0], rtol=1e-6)
+    np.testing.assert_allclose(val[1.0 - 1e-9], val[1.0], rtol=1e-9)
+    np.testing.assert_allclose(val[1.0 + 1e-9], val[1.0], rtol=1e-9)
+    assert np.isfinite(val[1.0]).all() and (val[1.0] > 0).all()
+
+
+def _simulate_bgnbd_split(rng, n, r, alpha, a, b, T, t):
+    """BG/NBD generative process: lambda ~ Gamma(r, rate alpha), p ~ Beta(a, b); purchases are a
+    Poisson(lambda) process and the customer drops out right after each purchase with probability p.
+    Returns repeat purchases x and last-purchase time t_x in (0, T] and the purchases in (T, T+t]."""
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    n_cal = rng.poisson(lam * T)  # events of the Poisson process in (0, T] ...
+    n_hold = rng.poisson(lam * t)  # ... and in (T, T + t] (independent increments)
+    last = rng.geometric(p)  # index of the purchase after which the customer drops out
+    x = np.minimum(n_cal, last)
+    future = np.minimum(n_cal + n_hold, last) - x
+    t_x = np.zeros(n)
+    has = x > 0  # the x-th of n_cal uniform event times on (0, T]
+    t_x[has] = T[has] * rng.beta(x[has], n_cal[has] - x[has] + 1)
+    return x.astype(float), t_x, future
+
+
+@pytest.mark.parametrize("a", [0.5, 0.8, 1.0, 1.5])
+def test_expected_purchases_match_monte_carlo_of_the_generative_process(a):
+    # Model at its true parameters: E[prediction] = E[future purchases] overall and within each
+    # group of x (tower property), so the summed errors must be zero within Monte Carlo error.
+    # Before the fix (a <= 1) the prediction overstated future purchases by about 20-60 %.
+    r, alpha, b, t, n = 0.8, 5.0, 4.0, 39.0, 200_000
+    rng = np.random.default_rng(18 + int(10 * a))
+    T = rng.uniform(20.0, 60.0, n)
+    x, t_x, future = _simulate_bgnbd_split(rng, n, r, alpha, a, b, T, t)
+    m = clv.BGNBD(params_={"r": r, "alpha": alpha, "a": a, "b": b})
+    pred = m.expected_purchases(t, x, t_x, T)
+    groups = np.minimum(x, 4)  # x = 0, 1, 2, 3, 4+
+    for g in [None, 0, 1, 2, 3, 4]:
+        sel = np.ones(n, bool) if g is None else groups == g
+        err = future[sel] - pred[sel]
+        se = err.std() / np.sqrt(sel.sum())
+        assert abs(err.mean()) < 4 * se, (g, future[sel].mean(), pred[sel].mean(), se)
+    # unconditional E[X(t)] (eq. 9) of new customers: X(t) = min(N(t), purchase of dropout)
+    lam, p = rng.gamma(r, 1.0 / alpha, n), rng.beta(a, b, n)
+    x78 = np.minimum(rng.poisson(lam * 78.0), rng.geometric(p))
+    assert m.expected_purchases_new(78.0) == pytest.approx(x78.mean(), abs=4 * x78.std() / np.sqrt(n))
 
 
 def test_gamma_gamma_recovers_planted_parameters():

@@ -30,12 +30,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln
 
 from playbook.data.aggregates import customer_order_summary
 from playbook.data.warehouse import Warehouse, to_utc
 from playbook.errors import DataError
 from playbook.report.charts import empty_chart
+from playbook.value.bgnbd_expectation import bgnbd_expected_purchases_alive
 
 #: Why the seasonal-buyer check and flags are skipped when the campaign has no comparison season.
 NO_COMPARISON_SEASON = ("No comparison season: the seasonal-buyer check needs at least one past season "
@@ -161,17 +162,27 @@ class BGNBD:
         return np.where(x > 0, expit(-log_ratio), 1.0)
 
     def expected_purchases(self, t: float, x, t_x, T) -> np.ndarray:
-        """Expected purchases in (T, T + t] given the history (FHL 2005, eq. 10)."""
+        """Expected purchases in (T, T + t] given the history (FHL 2005, eq. 10), for every ``a``.
+
+        ``E[Y(t) | x, t_x, T] = P(alive | x, t_x, T) * E[Y(t) | alive, x, T]`` with the expectation
+        for a customer still alive given by :func:`bgnbd_expected_purchases_alive` (dropout during
+        the horizon included; valid for ``a <= 1`` too, with the limit at ``a = 1``).
+        """
         r, alpha, a, b = self._p()
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
-        z = t / (alpha + T + t)
-        head = (a + b + x - 1) / (a - 1) if a > 1 else np.full_like(x, np.nan)
-        inner = 1 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp2f1(
-            r + x, b + x, a + b + x - 1, z)
-        out = head * inner * self.p_alive(x, t_x, T)
-        if a <= 1:  # closed form needs a > 1: fall back to alive * (expected rate * t)
-            out = self.p_alive(x, t_x, T) * (r + x) / (alpha + T) * t
+        out = bgnbd_expected_purchases_alive(t, x, T, r, alpha, a, b) * self.p_alive(x, t_x, T)
         return np.maximum(out, 0.0)
+
+    def expected_purchases_new(self, t) -> np.ndarray:
+        """Expected repeat purchases in (0, t] of a new customer (FHL 2005, eq. 9), for every ``a``.
+
+        ``E[X(t)] = (a+b-1)/(a-1) * [1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; t/(alpha+t))]``: eq. 10
+        at ``x = t_x = T = 0`` (where P(alive) = 1), so the same evaluation (and limit at ``a = 1``).
+        """
+        r, alpha, a, b = self._p()
+        t = np.asarray(t, dtype=float)
+        zero = np.zeros_like(t)
+        return np.maximum(bgnbd_expected_purchases_alive(t, zero, zero, r, alpha, a, b), 0.0)
 
     def expected_weeks_to_next(self, x, t_x, T) -> np.ndarray:
         """Expected waiting time to the next purchase of a customer who is still alive.
