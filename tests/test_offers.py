@@ -28,12 +28,66 @@ def test_offer_subject_and_fallbacks():
         "segment": ["Loyal", "unknown seg", "New", "At Risk"],
         "matrix_row": ["Loyal", "default", "New", "At Risk"],
         "discount_pct": [0.0, 15.0, 10.0, 0.0],
-        "offer": ["free gift wrap", "15% off holiday favourites", "10% off your second order", "free gift wrap"],
+        # no discount: the configured offers are discounts only, so no offer (the subject's {offer}
+        # takes its fallback); nothing else is put in their place
+        "offer": ["", "15% off holiday favourites", "10% off your second order", ""],
         "content": ["loyalty_thanks", "holiday_catalogue", "welcome_series", "win_back"],
-        "subject": ["Thank you Ann: free gift wrap", "Friend, 15% off holiday favourites on our holiday picks",
+        "subject": ["Thank you Ann: a festive surprise", "Friend, 15% off holiday favourites on our holiday picks",
                     "Friend, meet Book", "Bo, we saved our holiday picks for you"],
     })
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+MATRIX = {
+    "Champions": {"offer": "early access + {discount}% off", "content": "vip_early_access", "subject": "Hi {offer}"},
+    "Seasonal Gift Buyers": {"offer": "free shipping", "content": "gift_guide", "subject": "{offer}, {first_name}"},
+    "New": {"offer": "{discount}% off + a tote bag", "content": "welcome_series", "subject": "Welcome"},
+    "default": {"offer": "{discount}% off holiday favourites", "content": "holiday_catalogue", "subject": "Hello"},
+}
+
+
+@pytest.mark.parametrize("matrix", [MATRIX, None], ids=["configured", "built-in"])
+def test_no_promo_codes_keep_the_configured_offer_and_content(matrix):
+    """Orders-only data (no promo code anywhere): price sensitivity cannot be measured, so no
+    discount, and each segment keeps its configured offer (minus the discount) and content; no
+    fixed "free gift wrap" in their place (issue 18 item 6; reference: the content matrix itself)."""
+    segs = ["Champions", "Seasonal Gift Buyers", "New", "Loyal", "Others"]
+    customers = pd.DataFrame({"customer_id": list("abcde"), "segment": segs, "promo_share": 0.0,
+                              "first_name": "Ann", "top_product": "Lamp"})
+    got = offers.next_best_offer(customers, matrix).set_index("segment")
+    used = matrix or offers.DEFAULT_CONTENT_MATRIX
+    assert (got["discount_pct"] == 0).all() and not got["offer"].str.contains("%").any()
+    for _, r in got.iterrows():
+        row = used[str(r["matrix_row"])]
+        assert r["content"] == row["content"]
+        assert r["offer"] == offers.offer_without_discount(row["offer"])
+    if matrix is MATRIX:
+        assert got["offer"].to_dict() == {"Champions": "early access", "Seasonal Gift Buyers": "free shipping",
+                                          "New": "a tote bag", "Loyal": "", "Others": ""}
+        assert got.loc["Seasonal Gift Buyers", "subject"] == "free shipping, Ann"
+    else:
+        assert got.loc["Champions", "offer"] == "early access"
+        assert got.loc["Seasonal Gift Buyers", "offer"] == "free gift wrap"  # configured there
+        assert (got.drop(index=["Champions", "Seasonal Gift Buyers"])["offer"] == "").all()
+    people = got.reset_index().assign(promo_share=0.0)
+    assert "price sensitivity cannot be measured" in offers.describe_offers(people)
+    priced = offers.next_best_offer(customers.assign(promo_share=1.0), matrix)
+    assert "cannot be measured" not in offers.describe_offers(priced.assign(promo_share=1.0))
+    assert (priced["discount_pct"] == 15).all()
+
+
+@pytest.mark.parametrize("template,expected", [
+    ("early access + {discount}% off", "early access"), ("{discount}% off + free gift wrap", "free gift wrap"),
+    ("{discount}% off your next order", ""), ("free shipping", "free shipping")])
+def test_offer_without_discount_drops_only_the_discount(template, expected):
+    assert offers.offer_without_discount(template) == expected
+
+
+def test_preview_renders_subjects_from_the_offers_matrix():
+    customers = pd.DataFrame({"customer_id": ["a"], "segment": ["Seasonal Gift Buyers"], "promo_share": [0.0],
+                              "first_name": ["Ann"], "top_product": ["Lamp"]})
+    prev = offers.offer_preview(offers.next_best_offer(customers, MATRIX), customers, matrix=MATRIX)
+    assert prev["subject"].tolist() == ["free shipping, [first name]"]
 
 
 @pytest.mark.parametrize("margin,floor,expected_max", [(40, 25, 15), (40, 32, 5), (30, 30, 0)],

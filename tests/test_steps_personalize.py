@@ -78,6 +78,8 @@ def test_recommendations_send_times_and_offers(run):
     assert "[first name]" in preview and not any(f" {n}," in preview for n in names)
     by_segment = P.offers_by_segment(offers)
     assert by_segment["customers"].sum() == len(offers.people)
+    assert P.describe_offers(offers).startswith("Discount depth follows")  # the sample has promo codes
+    assert offers.matrix == run["ctx"].cfg.personalization.matrix()  # the preview renders from it
 
 
 def test_flows_follow_the_config(run):

@@ -39,7 +39,9 @@ def test_artifacts_hold_results_design_and_decisions(run):
     out, analyses = run["ctx"].output_dir, run["analyses"]
     dec = read_artifact(out, "experiment_decisions")
     assert dec == run["decisions"] and list(dec) == EXPERIMENTS
-    assert {dec[a.experiment_id]["verdict"] for a in analyses} <= {"ship", "don't ship", "inconclusive", "no result"}
+    assert {dec[a.experiment_id]["verdict"] for a in analyses} <= {"ship", "don't ship", "inconclusive", "no result",
+                                                                  "passed", "failed: check the assignment"}
+    assert dec["xmas25_aa"]["verdict"] == "passed"  # an A/A test is a sanity check, never "inconclusive"
     assert len(read_artifact(out, "experiment_results")) == sum(len(a.results) for a in analyses)
     assert list(read_artifact(out, "experiment_design")["experiment_id"]) == EXPERIMENTS
 
@@ -51,7 +53,7 @@ def test_headline_counts_inventory_and_verdicts(run):
     assert head == {"experiments": "5", "customers assigned": f"{int(inv['assigned'].sum()):,}",
                     "experiments analysed": "5", "ship": str(verdicts.count("ship")),
                     "don't ship": str(verdicts.count("don't ship")), "inconclusive": str(verdicts.count("inconclusive")),
-                    "sample ratio mismatches": "0"}
+                    "sample ratio mismatches": "0", "A/A passed": "1", "A/A failed": "0"}
 
 
 def _analysis(exp_id: str, verdict: str, reason: str, srm_p: float = 0.5) -> ExperimentAnalysis:
@@ -69,6 +71,10 @@ def test_headline_and_notes_by_hand(tmp_path):
     assert T.decision_notes(analyses) == ["a: ship. B wins.", "b: inconclusive. Sample ratio mismatch.",
                                           "c: don't ship. Guardrail hurt.", "d: no result. "]
     assert "> **Warning: sample ratio mismatch** in **b** (p = 1e-06)" in T.srm_banner(analyses)
+    aa = [_analysis("e", "passed", "Fine."), _analysis("f", "failed: check the assignment", "SRM.", 1e-9)]
+    head = T.headline(analyses + aa)
+    assert (head["A/A passed"], head["A/A failed"], head["inconclusive"]) == ("1", "1", "1")
+    assert T.decision_notes(aa) == ["e: passed. Fine.", "f: failed: check the assignment. SRM."]
 
 
 def test_decision_floats_are_plain_json(tmp_path):

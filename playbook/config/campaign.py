@@ -290,7 +290,9 @@ class Experiment(_Model):
     ``mde``: minimum detectable effect; relative (``0.05`` = +5 % of the control rate) or, with
     ``mde_type: absolute``, in metric units (e.g. 0.01 = one percentage point). ``variants``: the
     arms, the first is the control. ``allocation``: traffic shares per arm summing to 1 (default
-    equal). ``holdout``: share of the eligible audience kept out of the test entirely.
+    equal). ``holdout``: share of the eligible audience kept out of the test entirely. ``kind``:
+    ``ab`` (default) or ``aa`` for an A/A test, whose arms are identical by design: a sanity check
+    of the assignment and the analysis, judged "passed" or "failed: check the assignment".
     """
 
     id: Id
@@ -307,6 +309,7 @@ class Experiment(_Model):
     guardrails: list[Literal["unsubscribe_rate", "refund_rate", "bounce_rate", "aov"]] = Field(
         default_factory=list)
     correction: Literal["holm", "bh"] = "holm"
+    kind: Literal["ab", "aa"] = "ab"
     start: Date | None = None
     end: Date | None = None
 

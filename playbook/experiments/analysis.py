@@ -19,6 +19,11 @@ Decision rule (primary metric, family-wise corrected p-value):
 4. otherwise the interval rules out the MDE -> **don't ship** (no effect worth having);
    else **inconclusive**, with the users (and days at the observed rate) still needed.
 
+An A/A test (``kind: aa``: identical arms by design) is a sanity check, not a search for an
+effect: **passed** when the split matches the plan and no primary or guardrail metric differs
+significantly, else **failed: check the assignment**, saying why (the SRM p-value, or the metric
+that differs); never ship, don't ship or inconclusive.
+
 The tables, charts and sentences shown about the analyses are in
 :mod:`playbook.experiments.report`; the test step (:mod:`playbook.steps.test`) writes the
 artifacts and the headline numbers.
@@ -42,6 +47,8 @@ from playbook.experiments.data import (
 from playbook.experiments.design import balance_check
 
 SRM_P = 0.001
+#: The verdicts of an A/A test (:func:`decide_aa`).
+AA_PASSED, AA_FAILED = "passed", "failed: check the assignment"
 #: The message (and, capitalised, the decision reason) of every experiment when the data has no
 #: ``assignments`` table: planned and sized, but nothing to analyse yet.
 NO_ASSIGNMENTS_TABLE = ("not started: the data has no assignments table yet, so this planned test "
@@ -270,6 +277,8 @@ def decide(a: ExperimentAnalysis, exp, users_per_day: float) -> dict:
         return {"verdict": "no result", "reason": (
             f"No {prim['metric'].iloc[0]} in either arm during the window (the season has no orders "
             "from these users yet), so there is nothing to compare.")}
+    if getattr(exp, "kind", "ab") == "aa":
+        return decide_aa(a)
     if a.srm_p < SRM_P:
         return {"verdict": "inconclusive", "reason": (
             f"Sample ratio mismatch (chi-square p = {a.srm_p:.1g}): the arms are not in the planned "
@@ -310,6 +319,30 @@ def decide(a: ExperimentAnalysis, exp, users_per_day: float) -> dict:
     return {"verdict": "inconclusive", "extra_users_per_arm": more, "extra_days": days, "reason": (
         f"No significant effect yet ({b['rel_lift']:+.1%}, 95% CI {b['rel_lo']:+.1%} to {b['rel_hi']:+.1%}); "
         f"detecting a {mde_rel:.0%} lift needs about {more:,.0f} more users per arm ({days_txt}).")}
+
+
+def decide_aa(a: ExperimentAnalysis) -> dict:
+    """Verdict of an A/A test: :data:`AA_PASSED` or :data:`AA_FAILED` with the reason (sample
+    ratio mismatch first, then the first significant primary or guardrail difference)."""
+    res = a.results[a.results["p_value"].notna()]
+    if a.srm_p < SRM_P:
+        return {"verdict": AA_FAILED, "reason": (
+            f"Sample ratio mismatch (chi-square p = {a.srm_p:.1g}): the identical arms are not in the "
+            "planned split; check how customers are assigned and logged before trusting any test.")}
+    sig = res[res["significant"].fillna(False).astype(bool)]
+    if not sig.empty:
+        d = sig.sort_values("role", key=lambda r: r != "primary", kind="stable").iloc[0]
+        return {"verdict": AA_FAILED, "reason": (
+            f"The identical arms differ on {d['metric']} ({d['role']}): '{d['variant']}' vs "
+            f"'{d['control']}' {d['rel_lift']:+.1%} (95% CI {d['rel_lo']:+.1%} to {d['rel_hi']:+.1%}, "
+            f"adjusted p = {d['p_adjusted']:.3g}); check the assignment and the metric before trusting "
+            "any test.")}
+    srm = f"sample-ratio p = {a.srm_p:.3g}" if np.isfinite(a.srm_p) else "sample ratio not checked"
+    checked = ", ".join(dict.fromkeys(res["metric"]))
+    p_min = res["p_adjusted"].min()
+    return {"verdict": AA_PASSED, "reason": (
+        f"The split matches the plan ({srm}) and the identical arms do not differ on {checked} "
+        f"(smallest adjusted p = {p_min:.3g}): the assignment and the analysis look sound.")}
 
 
 def _more_users(b: pd.Series, exp, mde_rel: float) -> float:

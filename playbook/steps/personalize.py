@@ -127,10 +127,13 @@ class Offers:
         (:func:`offer_preview` masks them).
     segment_source : str
         Where the segments came from (the segment step's artifact or computed here).
+    matrix : dict or None
+        The content matrix the offers were made with (None: the built-in one).
     """
 
     people: pd.DataFrame
     segment_source: str
+    matrix: dict[str, dict[str, str]] | None = None
 
 
 @dataclass
@@ -314,15 +317,22 @@ def offers(ctx: StepContext, *, propensity: propensity_model.PropensityResult, v
            recommendations: Recommendations, send_times: SendTimes) -> Offers:
     """Segment, offer, content, subject, top products and local send time per scored customer
     (content matrix from the config)."""
+    matrix = ctx.cfg.personalization.matrix()
     people, source = audiences.build_people(
         ctx.wh, ctx.output_dir, propensity.scores, value.table, recommendations.recs, send_times.times,
-        _promo_share(propensity), matrix=ctx.cfg.personalization.matrix())
-    return Offers(people, source)
+        _promo_share(propensity), matrix=matrix)
+    return Offers(people, source, matrix)
 
 
 def offer_preview(o: Offers, per_segment: int = 2) -> pd.DataFrame:
     """A few customers per segment with their offer and subject (first names masked, ids pseudonymous)."""
-    return offer_rules.people_preview(o.people, per_segment)
+    return offer_rules.people_preview(o.people, per_segment, o.matrix)
+
+
+def describe_offers(o: Offers) -> str:
+    """Sentence on the discount depth (Markdown); says when price sensitivity cannot be measured
+    (no promo codes in the data) and the configured offers go out without a discount."""
+    return offer_rules.describe_offers(o.people)
 
 
 def offers_by_segment(o: Offers) -> pd.DataFrame:

@@ -31,7 +31,14 @@ from playbook.artifacts import write_artifact
 from playbook.experiments import design as experiment_design
 from playbook.experiments import inventory as experiment_inventory
 from playbook.experiments import report
-from playbook.experiments.analysis import SRM_P, ExperimentAnalysis, analyze_all, results_table
+from playbook.experiments.analysis import (
+    AA_FAILED,
+    AA_PASSED,
+    SRM_P,
+    ExperimentAnalysis,
+    analyze_all,
+    results_table,
+)
 from playbook.report.format import format_table
 from playbook.steps.context import StepContext, md
 
@@ -214,7 +221,8 @@ def headline(analyses: list[ExperimentAnalysis], inv: pd.DataFrame | None = None
     """Headline numbers for the index page: inventory counts (optional) and verdict counts.
 
     Without configured experiments only ``{"skipped": SKIPPED}``; without an assignments table
-    "experiments analysed" is 0 and ``analysis`` says it was skipped and why.
+    "experiments analysed" is 0 and ``analysis`` says it was skipped and why. A/A tests (sanity
+    checks, verdict "passed" or "failed: check the assignment") add "A/A passed" and "A/A failed".
     """
     if not analyses:
         return {"skipped": SKIPPED}
@@ -227,6 +235,8 @@ def headline(analyses: list[ExperimentAnalysis], inv: pd.DataFrame | None = None
                 "ship": str(verdicts.count("ship")), "don't ship": str(verdicts.count("don't ship")),
                 "inconclusive": str(verdicts.count("inconclusive")),
                 "sample ratio mismatches": str(sum(a.srm_p < SRM_P for a in analyses))})
+    if AA_PASSED in verdicts or AA_FAILED in verdicts:  # A/A tests are sanity checks, counted apart
+        out.update({"A/A passed": str(verdicts.count(AA_PASSED)), "A/A failed": str(verdicts.count(AA_FAILED))})
     return out
 
 

@@ -16,6 +16,13 @@ Price sensitivity = share of the customer's past orders that used a promo code. 
 the :data:`DISCOUNT_LEVELS` step matching that sensitivity, capped so that the margin after the
 discount stays at or above ``margin_floor`` (``gross_margin - discount >= margin_floor``).
 
+The configured offer is never replaced. A customer without a discount (no promo code used, or none
+in the data at all: then price sensitivity cannot be measured and :func:`describe_offers` says so)
+gets their row's offer without its discount part (:func:`offer_without_discount`):
+``"early access + {discount}% off"`` becomes ``"early access"``; an offer that is only a discount
+(``"{discount}% off your next order"``) becomes empty, and the row's content and subject go out
+without an incentive (a subject's ``{offer}`` then takes its fallback).
+
 Trigger flows
 -------------
 A flow is a trigger event (``add_to_cart`` for cart abandonment, ``view`` for browse abandonment,
@@ -113,6 +120,22 @@ def discount_for(promo_share: np.ndarray, gross_margin_pct: float = GROSS_MARGIN
     return np.minimum(d, cap_level)
 
 
+#: The discount part of an offer template: ``{discount}% off`` with the ``+`` joining it to the rest.
+_DISCOUNT_PART = re.compile(r"\s*\+\s*{discount}\s*%\s*off\b|{discount}\s*%\s*off\b\s*\+\s*")
+
+
+def offer_without_discount(template: str) -> str:
+    """The configured offer template for a customer who gets no discount.
+
+    The ``{discount}% off`` part joined by ``+`` is dropped (``"free gift wrap + {discount}% off"``
+    -> ``"free gift wrap"``); a template still using ``{discount}`` after that is a discount and
+    nothing else, so there is no offer (``""``); a template without ``{discount}`` is kept as is.
+    Nothing else is put in its place.
+    """
+    rest = _DISCOUNT_PART.sub("", template).strip()
+    return "" if "{discount}" in rest else rest
+
+
 def render(rows: pd.Series, templates: dict[str, str], values: dict[str, pd.Series]) -> pd.Series:
     """Fill each customer's template (``templates[rows[i]]``) with their token values.
 
@@ -159,7 +182,8 @@ def next_best_offer(customers: pd.DataFrame, matrix: dict | None = None,
     disc = discount_for(df["promo_share"].to_numpy(), gross_margin_pct, margin_floor_pct)
     offer = render(row, {r: v["offer"] for r, v in matrix.items()},
                    {"discount": pd.Series(disc, index=df.index).map("{:g}".format)})
-    offer = offer.where(disc > 0, "free gift wrap")
+    plain = render(row, {r: offer_without_discount(v["offer"]) for r, v in matrix.items()}, {})
+    offer = offer.where(disc > 0, plain)  # no discount: the configured offer without it, never another
     subject = render(row, {r: v["subject"] for r, v in matrix.items()},
                      {"first_name": df.get("first_name", pd.Series(index=df.index, dtype=object)),
                       "top_product": df.get("top_product", pd.Series(index=df.index, dtype=object)),
@@ -170,17 +194,19 @@ def next_best_offer(customers: pd.DataFrame, matrix: dict | None = None,
                          "subject": subject.to_numpy()})
 
 
-def offer_preview(offers: pd.DataFrame, customers: pd.DataFrame, per_segment: int = 2) -> pd.DataFrame:
+def offer_preview(offers: pd.DataFrame, customers: pd.DataFrame, per_segment: int = 2,
+                  matrix: dict | None = None) -> pd.DataFrame:
     """A pseudonymous preview: per segment, a few customers with first names masked.
 
-    The subject is re-rendered with ``[first name]`` instead of the real first name.
+    The subject is re-rendered from ``matrix`` (the one the offers were made with; default: the
+    built-in matrix) with ``[first name]`` instead of the real first name.
     """
     if offers.empty:
         return pd.DataFrame(columns=["segment", "customer", "discount_pct", "offer", "content", "subject"])
     sample = offers.groupby("matrix_row", sort=True).head(per_segment).copy()
     masked = customers.set_index("customer_id").reindex(sample["customer_id"]).reset_index()
     masked["first_name"] = "[first name]"
-    again = next_best_offer(masked)
+    again = next_best_offer(masked, matrix)
     sample["subject"] = again["subject"].to_numpy()
     sample["customer"] = cast(pd.Series, pseudonymize(sample["customer_id"].astype(str))).to_numpy()
     return sample[["segment", "customer", "discount_pct", "offer", "content", "subject"]].reset_index(drop=True)
@@ -261,12 +287,32 @@ def flow_counts(wh: Warehouse, as_of, flows=FLOWS) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def people_preview(people: pd.DataFrame, per_segment: int = 2) -> pd.DataFrame:
+def people_preview(people: pd.DataFrame, per_segment: int = 2, matrix: dict | None = None) -> pd.DataFrame:
     """:func:`offer_preview` of the per-customer table built by
     :func:`playbook.value.audiences.build_people` (first names masked, ids pseudonymous)."""
     offers = people[["customer_id", "segment", "matrix_row", "discount_pct", "offer", "content", "subject"]]
     customers = people[["customer_id", "segment", "promo_share", "first_name", "top_product"]]
-    return offer_preview(offers, customers, per_segment=per_segment)
+    return offer_preview(offers, customers, per_segment=per_segment, matrix=matrix)
+
+
+def describe_offers(people: pd.DataFrame) -> str:
+    """Sentence on the discount depth of the per-customer offer table (Markdown); says when price
+    sensitivity cannot be measured because no order in the data used a promo code."""
+    if people.empty:
+        return "No customer was scored, so no offer was assigned."
+    share = pd.to_numeric(people["promo_share"], errors="coerce").fillna(0.0)
+    if not (share > 0).any():
+        return ("No order in the data used a promo code, so price sensitivity cannot be measured: no "
+                "discount is offered and each segment keeps its configured offer and content without "
+                "the discount part.")
+    given = people["discount_pct"] > 0
+    if not given.any():
+        return ("Some customers used promo codes, but the margin floor leaves no room for a discount: "
+                "every segment gets its configured offer without the discount part.")
+    return (f"Discount depth follows each customer's share of past orders with a promo code, capped by "
+            f"the margin floor: {given.mean():.0%} of customers get a discount (mean "
+            f"{people.loc[given, 'discount_pct'].mean():.1f}% among them); the others get their "
+            f"segment's configured offer without the discount part.")
 
 
 def offers_by_segment(people: pd.DataFrame) -> pd.DataFrame:
