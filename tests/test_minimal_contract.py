@@ -29,6 +29,19 @@ def write_shop(folder: Path, orders: list[tuple], customers: list[str] | None = 
     return folder
 
 
+def _campaign(tmp_path: Path, source: Path) -> Path:
+    """A campaign file with only the required keys, reading ``source``."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""slug: shop
+name: Shop
+countries: [US]
+currency: USD
+season: {{start: 2025-11-20, end: 2025-12-31, planning_cutoff: 2025-11-01}}
+data: {{source: {source}}}
+""", encoding="utf-8")
+    return cfg
+
+
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
     return write_shop(tmp_path / "shop", [
@@ -148,15 +161,7 @@ def test_a_step_refuses_an_export_without_orders_with_a_clear_error(shop: Path, 
     from playbook.steps.context import start_step
 
     (shop / "orders.csv").write_text("order_id,customer_id,order_ts,revenue\n", encoding="utf-8")
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"""slug: empty
-name: Empty
-countries: [US]
-currency: USD
-season: {{start: 2025-11-20, end: 2025-12-31, planning_cutoff: 2025-11-01}}
-data: {{source: {shop}}}
-output: {{dir: {tmp_path / "out"}}}
-""", encoding="utf-8")
+    cfg = _campaign(tmp_path, shop)
     with pytest.raises(DataError, match="has no orders: there is nothing to plan"):
         start_step("01_plan", str(cfg), output_dir=str(tmp_path / "out"))
 
@@ -167,14 +172,7 @@ def test_extreme_orders_are_counted_on_every_page_and_in_every_summary(tmp_path:
     from playbook.steps.context import finish_step, start_step
 
     folder = _with_giants(tmp_path / "giants")
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"""slug: giants
-name: Giants
-countries: [US]
-currency: USD
-season: {{start: 2025-11-20, end: 2025-12-31, planning_cutoff: 2025-11-01}}
-data: {{source: {folder}}}
-""", encoding="utf-8")
+    cfg = _campaign(tmp_path, folder)
     ctx = start_step("02_segment", str(cfg), output_dir=str(tmp_path / "out"))
     header = ctx.header()
     assert header.loc["extreme orders left out", "value"].startswith("5 above $")

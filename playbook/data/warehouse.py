@@ -184,6 +184,7 @@ class Warehouse:
         self._empty: dict[str, ibis.Table] = {}  # absent optional tables, as empty typed tables
         self._first_order: pd.Timestamp | None = None  # the data's first order (signup default)
         self._revenue_limit: tuple[float | None] | None = None  # (limit,) once computed
+        self._excluded: dict[str, float] | None = None  # excluded_orders(), once computed
         #: Country given to customers when ``customers.country`` is absent (the campaign's first
         #: country, set by the step); ``None`` leaves it null ("unknown").
         self.default_country: str | None = None
@@ -332,16 +333,20 @@ class Warehouse:
         """Orders left out as extreme: ``{"orders": n, "revenue": sales total, "limit": limit}`` (refunds
         of extreme orders are counted in ``orders``, not netted in ``revenue``; zeros and
         limit NaN when nothing is excluded). Counted in the engine."""
+        if self._excluded is not None:  # asked by every page header and every step summary
+            return dict(self._excluded)
         limit = self.revenue_limit()
         if limit is None:
-            return {"orders": 0, "revenue": 0.0, "limit": float("nan")}
+            self._excluded = {"orders": 0, "revenue": 0.0, "limit": float("nan")}
+            return dict(self._excluded)
         o = self._contract_table("orders")
         if self.source.merge_line_items:
             o = merge_line_items(o)
         bad = o.filter(extreme(o, limit))
         row = bad.aggregate(n=bad.count(), total=bad.revenue.sum(where=bad.revenue > 0)).execute().iloc[0]
-        return {"orders": int(row["n"]), "revenue": float(row["total"]) if pd.notna(row["total"]) else 0.0,
-                "limit": float(limit)}
+        self._excluded = {"orders": int(row["n"]),
+                          "revenue": float(row["total"]) if pd.notna(row["total"]) else 0.0, "limit": float(limit)}
+        return dict(self._excluded)
 
     def gaps(self) -> list[tuple[str, str | None, str]]:
         """What the source lacks: ``(table, column or None, what it turns off / its default)``.
