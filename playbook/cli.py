@@ -29,6 +29,7 @@ from playbook.config.campaign import CampaignConfig
 from playbook.config.loader import load_config
 from playbook.data import synth
 from playbook.data.cache import cache_dir, validation_report
+from playbook.data.importers import PLATFORMS, ImportOptions, run_import
 from playbook.data.source import DataSource
 from playbook.data.template import write_template
 from playbook.data.validate import validate
@@ -111,6 +112,37 @@ def _cmd_init_data(args: argparse.Namespace) -> int:
         _echo(f"  {path.name}")
     _echo(f"Fill in the tables you have (see {folder / 'README.md'}), then run: "
           f"playbook validate-data {args.folder}")
+    return EXIT_OK
+
+
+def _channel_rule(value: str) -> tuple[str, str]:
+    """``--channel PATTERN=CHANNEL`` value."""
+    pattern, sep, channel = value.rpartition("=")
+    if not sep or not pattern or not channel:
+        raise argparse.ArgumentTypeError(f"expected PATTERN=CHANNEL (e.g. 'retarget|display=display'), got {value!r}")
+    return pattern, channel.strip()
+
+
+def _import_options(args: argparse.Namespace) -> ImportOptions:
+    """Currency and time zone from ``--config`` (a campaign file), overridden by the flags."""
+    currency, timezone = None, "UTC"
+    if args.config:
+        cfg = load_config(args.config)
+        currency, timezone = cfg.currency, cfg.data.timezone or cfg.timezone
+    return ImportOptions(currency=args.currency or currency, timezone=args.timezone or timezone,
+                         channel_rules=tuple(args.channel or ()))
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    out = resolve(args.out)
+    options = _import_options(args)
+    _echo(f"Importing {len(args.files)} {args.platform} file(s) into {out} "
+          f"(currency {options.currency or 'not checked'}, times without offset in {options.timezone}) ...")
+    summary = run_import(args.platform, [resolve(f) for f in args.files], out, options)
+    for note in summary.notes:
+        _echo(f"  {note}")
+    _echo("  wrote: " + ", ".join(f"{t} ({n:,} rows)" for t, n in summary.rows.items()))
+    _echo(f"Next: playbook validate-data {args.out}")
     return EXIT_OK
 
 
@@ -239,6 +271,31 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("init-data", help="write header-only CSV templates of every table and a column guide")
     i.add_argument("folder", help="folder to write the templates into (created when missing)")
     i.set_defaults(func=_cmd_init_data)
+
+    platforms = "\n".join(f"  {p.name:<11} {p.reads} -> {p.writes}" for p in PLATFORMS.values())
+    m = sub.add_parser(
+        "import", help="map a platform's exports (Shopify, GA4, Klaviyo, Meta Ads, ...) to the canonical tables",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Read a platform's export files and write (or merge into) a folder of canonical tables "
+                    "that `playbook validate-data` and a campaign's data.source can use. Importing the same "
+                    "files again changes nothing; a newer export adds and updates rows by key.",
+        epilog=f"platforms:\n{platforms}\n\nImport customers and orders (shopify, magento) before the "
+               "other platforms: messages and web events are joined to customers by email and id.\n"
+               "Example: playbook import shopify orders_export.csv customers_export.csv --out data/my-shop "
+               "--config campaigns/my-campaign.yaml")
+    m.add_argument("platform", choices=list(PLATFORMS), metavar="PLATFORM",
+                   help="one of: " + ", ".join(PLATFORMS))
+    m.add_argument("files", nargs="+", metavar="FILE", help="export files of that platform")
+    m.add_argument("--out", required=True, help="folder of canonical tables to write or merge into")
+    m.add_argument("--config", default=None, help="campaign file: its currency is checked and its time zone "
+                                                  "(data.timezone, else timezone) reads times without offset")
+    m.add_argument("--currency", default=None, help="ISO 4217 code the money must be in (overrides --config)")
+    m.add_argument("--timezone", default=None, help="IANA zone of times without offset (default UTC)")
+    m.add_argument("--channel", action="append", type=_channel_rule, metavar="PATTERN=CHANNEL",
+                   help="spend imports: campaigns whose name matches PATTERN (regex, case-insensitive) go to "
+                        "CHANNEL; repeatable, first match wins (default: paid_social for Meta, paid_search "
+                        "for Google)")
+    m.set_defaults(func=_cmd_import)
 
     c = sub.add_parser("check-config", help="validate campaign config files")
     c.add_argument("configs", nargs="+", help="campaign YAML files")
