@@ -128,7 +128,7 @@ def test_segment_and_personalize_explain_what_the_data_lacks(shop_run) -> None:
     assert "Not in the data: 7 optional table(s)" in seg_text
     pers = _summary(out, "03_personalize")
     assert pers["headline"]["email consent"] == "unknown (no consent column)"
-    assert pers["headline"]["audience files exported"] == "0 of 4 (no consent data)"
+    assert pers["headline"]["audience files exported"] == "0 of 6 (no consent data)"
     assert any("order_items" in n for n in pers["notes"])  # recommendations skipped, with what enables them
     assert not list((out / "exports").glob("*.csv")) if (out / "exports").exists() else True
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from playbook.artifacts import read_artifact
+from playbook.run.publish import private_dir
 from playbook.steps import personalize as P
 from playbook.steps.context import StepContext, start_step
 from tests.sample_data import read, small_sample
@@ -93,8 +94,16 @@ def test_flows_follow_the_config(run):
 def test_exports_are_written_and_reconciled(run):
     recon, out = run["run"].exports, run["ctx"].output_dir
     done = recon[recon["status"] == "exported"]
-    assert len(done) > 0 and all((out / "exports" / f).is_file() for f in done["file"])
-    assert "audience file(s) were written" in P.describe_exports(recon)
+    shared = done[done["file"].str.startswith("exports/")]
+    private = done[done["file"].str.startswith("private/")]
+    assert len(shared) > 0 and all((out / f).is_file() for f in shared["file"])
+    # plaintext email lists: beside the output folder, never in it
+    assert set(private["audience"]) == {"klaviyo_list_import", "mailchimp_audience_import"}
+    assert all((private_dir(out) / f.removeprefix("private/")).is_file() for f in private["file"])
+    assert not (out / "private").exists() and not list(out.rglob("klaviyo*")) and not list(out.rglob("mailchimp*"))
+    text = P.describe_exports(recon)
+    assert "audience file(s) were written" in text and "`klaviyo_list_import.csv`" in text
+    assert "reports/.private/<campaign>/" in text and "](" not in text  # named, never linked
 
 
 def test_summary_artifacts_headline_and_notes(run):

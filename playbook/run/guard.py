@@ -7,18 +7,35 @@ unless the caller passes its own, every page a step writes is scanned as soon as
 ends, and the index and ``summary.json`` before publishing. Only an explicit
 ``pii_guard=False`` turns it off, and the index then says so. The scanner and the masked
 message are :mod:`playbook.report.privacy`.
+
+CSV files (the audience exports) are scanned too: a plaintext email, phone or name in a CSV
+that would be published fails the step. SHA-256 hex digests are removed before scanning (their
+digit runs are not phones). Files in a staging folder's private subfolder
+(:func:`playbook.run.publish.is_private`) are skipped: they hold plaintext PII by design and are
+moved out of the report by :func:`playbook.run.publish.publish`.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 from playbook.data.contract import PII_COLUMNS
 from playbook.data.source import DataSource
 from playbook.data.warehouse import connect
 from playbook.report.privacy import PiiScanner, leak_message, scan_files
+from playbook.run.publish import is_private
+
+DATA_SUFFIXES: frozenset[str] = frozenset({".csv"})
+"""Data files published with a report (audience exports) that the guard scans as well."""
+
+NO_NAMES = 10**9
+"""A minimum name length no name reaches: the data scanner holds emails and phones only."""
+
+_SHA256_RE = re.compile(r"\b[0-9a-fA-F]{64}\b")
 
 
 def _distinct_pii(source: DataSource) -> list[str]:
@@ -57,7 +74,7 @@ def pii_values_for(source: DataSource) -> Callable[[], list[str]]:
 
 
 class PiiGuard:
-    """The PII check of one run: the scanner is built on first use, once, from ``values``.
+    """The PII check of one run: the scanners are built on first use, once, from ``values``.
 
     Parameters
     ----------
@@ -70,16 +87,54 @@ class PiiGuard:
         self._values = values
         self._lock = threading.Lock()
         self._scanner: PiiScanner | None = None
+        self._data_scanner: PiiScanner | None = None
+
+    def _build(self) -> None:
+        if self._scanner is None:
+            values = list(self._values())
+            self._scanner = PiiScanner(values)
+            self._data_scanner = PiiScanner(values, min_name_length=NO_NAMES)
 
     def scanner(self) -> PiiScanner:
-        """The scanner (built on the first call)."""
+        """The scanner of pages (built on the first call)."""
         with self._lock:
-            if self._scanner is None:
-                self._scanner = PiiScanner(self._values())
-            return self._scanner
+            self._build()
+            return cast(PiiScanner, self._scanner)
+
+    def data_scanner(self) -> PiiScanner:
+        """The scanner of CSV files: emails and phones only (names are not looked for in data
+        files, where words such as a product or an event name would read as first names)."""
+        with self._lock:
+            self._build()
+            return cast(PiiScanner, self._data_scanner)
 
     def check(self, folder: Path, files: Iterable[str]) -> str | None:
-        """Scan ``files`` (relative to ``folder``); None when clean, else the leak message
-        (files, kinds and masked hints, never the values: :func:`~playbook.report.privacy.leak_message`)."""
-        hits = scan_files(self.scanner(), folder, files)
+        """Scan ``files`` (relative to ``folder``): pages and CSV exports, not the private
+        subfolder. None when clean, else the leak message (files, kinds and masked hints, never
+        the values: :func:`~playbook.report.privacy.leak_message`)."""
+        public = [f for f in files if not is_private(f)]
+        hits = scan_files(self.scanner(), folder, public)
+        hits += scan_data_files(self.data_scanner(), folder, public)
         return leak_message(hits) if hits else None
+
+
+def scan_data_files(scanner: PiiScanner, folder: Path, files: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """Scan the CSV files among ``files`` (relative to ``folder``) for PII.
+
+    SHA-256 hex digests are blanked first: hashed identifiers are what ad files should hold, and
+    their digit runs could otherwise read as phone numbers.
+
+    Returns
+    -------
+    list of (str, list of str)
+        ``(relative path, PII values found)`` for each file with a hit, in the given order.
+    """
+    hits = []
+    for rel in files:
+        p = folder / rel
+        if p.suffix.lower() in DATA_SUFFIXES and p.is_file():
+            text = _SHA256_RE.sub(" ", p.read_text(encoding="utf-8", errors="replace"))
+            found = scanner.scan(text)
+            if found:
+                hits.append((rel, found))
+    return hits

@@ -16,6 +16,15 @@ other threads (campaigns of a batch with the same slug) and other processes (two
 
 Which step wrote which file (:func:`attribute_files`) is recorded in ``summary.json``, so a
 later ``--only`` run knows which files to remove before rerunning a step.
+
+Files with plaintext PII (the email-platform lists of 03_personalize) never enter the published
+report. A step writes them to :func:`private_dir` of its output folder: inside staging that is
+``<staging>/private/`` (mode ``0700``, files ``0600``), which :func:`publish` moves out to
+``reports/.private/<slug>/`` (replacing the previous one) before the staging folder is swapped
+in; a failed run is never published, and its staging folder (private files included) is
+deleted. Any other output folder (an interactive run's ``reports/_interactive/<slug>``) keeps
+them beside it, in ``<parent>/.private/<name>/``. Private files are not attributed to steps
+(``summary.json`` never lists them).
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import os
+import secrets
 import shutil
 import stat
 import tempfile
@@ -41,6 +52,18 @@ Snapshot = dict[str, tuple[int, int]]
 
 LOCK_NAME = ".publish.lock"
 """The lock file :func:`publish_lock` holds, in the reports folder (``reports/.publish.lock``)."""
+
+STAGING_DIR = ".staging"
+"""Where staging folders live, in the reports folder (``reports/.staging``)."""
+
+PRIVATE_DIR = "private"
+"""The private subfolder of a staging folder (moved out by :func:`publish`)."""
+
+PRIVATE_ROOT = ".private"
+"""The owner-only folder beside published reports holding their private files (``reports/.private``)."""
+
+LEGACY_PII_FILES = ("exports/email_campaign.csv",)
+"""Plaintext-PII files older versions wrote into the report: never carried into a new staging folder."""
 
 _THREAD_LOCK = threading.Lock()
 
@@ -71,6 +94,42 @@ def publish_lock(root: Path) -> Iterator[None]:
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def private_dir(output_dir: str | os.PathLike[str]) -> Path:
+    """The private folder of a step's output folder: where files with plaintext PII go.
+
+    ``<output_dir>/private`` when ``output_dir`` is a staging folder (``.../.staging/<name>``;
+    :func:`publish` moves it to ``<reports>/.private/<slug>``), else ``<parent>/.private/<name>``
+    beside the output folder (``reports/_interactive/.private/<slug>`` for an interactive run,
+    ``reports/.private/<slug>`` for a published report). The folder is not created here (see
+    :func:`make_private_dir`).
+    """
+    out = Path(output_dir)
+    if out.parent.name == STAGING_DIR:
+        return out / PRIVATE_DIR
+    return out.parent / PRIVATE_ROOT / out.name
+
+
+def make_private_dir(output_dir: str | os.PathLike[str]) -> Path:
+    """Create :func:`private_dir` of ``output_dir`` owner-only (``0700``, also the ``.private``
+    folder above it) and return it. Existing folders are set to ``0700`` too."""
+    folder = private_dir(output_dir)
+    if folder.parent.name == PRIVATE_ROOT:
+        _owner_only_dir(folder.parent)
+    _owner_only_dir(folder)
+    return folder
+
+
+def _owner_only_dir(folder: Path) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+
+
+def is_private(rel: str) -> bool:
+    """Whether a path relative to a staging folder lies in its private subfolder."""
+    return rel == PRIVATE_DIR or rel.startswith(PRIVATE_DIR + "/")
 
 
 def snapshot(folder: Path) -> Snapshot:
@@ -144,7 +203,7 @@ def prepare_staging(final: Path, staging_root: Path, slug: str,
             rerun_files.update(_step_files(step))
         for rel in rerun_files - kept_files:
             (staging / rel).unlink(missing_ok=True)
-        for rel in ("index.html", "summary.json"):
+        for rel in ("index.html", "summary.json", *LEGACY_PII_FILES):
             (staging / rel).unlink(missing_ok=True)
     (staging / "artifacts").mkdir(exist_ok=True)
     return staging, previous
@@ -152,9 +211,39 @@ def prepare_staging(final: Path, staging_root: Path, slug: str,
 
 def publish(staging: Path, final: Path) -> None:
     """Swap ``staging`` in for ``final`` (:func:`playbook.files.swap_folder`) under
-    :func:`publish_lock`: old folder aside, staging in, old deleted; restored on error."""
+    :func:`publish_lock`: old folder aside, staging in, old deleted; restored on error.
+
+    When the staging folder has a private subfolder (:data:`PRIVATE_DIR`, written by this run),
+    it is first moved out to ``<reports>/.private/`` (owner-only), so the published folder never
+    holds it; once the report is in, it replaces ``<reports>/.private/<slug>`` the same way. If
+    the report cannot be swapped in, the new private files are deleted (nothing of the run is
+    published) and the previous ones stay. A run without a private subfolder (``--only`` of
+    other steps) leaves the previous private files as they are.
+    """
     with publish_lock(final.parent):
-        swap_folder(staging, final)
+        held = _hold_private(staging, final)
+        try:
+            swap_folder(staging, final)
+        except BaseException:
+            if held is not None:
+                shutil.rmtree(held, ignore_errors=True)
+            raise
+        if held is not None:
+            swap_folder(held, private_dir(final))
+
+
+def _hold_private(staging: Path, final: Path) -> Path | None:
+    """Move ``<staging>/private`` to a new hidden name in ``<reports>/.private`` (same file
+    system, one rename); None when the staging folder has none."""
+    private = staging / PRIVATE_DIR
+    if not private.is_dir():
+        return None
+    root = final.parent / PRIVATE_ROOT
+    _owner_only_dir(root)
+    os.chmod(private, 0o700)
+    held = root / f".{final.name}.new-{os.getpid()}-{secrets.token_hex(6)}"
+    os.rename(private, held)
+    return held
 
 
 def keep_failed(failed_root: Path, slug: str, staging: Path, step: str, dest: Path | None = None) -> Path:
@@ -201,10 +290,12 @@ def attribute_files(before: Mapping[str, tuple[int, int]], after: Mapping[str, t
     time window holds the file's modification time. When windows of concurrent steps overlap,
     the step that wrote the file last time (previous ``summary.json``) wins; otherwise every
     candidate claims it (harmless: a file is only removed before a rerun when all its
-    claimants rerun).
+    claimants rerun). Files in the private subfolder are never attributed (:func:`is_private`).
     """
     out: dict[str, list[str]] = {s: [] for s in windows}
     for rel in _changed(before, after):
+        if is_private(rel):  # never published: moved out by publish()
+            continue
         owner = _step_of_name(rel)
         if owner is not None:
             claim = [owner] if owner in out else []

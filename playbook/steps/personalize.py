@@ -16,15 +16,16 @@ step's artifacts, summary and headline numbers:
 
 Artifacts (keyed by the pseudonymous ``customer_pid``, like ``segments.parquet``):
 ``scores.parquet``, ``clv.parquet``, ``recommendations.parquet`` and ``personalize_summary.json``
-(aggregates only, no PII); the audience files go to the report's ``exports/`` folder. The data
-flow between steps is described in ``docs/architecture.md``.
+(aggregates only, no PII); the hashed ad-platform audience files go to the report's
+``exports/`` folder, the email-platform lists with plaintext emails to the private folder beside
+the report (``reports/.private/<campaign>/``, owner-only). The data flow between steps is
+described in ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import matplotlib.pyplot as plt
@@ -349,10 +350,12 @@ def flows(ctx: StepContext) -> pd.DataFrame:
 
 def exports(ctx: StepContext, o: Offers) -> pd.DataFrame:
     """Contacts and suppression from the tables (plus the segment step's flags), then the audience
-    files into ``<output_dir>/exports``; returns the reconciliation table."""
+    files: hashed ad-platform files into ``<output_dir>/exports``, the plaintext email lists
+    (Klaviyo, Mailchimp) owner-only into the private folder outside the report
+    (:func:`playbook.run.publish.private_dir`); returns the reconciliation table."""
     con = audiences.contacts(ctx.wh)
     seg = audiences.segment_flags(ctx.output_dir, con["customer_id"])
-    return audiences.export_audiences(con, o.people, Path(ctx.output_dir) / "exports", ctx.cfg.min_audience_size, seg)
+    return audiences.export_audiences(con, o.people, ctx.output_dir, ctx.cfg.min_audience_size, seg)
 
 
 #: Sentence on what was exported and what was held back (Markdown).

@@ -1,4 +1,6 @@
-"""Audience exports: an email-platform CSV, ad-platform customer lists and a lookalike seed.
+"""Audience exports: the email-platform lists, the ad-platform customer lists and a value-based
+lookalike seed, each in its platform's exact format (:mod:`playbook.value.audience_formats`,
+where the documentation each format follows is cited).
 
 Rules (``docs/architecture.md``, "Conventions the code relies on", privacy):
 
@@ -8,18 +10,19 @@ Rules (``docs/architecture.md``, "Conventions the code relies on", privacy):
   on top (never removed). A person is suppressed on every account that shares their normalised
   email or phone (duplicates cannot slip through on a second account).
 * Suppression is applied **last**, on every export, right before writing (:func:`_finalise`).
-* Ad platforms receive SHA-256 hashes of normalised emails (trimmed, lower-case) and phones
-  (E.164, ``+`` and digits); no raw PII leaves in ad files.
-* Audiences smaller than ``min_audience_size`` are not written; the reconciliation says so.
+* Ad platforms receive SHA-256 hashes of each platform's normalised identifiers; no raw PII
+  leaves in ad files, which go to the report's ``exports/`` folder.
+* The email-platform files (Klaviyo, Mailchimp) hold plaintext emails and first names: they are
+  written owner-only (folder ``0700``, files ``0600``) to the private folder
+  (:func:`playbook.run.publish.private_dir`), never into the shareable report.
+* Audiences smaller than ``min_audience_size`` are not written (and a file of that name left by
+  an earlier run in the same folder is removed); the reconciliation says so.
 * Files are UTF-8 without BOM, written to a temporary name and renamed.
-
-Platform headers: Google Ads Customer Match (``Email``, ``Phone``; hashed values are accepted in
-these columns) and Meta custom audiences (``email``, ``phone``).
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
 from pathlib import Path
 from typing import cast
 
@@ -31,50 +34,28 @@ from playbook.artifacts import read_artifact
 from playbook.data.warehouse import Warehouse, fetch
 from playbook.files import atomic_write
 from playbook.report.privacy import pseudonymize
+from playbook.run.publish import make_private_dir
 from playbook.value import offers
+from playbook.value.audience_formats import (
+    CALLING_CODES,
+    EMAIL_RE,
+    FORMATS,
+    PRIVATE_FILES,
+    ExportFormat,
+    build_file,
+    normalize_email,
+    normalize_phone,
+    sha256,
+)
 from playbook.value.send_time import DEFAULT_HOUR_UTC, local_send_time
 
-EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-CALLING_CODES = {"US": "1", "GB": "44", "DE": "49", "IN": "91", "AE": "971", "CN": "86", "FR": "33",
-                 "ES": "34", "IT": "39", "NL": "31", "CA": "1", "AU": "61", "JP": "81", "BR": "55"}
+__all__ = ["CALLING_CODES", "EMAIL_RE", "FORMATS", "PRIVATE_FILES", "REASONS", "build_people", "contacts",
+           "describe", "export_audiences", "normalize_email", "normalize_phone", "segment_flags", "sha256",
+           "suppression"]
+
 REASONS = ("erased", "no_consent", "no_contact", "unsubscribed", "bounced", "segment_step", "shared_identity")
-PLATFORM_HEADERS = {"google_ads": ("Email", "Phone"), "meta": ("email", "phone")}
-EMAIL_COLUMNS = ["customer_id", "email", "first_name", "segment", "offer", "top_products",
-                 "local_send_time", "consent_status"]
-
-
-# --------------------------------------------------------------------------------------------
-# normalisation and hashing
-
-
-def normalize_email(email: pd.Series) -> pd.Series:
-    """Trimmed, lower-case email; missing, blank or invalid -> missing."""
-    e = email.astype(object).where(email.notna(), None).astype(str).str.strip().str.lower()
-    ok = email.notna() & e.str.match(EMAIL_RE)
-    return e.astype(object).where(ok.to_numpy(bool), None)
-
-
-def normalize_phone(phone: pd.Series, country: pd.Series) -> pd.Series:
-    """E.164 (``+`` and 8-15 digits): keeps a leading ``+``/``00``, else adds the country code.
-
-    Numbers without a ``+`` whose country has no known calling code become missing.
-    """
-    raw = phone.astype(object).where(phone.notna(), "").astype(str).str.strip()
-    digits = raw.str.replace(r"\D", "", regex=True)
-    intl = raw.str.startswith("+")
-    zz = ~intl & raw.str.startswith("00")
-    digits = digits.where(~zz, digits.str[2:])
-    code = country.astype(object).map(CALLING_CODES)
-    local = ~intl & ~zz
-    national = digits.str.lstrip("0")
-    full = digits.where(~local, code.fillna("") + national)
-    ok = full.str.len().between(8, 15) & ~(local & code.isna()) & (digits != "")
-    return ("+" + full).astype(object).where(ok.fillna(False).to_numpy(bool), None)
-
-
-def sha256(values: pd.Series) -> pd.Series:
-    """Hex SHA-256 of each (already normalised) value; missing stays missing."""
-    return values.map(lambda v: hashlib.sha256(v.encode("utf-8")).hexdigest() if isinstance(v, str) else None)
+SHAREABLE_DIR = "exports"
+"""The report subfolder of the hashed ad-platform files."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,9 +142,16 @@ def suppression(con: pd.DataFrame, seg: pd.DataFrame | None = None) -> dict[str,
 # writing
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> Path:
-    """Write an export as UTF-8 CSV without BOM, ``\n`` line ends, atomically."""
-    return atomic_write(path, lambda t: df.to_csv(t, index=False, encoding="utf-8", lineterminator="\n"))
+def _write_csv(df: pd.DataFrame, path: Path, private: bool = False) -> Path:
+    """Write an export as UTF-8 CSV without BOM, ``\n`` line ends, atomically; a private file is
+    made owner-only (``0600``) before anything is written into it."""
+
+    def write(tmp: Path) -> None:
+        if private:
+            os.chmod(tmp, 0o600)
+        df.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+
+    return atomic_write(path, write)
 
 
 def _finalise(df: pd.DataFrame, ids: pd.Series, sup: pd.DataFrame) -> pd.DataFrame:
@@ -184,9 +172,28 @@ def _reconcile(name: str, channel: str, members: pd.Index, sup: pd.DataFrame) ->
     return row
 
 
-def export_audiences(con: pd.DataFrame, people: pd.DataFrame, out_dir, min_size: int = 100,
+def _members(fmt: ExportFormat, p: pd.DataFrame, c: pd.DataFrame, ad_deciles: int) -> pd.Index:
+    """The scored customers an audience starts from (before suppression), sorted."""
+    base = p.index if fmt.members == "all" else p.index[p["score_decile"] <= ad_deciles]
+    return pd.Index(np.sort(base.intersection(c.index).to_numpy()))
+
+
+def _rows(members: pd.Index, c: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
+    """Normalised contact data and offer of ``members``: what every format is built from."""
+    cm, pm = c.reindex(members), p.reindex(members)
+    clv = pm["clv"] if "clv" in pm else pd.Series(0.0, index=members)
+    return pd.DataFrame({
+        "email_norm": cm["email_norm"].to_numpy(), "phone_e164": cm["phone_e164"].to_numpy(),
+        "country": cm["country"].to_numpy(), "first_name": cm["first_name"].to_numpy(),
+        "segment": pm["segment"].to_numpy(), "offer": pm["offer"].to_numpy(),
+        "top_products": pm["top_products"].to_numpy(), "local_send_time": pm["local_send_time"].to_numpy(),
+        "clv": clv.to_numpy()})
+
+
+def export_audiences(con: pd.DataFrame, people: pd.DataFrame, output_dir, min_size: int = 100,
                      seg: pd.DataFrame | None = None, ad_deciles: int = 3) -> pd.DataFrame:
-    """Write the audience files into ``out_dir`` and return the reconciliation table.
+    """Write every audience file of :data:`~playbook.value.audience_formats.FORMATS` and return
+    the reconciliation table.
 
     Parameters
     ----------
@@ -194,74 +201,57 @@ def export_audiences(con: pd.DataFrame, people: pd.DataFrame, out_dir, min_size:
         From :func:`contacts`.
     people : DataFrame
         customer_id, segment, offer, top_products (text), local_send_time, score_decile
-        (1 = most likely buyers), clv_decile (10 = highest CLV).
-    out_dir : path
-        Export folder (``<report>/exports``).
+        (1 = most likely buyers), clv (predicted, campaign currency; 0 when absent).
+    output_dir : path
+        The step's output folder: hashed ad files go to ``<output_dir>/exports``, plaintext email
+        lists to :func:`playbook.run.publish.private_dir` (created owner-only, also when nothing
+        is written there, so a publish replaces earlier private files).
     min_size : int
         Audiences with fewer people after suppression are not written.
+    seg : DataFrame, optional
+        :func:`segment_flags` (extra suppression from the segment step).
     ad_deciles : int
-        Ad audiences = customers in the top ``ad_deciles`` propensity deciles.
+        "Likely buyers" = customers in the top ``ad_deciles`` propensity deciles.
 
     Returns
     -------
     pandas.DataFrame
-        One row per audience: eligible, excluded_<reason> (each person once, first reason),
-        exported, file, status.
+        One row per audience: audience, channel, eligible, excluded_<reason> (each person once,
+        first reason), excluded_duplicate, exported, file (``exports/<name>.csv`` or
+        ``private/<name>.csv``; empty when not written), status.
     """
-    out = Path(out_dir)
+    shared, private = Path(output_dir) / SHAREABLE_DIR, make_private_dir(output_dir)
     sup = suppression(con, seg)
     c = con.set_index("customer_id")
     p = people.set_index("customer_id")
     rows = []
-    audiences = {
-        "email_campaign": ("email", p.index.intersection(c.index)),
-        "google_ads_likely_buyers": ("ads", p.index[p["score_decile"] <= ad_deciles].intersection(c.index)),
-        "meta_likely_buyers": ("ads", p.index[p["score_decile"] <= ad_deciles].intersection(c.index)),
-        "lookalike_seed_top_clv": ("ads", p.index[p["clv_decile"] == 10].intersection(c.index)),
-    }
-    for name, (ch, members) in audiences.items():
-        members = pd.Index(np.sort(members.to_numpy()))
-        row = _reconcile(name, ch, members, sup[ch])
-        frame, ids = _frame(name, members, c, p)
-        final = _finalise(frame, ids, sup[ch])
-        # one row per person: duplicates (same normalised email / same hashes) collapse to the first
+    for fmt in FORMATS:
+        members = _members(fmt, p, c, ad_deciles)
+        row = _reconcile(fmt.name, fmt.channel, members, sup[fmt.channel])
+        frame = build_file(fmt, _rows(members, c, p))
+        final = _finalise(frame, pd.Series(members.to_numpy()), sup[fmt.channel])
+        # one row per person: repeated identifiers (same normalised email / same hashes) keep the first
         n_kept = len(final)
-        final = final.drop_duplicates("email") if name == "email_campaign" else final.drop_duplicates()
+        final = final.drop_duplicates(list(fmt.key))
         row["excluded_duplicate"] = n_kept - len(final)
         row["exported"] = len(final)
-        if len(final) == 0:
-            row.update(file="", status="not exported: nobody eligible (no consenting, reachable customer)")
-        elif len(final) < min_size:
-            row.update(file="", status=f"not exported: {len(final)} people, below the minimum of {min_size}")
+        folder = private if fmt.private else shared
+        target = folder / f"{fmt.name}.csv"
+        if len(final) == 0 or len(final) < min_size:
+            target.unlink(missing_ok=True)  # never leave an earlier run's file of this audience
+            why = ("nobody eligible (no consenting, reachable customer)" if len(final) == 0
+                   else f"{len(final)} people, below the minimum of {min_size}")
+            row.update(file="", status=f"not exported: {why}")
         else:
-            path = _write_csv(final, out / f"{name}.csv")
-            row.update(file=path.name, status="exported")
+            _write_csv(final, target, private=fmt.private)
+            row.update(file=f"{'private' if fmt.private else SHAREABLE_DIR}/{target.name}", status="exported")
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _frame(name: str, members: pd.Index, c: pd.DataFrame, p: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """The export rows of one audience (before suppression) and the customer_id of each row."""
-    cm, pm = c.reindex(members), p.reindex(members)
-    ids = pd.Series(members.to_numpy())
-    if name == "email_campaign":
-        df = pd.DataFrame({"customer_id": members.to_numpy(), "email": cm["email_norm"].to_numpy(),
-                           "first_name": cm["first_name"].to_numpy(), "segment": pm["segment"].to_numpy(),
-                           "offer": pm["offer"].to_numpy(), "top_products": pm["top_products"].to_numpy(),
-                           "local_send_time": pm["local_send_time"].to_numpy(),
-                           "consent_status": np.where(cm["consent_email"].to_numpy(bool), "opted_in", "no_consent")})
-        return df[EMAIL_COLUMNS], ids
-    email_h = sha256(cm["email_norm"]).to_numpy()
-    phone_h = sha256(cm["phone_e164"]).to_numpy()
-    if name.startswith("meta"):
-        h = PLATFORM_HEADERS["meta"]
-    else:
-        h = PLATFORM_HEADERS["google_ads"]
-    return pd.DataFrame({h[0]: email_h, h[1]: phone_h}), ids
-
-
 def describe(recon: pd.DataFrame) -> str:
-    """One plain-language sentence on what was exported and what was held back (Markdown)."""
+    """Plain-language sentences on what was exported, what was held back and where the files
+    with plaintext emails are (Markdown; names them, never links them)."""
     if recon.empty:
         return "No audiences were defined, so nothing was exported."
     done = recon[recon["status"] == "exported"]
@@ -272,6 +262,12 @@ def describe(recon: pd.DataFrame) -> str:
     if len(held):
         parts.append("Not exported: " + "; ".join(f"{r.audience} ({r.status.removeprefix('not exported: ')})"
                                                   for r in held.itertuples()) + ".")
+    private = [f for f in done["file"] if str(f).startswith("private/")]
+    if private:
+        names = ", ".join(f"`{Path(f).name}`" for f in private)
+        parts.append(f"{names} hold plaintext emails and first names: they are not part of this report and are "
+                     "kept owner-only in the private folder beside it (`reports/.private/<campaign>/`); "
+                     "the files in `exports/` hold SHA-256 hashes only.")
     return " ".join(parts)
 
 
