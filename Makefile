@@ -61,7 +61,7 @@ bench: setup data  ## benchmarks: whole playbook on the sample and on 1M custome
 	$(BIN)/python benchmarks/bench_functions.py
 
 clean:  ## remove generated data, reports, caches (keeps .venv; `make distclean` removes it too)
-	rm -rf $(SAMPLE) reports/*/ reports/.staging reports/_failed benchmarks/.cache .pytest_cache .ruff_cache
+	rm -rf $(SAMPLE) reports/*/ reports/.staging reports/.private reports/_failed benchmarks/.cache .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 
 distclean: clean  ## also remove the virtual environment

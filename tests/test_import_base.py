@@ -262,3 +262,21 @@ def test_bad_channel_rule_and_unknown_platform_are_usage_errors(tmp_path: Path, 
     assert "invalid choice: 'tiktok'" in capsys.readouterr().err
     with pytest.raises(DataError, match="Unknown platform 'tiktok'"):
         run_import("tiktok", [], tmp_path)
+
+
+def test_products_seen_only_in_events_get_a_placeholder_until_orders_describe_them(tmp_path: Path) -> None:
+    with ImportSession() as s:
+        s.add("products", "SELECT 'P1' AS product_id, 'Scarf' AS name, 'Winter' AS category, 20.0 AS price")
+        write_import(s, tmp_path, "shop", [])
+    with ImportSession() as s:
+        s.add("events", "SELECT * FROM (VALUES ('e1', 'c1', 's1', TIMESTAMPTZ '2025-11-01 10:00:00+00', 'view', 'P1'), "
+                        "('e2', 'c1', 's1', TIMESTAMPTZ '2025-11-01 10:01:00+00', 'view', 'P2')) "
+                        "t(event_id, customer_id, session_id, event_ts, event_type, product_id)")
+        summary = write_import(s, tmp_path, "web", [])
+    got = pd.read_parquet(tmp_path / "products.parquet")
+    assert got.values.tolist() == [["P1", "Scarf", "Winter", 20.0], ["P2", "P2", "unknown", 0.0]]
+    assert any("1 product id(s) seen only in web events" in n for n in summary.notes)
+    with ImportSession() as s:  # a later orders import describes P2: it replaces the placeholder
+        s.add("products", "SELECT 'P2' AS product_id, 'Hat' AS name, 'Winter' AS category, 15.0 AS price")
+        write_import(s, tmp_path, "shop", [])
+    assert pd.read_parquet(tmp_path / "products.parquet")["name"].tolist() == ["Scarf", "Hat"]

@@ -64,7 +64,8 @@ def run_import(platform: str, files: Sequence[Path], out: Path, options: ImportO
     module = platform_module(platform)
     with ImportSession(options, known_customers=out / "customers.parquet") as session:
         module.load(session, [Path(f) for f in files])
-        if not session.parts:
+        if not any(session.count(f"SELECT COUNT(*) FROM {rel}") for parts in session.parts.values()
+                   for _, rel in parts):
             raise DataError(f"The {platform} files gave no rows to import: {', '.join(str(f) for f in files)}.")
         return write_import(session, out, platform, files)
 

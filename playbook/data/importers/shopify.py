@@ -40,8 +40,12 @@ Mapping decisions:
 * **Customers**: the Customers export gives ``customer_id`` (``Customer ID``, else an id derived
   from the email), email, first name, phone, country and ``consent_email`` (``Accepts Email
   Marketing``). Shopify has no consent for ad-platform audiences, so ``consent_ads`` is false
-  (consent unknown counts as not consented). SMS consent and tags have no canonical column. A
-  customer already in the output folder under another id (an earlier orders import) keeps that id.
+  (consent unknown counts as not consented). SMS consent and tags have no canonical column. The
+  export's ``Customer ID`` is the id (accounts sharing an email stay separate accounts: the
+  segment step merges people), except for a customer an earlier orders-only import already created
+  under an email-derived id, who keeps that id (their orders use it); an older export without
+  ``Customer ID`` finds the customer by email in the output folder, else derives the id from the
+  email.
   Orders find their customer by email; emails not known get a customer derived from their latest
   order (``Accepts Marketing``, ``Billing Country``, ``Phone``); orders without an email (point of
   sale, phone orders) get their own customer ``shopify-guest-<Id or Name>`` (counted in the notes).
@@ -192,7 +196,8 @@ def _load_customers(session: ImportSession, files: list[ExportFile]) -> None:
     known = f"(SELECT email_norm, MIN(customer_id) AS customer_id FROM {KNOWN} GROUP BY email_norm)"
     session.con.execute(f"""
         CREATE TEMP TABLE shopify_customers AS
-        SELECT COALESCE(k.customer_id, c.shop_id, CASE WHEN c.email_n IS NOT NULL
+        SELECT COALESCE(CASE WHEN k.customer_id LIKE 'shopify-%' THEN k.customer_id END, c.shop_id,
+                        k.customer_id, CASE WHEN c.email_n IS NOT NULL
                         THEN {email_customer_id('shopify', 'c.email_n')} END) AS customer_id,
                c.email, c.email_n, c.first_name, c.country, c.phone, c.consent_email
         FROM ({union}) c LEFT JOIN {known} k ON k.email_norm = c.email_n""")

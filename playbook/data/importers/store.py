@@ -141,6 +141,34 @@ def fill_customers(session: ImportSession, out: Path) -> None:
     _write(session, "SELECT * FROM filled_customers", path)
 
 
+def fill_products(session: ImportSession, out: Path) -> None:
+    """Products that web events name but no import described (viewed, never ordered; or events
+    imported before the orders) get a placeholder row: name = id, category ``unknown``, price 0,
+    so ``events.product_id`` references a product; a later orders import replaces them."""
+    events, products = out / "events.parquet", out / "products.parquet"
+    if not events.exists() or "product_id" not in _columns_of(session, f"read_parquet({lit(str(events))})"):
+        return
+    have = (f"SELECT product_id FROM read_parquet({lit(str(products))})" if products.exists()
+            else "SELECT NULL::VARCHAR AS product_id WHERE FALSE")
+    missing = (f"SELECT DISTINCT product_id FROM read_parquet({lit(str(events))}) WHERE product_id IS NOT NULL "
+               f"AND product_id NOT IN ({have})")
+    n = session.count(f"SELECT COUNT(*) FROM ({missing})")
+    if not n:
+        return
+    placeholder = (f"SELECT product_id, product_id AS name, 'unknown' AS category, 0.0::DOUBLE AS price "
+                   f"FROM ({missing})")
+    if products.exists():
+        cols = _columns_of(session, f"read_parquet({lit(str(products))})")
+        placeholder = f"SELECT {', '.join(q(c) for c in cols)} FROM ({placeholder})"
+        sql = f"SELECT * FROM read_parquet({lit(str(products))}) UNION ALL {placeholder} ORDER BY product_id"
+    else:
+        sql = f"{placeholder} ORDER BY product_id"
+    session.con.execute(f"CREATE OR REPLACE TEMP TABLE filled_products AS {sql}")
+    _write(session, "SELECT * FROM filled_products", products)
+    session.note(f"products: {n:,} product id(s) seen only in web events get a placeholder row (name = id, "
+                 "category unknown, price 0) until an orders import describes them.")
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -161,6 +189,8 @@ def write_import(session: ImportSession, out: Path, platform: str, files: Sequen
             summary.rows[table] = merge_table(session, out, table)
     if "customers" in session.parts or "orders" in session.parts:
         fill_customers(session, out)
+    if "events" in session.parts or "products" in session.parts:
+        fill_products(session, out)
     summary.notes = list(session.notes)
     entry = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "platform": platform,
              "files": {str(f): _sha256(Path(f)) for f in files}, "rows": summary.rows, "notes": summary.notes}
