@@ -130,3 +130,52 @@ def swap_folder(staged: Path, final: Path) -> None:
         raise
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# private files (plaintext PII) beside a report: see playbook.run.publish
+
+STAGING_DIR = ".staging"
+"""Where staging folders live, in the reports folder (``reports/.staging``)."""
+
+PRIVATE_DIR = "private"
+"""The private subfolder of a staging folder (moved out by :func:`publish`)."""
+
+PRIVATE_ROOT = ".private"
+"""The owner-only folder beside published reports holding their private files (``reports/.private``)."""
+
+
+def private_dir(output_dir: str | os.PathLike[str]) -> Path:
+    """The private folder of a step's output folder: where files with plaintext PII go.
+
+    ``<output_dir>/private`` when ``output_dir`` is a staging folder (``.../.staging/<name>``;
+    :func:`playbook.run.publish.publish` moves it to ``<reports>/.private/<slug>``), else ``<parent>/.private/<name>``
+    beside the output folder (``reports/_interactive/.private/<slug>`` for an interactive run,
+    ``reports/.private/<slug>`` for a published report). The folder is not created here (see
+    :func:`make_private_dir`).
+    """
+    out = Path(output_dir)
+    if out.parent.name == STAGING_DIR:
+        return out / PRIVATE_DIR
+    return out.parent / PRIVATE_ROOT / out.name
+
+
+def make_private_dir(output_dir: str | os.PathLike[str]) -> Path:
+    """Create :func:`private_dir` of ``output_dir`` owner-only (``0700``, also the ``.private``
+    folder above it) and return it. Existing folders are set to ``0700`` too."""
+    folder = private_dir(output_dir)
+    if folder.parent.name == PRIVATE_ROOT:
+        owner_only_dir(folder.parent)
+    owner_only_dir(folder)
+    return folder
+
+
+def owner_only_dir(folder: Path) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+
+
+def is_private(rel: str) -> bool:
+    """Whether a path relative to a staging folder lies in its private subfolder."""
+    return rel == PRIVATE_DIR or rel.startswith(PRIVATE_DIR + "/")

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from playbook import files
+from playbook.files import private_dir
 from playbook.run import publish
 from playbook.run.guard import PiiGuard
-from playbook.run.publish import private_dir
 from playbook.steps import personalize as P
 from playbook.steps.context import start_step
 from playbook.value.audience_formats import PRIVATE_FILES
@@ -69,7 +69,7 @@ def published(tmp_path_factory):
     """reports/<slug> published from a staging folder the real personalize step ran into."""
     root = tmp_path_factory.mktemp("reports")
     final = root / SLUG
-    staging, _ = publish.prepare_staging(final, root / publish.STAGING_DIR, SLUG, ["03_personalize"])
+    staging, _ = publish.prepare_staging(final, root / files.STAGING_DIR, SLUG, ["03_personalize"])
     before = publish.snapshot(staging)
     recon = _run_step(staging)
     written = publish.attribute_files(before, publish.snapshot(staging), {"03_personalize": (0, 2**63 - 1)}, {})
@@ -133,9 +133,9 @@ def test_csv_guard_ignores_hashes_and_names_but_finds_phones(tmp_path):
 
 
 def _staging_with_private(root: Path, content: str) -> Path:
-    staging = files.new_folder(root / publish.STAGING_DIR, f"{SLUG}-x-")
+    staging = files.new_folder(root / files.STAGING_DIR, f"{SLUG}-x-")
     (staging / "index.html").write_text(content, encoding="utf-8")
-    folder = publish.make_private_dir(staging)
+    folder = files.make_private_dir(staging)
     (folder / "klaviyo_list_import.csv").write_text(f"Email\n{content}@example.com\n", encoding="utf-8")
     return staging
 
@@ -147,7 +147,7 @@ def test_publish_replaces_private_files_only_when_the_run_has_them(tmp_path):
     dest = root / ".private" / SLUG
     assert (dest / "klaviyo_list_import.csv").read_text(encoding="utf-8") == "Email\none@example.com\n"
     # a rerun of other steps has no private subfolder: the private files stay
-    staging, _ = publish.prepare_staging(final, root / publish.STAGING_DIR, SLUG, ["01_plan"])
+    staging, _ = publish.prepare_staging(final, root / files.STAGING_DIR, SLUG, ["01_plan"])
     publish.publish(staging, final)
     assert (dest / "klaviyo_list_import.csv").read_text(encoding="utf-8") == "Email\none@example.com\n"
     # a new run's private subfolder replaces them (files it no longer writes are gone)
@@ -183,7 +183,7 @@ def test_interactive_and_other_folders_keep_private_files_beside_them(tmp_path):
     interactive = tmp_path / "reports" / "_interactive" / SLUG
     assert private_dir(interactive) == tmp_path / "reports" / "_interactive" / ".private" / SLUG
     assert private_dir(tmp_path / "reports" / ".staging" / "s-1") == tmp_path / "reports" / ".staging" / "s-1" / "private"
-    folder = publish.make_private_dir(interactive)
+    folder = files.make_private_dir(interactive)
     assert _mode(folder) == 0o700 and _mode(folder.parent) == 0o700
     assert not interactive.exists()  # nothing created inside the report folder itself
 
@@ -194,7 +194,7 @@ def test_legacy_plaintext_export_is_not_carried_into_staging(tmp_path):
     (final / "exports").mkdir(parents=True)
     (final / "exports" / "email_campaign.csv").write_text("customer_id,email\nC1,a@b.com\n", encoding="utf-8")
     (final / "exports" / "meta_likely_buyers.csv").write_text("email,phone\n", encoding="utf-8")
-    staging, _ = publish.prepare_staging(final, root / publish.STAGING_DIR, SLUG, ["01_plan"])
+    staging, _ = publish.prepare_staging(final, root / files.STAGING_DIR, SLUG, ["01_plan"])
     assert not (staging / "exports" / "email_campaign.csv").exists()
     assert (staging / "exports" / "meta_likely_buyers.csv").exists()
     assert os.access(staging, os.W_OK)

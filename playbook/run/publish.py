@@ -43,7 +43,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from playbook.files import new_folder, swap_folder, write_json
+from playbook.files import (
+    PRIVATE_DIR,
+    PRIVATE_ROOT,
+    is_private,
+    new_folder,
+    owner_only_dir,
+    private_dir,
+    swap_folder,
+    write_json,
+)
 from playbook.run.graph import STEPS
 from playbook.run.results import NOT_RUN, OK, StepResult
 
@@ -52,15 +61,6 @@ Snapshot = dict[str, tuple[int, int]]
 
 LOCK_NAME = ".publish.lock"
 """The lock file :func:`publish_lock` holds, in the reports folder (``reports/.publish.lock``)."""
-
-STAGING_DIR = ".staging"
-"""Where staging folders live, in the reports folder (``reports/.staging``)."""
-
-PRIVATE_DIR = "private"
-"""The private subfolder of a staging folder (moved out by :func:`publish`)."""
-
-PRIVATE_ROOT = ".private"
-"""The owner-only folder beside published reports holding their private files (``reports/.private``)."""
 
 LEGACY_PII_FILES = ("exports/email_campaign.csv",)
 """Plaintext-PII files older versions wrote into the report: never carried into a new staging folder."""
@@ -94,42 +94,6 @@ def publish_lock(root: Path) -> Iterator[None]:
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def private_dir(output_dir: str | os.PathLike[str]) -> Path:
-    """The private folder of a step's output folder: where files with plaintext PII go.
-
-    ``<output_dir>/private`` when ``output_dir`` is a staging folder (``.../.staging/<name>``;
-    :func:`publish` moves it to ``<reports>/.private/<slug>``), else ``<parent>/.private/<name>``
-    beside the output folder (``reports/_interactive/.private/<slug>`` for an interactive run,
-    ``reports/.private/<slug>`` for a published report). The folder is not created here (see
-    :func:`make_private_dir`).
-    """
-    out = Path(output_dir)
-    if out.parent.name == STAGING_DIR:
-        return out / PRIVATE_DIR
-    return out.parent / PRIVATE_ROOT / out.name
-
-
-def make_private_dir(output_dir: str | os.PathLike[str]) -> Path:
-    """Create :func:`private_dir` of ``output_dir`` owner-only (``0700``, also the ``.private``
-    folder above it) and return it. Existing folders are set to ``0700`` too."""
-    folder = private_dir(output_dir)
-    if folder.parent.name == PRIVATE_ROOT:
-        _owner_only_dir(folder.parent)
-    _owner_only_dir(folder)
-    return folder
-
-
-def _owner_only_dir(folder: Path) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    folder.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)
-
-
-def is_private(rel: str) -> bool:
-    """Whether a path relative to a staging folder lies in its private subfolder."""
-    return rel == PRIVATE_DIR or rel.startswith(PRIVATE_DIR + "/")
 
 
 def snapshot(folder: Path) -> Snapshot:
@@ -239,7 +203,7 @@ def _hold_private(staging: Path, final: Path) -> Path | None:
     if not private.is_dir():
         return None
     root = final.parent / PRIVATE_ROOT
-    _owner_only_dir(root)
+    owner_only_dir(root)
     os.chmod(private, 0o700)
     held = root / f".{final.name}.new-{os.getpid()}-{secrets.token_hex(6)}"
     os.rename(private, held)

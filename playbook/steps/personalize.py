@@ -24,7 +24,6 @@ described in ``docs/architecture.md``.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,6 +32,7 @@ import pandas as pd
 
 from playbook.artifacts import write_artifact
 from playbook.customers import profile
+from playbook.data.cutoff import planning_as_of
 from playbook.data.needs import Needs
 from playbook.report.format import fmt_int, fmt_pct
 from playbook.report.privacy import pseudonymize
@@ -165,10 +165,10 @@ class Personalization:
 CONSENT = Needs("Audience exports", columns=("customers.consent_email", "customers.consent_ads"), any_of=True)
 
 
-def planning_cutoff(ctx: StepContext) -> dt.date:
-    """The campaign's planning cutoff (the config fills in the day before the start when unset)."""
-    season = ctx.cfg.season
-    return season.planning_cutoff if season.planning_cutoff is not None else season.start - dt.timedelta(days=1)
+def planning_cutoff(ctx: StepContext) -> pd.Timestamp:
+    """The step's as-of instant: the end of the planning-cutoff day, UTC (the cutoff day is included;
+    :func:`playbook.data.cutoff.planning_as_of`, the one definition the segment step uses too)."""
+    return planning_as_of(ctx.cfg)
 
 
 def customer_base(ctx: StepContext) -> pd.DataFrame:
@@ -242,8 +242,9 @@ def plot_clv_holdout(value: CustomerValue) -> plt.Figure:
 
 
 def describe_clv_holdout(value: CustomerValue) -> str:
-    """Sentence on the holdout check (Markdown)."""
-    return clv.describe_holdout(value.holdout)
+    """Sentence on the holdout check and one on what CLV counts (:func:`playbook.value.clv.describe_conventions`)
+    (Markdown)."""
+    return f"{clv.describe_holdout(value.holdout)} {clv.describe_conventions(value.result)}"
 
 
 def seasonal_table(value: CustomerValue) -> pd.DataFrame:
@@ -352,7 +353,7 @@ def exports(ctx: StepContext, o: Offers) -> pd.DataFrame:
     """Contacts and suppression from the tables (plus the segment step's flags), then the audience
     files: hashed ad-platform files into ``<output_dir>/exports``, the plaintext email lists
     (Klaviyo, Mailchimp) owner-only into the private folder outside the report
-    (:func:`playbook.run.publish.private_dir`); returns the reconciliation table."""
+    (:func:`playbook.files.private_dir`); returns the reconciliation table."""
     con = audiences.contacts(ctx.wh)
     seg = audiences.segment_flags(ctx.output_dir, con["customer_id"])
     return audiences.export_audiences(con, o.people, ctx.output_dir, ctx.cfg.min_audience_size, seg)

@@ -16,7 +16,7 @@ mailchimp_audience_import      private   ``Email Address``, ``First Name``, ``Ta
 ============================== ========= ========================================================
 
 Only the two email-platform files hold plaintext PII (emails and first names); they are
-written to the private folder (:func:`playbook.run.publish.private_dir`), never to the
+written to the private folder (:func:`playbook.files.private_dir`), never to the
 shareable report.
 
 Normalisation, per platform (all hashes are lower-case hex SHA-256 of the UTF-8 string):

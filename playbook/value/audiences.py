@@ -14,7 +14,7 @@ Rules (``docs/architecture.md``, "Conventions the code relies on", privacy):
   leaves in ad files, which go to the report's ``exports/`` folder.
 * The email-platform files (Klaviyo, Mailchimp) hold plaintext emails and first names: they are
   written owner-only (folder ``0700``, files ``0600``) to the private folder
-  (:func:`playbook.run.publish.private_dir`), never into the shareable report.
+  (:func:`playbook.files.private_dir`), never into the shareable report.
 * Audiences smaller than ``min_audience_size`` are not written (and a file of that name left by
   an earlier run in the same folder is removed); the reconciliation says so.
 * Files are UTF-8 without BOM, written to a temporary name and renamed.
@@ -32,9 +32,8 @@ import pandas as pd
 
 from playbook.artifacts import read_artifact
 from playbook.data.warehouse import Warehouse, fetch
-from playbook.files import atomic_write
+from playbook.files import atomic_write, make_private_dir
 from playbook.report.privacy import pseudonymize
-from playbook.run.publish import make_private_dir
 from playbook.value import offers
 from playbook.value.audience_formats import (
     CALLING_CODES,
@@ -204,7 +203,7 @@ def export_audiences(con: pd.DataFrame, people: pd.DataFrame, output_dir, min_si
         (1 = most likely buyers), clv (predicted, campaign currency; 0 when absent).
     output_dir : path
         The step's output folder: hashed ad files go to ``<output_dir>/exports``, plaintext email
-        lists to :func:`playbook.run.publish.private_dir` (created owner-only, also when nothing
+        lists to :func:`playbook.files.private_dir` (created owner-only, also when nothing
         is written there, so a publish replaces earlier private files).
     min_size : int
         Audiences with fewer people after suppression are not written.
