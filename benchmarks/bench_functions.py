@@ -85,6 +85,7 @@ def run_size(customers: int, seed: int, config: str, only: set[str]) -> dict[str
 
     from playbook.config.loader import load_config
     from playbook.customers import cleaning, rfm
+    from playbook.data.cutoff import planning_as_of
     from playbook.data.warehouse import connect
     from playbook.media import attribution
     from playbook.media import paths as media_paths
@@ -104,7 +105,7 @@ def run_size(customers: int, seed: int, config: str, only: set[str]) -> dict[str
     if "clustering" in only:
         _timed("clustering", lambda: segment.clusters(feats, 42), out)
     if "clv" in only:
-        _timed("clv", lambda: clv.fit_clv(wh, cfg.season.planning_cutoff, horizon_days=365), out)
+        _timed("clv", lambda: clv.fit_clv(wh, planning_as_of(cfg), horizon_days=365), out)
     if "propensity" in only:
         _timed("propensity", lambda: propensity.fit_propensity(wh, cfg, 42), out)
     if "recommend" in only:

@@ -81,7 +81,7 @@ def test_without_comparison_seasons_recommendations_are_checked_on_the_weeks_bef
     assert recs.skipped is None and len(recs.recs) == 10 * len(no_seasons["run"].propensity.scores)
     assert list(recs.evaluation["method"]) == ["item-to-item CF", "popularity"]
     text = P.describe_recommendations(recs)
-    assert text.startswith("On ") and "bought something new in the 61 days before the planning cutoff" in text
+    assert text.startswith("On ") and "bought something new in the 61 days up to the planning cutoff" in text
 
 
 def test_without_comparison_seasons_exports_summary_and_notes(no_seasons):

@@ -101,11 +101,11 @@ def test_without_comparison_seasons_the_weeks_before_the_cutoff_are_the_test_win
     # issue 14: this raised "DataError: No comparison_seasons in the campaign config"
     wh = connect(small_sample())
     ev = recommend.evaluate_for_campaign(wh, _campaign([]))
-    ref = recommend.evaluate(wh, "2025-08-15", 61)  # 61 days before 2025-10-15
+    ref = recommend.evaluate(wh, "2025-08-16", 61)  # the 61 days ending with the cutoff day 2025-10-15
     pd.testing.assert_frame_equal(ev, ref)
     assert list(ev["method"]) == ["item-to-item CF", "popularity"] and ev["customers"].iloc[0] > 0
     window = recommend.evaluation_window(_campaign([]))
-    assert window.startswith("the 61 days before the planning cutoff")
+    assert window.startswith("the 61 days up to the planning cutoff")
     assert f"bought something new in {window}, " in recommend.describe(ev, window=window)
     assert recommend.evaluation_window(_campaign(["holiday-2024"])) == "the last comparable season"
 
@@ -114,8 +114,8 @@ def test_empty_evaluation_names_its_window():
     empty = pd.DataFrame(columns=["method", "customers", "hit_rate_at_10", "recall_at_10"])
     assert recommend.describe(empty) == ("No new purchases in the last comparable season: the recommendations "
                                          "could not be evaluated.")
-    assert recommend.describe(empty, window="the 61 days before the planning cutoff").startswith(
-        "No new purchases in the 61 days before the planning cutoff:")
+    assert recommend.describe(empty, window="the 61 days up to the planning cutoff").startswith(
+        "No new purchases in the 61 days up to the planning cutoff:")
 
 
 def test_missing_product_sales_is_one_sentence_only_without_order_lines():

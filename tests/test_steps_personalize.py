@@ -40,7 +40,8 @@ def run(tmp_path_factory):
 def test_customer_base_at_the_planning_cutoff(run):
     base = run["run"].base
     cust = read(small_sample(), "customers")
-    live = cust[(cust["signup_ts"] < pd.Timestamp("2025-10-15", tz="UTC")) & cust["erased_at"].isna()]
+    # the planning cutoff day (2025-10-15) is included: signed up before 2025-10-16 00:00 UTC (issue 18 item 7)
+    live = cust[(cust["signup_ts"] < pd.Timestamp("2025-10-16", tz="UTC")) & cust["erased_at"].isna()]
     assert base.set_index("country").loc["All", "customers"] == len(live)
     assert "customer accounts" in P.describe_customer_base(base)
 

@@ -5,7 +5,8 @@ Every raw-table scan is an Ibis expression on ids resolved through the merge map
 
 Time convention: ``as_of`` is an instant (UTC). Everything strictly before it counts; a window of
 ``W`` days is ``[as_of - W days, as_of)``. The segment step uses the *end* of the planning-cutoff
-day (:func:`as_of_instant`), so the cutoff day itself is included.
+day (:func:`playbook.data.cutoff.planning_as_of`, the one cutoff definition of every step), so the
+cutoff day itself is included.
 
 Feature names (the fields the rule language of the campaign config can use):
 
@@ -45,6 +46,8 @@ import numpy as np
 import pandas as pd
 
 from playbook.customers.cleaning import clean_customers, resolve_customer_ids
+from playbook.data.aggregates import exact_sum
+from playbook.data.cutoff import cutoff_instant
 from playbook.data.warehouse import Warehouse, fetch, to_utc
 
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 365)
@@ -68,10 +71,9 @@ ORDER_CHANNELS = ("web", "app", "store")
 DAY = pd.Timedelta(days=1)
 
 
-def as_of_instant(day: dt.date | str | pd.Timestamp) -> pd.Timestamp:
-    """End of the UTC day ``day`` (midnight of the next day), the as-of instant of a cutoff date."""
-    return to_utc(pd.Timestamp(day).normalize() + DAY) if pd.Timestamp(day).tzinfo is None else \
-        to_utc(pd.Timestamp(day).tz_convert("UTC").normalize() + DAY)
+#: End of the UTC day ``day`` (midnight of the next day), the as-of instant of a cutoff date
+#: (kept under its old name; defined once in :func:`playbook.data.cutoff.cutoff_instant`).
+as_of_instant = cutoff_instant
 
 
 def live(features: pd.DataFrame) -> pd.DataFrame:
@@ -115,13 +117,13 @@ def _orders(wh: Warehouse, merge_map: pd.DataFrame, as_of: pd.Timestamp, windows
     sale = o.revenue >= 0
     agg = dict(
         orders_total=sale.sum(),
-        gross_sales_total=o.revenue.sum(where=sale),
-        refunds_total=(-o.revenue).sum(where=~sale),
+        gross_sales_total=exact_sum(o.revenue, where=sale),
+        refunds_total=exact_sum(-o.revenue, where=~sale),
         refund_orders_total=(~sale).sum(),
-        monetary_total=o.revenue.sum(),
+        monetary_total=exact_sum(o.revenue),
         first_order_ts=o.order_ts.min(where=sale),
         last_order_ts=o.order_ts.max(where=sale),
-        discounted_sales=o.revenue.sum(where=sale & (o.discount > 0)),
+        discounted_sales=exact_sum(o.revenue, where=sale & (o.discount > 0)),
     )
     for ch in ORDER_CHANNELS:
         agg[f"orders_{ch}"] = (sale & (o.channel == ch)).sum()
@@ -135,7 +137,7 @@ def _orders(wh: Warehouse, merge_map: pd.DataFrame, as_of: pd.Timestamp, windows
     for w in windows:
         inw = o.order_ts >= _ts(as_of - w * DAY)
         agg[f"orders_{w}d"] = (sale & inw).sum()
-        agg[f"revenue_{w}d"] = o.revenue.sum(where=inw)
+        agg[f"revenue_{w}d"] = exact_sum(o.revenue, where=inw)
         agg[f"refunds_{w}d"] = (~sale & inw).sum()
     return fetch(o.group_by("customer_id").aggregate(**agg))
 

@@ -28,6 +28,7 @@ from playbook.customers import rfm as rfm_method
 from playbook.customers.features import live
 from playbook.customers.rfm import NO_PURCHASE
 from playbook.data import cache
+from playbook.data.cutoff import planning_as_of
 from playbook.data.needs import Needs
 from playbook.data.validate import ValidationReport
 from playbook.data.warehouse import Warehouse, to_utc
@@ -158,8 +159,9 @@ def describe_cleaning(audit: pd.DataFrame, ident: cleaning.IdentityResolution,
 
 
 def as_of(cfg) -> pd.Timestamp:
-    """The as-of instant of the step: the end of the planning-cutoff day (UTC)."""
-    return features.as_of_instant(cfg.season.planning_cutoff)
+    """The as-of instant of the step: the end of the planning-cutoff day (UTC), from the one
+    cutoff definition :func:`playbook.data.cutoff.planning_as_of` (the CLV step uses the same)."""
+    return planning_as_of(cfg)
 
 
 def build_features(ctx, ident: cleaning.IdentityResolution) -> pd.DataFrame:

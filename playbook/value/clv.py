@@ -8,8 +8,14 @@ Models
   probability ``p ~ Beta(a, b)``. Inputs per customer: ``x`` repeat purchases, ``t_x`` time of
   the last purchase since the first, ``T`` time since the first purchase (all in weeks here).
 * **Gamma-Gamma** (Fader, Hardie & Lee 2005b, "The Gamma-Gamma model of monetary value",
-  brucehardie.com note): order values of a customer are Gamma(p, nu) with ``nu ~ Gamma(q,
-  gamma)``, independent of the purchase process. Inputs: number of orders and their mean value.
+  brucehardie.com note): transaction values of a customer are Gamma(p, nu) with ``nu ~ Gamma(q,
+  gamma)``, independent of the purchase process. Inputs: number of repeat transactions and their
+  mean value; fitted on repeat buyers only (Fader, Hardie & Lee 2005, "RFM and CLV: Using
+  Iso-value Curves for Customer Base Analysis", JMR 42(4), where the CDNOW estimates p = 6.25,
+  q = 3.74, gamma = 15.44 come from the 946 repeat buyers).
+
+Summary data: :mod:`playbook.value.clv_summary` (purchase days, repeat spend, refunds left out;
+the `lifetimes` convention); :func:`describe_conventions` states it in the report.
 
 Both are fitted with :func:`scipy.optimize.minimize` (L-BFGS-B) on the log of the parameters
 (so they stay positive) using vectorised log-likelihoods (``gammaln``/``betaln``) and analytic
@@ -32,19 +38,19 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln
 
-from playbook.data.aggregates import customer_order_summary
+from playbook.data.cutoff import CUTOFF_RULE, cutoff_instant, planning_as_of
 from playbook.data.warehouse import Warehouse, to_utc
 from playbook.errors import DataError
 from playbook.report.charts import empty_chart
 from playbook.value.bgnbd_expectation import bgnbd_expected_purchases_alive
+from playbook.value.clv_summary import DAYS_PER_WEEK, purchase_days_between, purchase_summary
+from playbook.value.clv_summary import rft_from_summary as rft_from_summary
 
 #: Why the seasonal-buyer check and flags are skipped when the campaign has no comparison season.
 NO_COMPARISON_SEASON = ("No comparison season: the seasonal-buyer check needs at least one past season "
                         "window (comparison_seasons).")
 
-#: Fewer customers with a repeat purchase than this: the models are not fitted (fallback used).
-MIN_REPEAT_CUSTOMERS = 20
-DAYS_PER_WEEK = 7.0
+MIN_REPEAT_CUSTOMERS = 20  #: fewer customers with a repeat purchase: models not fitted (fallback)
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,8 +206,8 @@ class BGNBD:
 def _check_rft(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> None:
     if len(x) == 0:
         raise DataError("No customers with purchases before the cutoff: nothing to fit the CLV models on.")
-    if (x < 0).any() or (t_x < 0).any() or (T <= 0).any() or (t_x > T + 1e-9).any():
-        raise DataError("Invalid BG/NBD inputs: need x >= 0, 0 <= t_x <= T and T > 0 for every customer.")
+    if (x < 0).any() or (t_x < 0).any() or (T < 0).any() or (t_x > T + 1e-9).any():
+        raise DataError("Invalid BG/NBD inputs: need x >= 0 and 0 <= t_x <= T for every customer.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,14 +250,19 @@ def _gg_negll_grad(logp: np.ndarray, x: np.ndarray, mx: np.ndarray, xu: np.ndarr
 class GammaGamma:
     """Gamma-Gamma spend model (Fader, Hardie & Lee 2005b) fitted by maximum likelihood.
 
-    Attributes (after :meth:`fit`): ``params_`` (``p``, ``q``, ``gamma``), ``loglik_``.
+    Attributes (after :meth:`fit`): ``params_`` (``p``, ``q``, ``gamma``), ``loglik_``,
+    ``n_customers_`` (customers the fit used: ``x >= 1`` and ``m > 0``).
     """
 
     params_: dict | None = None
     loglik_: float | None = None
+    n_customers_: int = 0
 
     def fit(self, x: np.ndarray, m: np.ndarray, init: tuple = (2.0, 3.0, 50.0)) -> GammaGamma:
-        """Fit on customers with ``x >= 1`` orders of positive mean value ``m`` (currency units).
+        """Fit on customers with ``x >= 1`` repeat transactions of positive mean value ``m`` (currency units).
+
+        Customers with ``x = 0`` (one-time buyers) or ``m <= 0`` are left out, as in the method and
+        in lifetimes' ``GammaGammaFitter`` (which refuses them).
 
         Raises
         ------
@@ -274,10 +285,12 @@ class GammaGamma:
         p, q, g = np.exp(res.x)
         self.params_ = {"p": float(p), "q": float(q), "gamma": float(g)}
         self.loglik_ = float(-res.fun * len(x))
+        self.n_customers_ = len(x)
         return self
 
     def expected_spend(self, x, m) -> np.ndarray:
-        """E[order value | x orders, mean m] = p (gamma + m x) / (p x + q - 1) (FHL 2005b, eq. 5)."""
+        """E[transaction value | x repeat transactions, mean m] = p (gamma + m x) / (p x + q - 1) (FHL 2005b,
+        eq. 5); for ``x = 0`` the population mean ``p gamma / (q - 1)``."""
         if self.params_ is None:
             raise RuntimeError("GammaGamma is not fitted; call fit() first")
         p, q, g = self.params_["p"], self.params_["q"], self.params_["gamma"]
@@ -289,51 +302,42 @@ class GammaGamma:
 # From the warehouse to per-customer CLV
 
 
-def rft_from_summary(summary: pd.DataFrame) -> pd.DataFrame:
-    """BG/NBD inputs from :func:`playbook.data.aggregates.customer_order_summary` (weeks).
-
-    ``x = frequency - 1`` (repeat purchases), ``t_x = (last - first)``, ``T = tenure``; ``T`` is
-    floored at one hour so that customers whose first order was just before the cutoff are valid.
-    """
-    T = np.maximum(summary["tenure_days"].to_numpy(float), 1 / 24) / DAYS_PER_WEEK
-    t_x = np.clip((summary["tenure_days"] - summary["recency_days"]).to_numpy(float) / DAYS_PER_WEEK, 0, T)
-    return pd.DataFrame({"customer_id": summary["customer_id"].to_numpy(),
-                         "x": (summary["frequency"].to_numpy() - 1).astype(float), "t_x": t_x, "T": T,
-                         "orders": summary["frequency"].to_numpy(int),
-                         "mean_value": summary["monetary_mean"].to_numpy(float)})
-
-
 @dataclass
 class CLVResult:
-    """Per-customer CLV table plus the fitted models and notes (fallbacks used)."""
+    """Per-customer CLV table, the fitted models, notes (fallbacks used) and ``repeat_buyers``
+    (customers with a repeat purchase day)."""
 
     table: pd.DataFrame
     bgnbd: BGNBD | None
     gg: GammaGamma | None
     horizon_days: int
     notes: list[str]
+    repeat_buyers: int = 0
 
 
 def fit_clv(wh: Warehouse, cutoff, horizon_days: int = 365) -> CLVResult:
-    """Fit BG/NBD + Gamma-Gamma on orders before ``cutoff``; score every buyer over a horizon.
+    """Fit BG/NBD + Gamma-Gamma on sale orders before the instant ``cutoff``; score every buyer over a horizon.
 
     Parameters
     ----------
-    cutoff : date or str
-        Point in time; only orders strictly before it are used.
+    cutoff : date, str or Timestamp
+        Instant; only orders strictly before it are used (a bare date is midnight UTC at its
+        start). Steps pass :func:`playbook.data.cutoff.planning_as_of` (the end of the planning
+        cutoff day, so that day is included).
     horizon_days : int
         Forecast horizon in days.
 
     Returns
     -------
     CLVResult
-        ``table``: customer_id, orders, mean_value, p_alive, expected_purchases (in the horizon),
-        expected_spend (per order, currency units), clv (expected_purchases * expected_spend),
-        expected_days_to_next (if alive; inf when unknown), clv_decile (10 = highest).
-        Fallback when too little data: a naive rate (orders per week of tenure) and the
-        customer's own mean order value, with a note saying so.
+        ``table``: customer_id, orders (sale orders), the summary data of :func:`purchase_summary`
+        (frequency, recency, T, monetary_value), p_alive, expected_purchases (purchase days in the
+        horizon), expected_spend (per purchase day; one-time buyers get the Gamma-Gamma mean), clv
+        (their product), expected_days_to_next (if alive; inf when unknown), clv_decile (10 = top).
+        Fallback with too little data: purchase days per week since the first purchase, and the
+        customer's own mean purchase-day value, with a note saying so.
     """
-    summary = customer_order_summary(wh, cutoff)
+    summary = purchase_summary(wh, cutoff)
     notes: list[str] = []
     if summary.empty:
         raise DataError(f"No orders before {cutoff}: CLV cannot be estimated. Check the cutoff and the orders table.")
@@ -346,22 +350,35 @@ def fit_clv(wh: Warehouse, cutoff, horizon_days: int = 365) -> CLVResult:
         exp_n = bg.expected_purchases(horizon, rft.x, rft.t_x, rft["T"])
         days_next = bg.expected_weeks_to_next(rft.x, rft.t_x, rft["T"]) * DAYS_PER_WEEK
     except DataError as exc:
-        notes.append(f"BG/NBD not fitted ({exc}) Fallback: orders per week of tenure times the horizon.")
-        rate = rft.orders / np.maximum(rft["T"], 1.0)
+        notes.append(f"BG/NBD not fitted ({exc}) Fallback: purchase days per week since the first purchase "
+                     "times the horizon.")
+        rate = (rft.x + 1) / np.maximum(rft["T"], 1.0)
         p_alive = np.full(len(rft), np.nan)
         exp_n = rate * horizon
         days_next = np.where(rate > 0, DAYS_PER_WEEK / rate, np.inf)
     try:
-        gg = GammaGamma().fit(rft.orders, rft.mean_value)
-        spend = gg.expected_spend(rft.orders, rft.mean_value.clip(lower=0))
+        gg = GammaGamma().fit(rft.x, rft.m)
+        spend = gg.expected_spend(rft.x, rft.m.clip(lower=0))
     except DataError as exc:
-        notes.append(str(exc))
+        notes.append(f"{exc} (here: each customer's own mean purchase-day value, first purchase included).")
         spend = rft.mean_value.clip(lower=0).to_numpy()
-    table = pd.DataFrame({"customer_id": rft.customer_id, "orders": rft.orders, "mean_value": rft.mean_value,
+    table = pd.DataFrame({"customer_id": rft.customer_id, "orders": rft.orders,
+                          "frequency": summary["frequency"].to_numpy(int), "recency": summary["recency"].to_numpy(),
+                          "T": summary["T"].to_numpy(), "monetary_value": rft.m,
                           "p_alive": p_alive, "expected_purchases": exp_n, "expected_spend": spend,
                           "clv": exp_n * spend, "expected_days_to_next": days_next})
     table["clv_decile"] = _deciles(table["clv"].to_numpy())
-    return CLVResult(table=table, bgnbd=bg, gg=gg, horizon_days=horizon_days, notes=notes)
+    return CLVResult(table=table, bgnbd=bg, gg=gg, horizon_days=horizon_days, notes=notes,
+                     repeat_buyers=int((rft.x > 0).sum()))
+
+
+def describe_conventions(res: CLVResult) -> str:
+    """One sentence on what CLV counts: purchase days, repeat spend, refunds and the cutoff."""
+    fitted = (f"fitted on {res.gg.n_customers_:,} repeat buyers" if res.gg is not None
+              else f"not fitted (only {res.repeat_buyers:,} repeat buyers)")
+    return (f"Frequency counts repeat purchase days (orders on the same UTC day are one purchase); spend per "
+            f"purchase is the mean of repeat purchases (Gamma-Gamma), {fitted}, and one-time buyers get the "
+            f"fitted average. Refunds are not purchases, so CLV is in gross sales; {CUTOFF_RULE}.")
 
 
 def _deciles(v: np.ndarray) -> np.ndarray:
@@ -372,36 +389,29 @@ def _deciles(v: np.ndarray) -> np.ndarray:
     return np.ceil(ranks / len(v) * 10).astype(int).clip(1, 10)
 
 
-def _orders_between(wh: Warehouse, start, end) -> pd.DataFrame:
-    """Sale orders per customer in [start, end) (engine-side count)."""
-    o = wh.table("orders")
-    o = o.filter(o.order_ts >= ibis.timestamp(to_utc(start)), o.order_ts < ibis.timestamp(to_utc(end)),
-                 o.revenue >= 0, o.customer_id.notnull())
-    return o.group_by("customer_id").aggregate(n=o.count()).execute()
-
-
 def holdout_validation(wh: Warehouse, calibration_end, holdout_days: int = 180) -> dict:
-    """Fit on orders before ``calibration_end``; predict orders in the next ``holdout_days``.
+    """Fit on orders before the instant ``calibration_end``; predict purchase days in the next ``holdout_days``.
 
-    The naive baseline predicts for each customer the number of orders they made in the
+    Counted: purchase days (UTC days with a sale order; lifetimes' ``calibration_and_holdout_data``,
+    freq "D"). The naive baseline predicts for each customer the purchase days they had in the
     ``holdout_days`` before ``calibration_end`` ("same as last period").
 
     Returns
     -------
     dict
         ``by_group``: DataFrame of mean predicted / actual / naive purchases per repeat-purchase
-        group (0, 1, 2, ..., 7+); ``mae_model``, ``mae_naive`` (per-customer mean absolute error,
-        orders); ``params`` (fitted BG/NBD); ``n_customers``.
+        group (repeat purchase days 0, 1, 2, ..., 7+); ``mae_model``, ``mae_naive`` (per-customer
+        mean absolute error, purchase days); ``params`` (fitted BG/NBD); ``n_customers``.
     """
     end = to_utc(calibration_end)
     res = fit_clv(wh, end, horizon_days=holdout_days)
     t = res.table
-    actual = _orders_between(wh, end, end + pd.Timedelta(days=holdout_days))
-    prev = _orders_between(wh, end - pd.Timedelta(days=holdout_days), end)
+    actual = purchase_days_between(wh, end, end + pd.Timedelta(days=holdout_days))
+    prev = purchase_days_between(wh, end - pd.Timedelta(days=holdout_days), end)
     t = t.merge(actual.rename(columns={"n": "actual"}), on="customer_id", how="left")
     t = t.merge(prev.rename(columns={"n": "naive"}), on="customer_id", how="left")
     t[["actual", "naive"]] = t[["actual", "naive"]].fillna(0).astype(float)
-    grp = np.minimum(t["orders"] - 1, 7)
+    grp = np.minimum(t["frequency"], 7)
     t["group"] = np.where(grp >= 7, "7+", grp.astype(str))
     by = t.groupby("group", sort=False).agg(customers=("customer_id", "size"),
                                             predicted=("expected_purchases", "mean"),
@@ -427,8 +437,8 @@ def plot_holdout(val: dict) -> plt.Figure:
     ax.bar(pos, by["predicted"], 0.27, label="BG/NBD predicted", color="#6fa8dc")
     ax.bar(pos + 0.27, by["naive"], 0.27, label="naive (same as last period)", color="#cccccc")
     ax.set_xticks(pos, by["group"])
-    ax.set_xlabel("repeat purchases in the calibration period")
-    ax.set_ylabel(f"orders per customer in the next {val['holdout_days']} days")
+    ax.set_xlabel("repeat purchase days in the calibration period")
+    ax.set_ylabel(f"purchase days per customer in the next {val['holdout_days']} days")
     ax.set_title(f"CLV holdout check (calibration up to {val['calibration_end']})")
     ax.legend(frameon=False)
     fig.tight_layout()
@@ -469,8 +479,8 @@ def seasonal_backtest(wh: Warehouse, season_start, season_end, cutoff, past_seas
     ----------
     season_start, season_end : date
         A past season window (inclusive) whose outcome is known.
-    cutoff : date
-        Planning cutoff before that season (only earlier orders are used).
+    cutoff : instant
+        Before that season; only orders strictly before it are used.
     past_seasons : list of (start, end)
         Earlier season windows used to compute each customer's seasonal share.
     min_share, min_orders : float, int
@@ -486,7 +496,7 @@ def seasonal_backtest(wh: Warehouse, season_start, season_end, cutoff, past_seas
     res = fit_clv(wh, cutoff, horizon_days=(pd.Timestamp(season_end) - pd.Timestamp(season_start)).days + 1)
     share = seasonal_share(wh, cutoff, past_seasons)
     t = res.table.merge(share[["customer_id", "seasonal_share"]], on="customer_id", how="left")
-    actual = _orders_between(wh, season_start, pd.Timestamp(season_end) + pd.Timedelta(days=1))
+    actual = purchase_days_between(wh, season_start, pd.Timestamp(season_end) + pd.Timedelta(days=1))
     t = t.merge(actual.rename(columns={"n": "actual"}), on="customer_id", how="left")
     t["actual"] = t["actual"].fillna(0)
     t = t[t["orders"] >= min_orders]
@@ -512,8 +522,9 @@ def flag_seasonal(clv_table: pd.DataFrame, share: pd.DataFrame, min_share: float
 
 
 def campaign_holdout(wh: Warehouse, cfg, holdout_days: int = 180) -> dict:
-    """:func:`holdout_validation` ending at the planning cutoff (calibration before it)."""
-    cut = pd.Timestamp(cfg.season.planning_cutoff)
+    """:func:`holdout_validation` whose holdout ends at the planning as-of instant (the end of the
+    cutoff day, :func:`playbook.data.cutoff.planning_as_of`); calibration before it."""
+    cut = planning_as_of(cfg)
     try:
         return holdout_validation(wh, cut - pd.Timedelta(days=holdout_days), holdout_days)
     except DataError as exc:
@@ -532,7 +543,7 @@ def campaign_seasonal_check(wh: Warehouse, cfg) -> pd.DataFrame:
         return pd.DataFrame()
     last = seasons[-1]
     lead = cfg.season.start - cfg.season.planning_cutoff
-    return seasonal_backtest(wh, last.start, last.end, last.start - lead,
+    return seasonal_backtest(wh, last.start, last.end, cutoff_instant(last.start - lead),
                              [(s.start, s.end) for s in seasons[:-1]])
 
 
@@ -546,8 +557,8 @@ def describe_holdout(val: dict) -> str:
     if val["mae_model"] is None:
         return f"No holdout check was possible: {val.get('note', 'no data')}"
     better = "better" if val["mae_model"] < val["mae_naive"] else "not better"
-    return (f"Fitted on orders before {val['calibration_end']}, BG/NBD predicted each customer's orders in the "
-            f"next {val['holdout_days']} days with a mean absolute error of {val['mae_model']:.2f} orders, "
+    return (f"Fitted on orders before {val['calibration_end']}, BG/NBD predicted each customer's purchase days "
+            f"in the next {val['holdout_days']} days with a mean absolute error of {val['mae_model']:.2f}, "
             f"{better} than repeating the previous period ({val['mae_naive']:.2f}).")
 
 
@@ -586,4 +597,4 @@ def campaign_seasonal_flags(wh: Warehouse, cfg, clv_table: pd.DataFrame) -> pd.D
     """:func:`flag_seasonal` for a campaign: shares of orders in its comparison seasons before
     the planning cutoff (one call per notebook cell)."""
     seasons = [(s.start, s.end) for s in cfg.comparison_seasons]
-    return flag_seasonal(clv_table, seasonal_share(wh, cfg.season.planning_cutoff, seasons))
+    return flag_seasonal(clv_table, seasonal_share(wh, planning_as_of(cfg), seasons))

@@ -1,7 +1,8 @@
 """Purchase propensity: who buys during the campaign window (XGBoost vs an RFM logistic baseline).
 
-Point in time. Features are computed in the engine *as of a cutoff* (nothing at or after the
-cutoff enters them); the label is "made a sale order in the season window that follows". The
+Point in time. Features are computed in the engine *as of a cutoff* (nothing after the cutoff
+day enters them: :attr:`Season.as_of` is the end of that day, :func:`playbook.data.cutoff.cutoff_instant`,
+the one cutoff definition of every step); the label is "made a sale order in the season window that follows". The
 model is trained on an earlier past season and validated on a later past season (e.g. features
 as of 2023-10-15 -> bought in Nov-Dec 2023, validated on 2024-10-15 -> Nov-Dec 2024). The
 customers scored for the campaign are then scored with a model refitted on the latest past
@@ -28,6 +29,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from playbook.data.aggregates import exact_sum
+from playbook.data.cutoff import cutoff_instant, planning_cutoff_day
 from playbook.data.warehouse import Warehouse, fetch, to_utc
 from playbook.errors import DataError
 from playbook.report.charts import empty_chart
@@ -55,12 +58,17 @@ beyond what the ~25 features need (the validation AUC moves in the third decimal
 
 @dataclass
 class Season:
-    """A season window (inclusive dates) and the cutoff its features are computed at."""
+    """A season window (inclusive dates) and the cutoff day its features are computed at (included)."""
 
     name: str
     start: dt.date
     end: dt.date
     cutoff: dt.date
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The features' as-of instant: the end of the cutoff day (UTC)."""
+        return cutoff_instant(self.cutoff)
 
 
 def seasons_from_config(cfg) -> tuple[list[Season], Season]:
@@ -68,10 +76,11 @@ def seasons_from_config(cfg) -> tuple[list[Season], Season]:
 
     A past season's cutoff keeps the campaign's lead time (``season.start - planning_cutoff``).
     """
-    lead = cfg.season.start - cfg.season.planning_cutoff
+    cutoff = planning_cutoff_day(cfg)
+    lead = cfg.season.start - cutoff
     past = sorted((Season(s.name, s.start, s.end, s.start - lead) for s in cfg.comparison_seasons),
                   key=lambda s: s.start)
-    current = Season(cfg.slug, cfg.season.start, cfg.season.end, cfg.season.planning_cutoff)
+    current = Season(cfg.slug, cfg.season.start, cfg.season.end, cutoff)
     return past, current
 
 
@@ -80,7 +89,9 @@ def _ts(value) -> ibis.Expr:
 
 
 def features_as_of(wh: Warehouse, cutoff, season_start, season_end) -> pd.DataFrame:
-    """Per-customer features as of ``cutoff`` (UTC midnight), aggregated in the engine.
+    """Per-customer features as of the instant ``cutoff`` (strictly before it), aggregated in the engine.
+
+    Steps pass :attr:`Season.as_of` (the end of the cutoff day); a bare date is midnight UTC at its start.
 
     Population: customers signed up before the cutoff and not erased before it.
 
@@ -103,11 +114,11 @@ def features_as_of(wh: Warehouse, cutoff, season_start, season_end) -> pd.DataFr
     ls1 = min(to_utc(pd.Timestamp(season_end) - pd.DateOffset(years=1)) + day, cut)
     og = o.group_by("customer_id").aggregate(
         last_ts=o.order_ts.max(where=sale), first_ts=o.order_ts.min(where=sale),
-        frequency=sale.sum(), monetary_total=o.revenue.sum(where=sale),
+        frequency=sale.sum(), monetary_total=exact_sum(o.revenue, where=sale),
         orders_30d=(sale & (o.order_ts >= _ts(cut - 30 * day))).sum(),
         orders_90d=(sale & (o.order_ts >= _ts(cut - 90 * day))).sum(),
         orders_365d=(sale & (o.order_ts >= _ts(cut - 365 * day))).sum(),
-        revenue_365d=o.revenue.sum(where=sale & (o.order_ts >= _ts(cut - 365 * day))),
+        revenue_365d=exact_sum(o.revenue, where=sale & (o.order_ts >= _ts(cut - 365 * day))),
         orders_last_season=(sale & (o.order_ts >= _ts(ls0)) & (o.order_ts < _ts(ls1))).sum(),
         refunds_365d=(~sale & (o.order_ts >= _ts(cut - 365 * day))).sum(),
         promo_orders=(sale & o.promo_code.notnull()).sum(),
@@ -171,8 +182,8 @@ def labels_in_window(wh: Warehouse, start, end) -> pd.DataFrame:
 
 
 def training_frame(wh: Warehouse, season: Season) -> pd.DataFrame:
-    """Features as of ``season.cutoff`` with label ``bought`` (sale in the season window)."""
-    feats = features_as_of(wh, season.cutoff, season.start, season.end)
+    """Features as of ``season.as_of`` (cutoff day included) with label ``bought`` (sale in the season window)."""
+    feats = features_as_of(wh, season.as_of, season.start, season.end)
     lab = labels_in_window(wh, season.start, season.end)
     df = feats.merge(lab, on="customer_id", how="left")
     df["bought"] = df["bought"].fillna(0).astype(int)
@@ -291,7 +302,7 @@ def fit_propensity(wh: Warehouse, cfg, seed: int = 42) -> PropensityResult:
     # Refit on the latest past season and score as of the planning cutoff.
     fit_va = _fit_rows(len(valid), seed + 1)
     final = _xgb(seed).fit(Xva.iloc[fit_va], valid["bought"].iloc[fit_va])
-    now = features_as_of(wh, current.cutoff, current.start, current.end)
+    now = features_as_of(wh, current.as_of, current.start, current.end)
     scores, importance = score_customers(final, now, countries)
     return PropensityResult(metrics, deciles, calib, scores, importance, train_s.name, valid_s.name,
                             features=now)
@@ -389,7 +400,7 @@ def fit_or_fallback(wh: Warehouse, cfg, seed: int = 42) -> PropensityResult:
         return fit_propensity(wh, cfg, seed)
     except DataError as exc:
         _, current = seasons_from_config(cfg)
-        now = features_as_of(wh, current.cutoff, current.start, current.end)
+        now = features_as_of(wh, current.as_of, current.start, current.end)
         f = now["frequency"].to_numpy(float)
         score = f / (f + 1) * np.exp(-now["recency_days"].to_numpy(float) / 365)
         scores = pd.DataFrame({"customer_id": now["customer_id"], "score": score,

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from playbook.data.cutoff import planning_as_of
 from playbook.data.warehouse import Warehouse, fetch, to_utc
 from playbook.errors import DataError
 
@@ -286,7 +287,7 @@ def recommend_for_campaign(wh: Warehouse, cfg, k: int = 10, customer_ids=None) -
 
     Returns the recommendations (customer_id, rank, product_id, source) and notes (fallbacks).
     """
-    cut = to_utc(cfg.season.planning_cutoff)
+    cut = planning_as_of(cfg)
     notes: list[str] = []
     pop = popularity(wh, cut, cfg.season.start, cfg.season.end)
     if pop.empty:  # nothing sold in either popularity window: all sales before the cutoff instead
@@ -320,7 +321,7 @@ def evaluation_window(cfg) -> str:
     """Where :func:`evaluate_for_campaign` checks the method, in words (for :func:`describe`)."""
     if cfg.comparison_seasons:
         return LAST_SEASON
-    return (f"the {RECENT_TEST_DAYS} days before the planning cutoff (no comparison season configured; "
+    return (f"the {RECENT_TEST_DAYS} days up to the planning cutoff (no comparison season configured; "
             "add comparison_seasons to check on a past season)")
 
 
@@ -334,7 +335,7 @@ def evaluate_for_campaign(wh: Warehouse, cfg, k: int = 10) -> pd.DataFrame:
     seasons = sorted(cfg.comparison_seasons, key=lambda s: s.start)
     try:
         if not seasons:
-            cut = pd.Timestamp(cfg.season.planning_cutoff)
+            cut = planning_as_of(cfg).tz_localize(None)  # the test window ends with the cutoff day
             return evaluate(wh, cut - pd.Timedelta(days=RECENT_TEST_DAYS), RECENT_TEST_DAYS, k)
         s = seasons[-1]
         return evaluate(wh, s.start, (s.end - s.start).days + 1, k, season_start=s.start, season_end=s.end)

@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from playbook.data.cutoff import planning_as_of
 from playbook.data.warehouse import Warehouse, to_utc
 from playbook.errors import DataError
 from playbook.report.charts import empty_chart
@@ -171,7 +172,7 @@ def campaign_send_times(wh: Warehouse, cfg: Any, segments: pd.Series | None = No
 
     Returns (send_times, evaluation); the evaluation is empty when there are too few opens.
     """
-    cut = to_utc(cfg.season.planning_cutoff)
+    cut = planning_as_of(cfg)
     if not wh.has("messages"):
         return send_times(pd.DataFrame(columns=["customer_id", "weekday", "hour", "opens"])), pd.DataFrame()
     st = send_times(open_counts(wh, pd.Timestamp("1970-01-01", tz="UTC"), cut), segments)
