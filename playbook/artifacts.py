@@ -18,7 +18,6 @@ in the engine by :mod:`playbook.data.validate` instead, because they are never l
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import os
@@ -244,12 +243,16 @@ def write_step_summary(
         Why the step had nothing to do (e.g. "no experiments in the campaign"): the step ran
         and succeeded, but its purpose is missing from the data or the campaign. Recorded as
         ``"skipped"`` and shown as such on the index; the run still succeeds.
+
+    Notes
+    -----
+    The file holds no time stamp (when a step ran is in the run's ``summary.json``), so the same
+    inputs give the same bytes on every rerun (issue 18 item 9).
     """
     payload: dict[str, Any] = {
         "step": step,
         "headline": {str(k): nan_to_none(v) for k, v in headline.items()},
         "notes": [str(n) for n in notes],
-        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     if skipped:
         payload["skipped"] = str(skipped)

@@ -23,6 +23,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from playbook.data.aggregates import exact_sum
 from playbook.data.warehouse import Warehouse, to_day, to_utc
 
 #: A day given as a date, an ISO string or a timestamp.
@@ -48,7 +49,7 @@ def new_vs_returning(wh: Warehouse, start: Day, end: Day, repeat_days: int = 30)
     s0, s1 = ibis.timestamp(to_utc(to_day(start))), ibis.timestamp(to_utc(to_day(end) + pd.Timedelta(days=1)))
     first = o.group_by("customer_id").aggregate(first_ever=o.order_ts.min())
     w = o.filter(o.order_ts >= s0, o.order_ts < s1)
-    buyers = w.group_by("customer_id").aggregate(first_win=w.order_ts.min(), revenue=w.revenue.sum())
+    buyers = w.group_by("customer_id").aggregate(first_win=w.order_ts.min(), revenue=exact_sum(w.revenue))
     buyers = buyers.join(first, "customer_id")
     later = o.select(l_customer="customer_id", l_ts="order_ts")
     rep = buyers.left_join(later, [buyers.customer_id == later.l_customer, later.l_ts > buyers.first_win,
@@ -56,7 +57,7 @@ def new_vs_returning(wh: Warehouse, start: Day, end: Day, repeat_days: int = 30)
     per = rep.group_by(["customer_id", "first_win", "first_ever", "revenue"]).aggregate(n_rep=rep.l_ts.count())
     per = per.mutate(group=ibis.ifelse(per.first_ever >= s0, "new", "returning"))
     g = per.group_by("group").aggregate(customers=per.count(), repeaters=(per.n_rep > 0).sum(),
-                                        revenue=per.revenue.sum()).execute()
+                                        revenue=exact_sum(per.revenue)).execute()
     last_order = o.order_ts.max().execute()
     out = pd.DataFrame({"group": ["new", "returning"]}).merge(g, on="group", how="left")
     out[["customers", "repeaters"]] = out[["customers", "repeaters"]].fillna(0).astype("int64")

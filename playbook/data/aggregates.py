@@ -5,6 +5,19 @@ expression executed by the backend of a :class:`~playbook.data.warehouse.Warehou
 aggregates (one row per day, per customer) come back as pandas DataFrames. They read the tables
 as :meth:`Warehouse.table <playbook.data.warehouse.Warehouse.table>` gives them (absent optional
 tables empty, line items merged and extreme orders left out when configured).
+
+Exact sums (:func:`exact_sum`). A SQL ``SUM`` of doubles adds the rows in whatever order the
+engine meets them; DuckDB reads, joins and aggregates on several threads, so that order (and the
+last bits of the total) changes from run to run ("Floating-Point Aggregate Operations with
+Multi-Threading", https://duckdb.org/docs/stable/operations_manual/non-deterministic_behavior.html),
+and so did every artifact computed from such a total (issue 18 item 9: reruns must be byte-identical).
+Every float total the playbook takes in the engine is summed as a fixed-point ``DECIMAL(38, 12)``
+instead: each value is rounded to 1e-12 (of a currency unit, or of a weight) once, and fixed-point
+addition is exact, so the total is the same number whatever the order or the number of threads
+(DECIMAL arithmetic is exact: https://duckdb.org/docs/stable/sql/data_types/numeric.html). The
+rounding moves a total by at most ``rows * 5e-13``. Values a DECIMAL cannot hold (``NaN``,
+``inf``, magnitudes from :data:`EXACT_SUM_LIMIT`) are added as doubles beside it, so they still
+make the total ``NaN`` or infinite as a plain ``SUM`` would.
 """
 
 from __future__ import annotations
@@ -13,8 +26,10 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 import ibis
+import ibis.expr.datatypes as idt
 import pandas as pd
 
+from playbook.data import money
 from playbook.data.warehouse import Day, Warehouse, to_day, to_utc
 
 #: ``daily_sales(by=...)`` dimensions and the table each comes from.
@@ -26,6 +41,52 @@ SALES_DIMENSIONS: dict[str, str] = {
 
 #: Label of a dimension value that cannot be resolved (orphan customer, refund without items).
 UNKNOWN = "unknown"
+
+#: Fixed-point type of :func:`exact_sum`: 26 integer digits, 12 decimals (1e-12 resolution).
+EXACT_SUM_TYPE = idt.Decimal(precision=38, scale=12)
+#: Values of this magnitude or more are summed as doubles by :func:`exact_sum` (the DECIMAL holds
+#: at most 1e26, and a total of many such values must fit too).
+EXACT_SUM_LIMIT = 1e18
+
+
+def exact_sum(value: ibis.NumericValue, where: ibis.BooleanValue | None = None) -> ibis.FloatingScalar:
+    """Engine reduction: the float64 sum of ``value`` that does not depend on the row order.
+
+    Floats are summed as :data:`EXACT_SUM_TYPE` (module docstring); integer and decimal columns
+    are summed as they are (already exact). ``NaN``/``inf`` values and magnitudes of
+    :data:`EXACT_SUM_LIMIT` or more are added as doubles, so the result is ``NaN``/infinite where
+    a plain ``SUM`` is (adding non-finite values does not depend on the order either).
+
+    Parameters
+    ----------
+    value : ibis numeric column
+        The values to add (currency units, weights, counts).
+    where : ibis boolean column, optional
+        Only rows where it is true are added (as ``value.sum(where=...)``).
+
+    Returns
+    -------
+    ibis float64 scalar
+        Null when no row is added (or all are null), as ``SUM``.
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"x": [0.1, 0.2, 0.3]})
+    >>> float(t.aggregate(s=exact_sum(t.x)).execute()["s"].iloc[0])
+    0.6
+    """
+    if not value.type().is_floating():
+        return value.sum(where=where).cast("float64")
+    odd = money.non_finite(value) | (value.abs() >= EXACT_SUM_LIMIT).fill_null(False)
+    exact = ibis.ifelse(odd, ibis.null(), value).cast(EXACT_SUM_TYPE).sum(where=where).cast("float64")
+    spill = ibis.ifelse(odd, value, 0.0).sum(where=where)  # 0.0 unless a value is odd
+    return ibis.ifelse(spill.fill_null(0.0) == 0.0, exact, exact.fill_null(0.0) + spill)
+
+
+def exact_window_sum(value: ibis.NumericValue, window: ibis.expr.builders.LegacyWindowBuilder) -> ibis.FloatingValue:
+    """Window form of :func:`exact_sum` for finite float values (weights, amounts): the sum over
+    ``window`` as :data:`EXACT_SUM_TYPE`, back as float64 (the same whatever the row order)."""
+    return value.cast(EXACT_SUM_TYPE).sum().over(window).cast("float64")
 
 
 
@@ -58,11 +119,11 @@ def _sales_rows(wh: Warehouse, start: Day | None, end: Day | None, dims: Sequenc
         p = p.group_by("product_id").aggregate(category=p.category.arbitrary())
         it = it.left_join(p, "product_id")
         it = it.select("order_id", "category", value=it.quantity * it.unit_price)
-        tot = it.group_by("order_id").aggregate(order_value=it.value.sum(), n_lines=it.count())
+        tot = it.group_by("order_id").aggregate(order_value=exact_sum(it.value), n_lines=it.count())
         it = it.join(tot, "order_id")
         share = ibis.ifelse(it.order_value > 0, it.value / it.order_value, 1.0 / it.n_lines)
         alloc = it.select("order_id", "category", share=share)
-        alloc = alloc.group_by(["order_id", "category"]).aggregate(share=alloc.share.sum())
+        alloc = alloc.group_by(["order_id", "category"]).aggregate(share=exact_sum(alloc.share))
         rows = rows.left_join(alloc, "order_id").drop("order_id_right")
         rows = rows.mutate(share=rows.share.fill_null(1.0))
     else:
@@ -111,15 +172,15 @@ def daily_sales(
     """
     dims = _check_dims(by)
     rows = _sales_rows(wh, start, end, dims)
-    money = rows.revenue * rows.share
+    amount = rows.revenue * rows.share
     sale = rows.revenue >= 0
     agg = rows.group_by(["day", *dims]).aggregate(
-        revenue=money.sum(),
-        gross_revenue=money.sum(where=sale),
-        refunds=(-money).sum(where=~sale),
+        revenue=exact_sum(amount),
+        gross_revenue=exact_sum(amount, where=sale),
+        refunds=exact_sum(-amount, where=~sale),
         orders=rows.order_id.nunique(where=sale),
         customers=rows.customer_id.nunique(where=sale),
-        discount=(rows.discount * rows.share).sum(),
+        discount=exact_sum(rows.discount * rows.share),
     )
     df = agg.execute()
     return _finish_daily(df, dims, start, end, fill_missing_days)
@@ -200,8 +261,8 @@ def customer_order_summary(
         first_order_ts=o.order_ts.min(where=sale),
         last_order_ts=o.order_ts.max(where=sale),
         frequency=sale.sum(),
-        monetary_total=o.revenue.sum(where=sale),
-        refunds_total=(-o.revenue).sum(where=~sale),
+        monetary_total=exact_sum(o.revenue, where=sale),
+        refunds_total=exact_sum(-o.revenue, where=~sale),
     )
     df = g.filter(g.frequency > 0).execute()
     cols = ["customer_id", "first_order_ts", "last_order_ts", "frequency", "monetary_total",

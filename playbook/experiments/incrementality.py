@@ -21,6 +21,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from playbook.data.aggregates import exact_sum
 from playbook.data.warehouse import Warehouse, fetch, to_day, to_utc
 from playbook.report.format import fmt_money
 
@@ -74,9 +75,10 @@ def arm_outcomes(wh: Warehouse, experiment_id: str, start: dt.date | str | pd.Ti
         o_customer="customer_id", order_id="order_id", order_ts="order_ts", revenue="revenue")
     j = a.left_join(o, [a.customer_id == o.o_customer, o.order_ts >= a.assigned_ts])
     per = j.group_by(["customer_id", "variant"]).aggregate(
-        rev=j.revenue.sum().fill_null(0.0), orders=j.order_id.count())
+        rev=exact_sum(j.revenue).fill_null(0.0), orders=j.order_id.count())
     arm = per.group_by("variant").aggregate(
-        n=per.count(), converters=(per.orders > 0).sum(), revenue=per.rev.sum(), revenue_sq=(per.rev * per.rev).sum())
+        n=per.count(), converters=(per.orders > 0).sum(), revenue=exact_sum(per.rev),
+        revenue_sq=exact_sum(per.rev * per.rev))
     df = fetch(arm)
     df["variant"] = df["variant"].astype(str)
     for c in ("n", "converters"):

@@ -165,12 +165,17 @@ def markov_attribution(paths: pd.DataFrame, order: int = 1) -> pd.DataFrame:
 # Shapley values
 # --------------------------------------------------------------------------------------------
 def _set_table(paths: pd.DataFrame) -> pd.DataFrame:
+    """Journeys per channel set: ``set`` (frozenset), ``conversions``, ``non_conversions``,
+    ``revenue``, ``new_customers``; one row per set, sorted by the set's sorted channel names (a
+    total order: frozensets compare by inclusion, and their hashes change with PYTHONHASHSEED)."""
     df = check_paths(paths)
     if "new_customers" not in df.columns:
         df["new_customers"] = 0.0
-    df["set"] = df["steps"].map(frozenset)
-    return df.groupby("set", as_index=False)[["conversions", "non_conversions", "revenue",
-                                              "new_customers"]].sum()
+    df["key"] = df["steps"].map(lambda s: "\t".join(sorted(set(s))))
+    out = df.groupby("key", as_index=False, sort=True)[["conversions", "non_conversions", "revenue",
+                                                        "new_customers"]].sum()
+    out.insert(0, "set", out.pop("key").map(lambda k: frozenset(k.split("\t"))))
+    return out
 
 
 def conversion_rate_game(paths: pd.DataFrame) -> dict[frozenset, float]:

@@ -37,6 +37,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from playbook.config.campaign import CampaignConfig
+from playbook.data.aggregates import exact_sum
 from playbook.data.warehouse import Warehouse, to_day, to_utc
 from playbook.media.allocation import (
     describe_uncurved,
@@ -57,7 +58,8 @@ def total_spend(wh: Warehouse) -> float:
     """All media spend in the data (currency), summed in the engine; 0 without a spend table or rows."""
     if not wh.has("spend"):
         return 0.0
-    value = wh.table("spend").spend.sum().execute()
+    s = wh.table("spend")
+    value = s.aggregate(total=exact_sum(s.spend)).execute()["total"].iloc[0]
     return 0.0 if value is None or pd.isna(value) else float(value)
 
 
@@ -99,7 +101,7 @@ def daily_spend(wh: Warehouse, start: dt.date | str, end: dt.date | str) -> pd.D
     s = wh.table("spend")
     s = s.filter(s.date >= ibis.date(to_day(start).date()), s.date <= ibis.date(to_day(end).date()))
     df = s.group_by(["date", "channel"]).aggregate(
-        spend=s.spend.sum(), impressions=s.impressions.sum(), clicks=s.clicks.sum()).execute()
+        spend=exact_sum(s.spend), impressions=exact_sum(s.impressions), clicks=exact_sum(s.clicks)).execute()
     df = df.rename(columns={"date": "day"})
     df["day"] = pd.to_datetime(df["day"]).astype("datetime64[ns]")
     df["channel"] = df["channel"].astype(object).where(df["channel"].notna(), "unknown")

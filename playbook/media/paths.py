@@ -29,6 +29,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
+from playbook.data.aggregates import exact_sum, exact_window_sum
 from playbook.data.engines import ordered_join
 from playbook.data.warehouse import Warehouse, to_day, to_utc
 
@@ -170,7 +171,7 @@ def build_paths(
                        is_new=kept.prev_ts.isnull().cast("float64"))
     kept = kept.mutate(pos=kept.n - 1 - kept.from_end)
     decay = (kept.age * (-math.log(2) / half_life_days)).exp()
-    kept = kept.mutate(decay=decay, decay_sum=decay.sum().over(ibis.window(group_by=kept.order_id)))
+    kept = kept.mutate(decay=decay, decay_sum=exact_window_sum(decay, ibis.window(group_by=kept.order_id)))
 
     rule_credit = _rule_credit(kept)
     daily = _daily_credit(kept)
@@ -179,8 +180,8 @@ def build_paths(
         revenue=kept.revenue.max(), is_new=kept.is_new.max(), order_channel=kept.order_channel.arbitrary(),
         n_all=kept.n_all.max())
     per_path = conv_paths.group_by("path").aggregate(
-        conversions=conv_paths.count(), revenue=conv_paths.revenue.sum(),
-        new_customers=conv_paths.is_new.sum()).execute()
+        conversions=conv_paths.count(), revenue=exact_sum(conv_paths.revenue),
+        new_customers=exact_sum(conv_paths.is_new)).execute()
     order_stats = conv_paths.group_by("order_channel").aggregate(
         with_touch=conv_paths.count(),
         truncated=(conv_paths.n_all > max_path_length).sum(),
@@ -227,10 +228,10 @@ def _rule_credit(kept: ibis.Table) -> pd.DataFrame:
     }
     aggs = {}
     for name, w in weights.items():
-        aggs[f"{name}__conversions"] = w.sum()
-        aggs[f"{name}__revenue"] = (w * kept.revenue).sum()
-        aggs[f"{name}__new_customers"] = (w * kept.is_new).sum()
-    wide = kept.group_by("channel").aggregate(**aggs).execute()
+        aggs[f"{name}__conversions"] = exact_sum(w)
+        aggs[f"{name}__revenue"] = exact_sum(w * kept.revenue)
+        aggs[f"{name}__new_customers"] = exact_sum(w * kept.is_new)
+    wide = kept.group_by("channel").aggregate(**aggs).order_by("channel").execute()
     rows = []
     for _, r in wide.iterrows():
         for name in weights:
@@ -244,7 +245,7 @@ def _rule_credit(kept: ibis.Table) -> pd.DataFrame:
 def _daily_credit(kept: ibis.Table) -> pd.DataFrame:
     w = 1.0 / kept.n
     d = kept.mutate(day=kept.order_ts.date())
-    df = d.group_by(["day", "channel"]).aggregate(conversions=w.sum(), revenue=(w * d.revenue).sum()).execute()
+    df = d.group_by(["day", "channel"]).aggregate(conversions=exact_sum(w), revenue=exact_sum(w * d.revenue)).execute()
     df["day"] = pd.to_datetime(df["day"]).astype("datetime64[ns]")
     df[["conversions", "revenue"]] = df[["conversions", "revenue"]].astype(float).fillna(0.0)
     return df.sort_values(["day", "channel"], ignore_index=True)
@@ -316,7 +317,9 @@ def split_path(path: str | Sequence[str]) -> tuple[str, ...]:
 
 def check_paths(paths: pd.DataFrame) -> pd.DataFrame:
     """Copy of ``paths`` with numeric ``conversions``, ``non_conversions``, ``revenue`` (0 when
-    absent) and ``steps`` (tuple of channels); rows with an empty path dropped.
+    absent) and ``steps`` (tuple of channels); rows with an empty path dropped, sorted by path (and
+    the numbers), so models that add floats row by row give the same bits whatever order the
+    rows came in (issue 18 item 9).
 
     Raises
     ------
@@ -330,7 +333,9 @@ def check_paths(paths: pd.DataFrame) -> pd.DataFrame:
     for c in ("conversions", "non_conversions", "revenue"):
         df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0.0) if c in df.columns else 0.0
     df["steps"] = df["path"].map(split_path)
-    return df[df["steps"].map(len) > 0]
+    df = df[df["steps"].map(len) > 0]
+    keys = ["path", *(c for c in ("conversions", "non_conversions", "revenue", "new_customers") if c in df.columns)]
+    return df.sort_values(keys, kind="mergesort", ignore_index=True)
 
 
 def path_channels(paths: pd.DataFrame) -> list[str]:

@@ -21,6 +21,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from playbook.data.aggregates import exact_sum
 from playbook.data.contract import PAID_CHANNELS
 from playbook.data.warehouse import Warehouse, to_day, to_utc
 
@@ -136,7 +137,7 @@ def platform_vs_internal(wh: Warehouse, start: Day, end: Day, attributed: pd.Dat
                                             "cannot be compared with internal figures.")
     s = wh.raw("spend")
     s = s.filter(s.date >= ibis.date(to_day(start).date()), s.date <= ibis.date(to_day(end).date()))
-    df = s.group_by("channel").aggregate(platform_reported=s[present[0]].sum()).execute()
+    df = s.group_by("channel").aggregate(platform_reported=exact_sum(s[present[0]])).order_by("channel").execute()
     lt = attributed[attributed["model"] == "last_touch"].set_index("channel")["conversions"] if not \
         attributed.empty else pd.Series(dtype=float)
     df["platform_reported"] = pd.to_numeric(df["platform_reported"]).astype(float).fillna(0.0)

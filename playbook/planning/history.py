@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from playbook.data.aggregates import daily_sales
+from playbook.data.aggregates import daily_sales, exact_sum
 from playbook.data.warehouse import Warehouse
 from playbook.report.charts import empty_chart, money_formatter
 from playbook.report.format import fmt_money, fmt_pct
@@ -149,8 +149,8 @@ def window_kpis(
     w = o.filter((o.order_ts >= s0) & (o.order_ts < s1))
     sale = w.revenue >= 0
     metrics = {
-        "revenue": w.revenue.sum().fill_null(0.0),
-        "gross": w.revenue.sum(where=sale).fill_null(0.0),
+        "revenue": exact_sum(w.revenue).fill_null(0.0),
+        "gross": exact_sum(w.revenue, where=sale).fill_null(0.0),
         "orders": w.order_id.count(where=sale),
         "buyers": w.customer_id.nunique(where=sale),
     }
