@@ -108,7 +108,7 @@ def test_channels_without_budget_are_fine():
 def test_absent_sections_name_what_each_turns_off():
     found = dict(_parse().absent_sections())
     assert list(found) == ["comparison_seasons", "channels", "budget", "targets", "segments", "experiments",
-                           "personalization"]
+                           "personalization", "events"]
     assert found["budget"].startswith("not set — the plan shows the forecast (and the listed channels' response "
                                       "curves, if any) but splits no budget")
     assert found["experiments"] == "none — step 04 is skipped (nothing to size or analyse)"
@@ -119,7 +119,8 @@ def test_absent_sections_name_what_each_turns_off():
     assert explicit["comparison_seasons"].startswith("none — nothing is compared with past seasons")
     no_source = dict(parse_config({k: v for k, v in REQUIRED.items() if k != "data"}).absent_sections())
     assert no_source["data.source"].startswith("not set — the bundled synthetic sample (data/sample) is used")
-    assert load_config(resolve("campaigns/holiday-2025.yaml")).absent_sections() == []
+    example = load_config(resolve("campaigns/holiday-2025.yaml"))
+    assert example.absent_sections() == [("events", OPTIONAL_SECTIONS["events"])]  # commented out there
 
 
 def test_check_config_prints_what_each_absent_section_turns_off(tmp_path, capsys):
@@ -128,10 +129,11 @@ def test_check_config_prints_what_each_absent_section_turns_off(tmp_path, capsys
     assert cli.main(["check-config", str(path), "campaigns/holiday-2025.yaml"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{path}: ok (shop-holiday, 2025-11-01 to 2025-12-31)"
-    assert lines[1:8] == [f"  {k}: {OPTIONAL_SECTIONS[k]}" for k in
+    assert lines[1:9] == [f"  {k}: {OPTIONAL_SECTIONS[k]}" for k in
                           ("comparison_seasons", "channels", "budget", "targets", "segments", "experiments",
-                           "personalization")]
-    assert lines[8:] == ["campaigns/holiday-2025.yaml: ok (holiday-2025, 2025-11-01 to 2025-12-31)"]
+                           "personalization", "events")]
+    assert lines[9:] == ["campaigns/holiday-2025.yaml: ok (holiday-2025, 2025-11-01 to 2025-12-31)",
+                         f"  events: {OPTIONAL_SECTIONS['events']}"]
 
 
 def test_example_campaigns_keep_their_sections():

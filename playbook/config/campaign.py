@@ -27,6 +27,9 @@ Field names are checked against the feature table by the segment step, not here.
 Money is in the campaign's ``currency``; percentages are in percent (``8`` = +8 %); experiment
 effect sizes (``mde``) are fractions (``0.05`` = 5 %).
 
+The optional ``events`` section (the shop's own promotions and campaign days as named date
+ranges, forecast features) is modelled by :class:`playbook.config.sections.Event`.
+
 Examples
 --------
 >>> from playbook.config.loader import load_config
@@ -69,7 +72,7 @@ from playbook.config.checks import (
     is_number,
     raise_problems,
 )
-from playbook.config.sections import OPTIONAL_SECTIONS, cross_section_problems
+from playbook.config.sections import OPTIONAL_SECTIONS, EventList, cross_section_problems
 from playbook.paths import resolve
 
 __all__ = [
@@ -483,6 +486,7 @@ class CampaignConfig(_Model):
     overlap_warning_threshold: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1)] = 0.3
     min_audience_size: Annotated[int, Field(strict=True, ge=1)] = 100
     output: Output = Field(default_factory=Output)
+    events: EventList = Field(default_factory=list)
 
     _source: Path | None = PrivateAttr(default=None)
     _comparison_from_data: bool = PrivateAttr(default=False)
@@ -507,7 +511,8 @@ class CampaignConfig(_Model):
 
     @model_validator(mode="after")
     def _cross_field(self) -> CampaignConfig:
-        raise_problems(cross_section_problems(self.season, self.comparison_seasons, self.budget, self.channels))
+        raise_problems(cross_section_problems(self.season, self.comparison_seasons, self.budget, self.channels,
+                                              self.events, self.countries))
         return self
 
     # -- convenience -------------------------------------------------------------------------
@@ -578,6 +583,7 @@ class CampaignConfig(_Model):
             "experiments": not self.experiments,
             "personalization": (self.personalization.content_matrix is None
                                 and self.personalization.flows is None),
+            "events": not self.events,
         }
         return [(key.split(":")[0], OPTIONAL_SECTIONS[key]) for key, off in absent.items() if off]
 

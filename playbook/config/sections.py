@@ -2,19 +2,37 @@
 optional section turns off when the file leaves it out (printed by ``playbook check-config``).
 
 Kept apart from :mod:`playbook.config.campaign` (the models) so that module stays short; the
-models are imported for type hints only.
+models are imported for type hints only, except :class:`Event` (the optional ``events`` section),
+which lives here for the same reason.
+
+``events``: the shop's own named date ranges (promotions, campaign days), each ``{name, start,
+end, countries}`` (both days inclusive; ``countries`` optional, a subset of the campaign's, absent
+= all). The forecast gives each a window feature
+(:func:`playbook.forecasting.calendar.event_features` with ``events=cfg.events``). Entries
+sharing a name are occurrences of one recurring event (one feature, so last year's sale teaches
+this year's forecast) and must not overlap; names differing only in case or punctuation are
+refused. Example::
+
+    events:
+      - {name: Spring sale, start: 2025-03-10, end: 2025-03-16, countries: [US]}
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
-from playbook.config.checks import Problem
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+
+from playbook.config.checks import Country, Date, Problem, Text, raise_problems
 
 if TYPE_CHECKING:
     from playbook.config.campaign import Budget, ChannelBudget, ComparisonSeason, Season
 
-__all__ = ["OPTIONAL_SECTIONS", "cross_section_problems"]
+__all__ = ["OPTIONAL_SECTIONS", "Event", "EventList", "cross_section_problems", "event_key", "event_list_problems",
+           "event_problems"]
 
 #: What each optional section turns off when the campaign file leaves it out (or empty), in the
 #: words ``playbook check-config`` prints after the section name. ``"comparison_seasons: []"`` is
@@ -35,7 +53,70 @@ OPTIONAL_SECTIONS: dict[str, str] = {
     "segments": "none — step 02 builds RFM segments and clusters only, no rule segments",
     "experiments": "none — step 04 is skipped (nothing to size or analyse)",
     "personalization": "not set — the built-in content matrix and trigger flows are used",
+    "events": ("none — the forecast knows the calendar's retail events and public holidays only, not "
+               "your own promotions or campaign days (list them under events: to give each its own effect)"),
 }
+
+
+class Event(BaseModel):
+    """A user event of the ``events`` section: a named date range (both days inclusive),
+    optionally for some of the campaign's countries only (module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text
+    start: Date
+    end: Date
+    countries: list[Country] | None = None
+
+    @model_validator(mode="after")
+    def _check_order(self) -> Event:
+        if self.end < self.start:
+            raise_problems([(("end",), f"{self.end} is before start {self.start}; an event must end on "
+                             "or after the day it starts")])
+        return self
+
+
+def event_key(name: str) -> str:
+    """Forecast feature column of a user event: ``"Spring sale!"`` -> ``"user_spring_sale"``."""
+    return "user_" + re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
+
+
+def event_problems(events: Sequence[tuple[str, dt.date, dt.date]]) -> list[tuple[int, str]]:
+    """Problems between user events ``(name, start, end)``: names that differ only in case or
+    punctuation (they would share one feature column, :func:`event_key`), and overlapping
+    occurrences of one recurring event. Returns ``(index, message)`` pairs. Also used for events
+    given through the API (:func:`playbook.forecasting.calendar_rules.parse_events`)."""
+    by_key: dict[str, list[tuple[int, tuple[str, dt.date, dt.date]]]] = {}
+    for i, ev in enumerate(events):
+        by_key.setdefault(event_key(ev[0]), []).append((i, ev))
+    problems: list[tuple[int, str]] = []
+    for group in by_key.values():
+        first_i, (first, _, _) = group[0]
+        problems += [(i, f"name {name!r} differs from {first!r} (events[{first_i}]) only in case or punctuation; "
+                         "use one spelling for one recurring event, or a distinct name")
+                     for i, (name, _, _) in group[1:] if name != first]
+        ordered = sorted(group, key=lambda t: t[1][1])
+        for (i, (_, a0, a1)), (j, (name, b0, b1)) in zip(ordered, ordered[1:], strict=False):
+            if b0 <= a1:
+                problems.append((j, f"{name!r} {b0}..{b1} overlaps events[{i}] {a0}..{a1}; entries with one "
+                                    "name are occurrences of one recurring event and must not overlap (merge "
+                                    "them or rename one)"))
+    return problems
+
+
+def event_list_problems(events: list[Event]) -> list[Problem]:
+    """:func:`event_problems` of the ``events`` section, at ``[i].name``."""
+    return [((i, "name"), msg) for i, msg in event_problems([(e.name.strip(), e.start, e.end) for e in events])]
+
+
+def _events_apart(events: list[Event]) -> list[Event]:
+    raise_problems(event_list_problems(events))
+    return events
+
+
+#: Type of the ``events`` section: a list of :class:`Event`, checked between entries.
+EventList = Annotated[list[Event], AfterValidator(_events_apart)]
 
 
 def cross_section_problems(
@@ -43,10 +124,17 @@ def cross_section_problems(
     comparison: list[ComparisonSeason] | None,
     budget: Budget | None,
     channels: dict[str, ChannelBudget] | None,
+    events: list[Event] | None = None,
+    countries: list[str] | None = None,
 ) -> list[Problem]:
     """Checks across sections, on whichever sections are valid (``None`` = invalid, skipped;
     ``budget`` is also ``None`` when absent, ``channels`` is ``{}`` when absent)."""
     problems: list[Problem] = []
+    for i, ev in enumerate(events or []):
+        other = sorted(set(ev.countries or ()) - set(countries or ())) if countries is not None else []
+        if other:
+            problems.append((("events", i, "countries"), f"{', '.join(other)} not in the campaign's "
+                             f"countries {countries}; list only campaign countries, or add them there"))
     if season is not None and comparison is not None:
         for i, past in enumerate(comparison):
             if past.end >= season.start:

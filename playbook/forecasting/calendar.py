@@ -1,28 +1,37 @@
-"""Holidays and retail events per country.
+"""Holidays and retail events per country, and the event features of the demand forecast.
 
-Public holidays come from the ``holidays`` package. Retail events that the package does not
-cover (Black Friday, Cyber Monday, Singles' Day, Valentine's Day, Mother's Day, back-to-school)
-or does not name reliably across versions (Diwali, Eid al-Fitr) are computed here, in one
-registry, :data:`EVENTS`: ``{event: function(country, year) -> datetime.date | None}``.
+Public holidays come from the ``holidays`` package for every country it knows (matched by date;
+display names in a pinned language, ``en_US`` where available). Retail events are computed in
+one registry, :data:`EVENTS`: ``{event: function(country, year) -> datetime.date | None}``, with
+the country rules in :mod:`playbook.forecasting.calendar_rules`:
 
-Approximations (documented, deliberate):
-
-* ``black_friday`` is the day after US Thanksgiving (4th Thursday of November) and is used for
-  every country: the online event is global.
-* ``cyber_monday`` is Black Friday + 3 days.
-* ``christmas`` is 25 December everywhere (the retail run-up matters even where it is not a
+* ``black_friday``: the day after US Thanksgiving (4th Thursday of November), in the countries of
+  :data:`~playbook.forecasting.calendar_rules.BLACK_FRIDAY_COUNTRIES` and, by default, everywhere else
+  (the online event is global).
+* ``cyber_monday``: Black Friday + 3 days, only in
+  :data:`~playbook.forecasting.calendar_rules.CYBER_MONDAY_COUNTRIES`.
+* ``christmas``: 25 December everywhere (the retail run-up matters even where it is not a
   public holiday).
-* ``singles_day`` (11 November) is a CN event only; other countries return ``None``.
-* ``diwali`` (IN only) is looked up in ``holidays.India``; when the installed version lacks it a
-  built-in table 2022-2027 is used. Dates follow the national (gazetted) holiday: Diwali 2024 is
-  31 October there, although some regions celebrated on 1 November.
-* ``eid_al_fitr`` (AE only) is the first day of Eid al-Fitr from
-  ``holidays.UnitedArabEmirates`` (the day named exactly "Eid al-Fitr", possibly "(estimated)"),
-  with a built-in fallback table 2022-2027. Moon sighting can move it by a day.
-* ``mothers_day``: 2nd Sunday of May (US, DE, CN, IN), Mothering Sunday = Easter - 21 days (GB),
-  21 March (AE).
-* ``back_to_school`` anchor: first Monday of September (US, DE, GB; real school starts vary by
-  state), 1 June (IN); ``None`` elsewhere.
+* ``singles_day`` (11 November): CN and the South-East Asian 11.11 markets.
+* ``diwali`` and ``eid_al_fitr``: from the holidays package's own lunar calendars, kept when the
+  country has a public holiday on that day (by date, never by name; any language gives the same
+  dates). Diwali follows the national holiday (31 October 2024 in India); Eid can move by a day
+  with the moon sighting.
+* ``mothers_day``: per country (:data:`~playbook.forecasting.calendar_rules.MOTHERS_DAY`; 2nd Sunday of
+  May by default, Mothering Sunday in GB/IE, last Sunday of May in FR, 21 March in the Arab world).
+* ``back_to_school``: per country and hemisphere
+  (:func:`~playbook.forecasting.calendar_rules.back_to_school_date`; northern 1st Monday of September,
+  southern 1st Monday of February, IN 1 June).
+
+Forecast features (:func:`event_features`): per retail event a peak, a ramp and (Black Friday)
+a post-event dip; the gift season; public holidays (grouped by default, see
+:func:`event_features`); user events (named date ranges from the campaign file's ``events:``
+section or the API). An event whose columns are all zero on the given days is left out and
+listed in ``frame.attrs["omitted"]``; :func:`unseen_events` lists events of a forecast window that
+the training window never saw (no effect can be estimated for them: the forecast says so).
+
+Sources: https://holidays.readthedocs.io/ (``country_holidays``, ``language``); the country
+tables cite theirs in :mod:`playbook.forecasting.calendar_rules`.
 """
 
 from __future__ import annotations
@@ -30,65 +39,35 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterable
+from typing import Any
 
-import holidays
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from dateutil.easter import easter
 
 from playbook.errors import ConfigError
+from playbook.forecasting import calendar_rules as EV
+from playbook.forecasting.calendar_rules import parse_events, unseen_events  # noqa: F401 - re-exported
 
 EventFn = Callable[[str, int], "dt.date | None"]
 
-#: Country codes the retail-event registry knows about. Public holidays work for any country
-#: that the ``holidays`` package supports.
+#: The six countries of the bundled sample. Their event dates are pinned by
+#: tests/test_calendar_countries.py (the synthetic generator plants its effects on them); every
+#: other country the ``holidays`` package knows gets the same events by the rules of
+#: :mod:`playbook.forecasting.calendar_rules`.
 RETAIL_COUNTRIES: tuple[str, ...] = ("US", "GB", "DE", "IN", "AE", "CN")
 
-_DIWALI_FALLBACK: dict[int, dt.date] = {
-    2022: dt.date(2022, 10, 24),
-    2023: dt.date(2023, 11, 12),
-    2024: dt.date(2024, 10, 31),
-    2025: dt.date(2025, 10, 20),
-    2026: dt.date(2026, 11, 8),
-    2027: dt.date(2027, 10, 29),
-}
-_EID_AL_FITR_FALLBACK: dict[int, dt.date] = {
-    2022: dt.date(2022, 5, 2),
-    2023: dt.date(2023, 4, 21),
-    2024: dt.date(2024, 4, 10),
-    2025: dt.date(2025, 3, 30),
-    2026: dt.date(2026, 3, 20),
-    2027: dt.date(2027, 3, 9),
-}
+
+def _black_friday(country: str, year: int) -> dt.date | None:
+    if not EV.black_friday_observed(country):
+        return None  # pragma: no cover - only when BLACK_FRIDAY_DEFAULT is switched off
+    return EV.nth_weekday(year, 11, 3, 4) + dt.timedelta(days=1)
 
 
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
-    """Return the ``n``-th ``weekday`` (Mon=0) of ``month`` in ``year``."""
-    first = dt.date(year, month, 1)
-    offset = (weekday - first.weekday()) % 7
-    return first + dt.timedelta(days=offset + 7 * (n - 1))
-
-
-def _lookup(cal: holidays.HolidayBase, names: tuple[str, ...], exclude: str | None = None) -> dt.date | None:
-    """First date in ``cal`` whose name starts with one of ``names`` (minus ``exclude`` ones)."""
-    hits = []
-    for day, label in cal.items():
-        for part in str(label).split(";"):
-            part = part.strip()
-            if exclude and exclude.lower() in part.lower():
-                continue
-            if any(part.lower().startswith(n.lower()) for n in names):
-                hits.append(day)
-    return min(hits) if hits else None
-
-
-def _black_friday(country: str, year: int) -> dt.date:
-    return _nth_weekday(year, 11, 3, 4) + dt.timedelta(days=1)
-
-
-def _cyber_monday(country: str, year: int) -> dt.date:
-    return _black_friday(country, year) + dt.timedelta(days=3)
+def _cyber_monday(country: str, year: int) -> dt.date | None:
+    if country not in EV.CYBER_MONDAY_COUNTRIES:
+        return None
+    return EV.nth_weekday(year, 11, 3, 4) + dt.timedelta(days=4)
 
 
 def _christmas(country: str, year: int) -> dt.date:
@@ -96,7 +75,7 @@ def _christmas(country: str, year: int) -> dt.date:
 
 
 def _singles_day(country: str, year: int) -> dt.date | None:
-    return dt.date(year, 11, 11) if country == "CN" else None
+    return dt.date(year, 11, 11) if country in EV.SINGLES_DAY_COUNTRIES else None
 
 
 def _valentines_day(country: str, year: int) -> dt.date:
@@ -104,41 +83,19 @@ def _valentines_day(country: str, year: int) -> dt.date:
 
 
 def _diwali(country: str, year: int) -> dt.date | None:
-    if country != "IN":
-        return None
-    try:
-        found = _lookup(holidays.India(years=year), ("Diwali", "Deepavali"))
-    except Exception:  # pragma: no cover - defensive: very old/new holidays versions
-        found = None
-    return found or _DIWALI_FALLBACK.get(year)
+    return EV.diwali_date(country, year)
 
 
 def _eid_al_fitr(country: str, year: int) -> dt.date | None:
-    if country != "AE":
-        return None
-    try:
-        found = _lookup(holidays.UnitedArabEmirates(years=year), ("Eid al-Fitr",), exclude="holiday")
-    except Exception:  # pragma: no cover - defensive
-        found = None
-    return found or _EID_AL_FITR_FALLBACK.get(year)
+    return EV.eid_al_fitr_date(country, year)
 
 
-def _mothers_day(country: str, year: int) -> dt.date | None:
-    if country in ("US", "DE", "CN", "IN"):
-        return _nth_weekday(year, 5, 6, 2)
-    if country == "GB":
-        return easter(year) - dt.timedelta(days=21)
-    if country == "AE":
-        return dt.date(year, 3, 21)
-    return None
+def _mothers_day(country: str, year: int) -> dt.date:
+    return EV.mothers_day_date(country, year)
 
 
-def _back_to_school(country: str, year: int) -> dt.date | None:
-    if country in ("US", "DE", "GB"):
-        return _nth_weekday(year, 9, 0, 1)
-    if country == "IN":
-        return dt.date(year, 6, 1)
-    return None
+def _back_to_school(country: str, year: int) -> dt.date:
+    return EV.back_to_school_date(country, year)
 
 
 #: Retail-event registry: ``{event: function(country, year) -> date or None}``.
@@ -203,15 +160,15 @@ def event_date(event: str, country: str, year: int) -> dt.date | None:
     return fn(country.upper(), int(year))
 
 
-def _public_holidays(country: str, years: list[int]) -> holidays.HolidayBase:
-    try:
-        return holidays.country_holidays(country, years=years)
-    except NotImplementedError:
-        raise ConfigError(
-            f"Unknown country code {country!r}: the holidays package has no calendar for it. "
-            "Use an ISO 3166-1 alpha-2 code such as 'US', 'GB', 'DE', 'IN', 'AE', 'CN' "
-            "(quote it in YAML, e.g. 'NO')."
-        ) from None
+def _country(raw: Any) -> str:
+    """A country code from the caller, upper-cased; YAML booleans and other types refused."""
+    if not isinstance(raw, str):
+        raise ConfigError(f"Country code {raw!r} is not a string; quote country codes in YAML (e.g. 'NO').")
+    code = raw.strip().upper()
+    if code == "UK":
+        raise ConfigError("Country code 'UK': the ISO 3166-1 code of the United Kingdom is 'GB' (the "
+                          "country rules, e.g. Mothering Sunday, are keyed by ISO codes).")
+    return code
 
 
 def retail_events(countries: Iterable[str], years: Iterable[int]) -> pd.DataFrame:
@@ -220,7 +177,7 @@ def retail_events(countries: Iterable[str], years: Iterable[int]) -> pd.DataFram
     Parameters
     ----------
     countries : iterable of str
-        ISO 3166-1 alpha-2 codes.
+        ISO 3166-1 alpha-2 codes (any country the ``holidays`` package knows).
     years : iterable of int
         Calendar years.
 
@@ -229,24 +186,22 @@ def retail_events(countries: Iterable[str], years: Iterable[int]) -> pd.DataFram
     pandas.DataFrame
         Columns ``date`` (datetime64, naive, day), ``country``, ``event`` (registry key for
         retail events, ``"public_holiday"`` otherwise), ``kind`` (``"retail"`` or
-        ``"public_holiday"``) and ``name`` (human-readable), sorted by country and date.
+        ``"public_holiday"``) and ``name`` (human-readable; holiday names in ``en_US`` where the
+        package has it), sorted by country and date.
 
     Raises
     ------
-    ValueError (ConfigError)
-        If a country code is unknown to the ``holidays`` package.
+    ConfigError
+        If a country code is unknown to the ``holidays`` package (the message says how to list
+        the known codes).
     """
     years = sorted({int(y) for y in years})
     rows: list[tuple[dt.date, str, str, str, str]] = []
     for raw in countries:
-        if not isinstance(raw, str):
-            raise ConfigError(
-                f"Country code {raw!r} is not a string; quote country codes in YAML (e.g. 'NO')."
-            )
-        country = raw.strip().upper()
-        cal = _public_holidays(country, years)
-        for day, label in sorted(cal.items()):
-            rows.append((day, country, "public_holiday", "public_holiday", str(label)))
+        country = _country(raw)
+        for year in years:
+            for day, (_, name) in EV.public_holidays(country, year).items():
+                rows.append((day, country, "public_holiday", "public_holiday", name))
         for event, fn in EVENTS.items():
             for year in years:
                 event_day = fn(country, year)
@@ -329,14 +284,120 @@ FEATURE_WINDOWS: dict[str, dict] = {
 GIFT_SEASON: tuple[int, int] = (1110, 1224)
 
 
-def _event_peaks(feature: str, country: str, years: Iterable[int]) -> list[pd.Timestamp]:
-    spec = FEATURE_WINDOWS[feature]
+#: Display names of the feature groups that are not named after their anchor event.
+FEATURE_NAMES: dict[str, str] = {"christmas_runup": "Christmas run-up", "christmas_day": "Christmas Day",
+                                 "gift_season": "Gift season", "public_holiday": "Public holidays"}
+
+#: How public holidays enter the features. ``"grouped"`` (default): two columns whatever the
+#: number of countries and holidays, ``public_holiday`` (the holiday itself) and
+#: ``public_holiday_eve`` (the day before one, unless that day is itself a holiday or a retail
+#: event: shopping before closures), each the weighted share of countries on such a day.
+#: ``"each"``: one column ``holiday_<key>`` per holiday (key = its ``en_US`` name slugged, shared
+#: across countries), at most :data:`MAX_HOLIDAY_FEATURES` of them (the most frequent in the
+#: days; the rest go to ``public_holiday``). ``None``: none. Grouped is the default because a
+#: daily series over two or three years sees each holiday two or three times, too few to
+#: estimate twenty separate effects, while one common "closed / off work" effect is estimated
+#: from every holiday; its limit is that holidays with opposite effects (a closed day against a
+#: sales day such as Boxing Day) average out, which "each" avoids given enough history. Days that
+#: are a retail event of the country (Christmas, Diwali, Eid al-Fitr) are left to that event's
+#: own features and are not public-holiday days here.
+PUBLIC_HOLIDAY_MODES: tuple[str | None, ...] = ("grouped", "each", None)
+MAX_HOLIDAY_FEATURES = 20
+
+
+def _event_peaks(spec: dict, country: str, years: Iterable[int]) -> list[int]:
+    """Peak days (ordinals) of a feature ``spec`` in ``country`` over ``years``."""
     peaks = []
     for year in years:
         day = event_date(spec["anchor"], country, year)
         if day is not None:
-            peaks.append(pd.Timestamp(day) + pd.Timedelta(days=spec["offset"]))
+            peaks.append(day.toordinal() + int(spec["offset"]))
     return peaks
+
+
+def _country_weights(countries: list[str], weights: dict[str, float] | None) -> dict[str, float]:
+    """Demand share per country, normalised to sum to 1 (equal when ``weights`` is None)."""
+    if weights is None:
+        return {c: 1.0 / len(countries) for c in countries}
+    total = sum(max(float(weights.get(c, 0.0)), 0.0) for c in countries)
+    if total <= 0:
+        raise ValueError(f"weights {weights} give no positive weight to countries {countries}")
+    return {c: max(float(weights.get(c, 0.0)), 0.0) / total for c in countries}
+
+
+def _retail_columns(n: int, pos: dict[int, int], w: dict[str, float], windows: dict[str, dict],
+                    years: range) -> dict[str, np.ndarray]:
+    """Peak, ramp and dip columns of every retail feature (see :func:`event_features`)."""
+    cols: dict[str, np.ndarray] = {}
+    for feature, spec in windows.items():
+        peak, ramp, dip = np.zeros(n), np.zeros(n), np.zeros(n)
+        for country, wc in w.items():
+            if wc == 0:
+                continue
+            for p in _event_peaks(spec, country, years):
+                _put(pos, p, 0, wc, peak)
+                for k in range(1, spec["pre"] + 1):
+                    _put(pos, p, -k, wc * (1 - k / (spec["pre"] + 1)), ramp)
+                for k in range(1, spec["post"] + 1):
+                    _put(pos, p, k, wc * (1 - k / (spec["post"] + 1)), ramp)
+                if spec.get("dip"):
+                    for k in range(spec["dip"][0], spec["dip"][1] + 1):
+                        _put(pos, p, k, wc, dip)
+        cols[feature] = peak
+        cols[f"{feature}_ramp"] = ramp
+        if spec.get("dip"):
+            cols[f"{feature}_dip"] = dip
+    return cols
+
+
+def _holiday_days(country: str, years: range) -> tuple[dict[int, str], set[int]]:
+    """Public holidays of ``country`` as ``{day ordinal: key}`` minus its retail-event days, and
+    the set of all its holiday and retail-event days (ordinals)."""
+    retail = {d.toordinal() for ev in EVENTS for y in years if (d := event_date(ev, country, y)) is not None}
+    out: dict[int, str] = {}
+    for year in years:
+        for day, (key, _) in EV.public_holidays(country, year).items():
+            if day.toordinal() not in retail:
+                out[day.toordinal()] = key
+    return out, retail | set(out)
+
+
+def _holiday_columns(n: int, pos: dict[int, int], w: dict[str, float], years: range,
+                     mode: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Public-holiday columns (:data:`PUBLIC_HOLIDAY_MODES`) and the display name per column."""
+    per_key: dict[str, np.ndarray] = {}
+    eve = np.zeros(n)
+    for country, wc in w.items():
+        if wc == 0:
+            continue
+        days, special = _holiday_days(country, years)
+        for day, key in days.items():
+            _put(pos, day, 0, wc, per_key.setdefault(key, np.zeros(n)))
+            if day - 1 not in special:
+                _put(pos, day, -1, wc, eve)
+    grouped = np.zeros(n)
+    cols: dict[str, np.ndarray] = {}
+    labels: dict[str, str] = {}
+    keep = set(sorted(per_key, key=lambda k: (-per_key[k].sum(), k))[:MAX_HOLIDAY_FEATURES]) if mode == "each" else set()
+    for key, values in sorted(per_key.items()):
+        if key in keep:
+            cols[f"holiday_{key}"] = values
+            labels[f"holiday_{key}"] = key.replace("_", " ").capitalize()
+        else:
+            grouped += values
+    cols["public_holiday"] = grouped
+    labels["public_holiday"] = FEATURE_NAMES["public_holiday"]
+    if mode == "grouped":
+        cols["public_holiday_eve"] = eve
+    return cols, labels
+
+
+def _group_of(column: str, groups: Iterable[str]) -> str:
+    """The feature group of ``column`` (``black_friday_ramp`` -> ``black_friday``)."""
+    for suffix in ("_ramp", "_dip", "_eve"):
+        if column.endswith(suffix) and column[: -len(suffix)] in groups:
+            return column[: -len(suffix)]
+    return column
 
 
 def event_features(
@@ -345,19 +406,29 @@ def event_features(
     weights: dict[str, float] | None = None,
     windows: dict[str, dict] | None = None,
     gift_season: bool = True,
+    *,
+    public_holidays: str | None = "grouped",
+    events: Any = None,
 ) -> pd.DataFrame:
     """Daily event regressors for a demand forecast (one column per event and part).
 
-    For every event of ``windows`` three kinds of columns are built per day:
+    For every retail event of ``windows`` up to three columns are built per day:
 
     * ``<event>``: 1 on the peak day;
     * ``<event>_ramp``: a linear ramp ``1 - |k| / (n + 1)`` over the ``pre`` days before and
       ``post`` days after the peak (0 on the peak day itself, so the peak has its own effect);
     * ``<event>_dip`` (events with a ``dip`` window): 1 on the days after the peak where demand
       taken from the future is missing (pull-forward);
+
+    and further:
+
     * ``gift_season`` (when ``gift_season``): 1 from 10 November to 24 December, the Western gift
       shopping season (:data:`GIFT_SEASON`), a level shift that a few annual Fourier terms
-      cannot follow.
+      cannot follow;
+    * public holidays of each country from the ``holidays`` package, matched by date
+      (``public_holiday`` and ``public_holiday_eve``, or one column per holiday; see
+      :data:`PUBLIC_HOLIDAY_MODES`);
+    * ``user_<name>``: one window column per user event (``events``), on every day of its range.
 
     With several countries each column is the ``weights``-weighted share of countries where the
     event is active on that day (weights default to equal and are normalised to sum to 1), so
@@ -367,60 +438,80 @@ def event_features(
     Parameters
     ----------
     days : DatetimeIndex or iterable of dates
-        The days to describe (naive, UTC calendar days).
+        The days to describe (naive calendar days).
     countries : iterable of str
-        ISO alpha-2 codes of the series' countries.
+        ISO alpha-2 codes of the series' countries (any country the holidays package knows).
     weights : dict, optional
         ``{country: share of demand}``; missing countries get weight 0.
     windows : dict, optional
-        Event shapes; default :data:`FEATURE_WINDOWS`.
+        Retail event shapes; default :data:`FEATURE_WINDOWS`.
+    gift_season : bool
+        Add the ``gift_season`` column.
+    public_holidays : {"grouped", "each", None}
+        How public holidays become columns (:data:`PUBLIC_HOLIDAY_MODES`).
+    events : list of dict, DataFrame or None
+        User events (``name``, ``start``, ``end``, optional ``countries``; see
+        :func:`playbook.forecasting.calendar_rules.parse_events`), e.g. the campaign file's ``events``.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by day; columns that are zero on every day are dropped (an event that never
-        happens in these countries and days cannot be estimated).
+        Indexed by day. Columns that are zero on every day are dropped (an event that never
+        happens in these countries and days cannot be estimated); every event so left out is
+        listed in ``attrs["omitted"]`` (dicts ``feature``, ``name``, ``kind``, ``reason``), so
+        the caller can say "Spring sale never occurs in the history: no effect estimated".
+        ``attrs["groups"]`` maps each column to its event (``black_friday_ramp`` ->
+        ``black_friday``), ``attrs["names"]`` each event to its display name and
+        ``attrs["kinds"]`` each event to ``"retail"``, ``"season"``, ``"public_holiday"`` or
+        ``"user"``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown country code, bad ``public_holidays`` mode or invalid user events.
     """
+    if public_holidays not in PUBLIC_HOLIDAY_MODES:
+        raise ConfigError(f"public_holidays={public_holidays!r}; choose one of {list(PUBLIC_HOLIDAY_MODES)}")
     idx = pd.DatetimeIndex(pd.to_datetime(list(days))).normalize()
-    countries = [c.strip().upper() for c in countries]
+    codes = [_country(c) for c in countries]
     windows = FEATURE_WINDOWS if windows is None else windows
-    if weights is None:
-        w = {c: 1.0 / len(countries) for c in countries}
-    else:
-        total = sum(max(float(weights.get(c, 0.0)), 0.0) for c in countries)
-        if total <= 0:
-            raise ValueError(f"weights {weights} give no positive weight to countries {countries}")
-        w = {c: max(float(weights.get(c, 0.0)), 0.0) / total for c in countries}
+    user = parse_events(events)
+    w = _country_weights(codes, weights)
     if len(idx) == 0:
         return pd.DataFrame(index=idx)
     years = range(idx.min().year - 1, idx.max().year + 2)
     pos = {d.toordinal(): i for i, d in enumerate(idx)}  # day number -> row (integer lookups)
-    cols: dict[str, np.ndarray] = {}
-    for feature, spec in windows.items():
-        peak = np.zeros(len(idx))
-        ramp = np.zeros(len(idx))
-        dip = np.zeros(len(idx))
-        for country in countries:
-            if w[country] == 0:
-                continue
-            for p in (peak_day.toordinal() for peak_day in _event_peaks(feature, country, years)):
-                _put(pos, p, 0, w[country], peak)
-                for k in range(1, spec["pre"] + 1):
-                    _put(pos, p, -k, w[country] * (1 - k / (spec["pre"] + 1)), ramp)
-                for k in range(1, spec["post"] + 1):
-                    _put(pos, p, k, w[country] * (1 - k / (spec["post"] + 1)), ramp)
-                if spec.get("dip"):
-                    for k in range(spec["dip"][0], spec["dip"][1] + 1):
-                        _put(pos, p, k, w[country], dip)
-        cols[feature] = peak
-        cols[f"{feature}_ramp"] = ramp
-        if spec.get("dip"):
-            cols[f"{feature}_dip"] = dip
+    cols = _retail_columns(len(idx), pos, w, windows, years)
+    names = {f: FEATURE_NAMES.get(f) or EVENT_NAMES.get(spec["anchor"], f) for f, spec in windows.items()}
+    kinds = dict.fromkeys(windows, "retail")
     if gift_season:
         md = idx.month * 100 + idx.day
         cols["gift_season"] = np.where((md >= GIFT_SEASON[0]) & (md <= GIFT_SEASON[1]), 1.0, 0.0)
+        names["gift_season"], kinds["gift_season"] = FEATURE_NAMES["gift_season"], "season"
+    if public_holidays is not None:
+        hcols, hnames = _holiday_columns(len(idx), pos, w, years, public_holidays)
+        cols.update(hcols)
+        names.update(hnames)
+        kinds.update(dict.fromkeys(hnames, "public_holiday"))
+    ucols, unames = EV.user_event_columns(idx, w, user)
+    cols.update(ucols)
+    names.update(unames)
+    kinds.update(dict.fromkeys(unames, "user"))
     frame = pd.DataFrame(cols, index=idx)
-    return frame.loc[:, frame.abs().sum() > 0]
+    active = frame.abs().sum() > 0
+    groups = {c: _group_of(c, names) for c in frame.columns}
+    seen = {groups[c] for c in frame.columns if active[c]}
+    frame = frame.loc[:, active]
+    frame.attrs["groups"] = {c: groups[c] for c in frame.columns}
+    frame.attrs["names"] = names
+    frame.attrs["kinds"] = kinds
+    frame.attrs["omitted"] = [
+        {"feature": f, "name": names[f], "kind": kinds[f],
+         "reason": f"{names[f]} never occurs on these days ({idx.min():%Y-%m-%d} to {idx.max():%Y-%m-%d}) "
+                   f"in {', '.join(codes)}: no effect can be estimated"}
+        for f in names if f not in seen
+    ]
+    return frame
 
 
 def _put(pos: dict[int, int], peak: int, k: int, value: float, out: np.ndarray) -> None:
