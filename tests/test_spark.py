@@ -69,6 +69,8 @@ def assert_same(duck: pd.DataFrame, spark: pd.DataFrame, keys: list[str] | None 
         for c in df.columns:
             if pd.api.types.is_string_dtype(df[c]) or df[c].dtype == object:
                 df[c] = df[c].astype(object).where(df[c].notna(), None)
+            elif pd.api.types.is_datetime64_any_dtype(df[c]):  # us from one engine, ns from the other
+                df[c] = df[c].dt.as_unit("ns")
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False, check_exact=False, rtol=rtol)
 
 
@@ -222,7 +224,8 @@ def test_naive_timestamps_on_spark_as_on_duckdb(pair, tmp_path):
     ts = pd.to_datetime(["2025-03-30 01:30", "2025-03-30 03:30", "2025-07-01 12:00"])  # around DST
     pd.DataFrame({"order_id": ["O1", "O2", "O3"], "customer_id": ["C1", "C1", "C2"], "order_ts": ts,
                   "channel": ["web", "app", "store"], "revenue": [10.0, 20.0, 30.0],
-                  "discount": [0.0, 0.0, 0.0], "promo_code": [None, "X", None]}).to_parquet(tmp_path / "orders.parquet")
+                  "discount": [0.0, 0.0, 0.0], "promo_code": [None, "X", None]}).to_parquet(
+        tmp_path / "orders.parquet", coerce_timestamps="us")  # Spark reads no nanosecond timestamps
     url = f"spark://{tmp_path}?{SPARK_OPTIONS}"
     with pytest.raises(DataError, match="without a time zone"):
         W.connect(url).table("orders")
