@@ -54,7 +54,8 @@ OPTIONAL_SECTIONS: dict[str, str] = {
     "experiments": "none — step 04 is skipped (nothing to size or analyse)",
     "personalization": "not set — the built-in content matrix and trigger flows are used",
     "events": ("none — the forecast knows the calendar's retail events and public holidays only, not "
-               "your own promotions or campaign days (list them under events: to give each its own effect)"),
+               "your own promotions or campaign days (list them under events:; checked now, used by "
+               "playbook.forecast.forecast_series; the campaign forecast does not use them yet)"),
 }
 
 

@@ -13,10 +13,15 @@ dominate), as a regression on
 * retail-event features from :func:`playbook.forecasting.calendar.event_features` (peak day, ramp before /
   after, post-promotion dip), weighted by the country mix of the series,
 
-with errors that are either independent (``"regression"``, statsmodels OLS), AR(1)
+* user events (:mod:`playbook.forecasting.user_events`, one 0/1 column per named event),
+
+with errors that are either independent (``"regression"``, statsmodels OLS) or AR(1)
 (``"sarimax"``: statsmodels SARIMAX(1,0,0) fitted to the OLS residuals, a two-step regression
-with AR errors) or a random-walk level plus noise (``"ucm"``: statsmodels UnobservedComponents
-"local level" on the OLS residuals, which adapts to level shifts). Estimating the regression
+with AR errors). The former ``"ucm"`` variant (a random-walk level on the residuals) was dropped
+(issue 16): its predictive variance grows linearly with the horizon, so over a year the
+back-transformed mean ``exp(mu + s^2 / 2)`` exploded (MASE 59.7 on a monthly souvenir series);
+the adaptive-level role is now played by statsforecast's ETS/MSTL candidates of
+:mod:`playbook.forecasting.candidates`. Estimating the regression
 inside the state-space likelihood gave the same coefficients here but took 10-20 s per fit
 against milliseconds. :func:`choose_model` picks the one with the lowest backtest MASE. The effect of
 an event on its peak day is the multiplier ``exp(coef)`` of its peak column.
@@ -30,7 +35,8 @@ coefficient's standard error.
 Baseline and metrics
 --------------------
 The seasonal-naive baseline predicts each day by the same weekday a year earlier
-(``y[t - 364]``); its intervals come from the empirical quantiles of the training errors
+(``y[t - 364]``; for days more than 364 days after the history, ``y[t - 364 k]`` with the
+smallest ``k`` that lands in the history, the usual seasonal naive for long horizons); its intervals come from the empirical quantiles of the training errors
 ``y[t] - y[t - 364]``. MASE (Hyndman & Koehler 2006) divides the forecast MAE by the in-sample
 MAE of the weekly naive forecast ``y[t - 7]`` on the training data, so model and baseline share
 one scale and MASE(model) < MASE(baseline) means the model's MAE is lower. Coverage is the
@@ -49,6 +55,7 @@ this model (breakdowns, artifact, charts) is in :mod:`playbook.forecasting.forec
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -60,13 +67,13 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.tsa.statespace.sarimax import SARIMAX
-from statsmodels.tsa.statespace.structural import UnobservedComponents
 
 from playbook.errors import DataError
 from playbook.forecasting.calendar import event_features
+from playbook.forecasting.user_events import user_event_features
 
 #: Forecast models to choose from by backtest.
-MODELS: tuple[str, ...] = ("regression", "sarimax", "ucm")
+MODELS: tuple[str, ...] = ("regression", "sarimax")
 #: Days between a day and "the same weekday last year".
 SEASONAL_LAG = 364
 #: Quantile levels of the intervals (central 80 % and 95 %).
@@ -76,6 +83,10 @@ MIN_MODEL_DAYS = 28
 #: Backtest folds needed before the backtest may pick the model or claim a model beats the
 #: baseline (issue 14: one or two windows are not evidence).
 MIN_BACKTEST_FOLDS = 3
+#: Safety caps of the back-transform: log-scale mean at most log(3) above the largest training
+#: day, log-scale sd at most 1 (exp(mu + s^2 / 2) explodes otherwise; issue 16).
+MAX_LOG_ABOVE_HISTORY = float(np.log(3.0))
+MAX_LOG_SD = 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,11 +110,14 @@ def design_matrix(
     weights: dict[str, float] | None = None,
     annual_order: int = 4,
     origin: pd.Timestamp | None = None,
+    events: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Regressors for :class:`DemandForecaster` (without the constant).
 
     Columns: ``trend`` (years since ``origin``), ``dow1``..``dow6`` (Tuesday..Sunday against
-    Monday), Fourier terms of the year, and the event features of ``countries``.
+    Monday), Fourier terms of the year, the event features of ``countries`` (none when
+    ``countries`` is empty) and ``event:<name>`` columns of the user ``events`` (a table
+    ``name``, ``start``, ``end`` from :func:`playbook.forecasting.user_events.events_table`).
     """
     days = pd.DatetimeIndex(days)
     origin = days[0] if origin is None else origin
@@ -112,8 +126,27 @@ def design_matrix(
     parts.append(pd.DataFrame({f"dow{k}": (dow == k).astype(float) for k in range(1, 7)}, index=days))
     if annual_order > 0:
         parts.append(fourier_terms(days, 365.25, annual_order))
-    parts.append(event_features(days, countries, weights))
+    if len(countries):
+        parts.append(_event_frame(days, countries, weights))
+    if events is not None and not events.empty:
+        parts.append(user_event_features(days, events))
     return pd.concat(parts, axis=1)
+
+
+def _event_frame(days: pd.DatetimeIndex, countries: Sequence[str], weights: dict[str, float] | None) -> pd.DataFrame:
+    """:func:`event_features` of ``days``, computed once per span of whole years and country mix
+    (backtest folds and the final fit share it) and sliced."""
+    if len(days) == 0:
+        return event_features(days, countries, weights)
+    key_w = tuple(sorted(weights.items())) if weights else None
+    full = _event_years(int(days.min().year), int(days.max().year), tuple(countries), key_w)
+    return full.reindex(days.normalize(), fill_value=0.0).set_axis(days)
+
+
+@functools.lru_cache(maxsize=32)
+def _event_years(first: int, last: int, countries: tuple[str, ...], weights: tuple | None) -> pd.DataFrame:
+    days = pd.date_range(f"{first}-01-01", f"{last}-12-31", freq="D")
+    return event_features(days, list(countries), dict(weights) if weights else None)
 
 
 def _offset(y: np.ndarray, metric: str) -> float:
@@ -139,7 +172,7 @@ class DemandForecaster:
 
     Parameters
     ----------
-    model : {"regression", "sarimax", "ucm"}
+    model : {"regression", "sarimax"}
         Error structure (see the module docstring).
     metric : {"revenue", "orders"}
         Only sets the log offset (1 for counts, 5 % of the median day for money).
@@ -149,6 +182,8 @@ class DemandForecaster:
         Country mix ``{country: share}`` used to weight the event features.
     annual_order : int
         Fourier pairs of the annual cycle (dropped when the history is shorter than a year).
+    events : DataFrame, optional
+        User events ``name``, ``start``, ``end`` (see :mod:`playbook.forecasting.user_events`).
 
     Attributes
     ----------
@@ -167,12 +202,14 @@ class DemandForecaster:
         countries: Sequence[str] = ("US",),
         weights: dict[str, float] | None = None,
         annual_order: int = 4,
+        events: pd.DataFrame | None = None,
     ) -> None:
         self.model = model
         self.metric = metric
         self.countries = countries
         self.weights = weights
         self.annual_order = annual_order
+        self.events = events
 
     # -- fit -------------------------------------------------------------------------------
     def fit(self, y: pd.Series) -> DemandForecaster:
@@ -197,10 +234,17 @@ class DemandForecaster:
             self.notes_.append(f"Less than a year of history ({len(y)} days): no annual seasonality.")
         self.origin_ = y.index[0]
         self.order_ = order
-        X = design_matrix(y.index, self.countries, self.weights, order, self.origin_)
+        X = design_matrix(y.index, self.countries, self.weights, order, self.origin_, self.events)
         keep = [c for c in X.columns if X[c].abs().sum() > 0 and X[c].nunique() > 1]
+        partial = _partly_seen_events(X[keep], self.countries, self.weights, self.events)
+        if partial:
+            self.notes_.append(f"Event feature(s) {', '.join(partial)} appear in the history only at the edge of "
+                               "their window (under half their full weight): left out, their effect cannot be "
+                               "estimated from it.")
+        keep = [c for c in keep if c not in partial]
         self.columns_ = keep
         z = np.log(np.clip(y.to_numpy(float), 0, None) + self.offset_)
+        self.z_max_ = float(z.max())
         self.fitted_ = _fit(self.model, z, X[keep])
         return self
 
@@ -242,9 +286,14 @@ class DemandForecaster:
         return out
 
     def _predict_model(self, days: pd.DatetimeIndex, levels) -> pd.DataFrame:
-        X = design_matrix(days, self.countries, self.weights, self.order_, self.origin_)
+        X = design_matrix(days, self.countries, self.weights, self.order_, self.origin_, self.events)
         X = X.reindex(columns=self.columns_, fill_value=0.0)
         mu, se = _forecast(self.model, self.fitted_, X)
+        if (mu > self.z_max_ + MAX_LOG_ABOVE_HISTORY).any() or (se > MAX_LOG_SD).any():
+            self.notes_.append("Some forecast days were capped at 3 times the largest day of the history (log-scale "
+                               "mean) and a log-scale sd of 1: the regression extrapolated beyond anything it saw.")
+        mu = np.minimum(mu, self.z_max_ + MAX_LOG_ABOVE_HISTORY)
+        se = np.minimum(se, MAX_LOG_SD)
         c = self.offset_
         out = pd.DataFrame({"day": days, "mean": np.clip(np.exp(mu + se**2 / 2) - c, 0, None)})
         for p in levels:
@@ -271,6 +320,22 @@ class DemandForecaster:
         return pd.DataFrame(rows, columns=["feature", "coef", "se", "multiplier", "lo95", "hi95"])
 
 
+def _partly_seen_events(X: pd.DataFrame, countries, weights, events) -> list[str]:
+    """Event columns whose largest value in the history is under half their largest value over
+    the history and the following year: only the edge of the event's window (e.g. the first
+    days of the Christmas run-up) was seen, so its coefficient rests on a few low-weight days and
+    extrapolates wildly to the full window (issue 16: a forecast of 1e11 a day in December from
+    337 days of history ending 3 December)."""
+    cols = [c for c in X.columns if _is_event_column(c)]
+    if not cols:
+        return []
+    ahead = pd.date_range(X.index[-1] + pd.Timedelta(days=1), periods=366, freq="D")
+    future = design_matrix(ahead, countries, weights, 0, X.index[0], events).reindex(columns=cols, fill_value=0.0)
+    seen = X[cols].abs().max()
+    full = np.maximum(seen, future.abs().max())
+    return [c for c in cols if seen[c] < 0.5 * full[c]]
+
+
 def _is_event_column(col: str) -> bool:
     return col != "trend" and re.fullmatch(r"dow\d|(sin|cos)\d+_[\d.]+", col) is None
 
@@ -289,7 +354,7 @@ def _as_daily(y: pd.Series) -> pd.Series:
 
 
 def _fit(model: str, z: np.ndarray, X: pd.DataFrame) -> _Fitted:
-    """OLS on the regressors, then (``sarimax``/``ucm``) a time-series model of its residuals.
+    """OLS on the regressors, then (``sarimax``) an AR(1) model of its residuals.
 
     Two-step regression with ARMA errors: estimating the ~40 regression coefficients inside the
     state-space likelihood takes 10-20 s per fit, the residual model alone milliseconds, and
@@ -302,11 +367,7 @@ def _fit(model: str, z: np.ndarray, X: pd.DataFrame) -> _Fitted:
     resid = np.asarray(ols.resid)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if model == "sarimax":
-            mod = SARIMAX(resid, order=(1, 0, 0), trend="n")
-        else:
-            mod = UnobservedComponents(resid, level="llevel")
-        res = mod.fit(disp=False)
+        res = SARIMAX(resid, order=(1, 0, 0), trend="n").fit(disp=False)
     return _Fitted(list(X.columns), ols, res)
 
 
@@ -344,7 +405,9 @@ def seasonal_naive(y: pd.Series, start, end, levels: Iterable[float] = LEVELS, l
     y : Series
         Daily history (training data only).
     start, end : date
-        Days to forecast; every ``t - lag`` must lie in ``y``.
+        Days to forecast, after the history; the first year of history must lie before them
+        (``start - lag`` in ``y``). Days more than ``lag`` days after the history repeat the
+        last year: ``y[t - k lag]`` with the smallest ``k`` landing in the history.
 
     Returns
     -------
@@ -354,6 +417,9 @@ def seasonal_naive(y: pd.Series, start, end, levels: Iterable[float] = LEVELS, l
     y = _as_daily(y)
     days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
     past = days - pd.Timedelta(days=lag)
+    if len(y):
+        k = np.maximum(1, np.ceil((days - y.index.max()).days.to_numpy(float) / lag)).astype(int)
+        past = days - pd.to_timedelta(k * lag, unit="D")
     if len(y) == 0 or past.min() < y.index.min() or past.max() > y.index.max():
         raise DataError(
             f"Seasonal-naive forecast for {days[0]:%Y-%m-%d}..{days[-1]:%Y-%m-%d} needs history from "
@@ -407,7 +473,8 @@ def backtest_folds(
     A season fold keeps the campaign's lead time: origin = season start - (campaign start -
     cutoff). Off-season folds end at the cutoff and step back ``step_days``, with the campaign's
     horizon. Folds without a year of training history (the seasonal-naive baseline needs
-    ``t - 364``) are left out.
+    ``t - 364``) are left out; windows longer than a year are fine (seasonal naive then repeats
+    the last year).
 
     Returns
     -------

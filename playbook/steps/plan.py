@@ -315,8 +315,13 @@ def describe_category_timing(t: pd.DataFrame) -> str:
 
 def run_forecast(wh, cfg, hist: PlanHistory) -> F.CampaignForecast:
     """Backtest, choose the model and forecast the campaign window (total, country, category)."""
-    return F.forecast_campaign(wh, cfg.countries, hist.start, hist.cutoff, cfg.season.start, cfg.season.end,
-                               past_seasons(cfg))
+    cf = F.forecast_campaign(wh, cfg.countries, hist.start, hist.cutoff, cfg.season.start, cfg.season.end,
+                             past_seasons(cfg))
+    if getattr(cfg, "events", None):
+        cf.notes.append(f"The campaign file lists {len(cfg.events)} own event(s); the campaign forecast does not "
+                        "use them yet (planned), so their effect is not in these numbers. "
+                        "playbook.forecast.forecast_series(..., events=...) does use them.")
+    return cf
 
 
 def backtest_table(cf: F.CampaignForecast):

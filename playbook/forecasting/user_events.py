@@ -1,0 +1,98 @@
+"""User events (own promotions, campaign days) as regressors of forecast_series.
+
+An analyst passes events to :func:`playbook.forecasting.series.forecast_series` as
+
+* a DataFrame with columns ``name``, ``start`` and optionally ``end`` (inclusive; default
+  ``start``), one row per occurrence; or
+* a mapping ``{name: [(start, end), ...]}`` or ``{name: (start, end)}`` or ``{name: [date, ...]}``.
+
+Each event becomes one daily column ``event:<name>`` that is 1 on every day of an occurrence.
+Weekly and monthly series use the number of event days in each period. The log-linear regression
+reads ``exp(coef)`` as the event's multiplier per event day. An event whose days never fall in the
+training window cannot be estimated: the column is dropped and the caller says so in a note
+(:func:`unseen_events`), rather than letting it vanish silently.
+
+Public holidays and retail events of a country come from
+:func:`playbook.forecasting.calendar.event_features` (not from here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from playbook.errors import DataError
+
+PREFIX = "event:"
+
+
+def _pairs(value: Any) -> list[tuple[Any, Any]]:
+    if isinstance(value, tuple) and len(value) == 2:
+        return [value]
+    if isinstance(value, (str, pd.Timestamp)) or not isinstance(value, Iterable):
+        return [(value, value)]
+    out: list[tuple[Any, Any]] = []
+    for v in value:
+        out += _pairs(v)
+    return out
+
+
+def events_table(events: Any) -> pd.DataFrame:
+    """Normalise ``events`` to a DataFrame ``name``, ``start``, ``end`` (Timestamps, end >= start).
+
+    Raises
+    ------
+    DataError
+        Missing columns, unparseable dates or an end before its start.
+    """
+    if events is None:
+        return pd.DataFrame(columns=["name", "start", "end"])
+    if isinstance(events, pd.DataFrame):
+        missing = {"name", "start"} - set(events.columns)
+        if missing:
+            raise DataError(f"events needs columns name, start (and optionally end); missing {sorted(missing)}; "
+                            f"got {list(events.columns)}.")
+        t = events[["name", "start"]].copy()
+        t["end"] = events["end"] if "end" in events.columns else events["start"]
+    elif isinstance(events, Mapping):
+        rows = [(name, a, b) for name, v in events.items() for a, b in _pairs(v)]
+        t = pd.DataFrame(rows, columns=["name", "start", "end"])
+    else:
+        raise DataError(f"events must be a DataFrame (name, start, end) or a mapping name -> date ranges; "
+                        f"got {type(events).__name__}.")
+    try:
+        t["start"] = pd.to_datetime(t["start"]).dt.normalize()
+        t["end"] = pd.to_datetime(t["end"].fillna(t["start"])).dt.normalize()
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"events has a date that cannot be read: {exc}") from exc
+    bad = t[t["end"] < t["start"]]
+    if len(bad):
+        r = bad.iloc[0]
+        raise DataError(f"event {r['name']!r} ends ({r['end']:%Y-%m-%d}) before it starts ({r['start']:%Y-%m-%d}).")
+    t["name"] = t["name"].astype(str)
+    return t.reset_index(drop=True)
+
+
+def user_event_features(days: pd.DatetimeIndex, events: pd.DataFrame) -> pd.DataFrame:
+    """Daily 0/1 columns ``event:<name>`` (1 on days inside an occurrence of the event)."""
+    days = pd.DatetimeIndex(days).normalize()
+    cols: dict[str, np.ndarray] = {}
+    d = days.to_numpy()
+    for name, g in events.groupby("name", sort=True):
+        on = np.zeros(len(days), dtype=bool)
+        for a, b in zip(g["start"].to_numpy(), g["end"].to_numpy(), strict=True):
+            on |= (d >= a) & (d <= b)
+        cols[f"{PREFIX}{name}"] = on.astype(float)
+    return pd.DataFrame(cols, index=days)
+
+
+def unseen_events(train_days: pd.DatetimeIndex, future_days: pd.DatetimeIndex, events: pd.DataFrame) -> list[str]:
+    """Names of events with days in the forecast window but none in the training window."""
+    if events.empty:
+        return []
+    tr = user_event_features(train_days, events)
+    fu = user_event_features(future_days, events)
+    return [c[len(PREFIX):] for c in fu.columns if fu[c].sum() > 0 and tr[c].sum() == 0]
