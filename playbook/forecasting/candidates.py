@@ -42,7 +42,12 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
-from statsforecast.models import MSTL, AutoARIMA, AutoETS, SeasonalNaive
+
+# statsforecast imports tqdm.auto, which warns "IProgress not found" inside a notebook kernel without
+# ipywidgets: a developer message that would land on the stakeholder page. No progress bar is used.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from statsforecast.models import MSTL, AutoARIMA, AutoETS, SeasonalNaive
 
 from playbook.forecasting.calendar import event_features
 from playbook.forecasting.frequency import FrequencySpec, period_days
