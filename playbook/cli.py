@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from playbook import __version__
 from playbook.config.campaign import CampaignConfig
@@ -35,7 +36,7 @@ from playbook.data.template import write_template
 from playbook.data.validate import validate
 from playbook.data.warehouse import connect
 from playbook.errors import ConfigError, DataError, PlaybookError, RunError
-from playbook.paths import resolve
+from playbook.paths import resolve_arg
 
 
 def _skip_iri_format_checker() -> None:
@@ -71,7 +72,7 @@ def _err(msg: str) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    out = resolve(args.out)
+    out = resolve_arg(args.out)
     if args.customers < 100:
         raise PlaybookError(f"--customers must be at least 100 (got {args.customers}).")
     t0 = time.perf_counter()
@@ -92,7 +93,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    source = DataSource.parse(args.source, timezone=args.timezone, encoding=args.encoding)
+    given = args.source
+    if given and "://" not in given and not Path(given).is_absolute():
+        given = str(resolve_arg(given, existing=True))  # typed on the command line: relative to here
+    source = DataSource.parse(given, timezone=args.timezone, encoding=args.encoding)
     wh = connect(replace(source, merge_line_items=args.merge_line_items,
                          exclude_extreme_orders=not args.keep_extreme_orders))
     report = validate(wh, orphan_threshold=args.orphan_threshold)
@@ -105,7 +109,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_init_data(args: argparse.Namespace) -> int:
-    folder = resolve(args.folder)
+    folder = resolve_arg(args.folder)
     written = write_template(folder)
     _echo(f"Wrote {len(written)} files into {folder}:")
     for path in written:
@@ -134,11 +138,11 @@ def _import_options(args: argparse.Namespace) -> ImportOptions:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    out = resolve(args.out)
+    out = resolve_arg(args.out)
     options = _import_options(args)
     _echo(f"Importing {len(args.files)} {args.platform} file(s) into {out} "
           f"(currency {options.currency or 'not checked'}, times without offset in {options.timezone}) ...")
-    summary = run_import(args.platform, [resolve(f) for f in args.files], out, options)
+    summary = run_import(args.platform, [resolve_arg(f) for f in args.files], out, options)
     for note in summary.notes:
         _echo(f"  {note}")
     _echo("  wrote: " + ", ".join(f"{t} ({n:,} rows)" for t, n in summary.rows.items()))

@@ -39,3 +39,19 @@ def resolve(path: str | os.PathLike[str]) -> Path:
     """
     p = Path(path).expanduser()
     return p if p.is_absolute() else project_root() / p
+
+
+def resolve_arg(path: str | os.PathLike[str], existing: bool = False) -> Path:
+    """Resolve a path typed on the command line: relative to the current directory, as every
+    command-line tool does (``playbook import ... --out shop`` from ``~/exports`` writes
+    ``~/exports/shop``). With ``existing``, a path that is not there but exists under the project
+    root is taken from there (``playbook validate-data data/sample`` from another folder), as
+    campaign files are found. Paths inside campaign files and notebook parameters keep
+    :func:`resolve` (relative to the project root)."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    here = Path.cwd() / p
+    if existing and not here.exists() and resolve(p).exists():
+        return resolve(p)
+    return here

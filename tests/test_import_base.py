@@ -280,3 +280,15 @@ def test_products_seen_only_in_events_get_a_placeholder_until_orders_describe_th
         s.add("products", "SELECT 'P2' AS product_id, 'Hat' AS name, 'Winter' AS category, 15.0 AS price")
         write_import(s, tmp_path, "shop", [])
     assert pd.read_parquet(tmp_path / "products.parquet")["name"].tolist() == ["Scarf", "Hat"]
+
+
+def test_command_line_paths_are_relative_to_the_working_folder(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A stranger keeps exports outside the project: `cd ~/exports; playbook import ... --out shop`."""
+    csv = tmp_path / "meta.csv"
+    csv.write_text("Day,Campaign name,Amount spent (USD),Impressions,Link clicks\n2025-11-01,BF,10,100,3\n",
+                   encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["import", "meta-ads", "meta.csv", "--out", "shop", "--currency", "USD"]) == 0
+    assert (tmp_path / "shop" / "spend.parquet").is_file()
+    assert main(["validate-data", "shop"]) == 1  # found here (spend alone lacks customers and orders)
+    assert "Data folder" not in capsys.readouterr().err

@@ -228,3 +228,23 @@ def test_kernel_threads_splits_cpus_between_concurrent_kernels_and_restores(monk
         assert os.environ["OMP_NUM_THREADS"] == "1"
     with execute.kernel_threads(1):  # one kernel: library defaults
         assert "OMP_NUM_THREADS" not in os.environ
+
+
+def test_a_campaign_file_in_the_working_folder_reaches_the_notebooks_as_that_file(monkeypatch, tmp_path):
+    """`cd ~/my-shop; playbook run campaign.yaml`: the notebooks (run from notebooks/) get the file
+    the loader read, not the project root's campaign.yaml (every step failed: 'not found')."""
+    from playbook.config.loader import load_config
+    from playbook.run.campaign import run_campaigns
+
+    text = (Path(__file__).resolve().parents[1] / "campaigns" / "holiday-2025.yaml").read_text(encoding="utf-8")
+    (tmp_path / "campaign.yaml").write_text(text.replace("slug: holiday-2025", "slug: my-shop"), encoding="utf-8")
+    seen = {}
+
+    def fake(run, step):
+        seen[step] = run.params["config_path"]
+        return StepResult(step, "failed", message=f"{step}: planted")
+
+    monkeypatch.setattr(schedule, "run_step", fake)
+    monkeypatch.chdir(tmp_path)
+    run_campaigns(["campaign.yaml"], only=["plan"], loader=load_config, reports_root=tmp_path / "reports")
+    assert seen == {"01_plan": str((tmp_path / "campaign.yaml").resolve())}
