@@ -176,7 +176,7 @@ def run_campaign(
     root = final.parent
     # the file the loader read (it looks in the working folder first, then the project root): the
     # notebooks run from notebooks/, so a path relative to where `playbook run` was typed would miss
-    cfg_abs = str(cfg.source_path or resolve(config_path))
+    cfg_abs = str(getattr(cfg, "source_path", None) or resolve(config_path))
     base_params: dict[str, Any] = {"config_path": cfg_abs, "output_dir": ""}
     if data_source is not None:
         base_params["data_source"] = source.as_parameter()
