@@ -84,6 +84,12 @@ class ValidationReport:
         (:data:`GAP_CHECKS`), which are not problems."""
         return [f for f in self.findings if f.severity != "error" and f.count and f.check not in GAP_CHECKS]
 
+    @property
+    def soft_count(self) -> int:
+        """Rows with a soft problem: the sum of the counts of :attr:`soft` (a row with two problems
+        counts twice). The one total that the segment page shows and the index headline repeats."""
+        return sum(f.count for f in self.soft)
+
     def lacks(self, table: str, column: str) -> bool:
         """Whether the source lacks optional column ``table.column`` (an ``absent_column`` finding)."""
         return any(f.check == "absent_column" and f.table == table and f.column == column for f in self.findings)

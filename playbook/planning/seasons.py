@@ -212,13 +212,39 @@ def no_comparable_period(
             f"{t1:%d %b %Y}, and the days before it).")
 
 
-def main_moving_event(yoy: pd.DataFrame) -> tuple[str, str]:
-    """The (event, country) of :func:`event_aligned_yoy` whose calendar comparison misleads most
-    (largest gap between aligned and calendar growth); Black Friday in the US without data."""
+def moved_events(yoy: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :func:`event_aligned_yoy` with both growths whose event changed calendar date
+    (month and day) from the year before.
+
+    An event on the same date both years (Valentine's Day on 14 February) has the same window
+    aligned and by calendar date, so its calendar comparison cannot mislead; only a moved event's
+    can (Black Friday, Easter, Diwali).
+    """
     ok = yoy.dropna(subset=["growth_aligned", "growth_calendar"])
     if ok.empty:
-        return "black_friday", "US"
-    r = ok.loc[(ok["growth_aligned"] - ok["growth_calendar"]).abs().idxmax()]
+        return ok
+    now, before = pd.to_datetime(ok["event_date"]), pd.to_datetime(ok["last_year_event_date"])
+    moved = (now.dt.month != before.dt.month) | (now.dt.day != before.dt.day)
+    return ok[moved]
+
+
+def _most_misleading(yoy: pd.DataFrame) -> pd.Series | None:
+    """The row of :func:`moved_events` with the largest gap between aligned and calendar growth
+    (the first such row on a tie; None when no event moved)."""
+    moved = moved_events(yoy)
+    if moved.empty:
+        return None
+    return moved.loc[(moved["growth_aligned"] - moved["growth_calendar"]).abs().idxmax()]
+
+
+def main_moving_event(yoy: pd.DataFrame) -> tuple[str, str]:
+    """The (event, country) of :func:`event_aligned_yoy` whose calendar comparison misleads most
+    (largest gap between aligned and calendar growth among the events that changed date); when
+    no event changed date, the first compared event; Black Friday in the US without data."""
+    r = _most_misleading(yoy)
+    if r is None:
+        ok = yoy.dropna(subset=["growth_aligned", "growth_calendar"])
+        return ("black_friday", "US") if ok.empty else (str(ok["event"].iloc[0]), str(ok["country"].iloc[0]))
     return str(r["event"]), str(r["country"])
 
 def event_profile(
@@ -259,12 +285,16 @@ def plot_event_profile(profile: pd.DataFrame, event_name: str, country: str, cur
 
 
 def describe_event_yoy(yoy: pd.DataFrame) -> str:
-    """Plain-language sentence on the biggest gap between aligned and calendar growth."""
+    """Plain-language sentence on the biggest gap between aligned and calendar growth, among the
+    events that changed calendar date (:func:`moved_events`)."""
     ok = yoy.dropna(subset=["growth_aligned", "growth_calendar"])
     if ok.empty:
         return "There is not enough history to compare events year over year."
-    gap = (ok["growth_aligned"] - ok["growth_calendar"]).abs()
-    r = ok.loc[gap.idxmax()]
+    r = _most_misleading(yoy)
+    if r is None:
+        names = sorted({EVENT_NAMES.get(e, str(e)) for e in ok["event"]})
+        return (f"Every compared event ({', '.join(names)}) fell on the same calendar date as the year before, "
+                "so comparing by calendar date and aligned to the event give the same growth.")
     return (f"Comparing by calendar date misleads most for **{r['event'].replace('_', ' ')} in {r['country']}** "
             f"({r['year']}): aligned to the event, revenue changed {fmt_pct(r['growth_aligned'])} on the year "
             f"before; by calendar date it seems {fmt_pct(r['growth_calendar'])}, because the event moved from "

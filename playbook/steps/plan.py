@@ -853,7 +853,7 @@ def headline(past: pd.DataFrame, cf: F.CampaignForecast, tr: TargetResult, br: B
     if not br.retro.empty:
         out["shaped by retrospective of"] = br.retro.attrs.get("campaign_name", "an earlier campaign")
     t = br.plan.attrs.get("totals", {})
-    if t.get("last_season") and "budget" not in br.skipped:
+    if t.get("last_season") and t.get("optimised", 0) > 0 and "budget" not in br.skipped:
         out["budget split gain vs last season's"] = fmt_pct(t["optimised"] / t["last_season"] - 1)
     if skipped:
         out["sections skipped"] = ", ".join(k.replace("_", " ") for k in skipped)

@@ -67,10 +67,14 @@ def audit_table(report: ValidationReport) -> pd.DataFrame:
 
 
 def describe_audit(report) -> str:
-    """Plain-language summary of a :class:`playbook.data.validate.ValidationReport` (Markdown)."""
-    errors, warnings = report.errors, report.warnings
+    """Plain-language summary of a :class:`playbook.data.validate.ValidationReport` (Markdown).
+
+    The soft-problem total it states is :attr:`~playbook.data.findings.ValidationReport.soft_count`,
+    the number :func:`audit_headline` puts on the index page.
+    """
+    errors = report.errors
     gaps = report.describe_gaps()
-    if not errors and not warnings and not report.soft:
+    if not errors and not report.soft:
         return " ".join(x for x in ("The data meets the contract: no errors and no soft problems were found.",
                                     gaps) if x)
     parts = []
@@ -86,16 +90,21 @@ def describe_audit(report) -> str:
         for f in soft:
             how = SOFT_HANDLING.get(f.check)
             items.append(f"{f.check.replace('_', ' ')} {f.count:,}" + (f" ({how})" if how else ""))
-        parts.append("Soft problems, handled by cleaning: " + "; ".join(items) + ".")
+        checks = f"{len(soft)} check" + ("s" if len(soft) != 1 else "")
+        parts.append(f"Soft problems ({fmt_int(report.soft_count)} rows in {checks}), handled by cleaning: "
+                     + "; ".join(items) + ".")
+    else:
+        parts.append("No soft problems.")
     if gaps:
         parts.append(gaps)
     return " ".join(parts)
 
 
 def audit_headline(report) -> dict[str, str]:
-    """Headline numbers of the data-quality audit for the index page."""
+    """Headline numbers of the data-quality audit for the index page (the soft-problem total is the
+    one :func:`describe_audit` states: :attr:`~playbook.data.findings.ValidationReport.soft_count`)."""
     out = {"data errors": str(len(report.errors)),
-           "soft problems": f"{sum(f.count for f in report.soft):,}"}
+           "soft problems": fmt_int(report.soft_count)}
     for check, column in (("duplicate_email", "email"), ("duplicate_phone", "phone"), ("invalid_email", "email")):
         out[check.replace("_", " ")] = (f"n/a (no {column} column)" if report.lacks("customers", column)
                                         else f"{report.count(check):,}")
