@@ -12,12 +12,24 @@ Forecast
     top-down: last year's share of each channel on the same weekday.
 Target
     ``forecast * (1 + targets.revenue_uplift_pct / 100)`` per day and per breakdown value.
+Refunds in the category breakdown
+    Refunds have no order lines, so no category (:data:`UNASSIGNED_CATEGORY`), and the plan
+    splits its net total over the categories alone. Its split is read here as gross: each
+    category's share of ``net / (1 - r)``, and refunds expected at ``-r * gross``
+    (:func:`expected_refunds`; ``r`` from :func:`refund_rate`). The parts still add up to the
+    net total; the refunds line is actual minus expected refunds. (The seasonal-naive fallback
+    forecasts the refunds value from last year's refunds.)
 Comparable period
     The seasonal-naive baseline and the split by last year's order-channel mix need last year's
     window (364 days earlier) inside the data: :func:`no_comparable_period` says in one sentence
     when it is not (the first order comes after that window's start). Without the plan's forecast
     and without that window there is no forecast at all (:func:`actual_without_forecast`): no
     target, no accuracy, rather than a "forecast" of zeros scored against real sales.
+Gap chart
+    Waterfall per breakdown; axis labels carry as many decimals as the tick step needs
+    (:class:`StepMoneyFormatter`), and a value whose gap is zero keeps a thin bar labelled
+    ``$0`` instead of vanishing. Tick formatting: matplotlib's ``Formatter.set_locs`` /
+    ``format_ticks`` (https://matplotlib.org/stable/api/ticker_api.html).
 Accuracy
     MAPE over days with actual revenue > 0; MASE (Hyndman & Koehler 2006) scaled by the in-sample
     MAE of the weekly naive forecast ``y[t-7]`` over the year before the planning cutoff;
@@ -33,12 +45,14 @@ from typing import Any, TypeAlias
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import Formatter
 
 from playbook.data.aggregates import daily_sales
 from playbook.data.warehouse import Warehouse, to_day
+from playbook.errors import DataError
 from playbook.forecasting.model import seasonal_naive
 from playbook.report.charts import empty_chart, money_formatter
-from playbook.report.format import fmt_money, fmt_pct
+from playbook.report.format import _money_parts, compact_money, fmt_money, fmt_pct
 
 #: Breakdowns of the accuracy tables (``channel`` is the order channel: web/app/store).
 DIMENSIONS: tuple[str, ...] = ("channel", "category", "country")
@@ -46,6 +60,10 @@ DIMENSIONS: tuple[str, ...] = ("channel", "category", "country")
 UNASSIGNED_CATEGORY = "refunds / no category"
 #: Days before the planning cutoff used for the MASE scale.
 MASE_HISTORY_DAYS = 365
+#: Days up to the planning cutoff over which the refund rate (refunds / gross sales) is measured.
+REFUND_HISTORY_DAYS = 365
+#: A gap within half a cent (currency units) is on target: neither a shortfall nor a surplus.
+ON_TARGET = 0.005
 #: Columns of a forecast of the window (one row per day and breakdown value).
 FORECAST_COLUMNS = ["day", "value", "mean", "lo80", "hi80", "lo95", "hi95"]
 
@@ -160,6 +178,68 @@ def seasonal_naive_forecast(wh: Warehouse, cfg: Any, dimension: str | None = Non
     return out[FORECAST_COLUMNS]
 
 
+def refund_rate(wh: Warehouse, cfg: Any) -> float:
+    """Refunds as a share of gross sales over the :data:`REFUND_HISTORY_DAYS` days up to the cutoff.
+
+    Returns
+    -------
+    float
+        ``sum(refunds) / sum(gross sales)`` in [0, 1) over the campaign's countries, the cutoff
+        day included (refunds as positive amounts); 0.0 when the period has no sales. Days
+        before the first order add nothing to either sum.
+
+    Raises
+    ------
+    DataError
+        When refunds are at least as large as gross sales over the period (no net sales to
+        speak of: the refund rows are probably mislabelled).
+    """
+    cut = to_day(cfg.season.planning_cutoff)
+    first = cut - pd.Timedelta(days=REFUND_HISTORY_DAYS - 1)
+    d = daily_sales(wh, first, cut, by=["country"])
+    if cfg.countries:
+        d = d[d["country"].isin([c.upper() for c in cfg.countries])]
+    gross, refunds = float(d["gross_revenue"].sum()), float(d["refunds"].sum())
+    if gross <= 0:
+        return 0.0
+    if refunds >= gross:
+        raise DataError(f"Refunds ({fmt_money(refunds)}) are at least gross sales ({fmt_money(gross)}) from "
+                        f"{first:%d %b %Y} to {cut:%d %b %Y}: no refund rate can be set. Check that only refund "
+                        "rows in orders have negative revenue.")
+    return refunds / gross
+
+
+def expected_refunds(category_fc: pd.DataFrame, rate: float) -> pd.DataFrame:
+    """Read the plan's net category forecast as gross and add the expected refunds line.
+
+    Parameters
+    ----------
+    category_fc : DataFrame
+        ``day, value, mean, lo80, hi80, lo95, hi95`` per category, summing per day to the net
+        total forecast (the plan step's top-down split; currency units).
+    rate : float
+        Refunds / gross sales, in [0, 1) (:func:`refund_rate`).
+
+    Returns
+    -------
+    DataFrame
+        The same columns: every category scaled by ``1 / (1 - rate)`` (its gross forecast) plus
+        one :data:`UNASSIGNED_CATEGORY` row per day with ``mean = -rate * gross`` and no interval
+        (NaN). Per day the rows still sum to the net total. Unchanged when the forecast already
+        has that row or ``rate`` is 0.
+    """
+    if rate <= 0 or category_fc.empty or category_fc["value"].isin([UNASSIGNED_CATEGORY, "unknown"]).any():
+        return category_fc
+    out = category_fc.copy()
+    gross_factor = 1.0 / (1.0 - rate)
+    for c in ("mean", "lo80", "hi80", "lo95", "hi95"):
+        out[c] = out[c] * gross_factor
+    net = category_fc.groupby("day", as_index=False)["mean"].sum()
+    refunds = net.assign(value=UNASSIGNED_CATEGORY, mean=-rate * gross_factor * net["mean"],
+                         lo80=np.nan, hi80=np.nan, lo95=np.nan, hi95=np.nan)
+    return pd.concat([out, refunds[FORECAST_COLUMNS]], ignore_index=True)
+
+
 def _forecast_for(fc: pd.DataFrame | None, wh: Warehouse, cfg: Any,
                   dimension: str | None) -> tuple[pd.DataFrame, str]:
     """Forecast rows for one breakdown: from the plan artifact, else seasonal naive."""
@@ -170,7 +250,12 @@ def _forecast_for(fc: pd.DataFrame | None, wh: Warehouse, cfg: Any,
         for c in cols:
             if c not in f.columns:
                 f[c] = np.nan
-        return f[cols].reset_index(drop=True), "plan"
+        f = f[cols].reset_index(drop=True)
+        if dim == "category":
+            rate = refund_rate(wh, cfg)
+            f = expected_refunds(f, rate)
+            f.attrs["refund_rate"] = rate
+        return f, "plan"
     if fc is not None and dim == "channel":
         total = fc[fc["dimension"] == "total"][cols]
         return _split_by_last_year(total, wh, cfg, "channel"), "plan total, split by last year's channel mix"
@@ -209,7 +294,9 @@ def actual_vs_forecast(wh: Warehouse, cfg: Any, dimension: str | None = None,
     -------
     DataFrame
         ``day, value, actual, forecast, target, lo80, hi80, lo95, hi95, cum_actual,
-        cum_forecast, cum_target``; ``attrs["source"]`` says where the forecast came from.
+        cum_forecast, cum_target``; ``attrs["source"]`` says where the forecast came from;
+        ``attrs["refund_rate"]`` is :func:`refund_rate` when the plan's category split was
+        turned into gross targets plus expected refunds (:func:`expected_refunds`).
         Interval columns are NaN only when no interval exists.
     """
     if dimension not in (None, *DIMENSIONS):
@@ -217,6 +304,7 @@ def actual_vs_forecast(wh: Warehouse, cfg: Any, dimension: str | None = None,
     s0, s1 = season_window(cfg)
     act = actual_daily(wh, s0, s1, cfg.countries, dimension)
     fc, source = _forecast_for(forecast, wh, cfg, dimension)
+    rate = fc.attrs.get("refund_rate")
     fc = fc.rename(columns={"mean": "forecast"})
     fc["day"] = pd.to_datetime(fc["day"]).astype("datetime64[ns]")
     df = act.merge(fc, on=["day", "value"], how="outer")
@@ -227,9 +315,12 @@ def actual_vs_forecast(wh: Warehouse, cfg: Any, dimension: str | None = None,
     df = df.sort_values(["value", "day"], ignore_index=True)
     for c in ("actual", "forecast", "target"):
         df[f"cum_{c}"] = df.groupby("value")[c].cumsum()
+    df = df[["day", "value", "actual", "forecast", "target", "lo80", "hi80", "lo95", "hi95",
+             "cum_actual", "cum_forecast", "cum_target"]]
     df.attrs["source"] = source
-    return df[["day", "value", "actual", "forecast", "target", "lo80", "hi80", "lo95", "hi95",
-               "cum_actual", "cum_forecast", "cum_target"]]
+    if rate is not None:
+        df.attrs["refund_rate"] = rate
+    return df
 
 
 def actual_without_forecast(wh: Warehouse, cfg: Any) -> pd.DataFrame:
@@ -353,8 +444,88 @@ def gap_waterfall_data(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return df.sort_values(["dimension", "gap"], ignore_index=True)
 
 
+class StepMoneyFormatter(Formatter):
+    """Money tick labels with as many decimals as the tick step needs ($1.80M, $1.85M; $950k, $975k).
+
+    One unit (B, M, k or none) for the whole axis, chosen from the largest tick; the number of
+    decimals is the smallest that tells neighbouring ticks apart (at most 3). Matplotlib calls
+    :meth:`set_locs` with every tick before labelling them.
+    """
+
+    def __init__(self, currency: str = "USD") -> None:
+        self.prefix, self.suffix = _money_parts(currency)
+        self.scale, self.unit, self.decimals = 1.0, "", 0
+
+    def set_locs(self, locs: list[float]) -> None:
+        """Choose the unit and decimals for the ticks ``locs`` (currency units)."""
+        super().set_locs(locs)
+        v = np.sort(np.asarray(locs, dtype=float))
+        big = float(np.max(np.abs(v))) if len(v) else 0.0
+        self.scale, self.unit = next(((sc, u) for sc, u in ((1e9, "B"), (1e6, "M"), (1e3, "k")) if big >= sc),
+                                     (1.0, ""))
+        steps = np.diff(v)
+        step = float(np.min(steps[steps > 0])) / self.scale if (steps > 0).any() else 1.0
+        self.decimals = int(min(3, max(0, np.ceil(-np.log10(step) - 1e-9)))) if step < 1 else 0
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        """Label of one tick."""
+        sign = "-" if x < 0 and round(abs(x) / self.scale, self.decimals) > 0 else ""
+        return f"{sign}{self.prefix}{abs(x) / self.scale:,.{self.decimals}f}{self.unit}{self.suffix}"
+
+
+#: Smallest drawn height of a gap bar, as a share of the axis' height: a zero gap stays visible.
+MIN_BAR_SHARE = 0.006
+
+
+def _waterfall_rows(gaps: pd.DataFrame, dim: str, top: int) -> pd.DataFrame:
+    """One dimension's values by absolute gap, the ones after ``top - 1`` folded into "other"."""
+    g = gaps[gaps["dimension"] == dim].sort_values("gap", key=np.abs, ascending=False)
+    if len(g) > top:
+        rest = g.iloc[top - 1:]
+        g = pd.concat([g.iloc[:top - 1], pd.DataFrame([{"value": "other", "gap": rest["gap"].sum(),
+                                                         "target": rest["target"].sum(),
+                                                         "actual": rest["actual"].sum()}])])
+    return g
+
+
+def _draw_waterfall(ax: Any, g: pd.DataFrame, dim: str, currency: str) -> None:
+    """Target bar, one floating bar per value's gap (labelled; zero gaps get a thin grey bar), actual bar."""
+    target, actual = float(g["target"].sum()), float(g["actual"].sum())
+    labels = ["target", *[str(v) for v in g["value"]], "actual"]
+    gaps = [float(x) for x in g["gap"]]
+    levels = np.cumsum([target, *gaps])
+    lo = min(min(levels), target, actual)
+    top_ = max(max(levels), target, actual)
+    bottom = max(0.0, lo - 0.15 * abs(target - lo) - 0.05 * max(target, actual))
+    span = max(top_ - bottom, 1.0) * 1.08
+    ax.set_ylim(bottom, bottom + span)
+    min_h = MIN_BAR_SHARE * span
+    bottoms, heights, colors = [0.0], [target], ["#999999"]
+    for gap, level in zip(gaps, levels[:-1], strict=True):
+        thin = abs(gap) < min_h  # too thin to see (a zero gap): a thin grey bar centred on the running level
+        bottoms.append(level - min_h / 2 if thin else min(level, level + gap))
+        heights.append(max(abs(gap), min_h))
+        colors.append("#6c757d" if thin else "#2a9d8f" if gap >= 0 else "#e76f51")
+    bottoms.append(0.0)
+    heights.append(actual)
+    colors.append("#1f4e79")
+    ax.bar(range(len(labels)), heights, bottom=bottoms, color=colors)
+    for i, gap in enumerate(gaps, start=1):
+        text = compact_money(0.0 if abs(gap) <= ON_TARGET else gap, currency)
+        ax.annotate(f"+{text}" if gap > ON_TARGET else text, (i, bottoms[i] + heights[i]), xytext=(0, 2),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    ax.yaxis.set_major_formatter(StepMoneyFormatter(currency))
+    ax.set_title(f"Gap to target by {dim}")
+    ax.set_xlabel(dim)
+
+
 def plot_gap_waterfall(gaps: pd.DataFrame, currency: str = "USD", top: int = 8) -> plt.Figure:
-    """One waterfall per dimension: target, the gap of each value, actual."""
+    """One waterfall per dimension: target, the gap of each value (labelled), actual.
+
+    Tick labels have the precision the tick step needs (:class:`StepMoneyFormatter`); a gap too
+    small to see keeps a thin grey bar of :data:`MIN_BAR_SHARE` of the axis and its label ($0).
+    """
     dims = list(dict.fromkeys(gaps["dimension"])) if not gaps.empty else []
     fig, axes = plt.subplots(1, max(len(dims), 1), figsize=(5 * max(len(dims), 1), 4.4), squeeze=False)
     if not dims:
@@ -362,39 +533,18 @@ def plot_gap_waterfall(gaps: pd.DataFrame, currency: str = "USD", top: int = 8) 
         empty_chart(ax, "No target to compare with")
         return fig
     for ax, dim in zip(axes[0], dims, strict=True):
-        g = gaps[gaps["dimension"] == dim].sort_values("gap", key=np.abs, ascending=False)
-        if len(g) > top:
-            rest = g.iloc[top - 1:]
-            g = pd.concat([g.iloc[:top - 1], pd.DataFrame([{"value": "other", "gap": rest["gap"].sum(),
-                                                             "target": rest["target"].sum(),
-                                                             "actual": rest["actual"].sum()}])])
-        target, actual = float(g["target"].sum()), float(g["actual"].sum())
-        labels = ["target", *[str(v) for v in g["value"]], "actual"]
-        level = target
-        bottoms, heights, colors = [0.0], [target], ["#999999"]
-        for gap in g["gap"]:
-            bottoms.append(level if gap >= 0 else level + gap)
-            heights.append(abs(gap))
-            colors.append("#2a9d8f" if gap >= 0 else "#e76f51")
-            level += gap
-        bottoms.append(0.0)
-        heights.append(actual)
-        colors.append("#1f4e79")
-        ax.bar(range(len(labels)), heights, bottom=bottoms, color=colors)
-        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
-        lo = min(bottoms[1:-1] + [target, actual]) if len(bottoms) > 2 else min(target, actual)
-        ax.set_ylim(bottom=max(0.0, lo - 0.15 * abs(target - lo) - 0.05 * max(target, actual)))
-        ax.yaxis.set_major_formatter(money_formatter(currency))
-        ax.set_title(f"Gap to target by {dim}")
-        ax.set_xlabel(dim)
+        _draw_waterfall(ax, _waterfall_rows(gaps, dim, top), dim, currency)
     axes[0, 0].set_ylabel(f"season net revenue ({currency})")
-    fig.suptitle("Where the gap to target came from (green: above target, red: below)")
+    fig.suptitle("Where the gap to target came from (green: above target, red: below, grey: on target)")
     fig.tight_layout()
     return fig
 
 
-def describe_vs_target(acc_total: pd.DataFrame, gaps: pd.DataFrame, source: str, currency: str = "USD") -> str:
-    """Plain-language sentence on the season against forecast and target (Markdown)."""
+def describe_vs_target(acc_total: pd.DataFrame, gaps: pd.DataFrame, source: str, currency: str = "USD",
+                       refund_rate: float | None = None) -> str:
+    """Plain-language sentence on the season against forecast and target (Markdown); with
+    ``refund_rate`` (:func:`refund_rate`, used for the category breakdown) it says how the refunds
+    line was set, so the named shortfall or surplus reads as a miss against an expected level."""
     r = acc_total.iloc[0] if not acc_total.empty else None
     if r is not None and pd.isna(r["forecast"]):
         return (f"The season brought {fmt_money(r['actual'], currency)}. There is no forecast and so no target to "
@@ -413,20 +563,29 @@ def describe_vs_target(acc_total: pd.DataFrame, gaps: pd.DataFrame, source: str,
     text += "."
     if not gaps.empty:
         text += " " + _gap_extremes(gaps, currency)
+    if refund_rate is not None and not gaps.empty and (gaps["value"] == UNASSIGNED_CATEGORY).any():
+        text += (f" By category, each category is held to its gross sales target and refunds to the expected "
+                 f"{fmt_pct(refund_rate)} of gross sales (the refund rate of the {REFUND_HISTORY_DAYS} days up to "
+                 f"the planning cutoff): **{UNASSIGNED_CATEGORY}** shows actual minus expected refunds.")
     return f"{text} {source}"
 
 
 def _gap_extremes(gaps: pd.DataFrame, currency: str) -> str:
+    """The largest shortfall and surplus; a gap within :data:`ON_TARGET` is on target (neither)."""
     g = gaps.sort_values("gap")
     worst, best = g.iloc[0], g.iloc[-1]
-    if worst["gap"] >= 0:
-        return (f"Every breakdown value beat its target; the largest surplus came from {best['dimension']} "
-                f"**{best['value']}** ({fmt_money(best['gap'], currency)}).")
-    if best["gap"] <= 0:
-        return (f"Every breakdown value missed its target; the largest shortfall came from {worst['dimension']} "
-                f"**{worst['value']}** ({fmt_money(worst['gap'], currency)}).")
-    return (f"Largest shortfall: {worst['dimension']} **{worst['value']}** ({fmt_money(worst['gap'], currency)}); "
-            f"largest surplus: {best['dimension']} **{best['value']}** ({fmt_money(best['gap'], currency)}).")
+    w = f"{worst['dimension']} **{worst['value']}** ({fmt_money(worst['gap'], currency)})"
+    b = f"{best['dimension']} **{best['value']}** ({fmt_money(best['gap'], currency)})"
+    short, over, on = worst["gap"] < -ON_TARGET, best["gap"] > ON_TARGET, (g["gap"].abs() <= ON_TARGET).any()
+    if short and over:
+        return f"Largest shortfall: {w}; largest surplus: {b}."
+    if over:
+        return (f"{'No breakdown value missed' if on else 'Every breakdown value beat'} its target; the largest "
+                f"surplus came from {b}.")
+    if short:
+        return (f"{'No breakdown value beat' if on else 'Every breakdown value missed'} its target; the largest "
+                f"shortfall came from {w}.")
+    return "Every breakdown value met its target."
 
 
 def accuracy_by(wh: Warehouse, cfg: Any, forecast: pd.DataFrame | None, dimension: str | None = None,
@@ -435,5 +594,6 @@ def accuracy_by(wh: Warehouse, cfg: Any, forecast: pd.DataFrame | None, dimensio
     ``data_start`` as in :func:`mase_scales`."""
     avf = actual_vs_forecast(wh, cfg, forecast=forecast, dimension=dimension)
     out = accuracy_table(avf, mase_scales(wh, cfg, dimension, data_start))
-    out.attrs["source"] = avf.attrs.get("source", "")
+    out.attrs.update({k: v for k, v in avf.attrs.items() if k in ("source", "refund_rate")})
+    out.attrs.setdefault("source", "")
     return out

@@ -444,8 +444,11 @@ def gap_table(acc: Accuracy, currency: str = "USD") -> Any:
 
 
 def describe_vs_target(acc: Accuracy, currency: str = "USD") -> str:
-    """Sentence on the season against forecast and target, and where the forecast came from (Markdown)."""
-    return forecast_accuracy.describe_vs_target(acc.total, acc.gaps, acc.forecast_source, currency)
+    """Sentence on the season against forecast and target, where the forecast came from, and how the
+    category breakdown's refunds line was set when the plan's split was given expected refunds (Markdown)."""
+    cat = acc.by.get("category")
+    rate = cat.attrs.get("refund_rate") if cat is not None else None
+    return forecast_accuracy.describe_vs_target(acc.total, acc.gaps, acc.forecast_source, currency, refund_rate=rate)
 
 
 # --------------------------------------------------------------------------------------------
