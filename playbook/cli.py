@@ -208,6 +208,19 @@ def _validate_args(source: DataSource) -> str:
     return " ".join(args)
 
 
+def _positive_seconds(value: str) -> int:
+    """``--timeout`` value: a positive whole number of seconds (0 and negatives used to mean "no
+    limit" silently; issue 19, item 10)."""
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of seconds, got {value!r}") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, got {seconds} (there is no 'no limit': "
+                                         "give a large value such as 86400 for a very long run)")
+    return seconds
+
+
 def _jobs_arg(value: str) -> int:
     """``--jobs`` value: a positive number of kernels, or 0 / ``auto`` for one per CPU."""
     try:
@@ -309,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("configs", nargs="+", help="campaign YAML files (one season's batch)")
     r.add_argument("--only", nargs="+", default=None, metavar="STEP",
                    help="steps to run: plan segment personalize test retrospective (or 1-5)")
-    r.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds (default 1800)")
+    r.add_argument("--timeout", type=_positive_seconds, default=1800,
+                   help="per-cell timeout in seconds, a positive whole number (default 1800)")
     r.add_argument("--data-source", default=None, help="override the config's data.source")
     r.add_argument("--seed", type=int, default=None, help="override the notebooks' random seed")
     r.add_argument("--kernel", default="seasonal-playbook", help="Jupyter kernel (default seasonal-playbook)")

@@ -125,6 +125,42 @@ def _syntax_error(path: Path, text: str, exc: yaml.YAMLError) -> ConfigError:
     )
 
 
+#: Most values a config may hold once its YAML aliases are expanded (a campaign has a few hundred).
+MAX_EXPANDED_NODES = 100_000
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Number of values ``node`` stands for with every alias expanded, capped just above
+    :data:`MAX_EXPANDED_NODES`. Linear in the distinct nodes: an alias is a shared node, counted
+    once and multiplied, never expanded."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a recursive alias counts once instead of looping
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        children: list[yaml.Node] = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    else:
+        children = []
+    for child in children:
+        total += _expanded_size(child, memo)
+        if total > MAX_EXPANDED_NODES:
+            break
+    memo[key] = min(total, MAX_EXPANDED_NODES + 1)
+    return memo[key]
+
+
+def _check_expansion(node: yaml.Node, path: Path) -> None:
+    """Refuse a YAML "alias bomb" (nested anchors whose aliases expand exponentially) before it is
+    built: 8 levels of 9 aliases kept check-config busy past 60 s and 2 GB (issue 19, item 5)."""
+    if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+        raise ConfigError(f"{path}: its YAML anchors and aliases (&name / *name) expand to more than "
+                          f"{MAX_EXPANDED_NODES:,} values, far beyond any campaign config: nested aliases "
+                          "multiply. Write the repeated values out, or use fewer nested anchors.")
+
+
 def _read_yaml(path: Path) -> tuple[Any, dict[Loc, _Origin], list[Problem]]:
     try:
         size = path.stat().st_size
@@ -141,6 +177,8 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, _Origin], list[Problem]]:
     builder = _Builder(loader, path)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node, path)
         data = None if node is None else builder.build(node, ())
     except yaml.YAMLError as exc:
         raise _syntax_error(path, text, exc) from None

@@ -1,0 +1,55 @@
+"""Issue 19 (hardening): one test per fault, named after it. The fault table is docs/faults.md."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from playbook.cli import main
+from playbook.config.loader import MAX_EXPANDED_NODES, load_config
+from playbook.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _alias_bomb(levels: int, width: int = 9) -> str:
+    """The fault probe's file: ``levels`` nested anchors, each a list of ``width`` aliases of the last."""
+    lines = ['a0: &a0 ["x"]']
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("levels", [7, 8])
+def test_fault_05_yaml_alias_bomb_is_refused_within_a_second(tmp_path: Path, levels: int) -> None:
+    cfg = tmp_path / "bomb.yaml"
+    cfg.write_text(_alias_bomb(levels), encoding="utf-8")
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match="anchors and aliases .* expand to more than"):
+        load_config(cfg)
+    assert time.perf_counter() - t0 < 1.0
+    assert main(["check-config", str(cfg)]) == 2
+
+
+def test_fault_05_ordinary_anchors_still_load(tmp_path: Path) -> None:
+    """Anchors used as intended (a shared block) stay fine: the limit is on the expanded size."""
+    text = (ROOT / "campaigns" / "holiday-2025.yaml").read_text(encoding="utf-8")
+    text = text.replace("  paid_search: {min_budget: 25000, max_budget: 70000}",
+                        "  paid_search: &bounds {min_budget: 25000, max_budget: 70000}")
+    text = text.replace("  paid_social: {min_budget: 15000, max_budget: 50000}", "  paid_social: *bounds")
+    text = text.replace("slug: holiday-2025", "slug: anchors")
+    cfg = tmp_path / "anchors.yaml"
+    cfg.write_text(text, encoding="utf-8")
+    loaded = load_config(cfg)
+    assert loaded.channels["paid_social"].max_budget == 70000
+    assert _alias_bomb(4).count("*") * 9 < MAX_EXPANDED_NODES  # the bound leaves room for real configs
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "abc", "1.5"])
+def test_fault_10_timeout_zero_or_negative_is_rejected(value: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "campaigns/holiday-2025.yaml", "--timeout", value])
+    assert exc.value.code == 2
+    assert "--timeout" in capsys.readouterr().err
