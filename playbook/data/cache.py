@@ -22,8 +22,9 @@ The key is the SHA-256 of: the kind; the data source (absolute path) with the re
 size and modification time (ns) of every file in it; a fingerprint of the code that computes the
 result (the source of the modules involved, the package, pandas and Python versions); and the
 settings that change the result (``timezone``, ``encoding``, ``merge_line_items`` and
-``exclude_extreme_orders`` of the :class:`~playbook.data.source.DataSource`, and the warehouse's
-``default_country``, always; the orphan threshold, a keyed fingerprint of
+``exclude_extreme_orders`` of the :class:`~playbook.data.source.DataSource`; the warehouse's
+``default_country`` when the source has no ``customers.country``, the only case it changes a
+result; the orphan threshold, a keyed fingerprint of
 the pseudonym key: never the key itself). Any change to a file
 of the source, to that code or to those settings gives a new key, so a stale entry is never
 used; old entries are simply left behind (delete ``reports/.cache`` at any time).
@@ -215,8 +216,10 @@ def for_source(kind: str, wh: Warehouse, compute: Callable[[], T], modules: Sequ
     root : Path, optional
         Cache folder; default :func:`cache_dir`.
     """
-    # what the warehouse derives for absent data (customers' country) changes results too
-    derived = {"default_country": wh.default_country}
+    # what the warehouse derives for absent data changes results too: the campaign's first country
+    # stands in for an absent customers.country (only then is it part of the key, so campaigns of
+    # different countries still share one validation of a source that has the column)
+    derived = {"default_country": wh.default_country} if wh.lacks("customers", "country") else {}
     return cached(kind, cache_key(kind, wh.source, [*modules, money], {**derived, **(settings or {})}),
                   compute, root)
 
