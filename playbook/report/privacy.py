@@ -230,11 +230,16 @@ class PiiScanner:
         return list(found)
 
     def scan_file(self, path: str | os.PathLike[str]) -> list[str]:
-        """Scan a file: notebooks (``.ipynb``) by their outputs, anything else as text."""
+        """Scan a file: notebooks (``.ipynb``) by their outputs, CSV files with SHA-256 hex digests
+        blanked (hashed identifiers are what ad files should hold, and their digit runs could read as
+        phone numbers), anything else as text."""
         p = Path(path)
         if p.suffix == ".ipynb":
             return self.scan(notebook_output_text(p))
-        return self.scan(p.read_text(encoding="utf-8", errors="replace"))
+        text = p.read_text(encoding="utf-8", errors="replace")
+        if p.suffix.lower() == ".csv":
+            text = _SHA256_RE.sub(" ", text)
+        return self.scan(text)
 
 
 def mask_pii(value: str) -> str:
@@ -304,16 +309,18 @@ def notebook_output_text(path: str | os.PathLike[str]) -> str:
     return "\n".join(parts)
 
 
+_SHA256_RE = re.compile(r"\b[0-9a-fA-F]{64}\b")
+
 REPORT_SUFFIXES: frozenset[str] = frozenset({".html", ".htm", ".json", ".ipynb", ".md", ".txt"})
 """Files a stakeholder can read, scanned by :func:`scan_files`; other files (Parquet
 artifacts, images) hold pseudonymous ids and aggregates only and are not scanned."""
 
 
-def scan_files(scanner: PiiScanner, folder: Path, files: Iterable[str]) -> list[tuple[str, list[str]]]:
-    """Scan the report-facing files among ``files`` (paths relative to ``folder``).
-
-    Only existing files with a suffix in :data:`REPORT_SUFFIXES` are read (notebooks by their
-    outputs, see :meth:`PiiScanner.scan_file`).
+def scan_files(scanner: PiiScanner, folder: Path, files: Iterable[str],
+               suffixes: frozenset[str] = REPORT_SUFFIXES) -> list[tuple[str, list[str]]]:
+    """Scan the files among ``files`` (paths relative to ``folder``) whose suffix is in ``suffixes``
+    (default the report-facing :data:`REPORT_SUFFIXES`; notebooks by their outputs, CSV files with
+    hashes blanked, see :meth:`PiiScanner.scan_file`); missing files are skipped.
 
     Returns
     -------
@@ -323,7 +330,7 @@ def scan_files(scanner: PiiScanner, folder: Path, files: Iterable[str]) -> list[
     hits = []
     for rel in files:
         p = folder / rel
-        if p.suffix in REPORT_SUFFIXES and p.is_file():
+        if p.suffix.lower() in suffixes and p.is_file():
             found = scanner.scan_file(p)
             if found:
                 hits.append((rel, found))

@@ -17,7 +17,6 @@ moved out of the report by :func:`playbook.run.publish.publish`.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -35,7 +34,6 @@ DATA_SUFFIXES: frozenset[str] = frozenset({".csv"})
 NO_NAMES = 10**9
 """A minimum name length no name reaches: the data scanner holds emails and phones only."""
 
-_SHA256_RE = re.compile(r"\b[0-9a-fA-F]{64}\b")
 
 
 def _distinct_pii(source: DataSource) -> list[str]:
@@ -114,27 +112,5 @@ class PiiGuard:
         the values: :func:`~playbook.report.privacy.leak_message`)."""
         public = [f for f in files if not is_private(f)]
         hits = scan_files(self.scanner(), folder, public)
-        hits += scan_data_files(self.data_scanner(), folder, public)
+        hits += scan_files(self.data_scanner(), folder, public, DATA_SUFFIXES)
         return leak_message(hits) if hits else None
-
-
-def scan_data_files(scanner: PiiScanner, folder: Path, files: Iterable[str]) -> list[tuple[str, list[str]]]:
-    """Scan the CSV files among ``files`` (relative to ``folder``) for PII.
-
-    SHA-256 hex digests are blanked first: hashed identifiers are what ad files should hold, and
-    their digit runs could otherwise read as phone numbers.
-
-    Returns
-    -------
-    list of (str, list of str)
-        ``(relative path, PII values found)`` for each file with a hit, in the given order.
-    """
-    hits = []
-    for rel in files:
-        p = folder / rel
-        if p.suffix.lower() in DATA_SUFFIXES and p.is_file():
-            text = _SHA256_RE.sub(" ", p.read_text(encoding="utf-8", errors="replace"))
-            found = scanner.scan(text)
-            if found:
-                hits.append((rel, found))
-    return hits

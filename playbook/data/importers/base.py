@@ -201,6 +201,19 @@ def email_customer_id(prefix: str, col_sql: str) -> str:
     return f"{lit(prefix + '-')} || LEFT(sha256({email_norm(col_sql)}), 16)"
 
 
+def check_rules(rules: Sequence[tuple[str, str]]) -> None:
+    """Raise :class:`DataError` when a ``--channel PATTERN=CHANNEL`` rule names an unknown channel
+    or an invalid regular expression."""
+    for pattern, ch in rules:
+        if ch not in TOUCH_CHANNELS:
+            raise DataError(f"Channel rule {pattern!r}={ch!r}: unknown channel {ch!r}. "
+                            f"Choose from {', '.join(TOUCH_CHANNELS)}.")
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise DataError(f"Channel rule {pattern!r}: not a valid regular expression ({e}).") from None
+
+
 def channel(name_sql: str, default: str, rules: Sequence[tuple[str, str]]) -> str:
     """SQL: the canonical channel of a media campaign from its name: the first rule whose pattern
     (case-insensitive regular expression) is found in the name, else ``default``.
@@ -210,16 +223,9 @@ def channel(name_sql: str, default: str, rules: Sequence[tuple[str, str]]) -> st
     DataError
         A rule names a channel that is not a canonical touch channel, or a pattern is invalid.
     """
-    cases = []
-    for pattern, ch in rules:
-        if ch not in TOUCH_CHANNELS:
-            raise DataError(f"Channel rule {pattern!r}={ch!r}: unknown channel {ch!r}. "
-                            f"Choose from {', '.join(TOUCH_CHANNELS)}.")
-        try:
-            re.compile(pattern)
-        except re.error as e:
-            raise DataError(f"Channel rule {pattern!r}: not a valid regular expression ({e}).") from None
-        cases.append(f"WHEN regexp_matches(COALESCE({name_sql}, ''), {lit(pattern)}, 'i') THEN {lit(ch)}")
+    check_rules(rules)
+    cases = [f"WHEN regexp_matches(COALESCE({name_sql}, ''), {lit(pattern)}, 'i') THEN {lit(ch)}"
+             for pattern, ch in rules]
     return f"CASE {' '.join(cases)} ELSE {lit(default)} END" if cases else lit(default)
 
 
@@ -411,6 +417,19 @@ class ImportSession:
         self.con.execute(f"CREATE TEMP TABLE {name} AS {select_sql}")
         self.parts.setdefault(table, []).append((priority, name))
         return int(self.con.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0])  # type: ignore[index]
+
+    def add_web_activity(self, platform: str, files: Sequence[Path], events_sql: str, touches_sql: str) -> None:
+        """Add the ``events`` and ``touches`` of a web-analytics import (GA4, Segment): the tables
+        that have rows, or a :class:`DataError` with the notes when neither has (no known customer)."""
+        n_events = self.count(f"SELECT COUNT(*) FROM ({events_sql})")
+        n_touches = self.count(f"SELECT COUNT(*) FROM ({touches_sql})")
+        if not n_events and not n_touches:
+            raise DataError(f"{platform}: no event or touch of a known customer in "
+                            + ", ".join(Path(p).name for p in files) + ". " + " ".join(self.notes))
+        for table, sql, n in (("events", events_sql, n_events), ("touches", touches_sql, n_touches)):
+            if n:
+                self.add(table, sql)
+        self.note(f"{platform}: {n_events:,} events and {n_touches:,} touches of known customers.")
 
     def count(self, sql: str) -> int:
         """The single integer a ``SELECT COUNT(*) ...`` returns."""

@@ -54,9 +54,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from playbook.data.contract import TOUCH_CHANNELS
-from playbook.data.importers.base import lit
-from playbook.errors import DataError
+from playbook.data.importers.base import check_rules, lit
 
 #: Minutes of inactivity after which a new session starts (GA4's default session timeout).
 SESSION_TIMEOUT_MINUTES = 30
@@ -155,19 +153,6 @@ def tag_sql(expr: str) -> str:
 
 def _rx(expr: str, pattern: str) -> str:
     return f"regexp_matches(COALESCE({expr}, ''), {lit(pattern)})"
-
-
-def check_rules(rules: Sequence[tuple[str, str]]) -> None:
-    """Raise :class:`DataError` when a ``--channel PATTERN=CHANNEL`` rule names an unknown channel
-    or an invalid regular expression."""
-    for pattern, ch in rules:
-        if ch not in TOUCH_CHANNELS:
-            raise DataError(f"Channel rule {pattern!r}={ch!r}: unknown channel {ch!r}. "
-                            f"Choose from {', '.join(TOUCH_CHANNELS)}.")
-        try:
-            re.compile(pattern)
-        except re.error as e:
-            raise DataError(f"Channel rule {pattern!r}: not a valid regular expression ({e}).") from None
 
 
 def channel_sql(source: str, medium: str, campaign: str | None = None,

@@ -66,7 +66,6 @@ from playbook.data.importers.channels import (
     json_path,
     tag_sql,
 )
-from playbook.errors import DataError
 
 PLATFORM, EXPORT = "GA4", "BigQuery export events_YYYYMMDD"
 HOW = ("Link the GA4 property to BigQuery (Admin > Product links > BigQuery links, daily export), then "
@@ -248,13 +247,4 @@ def load(session: ImportSession, files: Sequence[Path]) -> None:
         _flatten(session, f, cols)
     _resolve(session)
     _notes(session)
-    events, touches = _events_sql(), _touches_sql(session.options.channel_rules)
-    n_events = session.count(f"SELECT COUNT(*) FROM ({events})")
-    n_touches = session.count(f"SELECT COUNT(*) FROM ({touches})")
-    if not n_events and not n_touches:
-        raise DataError("GA4: no event or touch of a known customer in " + ", ".join(p.name for p in files) + ". "
-                        + " ".join(session.notes))
-    for table, sql, n in (("events", events, n_events), ("touches", touches, n_touches)):
-        if n:
-            session.add(table, sql)
-    session.note(f"GA4: {n_events:,} events and {n_touches:,} touches of known customers.")
+    session.add_web_activity("GA4", files, _events_sql(), _touches_sql(session.options.channel_rules))

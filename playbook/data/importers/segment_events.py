@@ -63,7 +63,6 @@ from playbook.data.importers.channels import (
     json_path,
     tag_sql,
 )
-from playbook.errors import DataError
 
 PLATFORM, EXPORT = "Segment", "track calls (JSON lines)"
 HOW = ("Export the raw Segment messages as JSON lines: connect the Amazon S3 (or Google Cloud Storage) "
@@ -214,13 +213,4 @@ def load(session: ImportSession, files: Sequence[Path]) -> None:
         _flatten(session, f, cols)
     _resolve(session)
     _notes(session)
-    events, touches = _events_sql(), _touches_sql(session.options.channel_rules)
-    n_events = session.count(f"SELECT COUNT(*) FROM ({events})")
-    n_touches = session.count(f"SELECT COUNT(*) FROM ({touches})")
-    if not n_events and not n_touches:
-        raise DataError("Segment: no event or touch of a known customer in " + ", ".join(p.name for p in files) + ". "
-                        + " ".join(session.notes))
-    for table, sql, n in (("events", events, n_events), ("touches", touches, n_touches)):
-        if n:
-            session.add(table, sql)
-    session.note(f"Segment: {n_events:,} events and {n_touches:,} touches of known customers.")
+    session.add_web_activity("Segment", files, _events_sql(), _touches_sql(session.options.channel_rules))
