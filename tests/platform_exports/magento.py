@@ -10,11 +10,11 @@ Customer ids are written as they are (Magento's would be integers).
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pandas as pd
 
+from tests.platform_exports import write_csv
 from tests.platform_exports.shopify import refund_parents
 
 ORDER_COLUMNS = (
@@ -80,12 +80,7 @@ def write(tables: dict[str, pd.DataFrame], folder: Path, currency: str = "EUR") 
     out = []
     for name, header, rows in (("sales_order.csv", ORDER_COLUMNS, order_rows),
                                ("sales_order_item.csv", ITEM_COLUMNS, item_rows)):
-        path = folder / name
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
-        out.append(path)
+        out.append(write_csv(folder / name, header, rows))
     return out
 
 

@@ -13,11 +13,12 @@ year, gender, acquisition channel, ad consent and erasure, and ids of customers 
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+
+from tests.platform_exports import write_csv
 
 ORDER_COLUMNS = (
     "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,"
@@ -37,6 +38,7 @@ CUSTOMER_COLUMNS = (
     "Total Spent,Total Orders,Note,Tax Exempt,Tags").split(",")
 #: Canonical order channel -> Shopify ``Source``.
 SOURCES = {"web": "web", "app": "iphone", "store": "pos", "unknown": ""}
+
 
 
 def _text(value: object) -> str:
@@ -128,12 +130,7 @@ def write(tables: dict[str, pd.DataFrame], folder: Path, currency: str = "USD",
     out = []
     for name, header, rows in (("orders_export.csv", ORDER_COLUMNS, _order_rows(tables, currency, tz)),
                                ("customers_export.csv", CUSTOMER_COLUMNS, _customer_rows(tables))):
-        path = folder / name
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
-        out.append(path)
+        out.append(write_csv(folder / name, header, rows))
     return out
 
 
