@@ -261,3 +261,18 @@ def test_campaign_total_scores_statsforecast_candidates_and_calibrates_its_inter
     assert (cal["lo95"] <= cal["lo80"]).all() and (cal["lo80"] <= cal["mean"]).all()
     assert (cal["mean"] <= cal["hi80"]).all() and (cal["hi80"] <= cal["hi95"]).all()
     assert not np.allclose(cal["hi80"], total["hi80"])  # recalibrated, not the model's own
+
+
+def test_api_events_are_checked_like_the_campaign_files() -> None:
+    """One parser for user events: the API forms go through calendar_rules.parse_events."""
+    from playbook.errors import ConfigError
+    from playbook.forecasting.user_events import events_table
+
+    t = events_table({"Spring sale": ("2025-03-10", "2025-03-16"), "Launch": "2025-01-20"})
+    assert t.values.tolist() == [["Spring sale", pd.Timestamp("2025-03-10"), pd.Timestamp("2025-03-16")],
+                                 ["Launch", pd.Timestamp("2025-01-20"), pd.Timestamp("2025-01-20")]]
+    with pytest.raises(ConfigError, match=r"events\[0\]\.end: 2025-03-01 is before start 2025-03-10"):
+        events_table({"Spring sale": ("2025-03-10", "2025-03-01")})
+    with pytest.raises(ConfigError, match="overlap"):
+        events_table(pd.DataFrame({"name": ["Sale", "Sale"], "start": ["2025-03-10", "2025-03-12"],
+                                   "end": ["2025-03-15", "2025-03-18"]}))

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from playbook.errors import DataError
+from playbook.errors import ConfigError
+from playbook.forecasting.calendar_rules import parse_events
 
 PREFIX = "event:"
 
@@ -43,37 +44,35 @@ def _pairs(value: Any) -> list[tuple[Any, Any]]:
 def events_table(events: Any) -> pd.DataFrame:
     """Normalise ``events`` to a DataFrame ``name``, ``start``, ``end`` (Timestamps, end >= start).
 
+    The API forms (a DataFrame whose ``end`` may be missing, a mapping name -> date ranges) become
+    entries of the campaign file's ``events:`` shape and are checked by the same function,
+    :func:`playbook.forecasting.calendar_rules.parse_events` (dates, end before start, overlapping
+    occurrences of one name).
+
     Raises
     ------
-    DataError
-        Missing columns, unparseable dates or an end before its start.
+    ConfigError
+        Missing columns, unreadable dates, an end before its start (the message names the entry).
     """
     if events is None:
         return pd.DataFrame(columns=["name", "start", "end"])
     if isinstance(events, pd.DataFrame):
         missing = {"name", "start"} - set(events.columns)
         if missing:
-            raise DataError(f"events needs columns name, start (and optionally end); missing {sorted(missing)}; "
-                            f"got {list(events.columns)}.")
-        t = events[["name", "start"]].copy()
-        t["end"] = events["end"] if "end" in events.columns else events["start"]
+            raise ConfigError(f"events needs columns name, start (and optionally end); missing {sorted(missing)}; "
+                              f"got {list(events.columns)}.")
+        records = [{"name": r["name"], "start": r["start"],
+                    "end": r["start"] if pd.isna(r.get("end", None)) else r["end"]}
+                   for r in events.to_dict("records")]
     elif isinstance(events, Mapping):
-        rows = [(name, a, b) for name, v in events.items() for a, b in _pairs(v)]
-        t = pd.DataFrame(rows, columns=["name", "start", "end"])
+        records = [{"name": name, "start": a, "end": b} for name, v in events.items() for a, b in _pairs(v)]
     else:
-        raise DataError(f"events must be a DataFrame (name, start, end) or a mapping name -> date ranges; "
-                        f"got {type(events).__name__}.")
-    try:
-        t["start"] = pd.to_datetime(t["start"]).dt.normalize()
-        t["end"] = pd.to_datetime(t["end"].fillna(t["start"])).dt.normalize()
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"events has a date that cannot be read: {exc}") from exc
-    bad = t[t["end"] < t["start"]]
-    if len(bad):
-        r = bad.iloc[0]
-        raise DataError(f"event {r['name']!r} ends ({r['end']:%Y-%m-%d}) before it starts ({r['start']:%Y-%m-%d}).")
-    t["name"] = t["name"].astype(str)
-    return t.reset_index(drop=True)
+        raise ConfigError(f"events must be a DataFrame (name, start, end) or a mapping name -> date ranges; "
+                          f"got {type(events).__name__}.")
+    parsed = parse_events(records)
+    return pd.DataFrame({"name": [e.name for e in parsed],
+                         "start": pd.to_datetime([e.start for e in parsed]),
+                         "end": pd.to_datetime([e.end for e in parsed])}).reset_index(drop=True)
 
 
 def user_event_features(days: pd.DatetimeIndex, events: pd.DataFrame) -> pd.DataFrame:
