@@ -4,6 +4,7 @@ promotional calendar and the rules that apply earlier retrospectives."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib
@@ -323,3 +324,28 @@ def test_retro_lessons():
     got = LS.retro_lessons([_retro("a-b", "2024-11-01", "2024-12-31", ["US"], lessons=["x", "y"]),
                            _retro("c", "2023-11-01", "2023-12-31", ["US"])])
     assert got.to_dict("records") == [{"campaign": "A B", "lesson": "x"}, {"campaign": "A B", "lesson": "y"}]
+
+
+def test_campaign_events_the_forecast_does_not_use_yet_are_said_on_the_page(monkeypatch, tmp_path):
+    """The campaign file's events: are checked but not yet features of the campaign forecast; the
+    plan says so instead of letting a user believe their effect is in the numbers."""
+    from playbook.config.loader import load_config
+    from playbook.forecasting import forecast as F
+    from playbook.steps import plan as plan_step
+
+    text = (Path(__file__).resolve().parents[1] / "campaigns" / "holiday-2025.yaml").read_text(encoding="utf-8")
+    text = text.replace("# events:\n#   - {name: Spring sale, start: 2024-03-11",
+                        "events:\n  - {name: Spring sale, start: 2024-03-11", 1)
+    text = text.replace("#   - {name: Spring sale, start: 2025-03-10", "  - {name: Spring sale, start: 2025-03-10", 1)
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(text, encoding="utf-8")
+    cfg = load_config(cfg_path)
+    assert len(cfg.events) == 2
+    stub = SimpleNamespace(notes=[])
+    monkeypatch.setattr(F, "forecast_campaign", lambda *a, **k: stub)
+    hist = SimpleNamespace(start="2023-01-01", cutoff="2025-10-15")
+    plan_step.run_forecast(None, cfg, hist)
+    assert any("lists 2 own event(s); the campaign forecast does not use them yet" in n for n in stub.notes)
+    plan_step.run_forecast(None, load_config(Path(__file__).resolve().parents[1] / "campaigns/holiday-2025.yaml"),
+                           hist)
+    assert len(stub.notes) == 1  # no events: no note

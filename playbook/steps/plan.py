@@ -317,7 +317,7 @@ def run_forecast(wh, cfg, hist: PlanHistory) -> F.CampaignForecast:
     """Backtest, choose the model and forecast the campaign window (total, country, category)."""
     cf = F.forecast_campaign(wh, cfg.countries, hist.start, hist.cutoff, cfg.season.start, cfg.season.end,
                              past_seasons(cfg))
-    if getattr(cfg, "events", None):
+    if cfg.events:
         cf.notes.append(f"The campaign file lists {len(cfg.events)} own event(s); the campaign forecast does not "
                         "use them yet (planned), so their effect is not in these numbers. "
                         "playbook.forecast.forecast_series(..., events=...) does use them.")

@@ -27,7 +27,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from playbook.data.contract import FIRST_ORDER, TABLES, Column, get_table
+from playbook.data.contract import CAMPAIGN_COUNTRY, FIRST_ORDER, TABLES, Column, get_table
 from playbook.data.folder import SQL_TYPES
 from playbook.data.importers.base import ImportSession, ImportSummary, lit, q
 from playbook.errors import DataError
@@ -39,7 +39,7 @@ LOG_NAME = "import_log.jsonl"
 def _default_sql(col: Column) -> str:
     """SQL value of a column an export does not provide: its contract default, else NULL."""
     typ = SQL_TYPES[col.dtype]
-    if col.default is None or col.default == FIRST_ORDER or isinstance(col.default, str) and col.default.startswith("<"):
+    if col.default in (None, FIRST_ORDER, CAMPAIGN_COUNTRY):  # derived defaults: filled after the merge
         return f"CAST(NULL AS {typ})"
     if isinstance(col.default, bool):
         return f"CAST({'TRUE' if col.default else 'FALSE'} AS {typ})"
