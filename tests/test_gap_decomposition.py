@@ -188,3 +188,19 @@ def test_step_accuracy_with_the_plan_forecast_names_how_refunds_were_set(cfg, wh
     assert round(cat["gap"].sum(), 2) == round(acc.total.iloc[0]["gap_to_target"], 2)
     text = R.describe_vs_target(acc)
     assert f"refunds to the expected {fmt_pct(FA.refund_rate(wh, cfg))} of gross sales" in text
+
+
+def test_without_breakdowns_the_gap_chart_says_why_not_that_there_is_no_target() -> None:
+    """Orders-only data: a target exists (the forecast) but no channel, category or country to split
+    the gap by; the chart said 'No target to compare with' while the index showed the gap."""
+    from playbook.steps import retrospective as R
+
+    acc = SimpleNamespace(gaps=FA.gap_waterfall_data({}),
+                          skipped={"gap_by_category": "the data has no order_items table and products table",
+                                   "gap_by_country": "the data has no customers.country"})
+    fig = R.plot_gap_waterfall(acc)
+    text = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "No target to compare with" not in text
+    assert "No breakdown of the gap to target" in text and "by country: the data has no customers.country" in text
+    fig = R.plot_gap_waterfall(SimpleNamespace(gaps=FA.gap_waterfall_data({}), skipped={"forecast_accuracy": "x"}))
+    assert "No target to compare with" in " ".join(t.get_text() for t in fig.axes[0].texts)

@@ -520,8 +520,10 @@ def _draw_waterfall(ax: Any, g: pd.DataFrame, dim: str, currency: str) -> None:
     ax.set_xlabel(dim)
 
 
-def plot_gap_waterfall(gaps: pd.DataFrame, currency: str = "USD", top: int = 8) -> plt.Figure:
-    """One waterfall per dimension: target, the gap of each value (labelled), actual.
+def plot_gap_waterfall(gaps: pd.DataFrame, currency: str = "USD", top: int = 8,
+                       empty: str = "No target to compare with") -> plt.Figure:
+    """One waterfall per dimension: target, the gap of each value (labelled), actual; ``empty`` is
+    the title of the chart when there is no breakdown (say why).
 
     Tick labels have the precision the tick step needs (:class:`StepMoneyFormatter`); a gap too
     small to see keeps a thin grey bar of :data:`MIN_BAR_SHARE` of the axis and its label ($0).
@@ -530,7 +532,7 @@ def plot_gap_waterfall(gaps: pd.DataFrame, currency: str = "USD", top: int = 8) 
     fig, axes = plt.subplots(1, max(len(dims), 1), figsize=(5 * max(len(dims), 1), 4.4), squeeze=False)
     if not dims:
         ax = axes[0, 0]
-        empty_chart(ax, "No target to compare with")
+        empty_chart(ax, empty)
         return fig
     for ax, dim in zip(axes[0], dims, strict=True):
         _draw_waterfall(ax, _waterfall_rows(gaps, dim, top), dim, currency)

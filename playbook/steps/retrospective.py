@@ -428,8 +428,14 @@ def plot_actual_vs_forecast(acc: Accuracy, currency: str = "USD") -> plt.Figure:
 
 
 def plot_gap_waterfall(acc: Accuracy, currency: str = "USD") -> plt.Figure:
-    """Where the gap to target came from, one waterfall per breakdown."""
-    return forecast_accuracy.plot_gap_waterfall(acc.gaps, currency)
+    """Where the gap to target came from, one waterfall per breakdown; without any breakdown the
+    chart says why (no forecast, or the data lacks channel, category and country)."""
+    why = "No target to compare with"
+    if "forecast_accuracy" not in acc.skipped:
+        reasons = [f"by {k.removeprefix('gap_by_').replace('_', ' ')}: {v}" for k, v in acc.skipped.items()
+                   if k.startswith("gap_by_")]
+        why = "\n".join(["No breakdown of the gap to target", *reasons])
+    return forecast_accuracy.plot_gap_waterfall(acc.gaps, currency, empty=why)
 
 
 def accuracy_table(acc: Accuracy, currency: str = "USD") -> Any:
