@@ -45,14 +45,13 @@ from typing import Any, TypeAlias
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import Formatter
 
 from playbook.data.aggregates import daily_sales
 from playbook.data.warehouse import Warehouse, to_day
 from playbook.errors import DataError
 from playbook.forecasting.model import seasonal_naive
-from playbook.report.charts import empty_chart, money_formatter
-from playbook.report.format import _money_parts, compact_money, fmt_money, fmt_pct
+from playbook.report.charts import StepMoneyFormatter, empty_chart, money_formatter
+from playbook.report.format import compact_money, fmt_money, fmt_pct
 
 #: Breakdowns of the accuracy tables (``channel`` is the order channel: web/app/store).
 DIMENSIONS: tuple[str, ...] = ("channel", "category", "country")
@@ -442,35 +441,6 @@ def gap_waterfall_data(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                          "gap": r["actual"] - r["target"]})
     df = pd.DataFrame(rows, columns=["dimension", "value", "target", "actual", "gap"])
     return df.sort_values(["dimension", "gap"], ignore_index=True)
-
-
-class StepMoneyFormatter(Formatter):
-    """Money tick labels with as many decimals as the tick step needs ($1.80M, $1.85M; $950k, $975k).
-
-    One unit (B, M, k or none) for the whole axis, chosen from the largest tick; the number of
-    decimals is the smallest that tells neighbouring ticks apart (at most 3). Matplotlib calls
-    :meth:`set_locs` with every tick before labelling them.
-    """
-
-    def __init__(self, currency: str = "USD") -> None:
-        self.prefix, self.suffix = _money_parts(currency)
-        self.scale, self.unit, self.decimals = 1.0, "", 0
-
-    def set_locs(self, locs: list[float]) -> None:
-        """Choose the unit and decimals for the ticks ``locs`` (currency units)."""
-        super().set_locs(locs)
-        v = np.sort(np.asarray(locs, dtype=float))
-        big = float(np.max(np.abs(v))) if len(v) else 0.0
-        self.scale, self.unit = next(((sc, u) for sc, u in ((1e9, "B"), (1e6, "M"), (1e3, "k")) if big >= sc),
-                                     (1.0, ""))
-        steps = np.diff(v)
-        step = float(np.min(steps[steps > 0])) / self.scale if (steps > 0).any() else 1.0
-        self.decimals = int(min(3, max(0, np.ceil(-np.log10(step) - 1e-9)))) if step < 1 else 0
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        """Label of one tick."""
-        sign = "-" if x < 0 and round(abs(x) / self.scale, self.decimals) > 0 else ""
-        return f"{sign}{self.prefix}{abs(x) / self.scale:,.{self.decimals}f}{self.unit}{self.suffix}"
 
 
 #: Smallest drawn height of a gap bar, as a share of the axis' height: a zero gap stays visible.

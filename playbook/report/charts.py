@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import matplotlib as mpl
+import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import Formatter, FuncFormatter
 
-from playbook.report.format import compact_money
+from playbook.report.format import _money_parts, compact_money
 
 FIGSIZE: tuple[float, float] = (10.0, 4.5)
 """Default figure size in inches (width, height)."""
@@ -74,3 +75,32 @@ def money_formatter(currency: str = "USD") -> FuncFormatter:
     >>> ax.yaxis.set_major_formatter(money_formatter("USD"))  # doctest: +SKIP
     """
     return FuncFormatter(lambda v, _pos: compact_money(v, currency))
+
+
+class StepMoneyFormatter(Formatter):
+    """Money tick labels with as many decimals as the tick step needs ($1.80M, $1.85M; $950k, $975k).
+
+    One unit (B, M, k or none) for the whole axis, chosen from the largest tick; the number of
+    decimals is the smallest that tells neighbouring ticks apart (at most 3). Matplotlib calls
+    :meth:`set_locs` with every tick before labelling them.
+    """
+
+    def __init__(self, currency: str = "USD") -> None:
+        self.prefix, self.suffix = _money_parts(currency)
+        self.scale, self.unit, self.decimals = 1.0, "", 0
+
+    def set_locs(self, locs: list[float]) -> None:
+        """Choose the unit and decimals for the ticks ``locs`` (currency units)."""
+        super().set_locs(locs)
+        v = np.sort(np.asarray(locs, dtype=float))
+        big = float(np.max(np.abs(v))) if len(v) else 0.0
+        self.scale, self.unit = next(((sc, u) for sc, u in ((1e9, "B"), (1e6, "M"), (1e3, "k")) if big >= sc),
+                                     (1.0, ""))
+        steps = np.diff(v)
+        step = float(np.min(steps[steps > 0])) / self.scale if (steps > 0).any() else 1.0
+        self.decimals = int(min(3, max(0, np.ceil(-np.log10(step) - 1e-9)))) if step < 1 else 0
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        """Label of one tick."""
+        sign = "-" if x < 0 and round(abs(x) / self.scale, self.decimals) > 0 else ""
+        return f"{sign}{self.prefix}{abs(x) / self.scale:,.{self.decimals}f}{self.unit}{self.suffix}"
