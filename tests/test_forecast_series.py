@@ -14,6 +14,7 @@ import functools
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from playbook.errors import DataError
 from playbook.forecast import backtest_table, forecast_series
@@ -21,8 +22,8 @@ from playbook.forecasting import conformal
 from playbook.forecasting import forecast as F
 from playbook.forecasting import model as M
 from playbook.forecasting import series as S
-from playbook.forecasting.candidates import DEFAULT_ENSEMBLE
-from playbook.forecasting.frequency import future_index, regularise
+from playbook.forecasting.candidates import DEFAULT_ENSEMBLE, Context, combine, log_offset, predict
+from playbook.forecasting.frequency import SPECS, future_index, regularise
 
 WEEKDAY = np.array([0.0, -0.1, -0.1, 0.0, 0.05, 0.25, 0.1])  # log effect, Monday..Sunday
 MONTH = np.log([0.8, 0.85, 0.95, 1.0, 1.05, 1.1, 1.1, 1.05, 1.0, 1.0, 1.2, 1.5])
@@ -171,13 +172,23 @@ def test_short_history_has_no_annual_terms_and_says_so():
 
 @pytest.mark.parametrize(("n", "folds"), [(30, 0), (40, 1)], ids=["no fold", "one fold"])
 def test_fewer_than_three_folds_use_the_documented_default(n, folds):
-    fc = forecast_series(monthly_series(n), 12)
+    """The equal-weight default, and its members' model intervals widened WIDEN times instead of
+    conformal intervals from one fold's dozen errors (recomputed here from the members)."""
+    y = monthly_series(n)
+    fc = forecast_series(y, 12)
     bt = backtest_table(fc)
     assert bt["fold"].nunique() == folds < S.MIN_FOLDS and not fc.attrs["backed"]
     assert fc.attrs["model"] == {m: pytest.approx(1 / 3) for m in DEFAULT_ENSEMBLE}
     assert any("not backed by a backtest" in s for s in fc.attrs["notes"])
-    calibrated = any(s.startswith("Intervals: conformal") for s in fc.attrs["notes"])
-    assert calibrated == (folds > 0)
+    assert not any(s.startswith("Intervals: conformal") for s in fc.attrs["notes"])
+    assert any(s.startswith(f"Intervals: the models' own, widened {S.WIDEN:g} times") for s in fc.attrs["notes"])
+    ys, spec, _ = regularise(y)
+    ctx = Context(spec)
+    members = combine([predict(m, ys, fc.index, ctx) for m in DEFAULT_ENSEMBLE], [1, 1, 1])
+    z80 = stats.norm.ppf(0.9)
+    lo, hi = conformal.interval(members.mean, members.sd(), S.WIDEN * z80, log_offset(ys.to_numpy()), True)
+    np.testing.assert_allclose(fc["lo_80"], lo, rtol=1e-9)
+    np.testing.assert_allclose(fc["hi_80"], hi, rtol=1e-9)
 
 
 def test_same_input_and_seed_give_identical_output():
@@ -247,20 +258,26 @@ def test_intervals_are_calibrated_on_synthetic_monthly_series():
     assert 0.90 <= np.mean(inside[95]) <= 0.98
 
 
-def test_campaign_total_scores_statsforecast_candidates_and_calibrates_its_intervals():
-    """The plan step's forecast_campaign path: candidates on the season-aligned folds, conformal total."""
+def test_campaign_total_scores_candidates_on_its_window_days_and_calibrates_its_intervals():
+    """The plan step's total: forecast_regular on the campaign's season-aligned folds, scored on
+    the window's days only (the lead time after the cutoff is skipped), conformal with 3 folds."""
     y = daily_series("2021-01-01", "2024-10-15")
     folds = M.backtest_folds("2024-10-15", "2024-11-01", "2024-12-31", [], "2021-01-01", rolling=3)
     assert len(folds) == 3
-    bt = F.candidate_backtest(y, folds, ("auto_ets",), "revenue", [])
-    assert list(bt["method"]) == ["auto_ets"] * 3 and bt["mase"].between(0.1, 3).all()
-    total = F.predict_window("regression", y, "2024-11-01", "2024-12-31", "revenue", [])
-    cal, n = F.calibrate_total(total, y, folds, "regression", "revenue", [])
-    assert n == int((folds["end"] - folds["start"]).dt.days.sum() + len(folds))
-    assert np.allclose(cal["mean"], total["mean"])
-    assert (cal["lo95"] <= cal["lo80"]).all() and (cal["lo80"] <= cal["mean"]).all()
-    assert (cal["mean"] <= cal["hi80"]).all() and (cal["hi80"] <= cal["hi95"]).all()
-    assert not np.allclose(cal["hi80"], total["hi80"])  # recalibrated, not the model's own
+    ctx = Context(SPECS["D"], metric="revenue")
+    tf = F.forecast_total(y, "2024-10-15", "2024-11-01", "2024-12-31", ctx, folds, ("regression", "auto_ets"))
+    bt = tf.backtest
+    assert set(bt["method"]) == {"regression", "auto_ets", "forecast", F.BASELINE}
+    for f in folds.itertuples():
+        scored = y[f.start + pd.Timedelta(days=16):f.end]  # the window's 61 days: 17 days of lead skipped
+        rows = bt[bt["fold"] == f.fold]
+        assert len(scored) == 61 and np.allclose(rows["actual_total"], scored.sum())
+    assert bt["mase"].between(0.05, 3).all()
+    assert tf.backed and any(n.startswith("Intervals: conformal, from 183 backtest errors") for n in tf.notes)
+    w = tf.window
+    assert w["day"].iloc[0] == pd.Timestamp("2024-11-01") and len(w) == 61
+    assert (w["lo95"] <= w["lo80"]).all() and (w["lo80"] <= w["mean"]).all()
+    assert (w["mean"] <= w["hi80"]).all() and (w["hi80"] <= w["hi95"]).all()
 
 
 def test_api_events_are_checked_like_the_campaign_files() -> None:

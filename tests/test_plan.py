@@ -326,9 +326,9 @@ def test_retro_lessons():
     assert got.to_dict("records") == [{"campaign": "A B", "lesson": "x"}, {"campaign": "A B", "lesson": "y"}]
 
 
-def test_campaign_events_the_forecast_does_not_use_yet_are_said_on_the_page(monkeypatch, tmp_path):
-    """The campaign file's events: are checked but not yet features of the campaign forecast; the
-    plan says so instead of letting a user believe their effect is in the numbers."""
+def test_campaign_events_are_given_to_the_campaign_forecast(monkeypatch, tmp_path):
+    """The campaign file's events: are features of the campaign forecast (issue 16): the plan
+    passes them on and no longer notes that they are unused."""
     from playbook.config.loader import load_config
     from playbook.forecasting import forecast as F
     from playbook.steps import plan as plan_step
@@ -342,10 +342,9 @@ def test_campaign_events_the_forecast_does_not_use_yet_are_said_on_the_page(monk
     cfg = load_config(cfg_path)
     assert len(cfg.events) == 2
     stub = SimpleNamespace(notes=[])
-    monkeypatch.setattr(F, "forecast_campaign", lambda *a, **k: stub)
+    given = {}
+    monkeypatch.setattr(F, "forecast_campaign", lambda *a, **k: given.update(k) or stub)
     hist = SimpleNamespace(start="2023-01-01", cutoff="2025-10-15")
     plan_step.run_forecast(None, cfg, hist)
-    assert any("lists 2 own event(s); the campaign forecast does not use them yet" in n for n in stub.notes)
-    plan_step.run_forecast(None, load_config(Path(__file__).resolve().parents[1] / "campaigns/holiday-2025.yaml"),
-                           hist)
-    assert len(stub.notes) == 1  # no events: no note
+    assert [e.name for e in given["events"]] == ["Spring sale", "Spring sale"]
+    assert not any("own event" in n for n in stub.notes)

@@ -18,7 +18,7 @@ Public holidays and retail events of a country come from
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,6 +73,22 @@ def events_table(events: Any) -> pd.DataFrame:
     return pd.DataFrame({"name": [e.name for e in parsed],
                          "start": pd.to_datetime([e.start for e in parsed]),
                          "end": pd.to_datetime([e.end for e in parsed])}).reset_index(drop=True)
+
+
+def series_events(events: Any, countries: Sequence[str] = ()) -> pd.DataFrame:
+    """The events (the campaign file's ``events:`` entries or any form
+    :func:`playbook.forecasting.calendar_rules.parse_events` reads) that apply to a series of
+    ``countries``, as a table ``name``, ``start``, ``end``.
+
+    An entry without ``countries`` applies to every series; one with ``countries`` to a series
+    whose countries include one of them (for a total of several countries its column is 1 on the
+    event's days, whatever its share of the total).
+    """
+    parsed = parse_events(events) if events is not None and len(events) else []
+    want = {c.upper() for c in countries}
+    keep = [e for e in parsed if e.countries is None or not want or want & {c.upper() for c in e.countries}]
+    return pd.DataFrame({"name": [e.name for e in keep], "start": pd.to_datetime([e.start for e in keep]),
+                         "end": pd.to_datetime([e.end for e in keep])}).reset_index(drop=True)
 
 
 def user_event_features(days: pd.DatetimeIndex, events: pd.DataFrame) -> pd.DataFrame:

@@ -314,17 +314,20 @@ def describe_category_timing(t: pd.DataFrame) -> str:
 
 
 def run_forecast(wh, cfg, hist: PlanHistory) -> F.CampaignForecast:
-    """Backtest, choose the model and forecast the campaign window (total, country, category)."""
-    cf = F.forecast_campaign(wh, cfg.countries, hist.start, hist.cutoff, cfg.season.start, cfg.season.end,
-                             past_seasons(cfg))
-    if cfg.events:
-        cf.notes.append(f"The campaign file lists {len(cfg.events)} own event(s); the campaign forecast does not "
-                        "use them yet (planned), so their effect is not in these numbers. "
-                        "playbook.forecast.forecast_series(..., events=...) does use them.")
-    return cf
+    """Backtest, choose the model(s) and forecast the campaign window (total, country, category),
+    with the campaign file's own events (``events:``) as regressors."""
+    return F.forecast_campaign(wh, cfg.countries, hist.start, hist.cutoff, cfg.season.start, cfg.season.end,
+                               past_seasons(cfg), events=cfg.events)
+
+
+#: Backtest methods as the plan's table names them.
+_METHOD_LABELS = {"forecast": "forecast as shown (combined, its intervals)",
+                  F.BASELINE: "same weekday last year (baseline)"}
 
 
 def backtest_table(cf: F.CampaignForecast):
+    """Mean backtest MASE and interval coverage per metric and method; ``chosen`` marks the
+    members of the forecast, ``weight`` their share."""
     if cf.backtest.empty:
         return pd.DataFrame({"note": ["No backtest: less than a year of history before every fold."]})
     rows = []
@@ -332,23 +335,38 @@ def backtest_table(cf: F.CampaignForecast):
         s = FM.backtest_summary(g).assign(metric=metric)
         rows.append(s)
     t = pd.concat(rows, ignore_index=True)[["metric", "method", "mase", "cov80", "cov95", "folds"]]
-    t["chosen"] = [m == cf.model.get(k) for k, m in zip(t["metric"], t["method"], strict=True)]
-    return _table(t, decimals=("mase",), pct=["cov80", "cov95"])
+    w = [cf.weights.get(k, {}).get(m, 0.0) for k, m in zip(t["metric"], t["method"], strict=True)]
+    t["chosen"] = [x > 0 or m == cf.model.get(k) for x, k, m in zip(w, t["metric"], t["method"], strict=True)]
+    t["weight"] = w
+    t["method"] = t["method"].map(lambda m: _METHOD_LABELS.get(m, m))
+    return _table(t, decimals=("mase",), pct=["cov80", "cov95", "weight"])
+
+
+def _members(cf: F.CampaignForecast, metric: str = "revenue") -> str:
+    w = cf.weights.get(metric) or {cf.model.get(metric, ""): 1.0}
+    if len(w) == 1:
+        return f"**{next(iter(w))}**"
+    return "the equal-weight mean of " + ", ".join(f"**{m}**" for m in w) if len(set(w.values())) == 1 else (
+        "the weighted mean of " + ", ".join(f"**{m}** ({v:.0%})" for m, v in w.items()))
 
 
 def describe_backtest(cf: F.CampaignForecast) -> str:
     n = F.backtest_numbers(cf)
     if not n:
-        return "No backtest was possible (less than a year of history); the forecast is a documented fallback."
+        return ("No backtest was possible (less than a year of history); the forecast is the documented default, "
+                f"{_members(cf)}, with its models' own intervals widened.")
+    base = (f" against {n['mase_naive']:.2f} for the same-weekday-last-year baseline" if np.isfinite(n["mase_naive"])
+            else " (the same-weekday-last-year baseline needs a year of history before the window)")
     if not n["backed"]:
         return (f"Only {n['folds']} backtest fold(s): model choice is not backed by a backtest (at least "
-                f"{FM.MIN_BACKTEST_FOLDS} are needed); using **{n['model']}**, the default model, and making no claim "
-                f"about the baseline. On {'that fold' if n['folds'] == 1 else 'those folds'} it had MASE "
-                f"{n['mase_model']:.2f} against {n['mase_naive']:.2f} for the same-weekday-last-year baseline.")
-    verdict = "beats" if n["mase_model"] < n["mase_naive"] else "does **not** beat"
-    return (f"Over {n['folds']} rolling-origin folds the chosen model (**{n['model']}**) has MASE "
-            f"{n['mase_model']:.2f} against {n['mase_naive']:.2f} for the same-weekday-last-year baseline: it "
-            f"{verdict} the baseline. Its 80 % and 95 % intervals held {fmt_pct(n['cov80'], 0)} and "
+                f"{F.MIN_FOLDS} are needed); using the default, {_members(cf)}, and making no claim about the "
+                f"baseline. On {'that fold' if n['folds'] == 1 else 'those folds'} it had MASE {n['mase_model']:.2f}"
+                f"{base}.")
+    verdict = ("beats" if n["mase_model"] < n["mase_naive"] else "does **not** beat") if np.isfinite(
+        n["mase_naive"]) else "cannot be compared with"
+    return (f"Over {n['folds']} rolling-origin folds the chosen model ({_members(cf)}) has MASE "
+            f"{n['mase_model']:.2f}{base}: it {verdict} the baseline. Its 80 % and 95 % intervals (conformal, each "
+            f"fold judged with intervals from the other folds' errors) held {fmt_pct(n['cov80'], 0)} and "
             f"{fmt_pct(n['cov95'], 0)} of actual days.")
 
 
