@@ -30,7 +30,7 @@ import ibis.expr.datatypes as idt
 import pandas as pd
 
 from playbook.data import money
-from playbook.data.warehouse import Day, Warehouse, to_day, to_utc
+from playbook.data.warehouse import Day, Warehouse, calendar_day, to_utc
 
 #: ``daily_sales(by=...)`` dimensions and the table each comes from.
 SALES_DIMENSIONS: dict[str, str] = {
@@ -103,12 +103,10 @@ def _check_dims(by: Iterable[str]) -> list[str]:
 def _sales_rows(wh: Warehouse, start: Day | None, end: Day | None, dims: Sequence[str]) -> ibis.Table:
     """Order rows in the window with day, dimensions and allocated revenue/discount ("share")."""
     o = wh.table("orders")
-    if start is not None:
-        o = o.filter(o.order_ts >= ibis.timestamp(to_utc(to_day(start))))
-    if end is not None:
-        o = o.filter(o.order_ts < ibis.timestamp(to_utc(to_day(end) + pd.Timedelta(days=1))))
+    if start is not None or end is not None:
+        o = o.filter(wh.in_days(o.order_ts, start, end))
     rows = o.select("order_id", "customer_id", "revenue", "discount", "channel",
-                    day=o.order_ts.date())
+                    day=wh.local_day(o.order_ts))
     if "country" in dims:
         c = wh.table("customers")
         c = c.group_by("customer_id").aggregate(country=c.country.arbitrary())
@@ -146,7 +144,8 @@ def daily_sales(
         Connected data source (needs ``orders``; ``customers`` for ``country``; ``order_items`` and
         ``products`` for ``category``).
     start, end : date or str, optional
-        First and last UTC day to include (both inclusive); default: the data's range.
+        First and last day to include (both inclusive; calendar days of ``wh.day_zone``, the
+        campaign's time zone, UTC by default); default: the data's range.
     by : sequence of str
         Extra dimensions, any of ``"channel"`` (orders.channel), ``"country"``
         (customers.country) and ``"category"`` (products.category). For ``category`` each order's
@@ -159,7 +158,8 @@ def daily_sales(
     Returns
     -------
     pandas.DataFrame
-        Sorted by day and dimensions: ``day`` (naive ``datetime64[ns]`` midnight of the UTC day),
+        Sorted by day and dimensions: ``day`` (naive ``datetime64[ns]`` midnight of the day in
+        ``wh.day_zone``: an order at 23:30 local time counts on that local day),
         the ``by`` columns, ``revenue`` (net: sales plus refunds, currency units),
         ``gross_revenue`` (sales only), ``refunds`` (absolute value of negative revenue),
         ``orders`` (sale orders, revenue >= 0), ``customers`` (distinct buyers of sale orders),
@@ -183,7 +183,7 @@ def daily_sales(
         discount=exact_sum(rows.discount * rows.share),
     )
     df = agg.execute()
-    return _finish_daily(df, dims, start, end, fill_missing_days)
+    return _finish_daily(df, dims, start, end, fill_missing_days, wh.day_zone)
 
 
 _MONEY = ["revenue", "gross_revenue", "refunds", "discount"]
@@ -191,7 +191,7 @@ _COUNTS = ["orders", "customers"]
 
 
 def _finish_daily(df: pd.DataFrame, dims: list[str], start: Day | None, end: Day | None,
-                  fill: bool) -> pd.DataFrame:
+                  fill: bool, zone: str = "UTC") -> pd.DataFrame:
     cols = ["day", *dims, "revenue", "gross_revenue", "refunds", "orders", "customers", "discount"]
     df = df.copy()
     df["day"] = pd.to_datetime(df["day"]).astype("datetime64[ns]")
@@ -205,8 +205,8 @@ def _finish_daily(df: pd.DataFrame, dims: list[str], start: Day | None, end: Day
         # several rows per key can arise when dims were relabelled to "unknown"
         df = df.groupby(["day", *dims], as_index=False)[_MONEY + _COUNTS].sum()
     if fill:
-        first = to_day(start) if start is not None else (df["day"].min() if not df.empty else None)
-        last = to_day(end) if end is not None else (df["day"].max() if not df.empty else None)
+        first = calendar_day(start, zone) if start is not None else (df["day"].min() if not df.empty else None)
+        last = calendar_day(end, zone) if end is not None else (df["day"].max() if not df.empty else None)
         if first is not None and last is not None and first <= last:
             days = pd.DataFrame({"day": pd.date_range(first, last, freq="D").astype("datetime64[ns]")})
             grid = days.merge(df[dims].drop_duplicates(), how="cross") if dims else days

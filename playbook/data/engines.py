@@ -24,8 +24,9 @@ Query options (all optional): ``master`` (``local[2]``, ``spark://host:7077``, `
 (``spark.driver.memory=4g``, ``spark.executor.instances=8``). Example:
 ``spark+s3a://bucket/sales?master=spark://10.0.0.5:7077&spark.executor.memory=8g``.
 
-The session always runs with ``spark.sql.session.timeZone=UTC`` so that "day" means the UTC
-calendar day, as on DuckDB. Spark's ``TIMESTAMP`` type is an instant (stored as UTC
+The session always runs with ``spark.sql.session.timeZone=UTC`` so that a timestamp's day, hour and
+weekday are those of UTC, as on DuckDB; a campaign in another zone gets its local calendar from
+:func:`local_time` (the engine's wall-clock time of a UTC instant in a zone). Spark's ``TIMESTAMP`` type is an instant (stored as UTC
 microseconds), so its columns are read as timezone-aware UTC timestamps
 (:func:`utc_instant_columns`); ``TIMESTAMP_NTZ`` columns are naive and need ``data.timezone``.
 """
@@ -42,6 +43,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import ibis
+import ibis.expr.datatypes as idt
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
 from playbook.data.contract import TABLES
@@ -318,6 +320,56 @@ def utc_instant_columns(con: Any, table: str) -> list[str]:
 
     schema = con._session.table(table).schema  # noqa: SLF001 - ibis keeps the session private
     return [f.name for f in schema.fields if type(f.dataType) is TimestampType]
+
+
+@ibis.udf.scalar.builtin(name="timezone")
+def _wall_time(zone: str, ts: idt.Timestamp(timezone="UTC")) -> idt.Timestamp():  # type: ignore[valid-type]
+    """DuckDB / PostgreSQL ``timezone(zone, timestamptz)``: the naive wall-clock time of an instant in
+    ``zone`` (https://duckdb.org/docs/stable/sql/functions/timestamptz#timezonetext-timestamptz)."""
+
+
+@ibis.udf.scalar.builtin(name="from_utc_timestamp")
+def _wall_time_spark(ts: idt.Timestamp(timezone="UTC"), zone: str) -> idt.Timestamp():  # type: ignore[valid-type]
+    """Spark SQL ``from_utc_timestamp(ts, zone)``: the same wall-clock time, shown in the UTC session zone
+    (https://spark.apache.org/docs/latest/api/sql/index.html#from_utc_timestamp)."""
+
+
+#: Engines that can compute the wall-clock time of an instant in a zone (:func:`local_time`).
+LOCAL_TIME_BACKENDS = frozenset({"duckdb", "postgres", "pyspark"})
+
+
+def local_time(con: Any, zone: str, ts: ibis.TimestampValue) -> ibis.TimestampValue:
+    """Engine expression: the wall-clock time in ``zone`` of the UTC instants ``ts`` (naive).
+
+    Its ``date()``, ``hour()`` and ``day_of_week`` are the calendar day, hour and weekday in
+    ``zone`` (daylight saving time included: the engine's time zone database decides the offset of
+    each instant). ``zone`` ``"UTC"`` returns ``ts`` itself, so UTC campaigns compile to the same SQL
+    as before. One scalar expression per row; no extra scan.
+
+    Parameters
+    ----------
+    con : ibis backend
+        The backend that runs the expression (Spark gets ``from_utc_timestamp``, every other
+        engine ``timezone(zone, ts)``).
+    zone : str
+        IANA zone name (``"America/Los_Angeles"``).
+    ts : ibis timestamp column
+        UTC instants (timezone-aware, as :meth:`playbook.data.warehouse.Warehouse.table` gives them).
+
+    Raises
+    ------
+    DataError
+        A zone other than UTC on an engine outside :data:`LOCAL_TIME_BACKENDS`.
+    """
+    if zone == "UTC":
+        return ts
+    name = getattr(con, "name", None)
+    if name not in LOCAL_TIME_BACKENDS:
+        raise DataError(
+            f"The campaign's time zone {zone!r} needs local days, but the {name} engine has no time zone "
+            f"conversion the playbook knows (supported: {sorted(LOCAL_TIME_BACKENDS)}). Read the data "
+            "through DuckDB (a folder or .duckdb file) or Spark, or set timezone: UTC in the campaign file.")
+    return _wall_time_spark(ts, zone) if name == "pyspark" else _wall_time(zone, ts)
 
 
 #: Backends whose SQL has no ordered aggregates (``collect(order_by=...)``).

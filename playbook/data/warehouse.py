@@ -18,9 +18,17 @@ Sources (:func:`connect`, described by a :class:`playbook.data.source.DataSource
 Timestamps: the contract wants timezone-aware UTC timestamps. Naive timestamps are rejected when
 a table is accessed unless a ``timezone`` is given; then they are read as local times of that
 zone and converted to UTC. A date without a time (``2025-03-01``, typical of exports that keep
-only the order date) keeps its calendar day: it is read as midnight UTC whatever the zone, since
-the aggregates count UTC days (local midnight east of UTC would be the previous UTC day and move
-every order back a day). The DuckDB session runs in UTC, so "day" means the UTC calendar day.
+only the order date) keeps its calendar day: it is read as midnight UTC whatever the zone (local
+midnight east of UTC would be the previous UTC day and move every order back a day). The engine
+sessions run in UTC.
+
+Days (issue 16 item 5): a "day" is a calendar day in the campaign's time zone
+(:attr:`Warehouse.day_zone`, the campaign's ``timezone``, set where a step opens the warehouse;
+``"UTC"`` by default, which is the former behaviour exactly). Daily aggregates group by
+:meth:`Warehouse.local_day` (DuckDB ``timezone(zone, ts)``, Spark ``from_utc_timestamp``; see
+:func:`playbook.data.engines.local_time`), and a window of days runs from local midnight to local
+midnight (:func:`local_midnight`; a daylight-saving day lasts 23 or 25 hours). The engine's time zone
+database gives the offsets: https://duckdb.org/docs/stable/sql/data_types/timezones
 
 The minimal data (issue 14): only ``customers`` and ``orders`` must exist
 (:data:`playbook.data.contract.REQUIRED_TABLES`). :meth:`Warehouse.table` gives an absent
@@ -126,6 +134,37 @@ def to_day(value: dt.date | dt.datetime | str | pd.Timestamp) -> pd.Timestamp:
     return to_utc(value).tz_localize(None).normalize()
 
 
+def _localize_naive(ts: pd.Timestamp, zone: str) -> pd.Timestamp:
+    """Naive ``ts`` read as wall-clock time of ``zone``, in UTC (a skipped time moves to the first valid
+    instant after it, a repeated one is the earlier instant)."""
+    return ts.tz_localize(zone, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
+
+
+def calendar_day(value: Day, zone: str = "UTC") -> pd.Timestamp:
+    """The calendar day of ``value`` in ``zone`` as a naive midnight timestamp.
+
+    Dates and naive values keep their own calendar day; timezone-aware instants take the day they
+    fall on in ``zone``. With ``zone="UTC"`` this is :func:`to_day`.
+    """
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert(zone).tz_localize(None)
+    return ts.normalize()
+
+
+def local_midnight(day: Day, zone: str = "UTC") -> pd.Timestamp:
+    """The UTC instant at which the calendar day of ``day`` (:func:`calendar_day`) begins in ``zone``:
+    ``local_midnight("2025-11-28", "America/Los_Angeles")`` is 2025-11-28 08:00 UTC."""
+    return _localize_naive(calendar_day(day, zone), zone)
+
+
+def local_instant(value: Day, zone: str = "UTC") -> pd.Timestamp:
+    """``value`` as a UTC instant, dates and naive values read as wall-clock times of ``zone`` (a date
+    is its local midnight); with ``zone="UTC"`` this is :func:`to_utc`."""
+    ts = pd.Timestamp(value)
+    return ts.tz_convert("UTC") if ts.tzinfo is not None else _localize_naive(ts, zone)
+
+
 def column_gap_note(col: Column) -> str:
     """``"turns off <what>; read as <default>"`` for an absent optional column."""
     note = col.default_note or "empty"
@@ -188,9 +227,46 @@ class Warehouse:
         #: Country given to customers when ``customers.country`` is absent (the campaign's first
         #: country, set by the step); ``None`` leaves it null ("unknown").
         self.default_country: str | None = None
+        #: IANA zone whose calendar days the daily aggregates count (the campaign's ``timezone``,
+        #: set by the step; :meth:`local_day`). Not ``source.timezone``, which reads naive data.
+        self.day_zone: str = "UTC"
 
     def __repr__(self) -> str:
         return f"Warehouse(source={self.source.display()!r}, tables={self.available()})"
+
+    # -- days in the campaign's zone (module docstring, "Days") ------------------------------
+
+    def local_time(self, ts: ibis.TimestampValue) -> ibis.TimestampValue:
+        """Engine expression: wall-clock time in :attr:`day_zone` of the UTC instants ``ts`` (naive)."""
+        return engines.local_time(self.con, self.day_zone, ts)
+
+    def local_day(self, ts: ibis.TimestampValue) -> ibis.DateValue:
+        """Engine expression: the calendar day in :attr:`day_zone` of the instants ``ts``."""
+        return self.local_time(ts).date()
+
+    def local_hour(self, ts: ibis.TimestampValue) -> ibis.IntegerValue:
+        """Engine expression: the hour of day (0-23) in :attr:`day_zone` of the instants ``ts``."""
+        return self.local_time(ts).hour()
+
+    def local_weekday(self, ts: ibis.TimestampValue) -> ibis.IntegerValue:
+        """Engine expression: the weekday (0 = Monday) in :attr:`day_zone` of the instants ``ts``."""
+        return self.local_time(ts).day_of_week.index()
+
+    def day_start(self, day: Day) -> pd.Timestamp:
+        """UTC instant of local midnight at the start of ``day`` in :attr:`day_zone` (:func:`local_midnight`)."""
+        return local_midnight(day, self.day_zone)
+
+    def instant(self, value: Day) -> pd.Timestamp:
+        """``value`` as a UTC instant, dates and naive values read in :attr:`day_zone` (:func:`local_instant`)."""
+        return local_instant(value, self.day_zone)
+
+    def in_days(self, ts: ibis.TimestampValue, start: Day | None, end: Day | None) -> ibis.BooleanValue:
+        """Engine predicate: ``ts`` within the calendar days ``start`` to ``end`` (both inclusive; ``None``
+        leaves that side open) of :attr:`day_zone`, i.e. from local midnight to local midnight."""
+        conds = [] if start is None else [ts >= ibis.timestamp(self.day_start(start))]
+        if end is not None:
+            conds.append(ts < ibis.timestamp(self.day_start(calendar_day(end, self.day_zone) + pd.Timedelta(days=1))))
+        return ibis.and_(*conds)
 
     def _probe(self) -> dict[str, str]:
         found: dict[str, str] = {}

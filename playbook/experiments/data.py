@@ -26,7 +26,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from playbook.data.warehouse import Warehouse, fetch, to_utc
+from playbook.data.warehouse import Warehouse, calendar_day, fetch, local_midnight
 
 PRE_DAYS = 365
 
@@ -56,14 +56,21 @@ class Window:
     end: pd.Timestamp
 
     @classmethod
-    def from_dates(cls, start: dt.date, end: dt.date) -> Window:
-        """Window from inclusive calendar dates."""
-        return cls(to_utc(start), to_utc(end) + pd.Timedelta(days=1))
+    def from_dates(cls, start: dt.date, end: dt.date, zone: str = "UTC") -> Window:
+        """Window from inclusive calendar dates of the time zone ``zone`` (the campaign's
+        ``timezone``): from local midnight at the start of ``start`` to local midnight at the end
+        of ``end`` (:func:`playbook.data.warehouse.local_midnight`)."""
+        return cls(local_midnight(start, zone), local_midnight(pd.Timestamp(end) + pd.Timedelta(days=1), zone))
 
     @property
     def days(self) -> int:
         """Length in whole days."""
         return int(round((self.end - self.start) / pd.Timedelta(days=1)))
+
+
+def _first_day(wh: Warehouse, window: Window) -> ibis.DateValue:
+    """The calendar day (of ``wh.day_zone``) of the window start, as an engine date literal."""
+    return ibis.date(calendar_day(window.start, wh.day_zone).date())
 
 
 def _between(col, start: pd.Timestamp, end: pd.Timestamp):
@@ -185,17 +192,17 @@ def _tidy_outcomes(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def daily_user_orders(wh: Warehouse, experiment_id: str, window: Window) -> pd.DataFrame:
-    """Sale orders and revenue per assigned customer and UTC day of the window (sparse).
+    """Sale orders and revenue per assigned customer and day of the window (sparse).
 
-    Returns ``customer_id``, ``day`` (days since the window start, 0-based), ``orders``,
-    ``revenue``; only customer-days with a sale.
+    Returns ``customer_id``, ``day`` (calendar days of ``wh.day_zone`` since the day of the window
+    start, 0-based), ``orders``, ``revenue``; only customer-days with a sale.
     """
     arms = assignment_arms(wh, experiment_id)
     arms = arms.filter(arms.n_variants == 1).select("customer_id")
     o = wh.table("orders")
     o = o.filter(_between(o.order_ts, window.start, window.end) & (o.revenue >= 0)
                  & o.customer_id.isin(arms.customer_id))
-    day = o.order_ts.date().delta(ibis.date(window.start.date()), unit="day")
+    day = wh.local_day(o.order_ts).delta(_first_day(wh, window), unit="day")
     o = o.mutate(day=day)
     g = o.group_by(["customer_id", "day"]).aggregate(orders=o.count(), revenue=o.revenue.sum())
     df = fetch(g)
@@ -281,7 +288,7 @@ def reach_curve(wh: Warehouse, metric: str, window: Window) -> np.ndarray:
         return np.zeros(window.days)
     u = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
     first = u.group_by("customer_id").aggregate(first=u.ts.min())
-    first = first.mutate(day=first["first"].date().delta(ibis.date(window.start.date()), unit="day"))
+    first = first.mutate(day=wh.local_day(first["first"]).delta(_first_day(wh, window), unit="day"))
     per_day = first.group_by("day").aggregate(n=first.count()).execute()
     counts = np.zeros(window.days)
     d = pd.to_numeric(per_day["day"]).astype(int).to_numpy()

@@ -31,7 +31,7 @@ import pandas as pd
 
 from playbook.data.aggregates import exact_sum, exact_window_sum
 from playbook.data.engines import ordered_join
-from playbook.data.warehouse import Warehouse, to_day, to_utc
+from playbook.data.warehouse import Warehouse, calendar_day, to_utc
 
 #: Separator between channels in a path string ("email > paid_search").
 SEP = " > "
@@ -127,7 +127,8 @@ def build_paths(
     wh : Warehouse
         Needs ``orders``; without ``touches`` every order is "without touch".
     start, end : date or str
-        First and last UTC day of the window (inclusive); conversions are sale orders
+        First and last day of the window (inclusive; calendar days of ``wh.day_zone``, the
+        campaign's time zone, local midnight to local midnight); conversions are sale orders
         (revenue >= 0) placed in it.
     lookback_days : float
         Touches up to this many days before an order count towards it.
@@ -147,7 +148,7 @@ def build_paths(
         raise ValueError(f"max_path_length must be at least 1, got {max_path_length}")
     if lookback_days <= 0 or half_life_days <= 0 or journey_gap_days <= 0:
         raise ValueError("lookback_days, half_life_days and journey_gap_days must be positive")
-    s0, s1 = _ts(to_day(start)), _ts(to_day(end) + pd.Timedelta(days=1))
+    s0, s1 = _ts(wh.day_start(start)), _ts(wh.day_start(calendar_day(end, wh.day_zone) + pd.Timedelta(days=1)))
     sale = _sale_orders(wh)
     conv = sale.filter(sale.order_ts >= s0, sale.order_ts < s1)
     notes: list[str] = []
@@ -159,7 +160,7 @@ def build_paths(
 
     lb = pd.Timedelta(seconds=lookback_days * _DAY_S)
     touches = wh.table("touches")
-    touches = touches.filter(touches.touch_ts >= _ts(to_utc(to_day(start)) - lb),
+    touches = touches.filter(touches.touch_ts >= _ts(wh.day_start(start) - lb),
                              touches.touch_ts < s1, touches.customer_id.notnull())
     pairs = _path_touches(conv, touches, lookback_days)
     w_end = ibis.window(group_by=pairs.order_id, order_by=[ibis.desc(pairs.touch_ts), ibis.desc(pairs.touch_id)])
@@ -174,7 +175,7 @@ def build_paths(
     kept = kept.mutate(decay=decay, decay_sum=exact_window_sum(decay, ibis.window(group_by=kept.order_id)))
 
     rule_credit = _rule_credit(kept)
-    daily = _daily_credit(kept)
+    daily = _daily_credit(wh, kept)
     conv_paths = kept.group_by("order_id").aggregate(
         path=ordered_join(kept.channel, [kept.touch_ts, kept.touch_id], SEP),
         revenue=kept.revenue.max(), is_new=kept.is_new.max(), order_channel=kept.order_channel.arbitrary(),
@@ -242,9 +243,10 @@ def _rule_credit(kept: ibis.Table) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CREDIT_COLUMNS)
 
 
-def _daily_credit(kept: ibis.Table) -> pd.DataFrame:
+def _daily_credit(wh: Warehouse, kept: ibis.Table) -> pd.DataFrame:
+    """Linear credit (1/n per touch) per order day (of ``wh.day_zone``) and channel."""
     w = 1.0 / kept.n
-    d = kept.mutate(day=kept.order_ts.date())
+    d = kept.mutate(day=wh.local_day(kept.order_ts))
     df = d.group_by(["day", "channel"]).aggregate(conversions=exact_sum(w), revenue=exact_sum(w * d.revenue)).execute()
     df["day"] = pd.to_datetime(df["day"]).astype("datetime64[ns]")
     df[["conversions", "revenue"]] = df[["conversions", "revenue"]].astype(float).fillna(0.0)

@@ -2,7 +2,9 @@
 
 First sections of the plan step (weekly history) and the retrospective step (this window against
 the same window a year earlier). All scans of raw tables run in the engine (Ibis); only daily or
-window-level aggregates reach pandas.
+window-level aggregates reach pandas. Days are calendar days of the campaign's time zone
+(``wh.day_zone``; :mod:`playbook.data.warehouse`, "Days"): a window runs from local midnight to
+local midnight.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from playbook.data.aggregates import daily_sales, exact_sum
-from playbook.data.warehouse import Warehouse
+from playbook.data.warehouse import Warehouse, calendar_day, to_utc
 from playbook.report.charts import empty_chart, money_formatter
 from playbook.report.format import fmt_money, fmt_pct
 
@@ -51,7 +53,8 @@ def weekly_sales(
     wh : Warehouse
         Connected data source.
     start, end : date or str, optional
-        First and last day (inclusive, UTC) of history to include; default: all of it.
+        First and last day (inclusive; calendar days of ``wh.day_zone``, the campaign's time zone)
+        of history to include; default: all of it.
     seasons : sequence of (name, start, end)
         Seasons to mark (the campaign window and the comparison seasons).
 
@@ -130,7 +133,8 @@ def window_kpis(
     Parameters
     ----------
     start, end : date or str
-        First and last day of the window (inclusive, UTC days).
+        First and last day of the window (inclusive; calendar days of ``wh.day_zone``: local
+        midnight to local midnight).
     by : {"channel"}, optional
         Split by order channel.
 
@@ -144,9 +148,7 @@ def window_kpis(
     if by not in (None, "channel"):
         raise ValueError(f"Unknown split {by!r}. Choose from [None, 'channel']")
     o = wh.table("orders")
-    s0 = ibis.timestamp(pd.Timestamp(_to_date(start), tz="UTC").to_pydatetime())
-    s1 = ibis.timestamp((pd.Timestamp(_to_date(end), tz="UTC") + pd.Timedelta(days=1)).to_pydatetime())
-    w = o.filter((o.order_ts >= s0) & (o.order_ts < s1))
+    w = o.filter(wh.in_days(o.order_ts, _to_date(start), _to_date(end)))
     sale = w.revenue >= 0
     metrics = {
         "revenue": exact_sum(w.revenue).fill_null(0.0),
@@ -290,8 +292,8 @@ def season_breakdown(daily: pd.DataFrame, seasons: Sequence[Season],
     return out
 
 
-def daily_new_customers(wh, start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
-    """First-ever sale orders per day (new customers), computed in the engine.
+def daily_new_customers(wh: Warehouse, start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
+    """First-ever sale orders per day of ``wh.day_zone`` (new customers), computed in the engine.
 
     Returns
     -------
@@ -301,7 +303,7 @@ def daily_new_customers(wh, start: dt.date | str, end: dt.date | str) -> pd.Data
     o = wh.table("orders")
     o = o.filter((o.revenue >= 0) & o.customer_id.notnull())
     first = o.group_by("customer_id").aggregate(first_ts=o.order_ts.min())
-    day = first.first_ts.date()
+    day = wh.local_day(first.first_ts)
     agg = first.mutate(day=day).group_by("day").aggregate(new_customers=first.customer_id.count())
     agg = agg.filter((agg.day >= ibis.date(as_day(start).date())) & (agg.day <= ibis.date(as_day(end).date())))
     df = agg.execute()
@@ -343,11 +345,11 @@ def describe_seasons(summary: pd.DataFrame, currency: str = "USD", no_sales: str
 
 
 def first_sale_day(wh: Warehouse) -> dt.date | None:
-    """UTC day of the first sale order (revenue >= 0) in the data, computed in the engine; ``None``
-    without orders."""
+    """Day (of ``wh.day_zone``) of the first sale order (revenue >= 0) in the data, computed in the
+    engine; ``None`` without orders."""
     o = wh.table("orders")
     first = o.filter(o.revenue >= 0).order_ts.min().execute()
-    return None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+    return None if first is None or pd.isna(first) else calendar_day(to_utc(first), wh.day_zone).date()
 
 
 def missing_seasons_note(seasons: Sequence[Season], data_start: dt.date | None, automatic: bool = False) -> str:

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from playbook.data.warehouse import Warehouse
 from playbook.planning.seasons import WEEKDAYS, as_day
 from playbook.report.charts import empty_chart, money_formatter
 
 
-def weekday_browsing(wh, start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
+def weekday_browsing(wh: Warehouse, start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
     """Product views per weekday (engine-side), with each weekday's share.
+
+    Days and weekdays are those of the campaign's time zone (``wh.day_zone``): ``start`` to ``end``
+    runs from local midnight to local midnight, and a view at 23:30 local time counts for that
+    local weekday.
 
     Returns
     -------
@@ -31,10 +35,8 @@ def weekday_browsing(wh, start: dt.date | str, end: dt.date | str) -> pd.DataFra
     if not wh.has("events"):
         return pd.DataFrame({"weekday": range(7), "name": WEEKDAYS, "views": 0, "share": 1 / 7})
     ev = wh.table("events")
-    lo = ibis.timestamp(pd.Timestamp(as_day(start), tz="UTC").to_pydatetime())
-    hi = ibis.timestamp((pd.Timestamp(as_day(end), tz="UTC") + pd.Timedelta(days=1)).to_pydatetime())
-    e = ev.filter((ev.event_ts >= lo) & (ev.event_ts < hi) & (ev.event_type == "view"))
-    df = e.group_by(wd=e.event_ts.day_of_week.index()).aggregate(views=e.count()).execute()
+    e = ev.filter(wh.in_days(ev.event_ts, as_day(start), as_day(end)) & (ev.event_type == "view"))
+    df = e.group_by(wd=wh.local_weekday(e.event_ts)).aggregate(views=e.count()).execute()
     views = df.set_index("wd")["views"].reindex(range(7), fill_value=0).astype("int64")
     share = views / views.sum() if views.sum() > 0 else pd.Series(1 / 7, index=range(7))
     return pd.DataFrame({"weekday": range(7), "name": WEEKDAYS, "views": views.to_numpy(), "share": share.to_numpy()})

@@ -4,7 +4,8 @@ The BG/NBD and Gamma-Gamma models of :mod:`playbook.value.clv` take one row per 
 module builds it from the orders table in the engine, following the method and its reference
 implementation:
 
-* **Purchases are purchase days.** Orders are grouped by customer and UTC day; a day with sale
+* **Purchases are purchase days.** Orders are grouped by customer and calendar day of the campaign's
+  time zone (``wh.day_zone``, UTC by default; :meth:`playbook.data.warehouse.Warehouse.local_day`); a day with sale
   orders is one purchase (transaction), its value the sum of that day's sale revenue. This is
   `lifetimes.utils.summary_data_from_transaction_data(..., freq="D")`
   (https://lifetimes.readthedocs.io/en/latest/lifetimes.html#lifetimes.utils.summary_data_from_transaction_data
@@ -41,7 +42,7 @@ import pandas as pd
 
 from playbook.data.aggregates import exact_sum
 from playbook.data.cutoff import last_day_before
-from playbook.data.warehouse import Warehouse, to_utc
+from playbook.data.warehouse import Warehouse
 
 #: Days per week: the models work in weeks.
 DAYS_PER_WEEK = 7.0
@@ -54,12 +55,13 @@ Instant: TypeAlias = dt.date | dt.datetime | str | pd.Timestamp
 
 
 def _day_rows(wh: Warehouse, as_of: Instant, start: Instant | None) -> ibis.Table:
-    """One row per (customer, UTC day) with sale orders before ``as_of``: day value and order count."""
+    """One row per (customer, day of ``wh.day_zone``) with sale orders before ``as_of``: day value and
+    order count."""
     o = wh.table("orders")
-    o = o.filter(o.order_ts < ibis.timestamp(to_utc(as_of)), o.customer_id.notnull(), o.revenue >= 0)
+    o = o.filter(o.order_ts < ibis.timestamp(wh.instant(as_of)), o.customer_id.notnull(), o.revenue >= 0)
     if start is not None:
-        o = o.filter(o.order_ts >= ibis.timestamp(to_utc(start)))
-    o = o.mutate(day=o.order_ts.date())
+        o = o.filter(o.order_ts >= ibis.timestamp(wh.instant(start)))
+    o = o.mutate(day=wh.local_day(o.order_ts))
     return o.group_by(["customer_id", "day"]).aggregate(value=exact_sum(o.revenue), orders=o.count())
 
 
@@ -71,7 +73,8 @@ def purchase_summary(wh: Warehouse, as_of: Instant, start: Instant | None = None
     wh : Warehouse
         Connected data source (needs ``orders``).
     as_of : date, datetime, str or Timestamp
-        Instant; sale orders strictly before it count (a bare date is midnight UTC at its start).
+        Instant; sale orders strictly before it count (a bare date is midnight at its start in
+        ``wh.day_zone``, the campaign's time zone; UTC by default).
     start : same types, optional
         Ignore orders before this instant.
 
@@ -79,7 +82,7 @@ def purchase_summary(wh: Warehouse, as_of: Instant, start: Instant | None = None
     -------
     pandas.DataFrame
         One row per customer with a sale order in the window, sorted by ``customer_id``:
-        ``orders`` (sale orders), ``purchase_days`` (distinct UTC days with a sale order),
+        ``orders`` (sale orders), ``purchase_days`` (distinct days of ``wh.day_zone`` with a sale order),
         ``frequency`` (``purchase_days - 1``), ``recency`` and ``T`` (days from the first purchase
         day to the last purchase day / to the last observed day), ``monetary_value`` (mean value of
         the repeat purchase days, currency units; 0 when ``frequency == 0``), ``first_value``
@@ -90,7 +93,7 @@ def purchase_summary(wh: Warehouse, as_of: Instant, start: Instant | None = None
         first_day=d.day.min(), last_day=d.day.max(), purchase_days=d.count(), orders=d.orders.sum(),
         total_value=d.value.sum(), first_value=d.value.argmin(d.day))
     df = g.execute()
-    return _finish(df, last_day_before(as_of))
+    return _finish(df, last_day_before(wh.instant(as_of), wh.day_zone))
 
 
 def _finish(df: pd.DataFrame, end_day: pd.Timestamp) -> pd.DataFrame:
@@ -115,14 +118,15 @@ def _finish(df: pd.DataFrame, end_day: pd.Timestamp) -> pd.DataFrame:
 
 
 def purchase_days_between(wh: Warehouse, start: Instant, end: Instant) -> pd.DataFrame:
-    """Purchase days (distinct UTC days with a sale order) per customer in ``[start, end)``: ``customer_id, n``.
+    """Purchase days (distinct days of ``wh.day_zone`` with a sale order) per customer in ``[start, end)``:
+    ``customer_id, n`` (bare dates are local midnight, :meth:`Warehouse.instant`).
 
     The quantity BG/NBD predicts (lifetimes' ``frequency_holdout`` with freq "D").
     """
     o = wh.table("orders")
-    o = o.filter(o.order_ts >= ibis.timestamp(to_utc(start)), o.order_ts < ibis.timestamp(to_utc(end)),
+    o = o.filter(o.order_ts >= ibis.timestamp(wh.instant(start)), o.order_ts < ibis.timestamp(wh.instant(end)),
                  o.revenue >= 0, o.customer_id.notnull())
-    o = o.mutate(day=o.order_ts.date())
+    o = o.mutate(day=wh.local_day(o.order_ts))
     return o.group_by("customer_id").aggregate(n=o.day.nunique()).execute()
 
 

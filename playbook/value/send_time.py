@@ -2,7 +2,7 @@
 
 Method
 ------
-Hour-of-day (UTC) and weekday open counts per customer, shrunk towards their segment's pattern,
+Hour-of-day (UTC) and weekday (UTC) open counts per customer, shrunk towards their segment's pattern,
 which is itself shrunk towards the global pattern (empirical Bayes with Dirichlet pseudo-counts:
 ``post = (counts + m * prior) / (n + m)``). The best hour is the mode of the posterior.
 
@@ -11,6 +11,13 @@ Check
 :func:`evaluate_send_time` learns the hours from opens before a split date and scores them on
 the opens after it (share of held-out opens within an hour of the chosen hour), against the
 single best global hour.
+
+Time zones: unlike the daily aggregates (calendar days of the campaign's ``timezone``, see
+:mod:`playbook.data.warehouse`, "Days"), the hour and weekday here stay in UTC on purpose: a
+``(weekday, hour)`` pair is a weekly UTC send slot, which a scheduler can use directly, and
+:func:`local_send_time` shows it in each customer's own country zone (customers of one campaign can
+live in several zones). Window bounds given as dates are local midnight of the campaign's zone
+(:meth:`playbook.data.warehouse.Warehouse.instant`).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from playbook.data.cutoff import planning_as_of
-from playbook.data.warehouse import Warehouse, to_utc
+from playbook.data.warehouse import Warehouse
 from playbook.errors import DataError
 from playbook.report.charts import empty_chart
 
@@ -41,8 +48,8 @@ Instant: TypeAlias = dt.date | str | pd.Timestamp
 def open_counts(wh: Warehouse, start: Instant, end: Instant) -> pd.DataFrame:
     """Opens per customer, UTC weekday (0 = Monday) and hour for messages opened in [start, end)."""
     m = wh.table("messages")
-    m = m.filter(m.opened_ts.notnull(), m.opened_ts >= ibis.timestamp(to_utc(start)),
-                 m.opened_ts < ibis.timestamp(to_utc(end)), m.customer_id.notnull())
+    m = m.filter(m.opened_ts.notnull(), m.opened_ts >= ibis.timestamp(wh.instant(start)),
+                 m.opened_ts < ibis.timestamp(wh.instant(end)), m.customer_id.notnull())
     m = m.mutate(hour=m.opened_ts.hour(), weekday=m.opened_ts.day_of_week.index())
     df = m.group_by(["customer_id", "weekday", "hour"]).aggregate(opens=m.count()).execute()
     df["customer_id"] = df["customer_id"].astype(str)
