@@ -29,13 +29,13 @@ retrospective's).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from playbook.errors import ConfigError
-from playbook.media.response import ResponseCurve
 
 #: Relative tolerance of the bisection on the marginal-return level ``lambda``.
 LAMBDA_TOL = 1e-9
@@ -43,6 +43,23 @@ LAMBDA_TOL = 1e-9
 BUDGET_TOL = 1e-7
 
 Bounds = Mapping[str, tuple[float, float]]
+
+
+class SeasonCurve(Protocol):
+    """What the allocator needs of a channel's curve (a :class:`ResponseCurve` or the expected
+    curve over draws): daily response and marginal return, their season sums over a pacing profile,
+    and whether more spend earns anything."""
+
+    @property
+    def responds(self) -> bool: ...
+
+    def response(self, spend: npt.ArrayLike) -> np.ndarray: ...
+
+    def marginal(self, spend: npt.ArrayLike) -> np.ndarray: ...
+
+    def season_response(self, budget: float, profile: npt.ArrayLike) -> float: ...
+
+    def season_marginal(self, budget: float, profile: npt.ArrayLike) -> float: ...
 
 
 def flat_profile(days: int) -> np.ndarray:
@@ -69,13 +86,13 @@ def check_bounds(bounds: Bounds, total: float) -> None:
             "lower budget.total or raise some channels.<name>.max_budget.")
 
 
-def expected_revenue(curves: Mapping[str, ResponseCurve], alloc: Mapping[str, float],
+def expected_revenue(curves: Mapping[str, SeasonCurve], alloc: Mapping[str, float],
                      profile: npt.ArrayLike) -> float:
     """Season revenue of a split (channels without a curve earn 0)."""
     return float(sum(curves[ch].season_response(b, profile) for ch, b in alloc.items() if ch in curves))
 
 
-def _budget_at(curve: ResponseCurve, lam: float, lo: float, hi: float, profile: np.ndarray) -> float:
+def _budget_at(curve: SeasonCurve, lam: float, lo: float, hi: float, profile: np.ndarray) -> float:
     """Budget in [lo, hi] where the channel's season marginal return equals ``lam``."""
     if curve.season_marginal(lo, profile) <= lam:
         return lo
@@ -91,7 +108,7 @@ def _budget_at(curve: ResponseCurve, lam: float, lo: float, hi: float, profile: 
     return 0.5 * (a + b)
 
 
-def _equal_marginal(curves: Mapping[str, ResponseCurve], bounds: Bounds, budget: float,
+def _equal_marginal(curves: Mapping[str, SeasonCurve], bounds: Bounds, budget: float,
                     profile: np.ndarray) -> dict[str, float]:
     """Split ``budget`` over the channels of ``bounds`` (all with responding curves) at equal
     marginal return; every channel at its maximum (minimum) when ``budget`` is above (below)
@@ -129,13 +146,13 @@ def _equal_marginal(curves: Mapping[str, ResponseCurve], bounds: Bounds, budget:
     return alloc
 
 
-def optimise_budget(curves: Mapping[str, ResponseCurve], bounds: Bounds, total: float,
+def optimise_budget(curves: Mapping[str, SeasonCurve], bounds: Bounds, total: float,
                     profile: npt.ArrayLike) -> dict[str, float]:
     """Split ``total`` across the channels of ``bounds`` to maximise expected season revenue.
 
     Parameters
     ----------
-    curves : mapping channel -> ResponseCurve
+    curves : mapping channel -> ResponseCurve (or any :class:`SeasonCurve`)
         Daily curves; channels of ``bounds`` without one (or with a zero curve) are held at
         their minimum unless the others cannot take the total (module docstring).
     bounds : mapping channel -> (min, max)
@@ -200,7 +217,7 @@ def proportional_split(weights: Mapping[str, float], bounds: Bounds, total: floa
     return {ch: alloc[ch] for ch in bounds}
 
 
-def max_budget_for_roas(curves: Mapping[str, ResponseCurve], bounds: Bounds, target_roas: float,
+def max_budget_for_roas(curves: Mapping[str, SeasonCurve], bounds: Bounds, target_roas: float,
                         profile: npt.ArrayLike) -> tuple[float, float]:
     """Largest total (within the bounds' sums) whose optimal split returns ``target_roas``.
 

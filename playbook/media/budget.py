@@ -25,6 +25,16 @@ recommended split scaled to this total).
 ``pacing.parquet``: one row per day and channel: ``day``, ``channel``, ``spend`` (planned),
 ``cumulative_spend``, ``cumulative_share`` (of the channel's budget), ``expected_revenue``
 (incremental, from the fitted curve).
+
+On a media model's curve draws, :func:`budget_plan_draws` gives the same table (columns above, the
+expected values being means over draws) from :func:`playbook.media.allocation_draws.optimise_draws`,
+plus ``expected_revenue_low`` / ``_high``, ``roas_low`` / ``_high``, ``marginal_roas_low`` /
+``_high`` (5-95 % across draws), ``fixed``, ``gain`` / ``_low`` / ``_high`` (against last season's
+split) and ``distinguishable``; and :func:`pacing_plan_draws` paces a split chosen by
+:func:`playbook.media.allocation_draws.optimise_draws` with the expected curve and adds
+``expected_revenue_low`` / ``expected_revenue_high`` (5-95 % across draws) per day. Pacing a
+budget by a fixed daily pattern is Meridian's "flighting pattern" assumption:
+https://developers.google.com/meridian/docs/post-modeling/optimization-without-reach-frequency
 """
 
 from __future__ import annotations
@@ -37,12 +47,20 @@ import numpy.typing as npt
 import pandas as pd
 
 from playbook.media.allocation import (
+    SeasonCurve,
     describe_uncurved,
     expected_revenue,
     optimise_budget,
     proportional_split,
 )
-from playbook.media.response import CurveFit, ResponseCurve
+from playbook.media.allocation_draws import (
+    INTERVAL,
+    Draws,
+    draw_table,
+    expected_curves,
+    optimise_draws,
+)
+from playbook.media.response import CurveFit
 from playbook.report.charts import empty_chart, money_formatter
 from playbook.report.format import fmt_money, fmt_pct
 
@@ -75,7 +93,7 @@ def pacing_plan(
     alloc: Mapping[str, float],
     days: Sequence[object] | pd.DatetimeIndex,
     profile: npt.ArrayLike,
-    curves: Mapping[str, ResponseCurve] | None = None,
+    curves: Mapping[str, SeasonCurve] | None = None,
 ) -> pd.DataFrame:
     """Daily spend per channel (see the ``pacing.parquet`` columns in the module docstring)."""
     days = pd.DatetimeIndex(days)
@@ -89,6 +107,31 @@ def pacing_plan(
                                   "expected_revenue": rev}))
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         columns=["day", "channel", "spend", "cumulative_spend", "cumulative_share", "expected_revenue"])
+
+
+def pacing_plan_draws(
+    alloc: Mapping[str, float],
+    days: Sequence[object] | pd.DatetimeIndex,
+    profile: npt.ArrayLike,
+    draws: Draws,
+) -> pd.DataFrame:
+    """:func:`pacing_plan` on a model's curve draws: ``expected_revenue`` is the mean over draws,
+    ``expected_revenue_low`` / ``_high`` its 5-95 % interval per day (0 for channels without curves).
+
+    Raises
+    ------
+    DataError
+        No draws, or draws with different channels.
+    """
+    table = draw_table(draws)
+    plan = pacing_plan(alloc, days, profile, expected_curves(draws))
+    low, high = np.zeros(len(plan)), np.zeros(len(plan))
+    for ch in alloc:
+        if ch in table:
+            rows = (plan["channel"] == ch).to_numpy()
+            per_draw = table[ch].response_draws(plan.loc[rows, "spend"].to_numpy(float))
+            low[rows], high[rows] = np.percentile(per_draw, INTERVAL, axis=0)
+    return plan.assign(expected_revenue_low=low, expected_revenue_high=high)
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,6 +174,54 @@ def budget_plan(
     return out
 
 
+def budget_plan_draws(
+    draws: Draws,
+    bounds: Mapping[str, tuple[float, float]],
+    total: float,
+    profile: npt.ArrayLike,
+    last_season_spend: Mapping[str, float],
+    history_roas: Mapping[str, float],
+    objective: str = "mean",
+    fixed: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """:func:`budget_plan` on a media model's curve draws, with intervals (module docstring).
+
+    Parameters
+    ----------
+    draws : sequence of mapping channel -> ResponseCurve
+        The model's draws; channels of ``bounds`` without curves are held at their minimum.
+    objective : {"mean", "pNN"}
+        Maximise expected season revenue or its NN-th percentile across draws
+        (:func:`playbook.media.allocation_draws.optimise_draws`).
+    fixed : mapping channel -> budget, optional
+        Channels whose budget is given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``attrs["totals"]``: expected incremental revenue of each split; ``attrs["gain"]``:
+        ``(mean, low, high)`` of the optimised split's gain over last season's;
+        ``attrs["distinguishable"]``: whether that gain's interval excludes 0;
+        ``attrs["objective"]``.
+    """
+    from_bounds = {ch: (float(fixed[ch]),) * 2 if fixed and ch in fixed else b for ch, b in bounds.items()}
+    last = proportional_split(last_season_spend, from_bounds, total)
+    prop = proportional_split({ch: v for ch, v in history_roas.items() if np.isfinite(v)}, from_bounds, total)
+    res = optimise_draws(draws, bounds, total, profile, objective=objective, fixed=fixed, reference=last)
+    out = res.table.drop(columns="reference").assign(last_season=[last[ch] for ch in bounds],
+                                                     roas_proportional=[prop[ch] for ch in bounds])
+    first = ["channel", "budget", "min_budget", "max_budget", "last_season", "roas_proportional", "expected_revenue",
+             "roas", "marginal_roas", "fitted"]  # budget_plan's columns, then the intervals
+    out = out[first + [c for c in out.columns if c not in first]]
+    curves = expected_curves(draws)
+    out.attrs["totals"] = {"optimised": res.revenue.mean, "last_season": expected_revenue(curves, last, profile),
+                           "roas_proportional": expected_revenue(curves, prop, profile)}
+    out.attrs["gain"] = (res.gain.mean, res.gain.low, res.gain.high)
+    out.attrs["distinguishable"] = res.distinguishable
+    out.attrs["objective"] = objective
+    return out
+
+
 def describe_budget(plan: pd.DataFrame, currency: str = "USD") -> str:
     """One plain-language sentence on the optimised split against the alternatives."""
     t = plan.attrs.get("totals", {})
@@ -144,7 +235,19 @@ def describe_budget(plan: pd.DataFrame, currency: str = "USD") -> str:
             f"{fmt_pct(opt / last - 1) if last > 0 else 'n/a'} more than last season's split and "
             f"{fmt_pct(opt / prop - 1) if prop > 0 else 'n/a'} more than a split proportional to ROAS; "
             f"the largest budget goes to **{top['channel']}** ({fmt_money(top['budget'], currency)}).")
+    if "gain" in plan.attrs:  # a plan on curve draws: say how sure the gain is
+        text += " " + _describe_gain(plan.attrs["gain"], bool(plan.attrs.get("distinguishable")), currency)
     return text + describe_uncurved(plan, "budget", plan.loc[~plan["fitted"], "channel"], "Without spend history")
+
+
+def _describe_gain(gain: tuple[float, float, float], distinguishable: bool, currency: str) -> str:
+    """Sentence on the gain over last season's split and its 5-95 % interval across draws."""
+    mean, low, high = gain
+    span = f"{fmt_money(mean, currency)} (90 % interval {fmt_money(low, currency)} to {fmt_money(high, currency)})"
+    if distinguishable:
+        return f"Across the model's draws the gain over last season's split is {span}."
+    return (f"Across the model's draws the gain over last season's split, {span}, is not distinguishable from "
+            "zero: the model cannot tell the two splits apart.")
 
 
 def plot_response_curves(fit: CurveFit, spend: pd.DataFrame, currency: str = "USD") -> plt.Figure:
