@@ -12,31 +12,60 @@ CUSTOMERS   ?= 20000
 SEED        ?= 42
 JOBS        ?= 2
 PYTEST_ARGS ?=
+# The locks: exact versions with hashes for Python 3.11 on linux x86_64, resolved from pyproject.toml
+# by `make lock` (uv pip compile). requirements.lock: what the playbook needs to run (`make demo`);
+# requirements-dev.lock: the same versions plus the test and lint tools (`make setup`, `make test`).
+LOCK        := requirements.lock
+DEV_LOCK    := requirements-dev.lock
+UPGRADE     ?=
+UV_COMPILE   = $(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+               --generate-hashes --custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel data demo test test-slow lint lab bench clean distclean
+# One recipe at a time: the install steps share one virtual environment (pytest still runs on $(JOBS) workers).
+.NOTPARALLEL:
+.PHONY: help setup setup-runtime kernel data demo test test-slow lint lab bench lock clean distclean
 
 help:  ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-$(BIN)/playbook: pyproject.toml
+# Installs exactly the locked versions (pip checks every hash), then the playbook itself without
+# resolving anything. The stamps remember which lock is installed; the dev lock holds every version
+# of the runtime lock, so installing it also satisfies the runtime stamp.
+$(VENV)/.installed-runtime: $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
-setup: $(BIN)/playbook kernel  ## create .venv, install the package (+dev tools) and the Jupyter kernel
+$(VENV)/.installed-dev: $(DEV_LOCK) pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@ $(VENV)/.installed-runtime
 
-kernel: $(BIN)/playbook  ## register the Jupyter kernel "seasonal-playbook" inside .venv
+setup: $(VENV)/.installed-dev kernel  ## create .venv, install the locked package (+dev tools) and the Jupyter kernel
+
+setup-runtime: $(VENV)/.installed-runtime kernel  ## like setup, without the test and lint tools (requirements.lock only)
+
+kernel: | $(VENV)/.installed-runtime  ## register the Jupyter kernel "seasonal-playbook" inside .venv
 	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Seasonal Playbook (Python 3.11)" > /dev/null
-	@git rev-parse --git-dir > /dev/null 2>&1 && $(BIN)/nbstripout --install || true
+	@if git rev-parse --git-dir > /dev/null 2>&1 && test -x $(BIN)/nbstripout; then $(BIN)/nbstripout --install; fi
 
-$(SAMPLE)/truth.json: $(wildcard playbook/data/synth/*.py) | $(BIN)/playbook
+lock:  ## refresh requirements.lock and requirements-dev.lock from pyproject.toml (UPGRADE=1: newest allowed versions)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv>=0.5"
+	$(UV_COMPILE) --extra dev -o $(DEV_LOCK)
+	$(UV_COMPILE) -c $(DEV_LOCK) -o $(LOCK)
+
+$(SAMPLE)/truth.json: $(wildcard playbook/data/synth/*.py) | $(VENV)/.installed-runtime
 	$(BIN)/playbook generate-data --customers $(CUSTOMERS) --seed $(SEED) --out $(SAMPLE)
 
 data: $(SAMPLE)/truth.json  ## generate the synthetic sample data (once)
 
-demo: setup data  ## set up, generate sample data and run all five notebooks for the example campaign
+demo: setup-runtime data  ## set up (runtime lock only), generate sample data and run all five notebooks for the example campaign
 	$(BIN)/playbook validate-data $(SAMPLE)
 	$(BIN)/playbook run $(CAMPAIGN) --jobs $(JOBS)
 	@echo "Open reports/holiday-2025/index.html"
@@ -61,7 +90,7 @@ bench: setup data  ## benchmarks: whole playbook on the sample and on 1M custome
 	$(BIN)/python benchmarks/bench_functions.py
 
 clean:  ## remove generated data, reports, caches (keeps .venv; `make distclean` removes it too)
-	rm -rf $(SAMPLE) reports/*/ reports/.staging reports/.private reports/_failed benchmarks/.cache .pytest_cache .ruff_cache
+	rm -rf $(SAMPLE) reports/*/ reports/.staging reports/.private reports/_failed benchmarks/.cache .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 
 distclean: clean  ## also remove the virtual environment

@@ -10,6 +10,15 @@ on is declared here once, as a pandera schema, and checked
   playbook, or edited by hand, is reported with a warning and treated as absent, so the reading
   step recomputes what it needs (every step also runs alone) instead of computing on bad input.
 
+Pseudonymous ids (columns ending in ``_pid``) can only be joined with ids pseudonymized under the
+same key. Every Parquet artifact holding them carries the key's fingerprint
+(:func:`playbook.report.privacy.key_fingerprint`) in its file metadata (Parquet key-value metadata,
+https://arrow.apache.org/docs/python/generated/pyarrow.Schema.html#pyarrow.Schema.with_metadata),
+and reading one written under another key refuses with a :class:`~playbook.errors.DataError` that
+names both fingerprints and the fix (issue 19 item 3): before, a later step's join matched nobody and
+the segment step's suppression was silently dropped. Suppression stays keyed by pseudonym (the
+artifacts never hold raw ids); the check makes a key change loud instead.
+
 Why pandera: the artifacts are small per-customer or per-day tables in pandas; pandera states
 their columns, types and value rules declaratively and reports every failing check at once
 (``lazy=True``), which is what the playbook promises for data problems. Raw tables are checked
@@ -29,6 +38,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow
+import pyarrow.parquet as pq
 
 # pandera imports pyspark.pandas whenever pyspark is installed (it is, for the Spark engine): at
 # import and again when it first validates a frame. pyspark then warns about pandas >= 3; the
@@ -42,6 +53,7 @@ from pandera.errors import SchemaErrors  # noqa: E402
 
 from playbook.errors import DataError  # noqa: E402
 from playbook.files import atomic_write, write_json  # noqa: E402
+from playbook.report.privacy import PseudonymKey, pseudonym_key  # noqa: E402
 
 _PID = pa.Column(str, nullable=False, unique=True, description="pseudonymous customer id (HMAC)")
 _SHARE = pa.Check.in_range(0.0, 1.0)
@@ -175,13 +187,89 @@ def write_artifact(obj: Any, output_dir: str | os.PathLike[str], name: str) -> P
         path = _artifact_path(output_dir, name, ".parquet")
         checked = check(obj, path.stem)  # declared contracts (playbook.artifacts) are checked on write
         frame = checked if obj.empty else obj  # an empty frame is written with the contract's dtypes
-        return atomic_write(path, lambda t: frame.to_parquet(t))
+        return atomic_write(path, lambda t: _write_parquet(frame, t))
     if isinstance(obj, Mapping | list | tuple):
         path = _artifact_path(output_dir, name, ".json")
         return write_json(nan_to_none(obj), path)
     raise TypeError(
         f"write_artifact: cannot store {type(obj).__name__} as {name!r}; pass a DataFrame, "
         "Series, dict or list"
+    )
+
+
+# Pseudonym key fingerprints (issue 19 item 3)
+
+PSEUDONYM_SUFFIX = "_pid"
+"""Columns whose name ends in this hold pseudonymous ids (:func:`playbook.report.privacy.pseudonymize`)."""
+
+KEY_METADATA = b"playbook.pseudonym_key"
+"""Parquet metadata key of the stamp: JSON ``{"fingerprint": ..., "source": ...}``, never the key."""
+
+
+def _pseudonym_columns(names: Sequence[Any]) -> list[str]:
+    return [str(n) for n in names if str(n).endswith(PSEUDONYM_SUFFIX)]
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """``frame.to_parquet(path)``, stamped with the key fingerprint when it holds pseudonyms."""
+    if not _pseudonym_columns(list(frame.columns)):
+        frame.to_parquet(path)
+        return
+    key = pseudonym_key()
+    table = pyarrow.Table.from_pandas(frame)
+    stamp = json.dumps({"fingerprint": key.fingerprint, "source": key.source}).encode("utf-8")
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), KEY_METADATA: stamp})
+    pq.write_table(table, path)
+
+
+def artifact_key_stamp(path: str | os.PathLike[str]) -> dict[str, str] | None:
+    """The pseudonym-key stamp of a Parquet artifact (``fingerprint``, ``source``); None without one."""
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(KEY_METADATA)
+    if raw is None:
+        return None
+    try:
+        stamp = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return {str(k): str(v) for k, v in stamp.items()} if isinstance(stamp, dict) else None
+
+
+def check_pseudonym_key(path: str | os.PathLike[str], key: PseudonymKey | None = None) -> None:
+    """Refuse a Parquet artifact whose pseudonymous ids were made with another key than ``key``
+    (default the current one, :func:`playbook.report.privacy.pseudonym_key`).
+
+    Artifacts without ``*_pid`` columns pass; one holding them without a stamp (written by a
+    playbook before issue 19) passes with a warning, since its key cannot be told.
+
+    Raises
+    ------
+    DataError
+        The fingerprints differ: the message names the artifact, both keys by source and
+        fingerprint (never the key), and the two fixes.
+    """
+    p = Path(path)
+    if not _pseudonym_columns(pq.read_schema(p).names):
+        return
+    stamp = artifact_key_stamp(p)
+    if stamp is None:
+        warnings.warn(f"Artifact {p.name} holds pseudonymous ids but no key fingerprint (written by an older "
+                      "playbook): if the pseudonym key changed since, its ids match nobody. Rerun the step that "
+                      "writes it to be sure.", stacklevel=3)
+        return
+    current = key or pseudonym_key()
+    if stamp.get("fingerprint") == current.fingerprint:
+        return
+    schema = SCHEMAS.get(p.stem)
+    what = f"{p.name} ({schema.name})" if schema is not None and schema.name else p.name
+    then = f"{stamp.get('source', 'an unknown key')} (fingerprint {stamp.get('fingerprint')})"
+    raise DataError(
+        f"Artifact {what} holds pseudonymous ids made with another key: it was written with {then}, "
+        f"this run uses {current.describe()}. Its ids would match nobody, so what it says about each "
+        "person (segments, suppression) would be silently lost. Either rerun the steps that wrote it with "
+        "the current key (`playbook run <campaign>` without --only, or name those steps in --only too), or "
+        f"set the key it was written with again (the same PLAYBOOK_PSEUDONYM_KEY, or the project's "
+        f".playbook/pseudonym.key with fingerprint {stamp.get('fingerprint')})."
     )
 
 
@@ -213,6 +301,7 @@ def read_artifact(output_dir: str | os.PathLike[str], name: str, default: Any = 
     for path in candidates:
         if path.is_file():
             if path.suffix == ".parquet":
+                check_pseudonym_key(path)
                 checked = check_on_read(pd.read_parquet(path), path.stem)
                 return default if checked is None else checked
             return json.loads(path.read_text(encoding="utf-8"))

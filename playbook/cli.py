@@ -28,6 +28,7 @@ from pathlib import Path
 from playbook import __version__
 from playbook.config.campaign import CampaignConfig
 from playbook.config.loader import load_config
+from playbook.config.sections import setup_problems
 from playbook.data import synth
 from playbook.data.cache import cache_dir, validation_report
 from playbook.data.importers import PLATFORMS, ImportOptions, run_import
@@ -36,7 +37,8 @@ from playbook.data.template import write_template
 from playbook.data.validate import validate
 from playbook.data.warehouse import connect
 from playbook.errors import ConfigError, DataError, PlaybookError, RunError
-from playbook.paths import resolve_arg
+from playbook.paths import check_output_dir, resolve, resolve_arg
+from playbook.report.privacy import PSEUDONYM_KEY_ENV, pseudonym_key
 
 
 def _skip_iri_format_checker() -> None:
@@ -56,6 +58,7 @@ _skip_iri_format_checker()
 
 # The runner imports papermill -> nbformat -> jsonschema: only after the switch above.
 from playbook.run.campaign import campaign_source, run_campaigns  # noqa: E402
+from playbook.run.execute import KERNEL_START_TIMEOUT, use_kernel_start_timeout  # noqa: E402
 from playbook.run.graph import resolve_jobs, resolve_steps  # noqa: E402
 from playbook.run.results import exit_code, summary_table  # noqa: E402
 
@@ -159,6 +162,11 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
             failed += 1
             _err(f"{path}: invalid\n{exc}")
         else:
+            problems = setup_problems(cfg)  # the data folder and rule fields: checked before a run
+            if problems:
+                failed += 1
+                _err(f"{path}: invalid\n" + "\n".join(f"  - {p}" for p in problems))
+                continue
             _echo(f"{path}: ok ({cfg.slug}, {cfg.season.start} to {cfg.season.end})")
             for section, effect in cfg.absent_sections():
                 _echo(f"  {section}: {effect}")
@@ -232,12 +240,26 @@ def _jobs_arg(value: str) -> int:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--jobs ")) from None
 
 
+def key_notice() -> str:
+    """Which key pseudonymizes the run's ids, by fingerprint (never the key); creates the per-project
+    key on first use (:func:`playbook.report.privacy.pseudonym_key`)."""
+    key = pseudonym_key()
+    line = f"Pseudonymous ids: {key.describe()}."
+    if key.created:
+        line += (" Created now: keep it (reruns must use the same key to match earlier artifacts), never "
+                 f"commit or share it; {PSEUDONYM_KEY_ENV} set to its content uses it elsewhere.")
+    return line
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     resolve_steps(args.only)  # fail fast on an unknown step name, before any work
+    use_kernel_start_timeout(args.kernel_start_timeout)  # read by every kernel start of this run
+    _echo(key_notice())
 
     def _load_and_check(path: str | os.PathLike[str]) -> CampaignConfig:
         """Load a config and, unless --no-validate, check its data before any notebook runs."""
         cfg = load_config(path)
+        check_output_dir(resolve(cfg.output_dir))  # before preflight writes its cache next to the reports
         if not args.no_validate:
             preflight(cfg, args.data_source)
         return cfg
@@ -330,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-source", default=None, help="override the config's data.source")
     r.add_argument("--seed", type=int, default=None, help="override the notebooks' random seed")
     r.add_argument("--kernel", default="seasonal-playbook", help="Jupyter kernel (default seasonal-playbook)")
+    r.add_argument("--kernel-start-timeout", type=_positive_seconds, default=None, metavar="SECONDS",
+                   help=f"seconds each kernel gets to start, a positive whole number (default "
+                        f"{KERNEL_START_TIMEOUT:g}, or PLAYBOOK_KERNEL_START_TIMEOUT)")
     r.add_argument("-j", "--jobs", type=_jobs_arg, default=1, metavar="N",
                    help="kernels at once: independent steps (and campaigns of a batch) run in "
                         "parallel; 0 or 'auto' = one per CPU (default 1: one step at a time)")

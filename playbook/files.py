@@ -5,7 +5,10 @@ renamed into place (:func:`atomic_write`), so a reader never sees half a file an
 never leaves a truncated one. A whole report folder is replaced the same way
 (:func:`swap_folder`). New files and folders get the mode the process umask gives (``0644`` /
 ``0755`` with the usual ``022``), like any file the user creates; the umask is never read or
-changed, so concurrent writers in several threads cannot race on it.
+changed, so concurrent writers in several threads cannot race on it. Files written into a
+folder for plaintext PII (:func:`in_private_folder`) are created owner-only (``0600``) whoever
+writes them. Folders the playbook may replace whole carry a marker file (:func:`mark_folder`,
+see :func:`playbook.paths.check_output_dir`).
 """
 
 from __future__ import annotations
@@ -49,9 +52,10 @@ def _unique_name(folder: Path, prefix: str, suffix: str = "") -> Path:
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """Write a file through ``write(tmp_path)`` to a temporary name beside ``path``, then rename.
 
-    The temporary file ``.<name>.<random>.tmp`` is created empty (mode ``0666`` less the umask)
-    in ``path``'s folder, so the final rename is atomic (same file system). On any error the
-    temporary file is removed and ``path`` keeps its previous content.
+    The temporary file ``.<name>.<random>.tmp`` is created empty (mode ``0666`` less the umask;
+    ``0600`` in a private folder, :func:`in_private_folder`) in ``path``'s folder, so the final
+    rename is atomic (same file system). On any error the temporary file is removed and ``path``
+    keeps its previous content.
 
     Parameters
     ----------
@@ -69,7 +73,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     while True:
         tmp = _unique_name(path.parent, f".{path.name}.", ".tmp")
         try:
-            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600 if in_private_folder(path) else 0o666))
         except FileExistsError:  # pragma: no cover - 48 random bits
             continue
         break
@@ -171,11 +175,31 @@ def make_private_dir(output_dir: str | os.PathLike[str]) -> Path:
 
 
 def owner_only_dir(folder: Path) -> None:
+    """Create ``folder`` (and missing parents) and make it owner-only (``0700``), also when it exists."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     folder.mkdir(mode=0o700, exist_ok=True)
     os.chmod(folder, 0o700)
 
 
+def in_private_folder(path: Path) -> bool:
+    """Whether ``path`` lies in a folder for plaintext PII: under a ``.private`` folder, or in the
+    ``private`` subfolder of a staging folder (``.staging/<name>/private/...``)."""
+    parts = path.parts
+    if PRIVATE_ROOT in parts:
+        return True
+    return any(parts[i] == STAGING_DIR and parts[i + 2] == PRIVATE_DIR for i in range(len(parts) - 2))
+
+
 def is_private(rel: str) -> bool:
     """Whether a path relative to a staging folder lies in its private subfolder."""
     return rel == PRIVATE_DIR or rel.startswith(PRIVATE_DIR + "/")
+
+
+def mark_folder(folder: Path, marker: str, text: str) -> None:
+    """Write the marker file ``<folder>/<marker>`` (atomically, fixed ``text``) unless it is there.
+
+    The content never changes between runs, so reruns stay byte-identical.
+    """
+    path = folder / marker
+    if not path.is_file():
+        atomic_write(path, lambda t: t.write_text(text, encoding="utf-8"))

@@ -7,11 +7,17 @@ A few ready-made planted datasets are provided as separate fixtures.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+# One fixed pseudonym key for the whole suite (and the notebooks it runs): pseudonyms agree across
+# machines and no test writes the project's own key file (.playbook/pseudonym.key). Tests of the
+# no-key path remove it with monkeypatch.
+os.environ.setdefault("PLAYBOOK_PSEUDONYM_KEY", "tests-only-key-" + "0" * 40)
 
 
 def _utc(values: list[str | None]) -> pd.Series:

@@ -99,14 +99,14 @@ def test_run_refuses_data_that_breaks_the_contract(tmp_path):
     orders.to_parquet(out / "orders.parquet")
     cfg = yaml.safe_load((ROOT / "campaigns" / "holiday-2025.yaml").read_text())
     cfg["data"] = {"source": str(out)}
-    cfg["output"] = {"dir": str(tmp_path / "reports")}
+    cfg["output"] = {"dir": str(tmp_path / "reports" / "holiday-2025")}
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))
     res = run_cli("run", str(path))
     assert res.returncode == 1
     text = res.stdout + res.stderr
     assert "violates the data contract" in text and "orders.customer_id" in text
-    assert not (tmp_path / "reports").exists()
+    assert not (tmp_path / "reports" / "holiday-2025").exists()
     assert "Traceback" not in res.stderr
 
 

@@ -10,7 +10,6 @@ import math
 import os
 import subprocess
 import time
-import warnings
 from pathlib import Path
 
 import nbformat
@@ -128,15 +127,12 @@ def test_pseudonymize_matches_hmac_reference(monkeypatch):
     assert list(pseudonymize(["C2"])) == [_ref("C2", b"s3cret")]
 
 
-def test_pseudonymize_dev_key_warns_once(monkeypatch):
+def test_pseudonymize_without_a_key_uses_the_project_key(monkeypatch, tmp_path):
     monkeypatch.delenv(privacy.PSEUDONYM_KEY_ENV, raising=False)
-    monkeypatch.setattr(privacy, "_dev_key_warned", False)
-    with pytest.warns(UserWarning, match="NOT safe to share"):
-        first = pseudonymize("C1")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert pseudonymize("C1") == first  # stable, and no second warning
-    assert first == _ref("C1", privacy._DEV_KEY)
+    monkeypatch.setenv("PLAYBOOK_ROOT", str(tmp_path))
+    first = pseudonymize("C1")
+    key = (tmp_path / ".playbook" / "pseudonym.key").read_text().strip()
+    assert first == _ref("C1", key.encode()) and pseudonymize("C1") == first
 
 
 # ------------------------------------------------------------------ PII scanner

@@ -62,9 +62,11 @@ from playbook.config.checks import (
     Date,
     Encoding,
     Id,
+    OfferTemplate,
     Problem,
     RuleValue,
     Slug,
+    SubjectTemplate,
     Text,
     TimeZone,
     check_feature_name,
@@ -373,13 +375,13 @@ class Attribution(_Model):
 class ContentRow(_Model):
     """One row of the content matrix: offer, content block and subject line templates.
 
-    Templates may use ``{discount}``, ``{first_name}``, ``{top_product}`` and ``{offer}``
-    (see :mod:`playbook.value.offers`); names are filled only in exports, never in reports.
+    Offer tokens: ``{discount}``, ``{first_name}``, ``{top_product}``; subject tokens: ``{first_name}``,
+    ``{top_product}``, ``{offer}``; others are refused (:mod:`playbook.value.offers`; names fill exports only).
     """
 
-    offer: Text
+    offer: OfferTemplate
     content: Text
-    subject: Text
+    subject: SubjectTemplate
 
 
 class FlowStep(_Model):

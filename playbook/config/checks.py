@@ -12,6 +12,13 @@ Typing rules (docs/architecture.md, "Faults the playbook survives": IDs or codes
 Each checker takes a value already of the right Python type and returns it unchanged, or raises
 ``ValueError`` whose text (``got ...; expected ...``) becomes the problem's message. Several
 problems found by one model validator are raised together with :func:`raise_problems`.
+
+Names checked before a run (issue 19, item 14): the tokens of the content matrix's templates
+(:data:`SUBJECT_TOKENS`, :data:`OFFER_TOKENS`; filled by :func:`playbook.value.offers.render`)
+and the fields rules may use (:data:`RULE_FIELDS`, :data:`WINDOWED_RULE_FIELDS`; the columns of
+the segment step's rule table, :func:`playbook.steps.segment.rule_fields`, listed in
+:mod:`playbook.customers.features`). They are written out here so that checking a campaign file
+imports no data engine; tests keep them equal to the lists the run uses.
 """
 
 from __future__ import annotations
@@ -67,6 +74,33 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WINDOW_SUFFIX_RE = re.compile(r"^(?P<base>.+)_(?P<days>\d+)d$")
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TOKEN_RE = re.compile(r"{(\w+)}")
+
+#: Tokens a subject line may use (:data:`playbook.value.offers.TOKENS`).
+SUBJECT_TOKENS: tuple[str, ...] = ("first_name", "top_product", "offer")
+#: Tokens an offer may use: the subject's except ``{offer}`` itself, plus the customer's ``{discount}``.
+OFFER_TOKENS: tuple[str, ...] = ("discount", "first_name", "top_product")
+
+#: Bases of windowed rule fields (``field: orders, window_days: 90`` reads ``orders_90d``;
+#: :data:`playbook.customers.features.WINDOWED_BASES`).
+WINDOWED_RULE_FIELDS: tuple[str, ...] = (
+    "orders", "revenue", "refunds", "views", "add_to_carts", "sessions", "cart_abandonments",
+    "browse_sessions_without_purchase", "emails_sent", "email_opens", "email_clicks",
+)
+#: Whole-history, point-in-time and attribute fields (rules without ``window_days``), RFM scores and clusters.
+RULE_FIELDS: tuple[str, ...] = (
+    "accounts", "aov", "bought_last_season", "browse_sessions_without_purchase_total", "browsing_without_buying",
+    "cart_abandonments_total", "channel_share_app", "channel_share_store", "channel_share_web", "consent_ads",
+    "consent_email", "country", "days_since_first_order", "days_since_last_order", "discount_share",
+    "email_bounced", "email_click_rate", "email_clicks_total", "email_open_rate", "email_opens_total",
+    "email_unsubscribed", "email_valid", "emails_delivered_total", "emails_sent_total", "erased",
+    "gross_sales_total", "monetary_total", "orders_app", "orders_in_seasons", "orders_last_season",
+    "orders_store", "orders_total", "orders_web", "phone_valid", "refund_orders_total", "refunds_total",
+    "seasonal_order_share", "sessions_total", "sms_bounced", "sms_unsubscribed", "tenure_days", "views_total",
+    "rfm_r", "rfm_f", "rfm_m", "rfm_score", "rfm_segment", "cluster", "cluster_name",
+)
+#: Prefix of the per-category fields (``category_share_<category>``: one per product category in the data).
+CATEGORY_FIELD_PREFIX = "category_share_"
 
 
 def describe_value(value: Any) -> str:
@@ -225,6 +259,51 @@ def check_feature_name(value: str) -> str:
     return value
 
 
+def template_problem(text: str, allowed: Iterable[str]) -> str | None:
+    """Why a template uses a token that is not filled (``{nickname}``), or None.
+
+    Tokens are ``{word}``; anything else stays literal text (:func:`playbook.value.offers.render`).
+    """
+    options = list(allowed)
+    unknown = [t for t in _TOKEN_RE.findall(text) if t not in options]
+    if not unknown:
+        return None
+    listed = ", ".join("{" + t + "}" for t in options)
+    return (f"unknown token(s) {', '.join('{' + t + '}' for t in unknown)}{suggest(unknown[0], options)} in "
+            f"{text!r}: it would be sent as written; use {listed}")
+
+
+def _template(allowed: tuple[str, ...]) -> Any:
+    """An :class:`~pydantic.AfterValidator` refusing templates with tokens outside ``allowed``."""
+    def check(value: str) -> str:
+        problem = template_problem(value, allowed)
+        if problem:
+            raise ValueError(problem)
+        return value
+    return AfterValidator(check)
+
+
+def rule_field_problem(name: str, window_days: int | None) -> str | None:
+    """Why a rule's ``field`` (with its ``window_days``) names no column of the rule table, or None.
+
+    Checked before a run by ``playbook check-config``; at run time a segment with such a rule is not
+    built (:func:`playbook.customers.rules.build_rule_segments`).
+    """
+    windowed = ", ".join(WINDOWED_RULE_FIELDS)
+    if window_days is not None:
+        if name in WINDOWED_RULE_FIELDS:
+            return None
+        why = "is a whole-history field: leave window_days out" if name in RULE_FIELDS else "is not a field"
+        return (f"{name!r} {why}{suggest(name, WINDOWED_RULE_FIELDS)}; fields with window_days: {windowed}")
+    if name in RULE_FIELDS or (name.startswith(CATEGORY_FIELD_PREFIX) and len(name) > len(CATEGORY_FIELD_PREFIX)):
+        return None
+    if name in WINDOWED_RULE_FIELDS:
+        total = f", or use {name}_total" if f"{name}_total" in RULE_FIELDS else ""
+        return f"{name!r} counts over a window: add window_days (e.g. window_days: 90){total}"
+    return (f"unknown field {name!r}{suggest(name, (*RULE_FIELDS, *WINDOWED_RULE_FIELDS))}; fields: "
+            f"{', '.join(RULE_FIELDS)}, {CATEGORY_FIELD_PREFIX}<category>; with window_days: {windowed}")
+
+
 def rule_value(value: Any) -> float | int | str | list[float | int | str]:
     """A rule value: a finite number, non-empty text, or a non-empty list of those."""
 
@@ -267,3 +346,5 @@ Id = Annotated[str, Field(strict=True), AfterValidator(check_id)]
 ChannelName = Annotated[str, Field(strict=True), AfterValidator(check_channel)]
 RuleValue = Annotated[float | int | str | list[float | int | str], PlainValidator(rule_value)]
 Encoding = Annotated[str, Field(strict=True), AfterValidator(check_encoding)]
+SubjectTemplate = Annotated[str, Field(strict=True, min_length=1), _template(SUBJECT_TOKENS)]
+OfferTemplate = Annotated[str, Field(strict=True, min_length=1), _template(OFFER_TOKENS)]

@@ -42,6 +42,12 @@ MAX_DEPTH = 50
 
 _YAML_FALSE = {"no", "off", "false", "n"}
 
+#: Earliest and latest date a config may hold: the analysis turns dates into pandas timestamps,
+#: which span 1677-09-21 to 2262-04-11 (nanoseconds), and takes the day before a season start.
+MIN_DATE, MAX_DATE = dt.date(1678, 1, 1), dt.date(2261, 12, 31)
+#: Keys whose values are calendar dates in every section (season, comparison seasons, experiments, events).
+_DATE_KEYS = frozenset({"start", "end", "planning_cutoff"})
+
 
 @dataclass(frozen=True)
 class _Origin:
@@ -125,6 +131,17 @@ def _syntax_error(path: Path, text: str, exc: yaml.YAMLError) -> ConfigError:
     )
 
 
+def _character_error(path: Path, text: str, exc: yaml.reader.ReaderError) -> ConfigError:
+    """A character YAML does not allow (a control character such as U+001F or U+0000), by line and
+    column: PyYAML's own error gives only an offset into the text."""
+    position = min(max(exc.position, 0), len(text))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return ConfigError(f"{path}: line {line}, column {column} holds the control character U+{exc.character:04X}, "
+                       "which YAML does not allow. Remove it (it is often pasted in with copied text) and "
+                       "save the config as plain UTF-8 text.")
+
+
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     """Number of values ``node`` stands for with every alias expanded, capped just above
     :data:`MAX_VALUES`. Linear in the distinct nodes: an alias is a shared node, counted
@@ -171,7 +188,10 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, _Origin], list[Problem]]:
                           "config as UTF-8.") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror}).") from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader checks every character before anything is parsed
+    except yaml.reader.ReaderError as exc:
+        raise _character_error(path, text, exc) from None
     builder = _Builder(loader, path)
     try:
         node = loader.get_single_node()
@@ -386,6 +406,33 @@ def _message(source: str, problems: list[Problem], origins: dict[Loc, _Origin]) 
               "and check again with `playbook check-config`.")
 
 
+def _as_date(value: Any) -> dt.date | None:
+    """``value`` as the calendar date the schema would read from it (a date, or YYYY-MM-DD text)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip()) if len(value.strip()) == 10 else None
+        except ValueError:
+            return None
+    return None
+
+
+def _date_range_problems(data: Any, loc: Loc = ()) -> list[Problem]:
+    """Dates under a date key outside :data:`MIN_DATE`..:data:`MAX_DATE`: found by fuzzing (issue 19,
+    item 17), year 1 overflowed the default planning cutoff (the day before) and year 9999 passed
+    but broke every step (pandas timestamps end in 2262)."""
+    if isinstance(data, dict):
+        return [p for key, value in data.items() for p in _date_range_problems(value, (*loc, str(key)))]
+    if isinstance(data, list):
+        return [p for i, value in enumerate(data) for p in _date_range_problems(value, (*loc, i))]
+    day = _as_date(data) if loc and loc[-1] in _DATE_KEYS else None
+    if day is not None and not MIN_DATE <= day <= MAX_DATE:
+        return [(loc, f"got date {day.isoformat()}; expected a date between {MIN_DATE.isoformat()} and "
+                      f"{MAX_DATE.isoformat()} (is the year mistyped?)")]
+    return []
+
+
 def _validate(data: Any, source: str, origins: dict[Loc, _Origin],
               load_problems: list[Problem]) -> CampaignConfig:
     if data is None:
@@ -395,6 +442,9 @@ def _validate(data: Any, source: str, origins: dict[Loc, _Origin],
         raise ConfigError(f"Campaign config {source} must be a mapping of keys (slug:, name:, "
                           f"season: ...); got {describe_value(data)}.")
     problems = list(load_problems)
+    out_of_range = _date_range_problems(data)
+    if out_of_range:  # the models would overflow on them; report them with what the file showed
+        raise ConfigError(_message(source, problems + out_of_range, origins))
     try:
         cfg = CampaignConfig.model_validate(data)
     except ValidationError as exc:

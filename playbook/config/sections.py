@@ -15,6 +15,11 @@ refused. Example::
 
     events:
       - {name: Spring sale, start: 2025-03-10, end: 2025-03-16, countries: [US]}
+
+:func:`setup_problems` checks what a valid file may still get wrong about the world outside it
+(``playbook check-config`` refuses the file; issue 19, item 14): a ``data.source`` folder or
+file that does not exist, and rule fields that name no column of the segment step's rule table
+(at run time such a segment is not built; the step reports it and builds the others).
 """
 
 from __future__ import annotations
@@ -26,13 +31,28 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
-from playbook.config.checks import Country, Date, Problem, Text, raise_problems
+from playbook.config.checks import (
+    Country,
+    Date,
+    Problem,
+    Text,
+    raise_problems,
+    rule_field_problem,
+    suggest,
+)
+from playbook.paths import project_root, resolve
 
 if TYPE_CHECKING:
-    from playbook.config.campaign import Budget, ChannelBudget, ComparisonSeason, Season
+    from playbook.config.campaign import (
+        Budget,
+        CampaignConfig,
+        ChannelBudget,
+        ComparisonSeason,
+        Season,
+    )
 
 __all__ = ["OPTIONAL_SECTIONS", "Event", "EventList", "cross_section_problems", "event_key", "event_list_problems",
-           "event_problems"]
+           "event_problems", "setup_problems"]
 
 #: What each optional section turns off when the campaign file leaves it out (or empty), in the
 #: words ``playbook check-config`` prints after the section name. ``"comparison_seasons: []"`` is
@@ -54,8 +74,8 @@ OPTIONAL_SECTIONS: dict[str, str] = {
     "experiments": "none — step 04 is skipped (nothing to size or analyse)",
     "personalization": "not set — the built-in content matrix and trigger flows are used",
     "events": ("none — the forecast knows the calendar's retail events and public holidays only, not "
-               "your own promotions or campaign days (list them under events:; checked now, used by "
-               "playbook.forecast.forecast_series; the campaign forecast does not use them yet)"),
+               "your own promotions or campaign days (list them under events:; used as features by the plan's "
+               "campaign forecast and by playbook.forecast.forecast_series)"),
 }
 
 
@@ -158,4 +178,35 @@ def cross_section_problems(
             problems.append((("budget", "total"), f"{budget.total:,.0f} is above the sum of the "
                              f"channels' max_budget ({hi:,.0f}); lower budget.total or raise the "
                              "maximums"))
+    return problems
+
+
+def data_source_problem(source: str | None) -> str | None:
+    """Why ``data.source`` names a local folder or file that does not exist (relative paths are read
+    from the project root, as :meth:`playbook.data.source.DataSource.parse` does), or None. Connection
+    URLs and the bundled sample (``None``) are not checked here: ``playbook validate-data`` connects."""
+    if source is None or "://" in source or not source.strip():
+        return None
+    path = resolve(source)
+    if path.exists():
+        return None
+    near = suggest(path.name, [p.name for p in path.parent.iterdir()]) if path.parent.is_dir() else ""
+    return (f"{source!r} does not exist ({path}; relative paths are read from the project root "
+            f"{project_root()}){near}. Fix the path, or create it: `playbook init-data {source}` writes empty "
+            f"table templates, `playbook import PLATFORM FILES --out {source}` converts a shop's exports")
+
+
+def setup_problems(cfg: CampaignConfig) -> list[str]:
+    """What a valid campaign file gets wrong outside itself, one line each (``location: message``):
+    a missing ``data.source`` (:func:`data_source_problem`) and rule fields naming no column of the
+    rule table (:func:`playbook.config.checks.rule_field_problem`)."""
+    problems: list[str] = []
+    missing = data_source_problem(cfg.data.source)
+    if missing:
+        problems.append(f"data.source: {missing}")
+    for i, seg in enumerate(cfg.segments):
+        for j, rule in enumerate(seg.rules):
+            msg = rule_field_problem(rule.field, rule.window_days)
+            if msg:
+                problems.append(f"segments[{i}].rules[{j}].field (segment {seg.name!r}): {msg}")
     return problems

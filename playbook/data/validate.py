@@ -52,6 +52,8 @@ from playbook.data.warehouse import (
 )
 
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+#: A number as a CSV writes it: optional sign, digits, optional decimals and exponent.
+PLAIN_NUMBER_REGEX = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 N_EXAMPLES = 5
 
 #: Soft customer checks on missing values: check name -> column.
@@ -149,8 +151,9 @@ class _Validator:
                 continue
             actual = schema[col.name]
             if not dtype_matches(col.dtype, actual):
+                odd = _not_numbers(raw, col.name) if col.dtype in ("float", "int") and actual.is_string() else ""
                 self.add(name, col.name, "wrong_dtype", "error", 1,
-                         f"{name}.{col.name} has type {actual}, expected {col.dtype}. Convert it in the "
+                         f"{name}.{col.name} has type {actual}, expected {col.dtype}.{odd} Convert it in the "
                          "export (IDs as text, money as numbers, timestamps with a UTC offset).")
                 continue
             if col.dtype == "timestamp" and is_naive_timestamp(actual) and self.wh.source.timezone is None:
@@ -424,6 +427,23 @@ def _key_text(value: object) -> str:
     if isinstance(value, pd.Timestamp) and value.tz is None and value == value.normalize():
         return f"{value:%Y-%m-%d}"
     return str(value)
+
+
+def _not_numbers(raw: ibis.Table, column: str) -> str:
+    """For a number column stored as text: up to five of its values that are not plain decimal
+    numbers, as a sentence (empty when there are none). Found by fuzzing (issue 19, item 17): one
+    ``inf`` or ``12.00 USD`` among a CSV's first rows types the whole column as text, and the
+    message then named only the type, not the cell to fix. Number columns hold no personal data."""
+    c = raw[column].strip()
+    odd = raw.filter(c.notnull() & (c != "") & ~c.re_search(PLAIN_NUMBER_REGEX))
+    values = odd.select(value=c).distinct().order_by("value").limit(N_EXAMPLES).execute()["value"].tolist()
+    if not values:
+        return ""
+    shown = ", ".join(repr(v if len(v) <= 40 else v[:37] + "...") for v in values)
+    words = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity"}
+    why = (" (NaN and infinity are not amounts: write the real number, or leave an unknown optional "
+           "amount empty)" if any(v.lower() in words for v in values) else "")
+    return f" Values that are not plain numbers: {shown}{why}."
 
 
 def _blank_null(expr: ibis.Column) -> ibis.Column:

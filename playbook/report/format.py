@@ -2,11 +2,22 @@
 
 One place decides how a number looks to a stakeholder (``fmt_money``, ``fmt_pct``, ``fmt_int``,
 ``compact_money``, ``format_table``), so every notebook and page formats alike.
+
+It also escapes text from configs and data for the HTML pages (issue 19 item 4):
+:func:`escape_markdown` for generated Markdown (:func:`playbook.steps.context.md`), and
+:func:`escaped_style` for tables, because a pandas ``Styler`` escapes nothing unless told
+(``escape="html"``; https://pandas.pydata.org/docs/reference/api/pandas.io.formats.style.Styler.format.html)
+and never escapes index or column *names*. Plain ``DataFrame`` HTML escapes by default
+(``DataFrame.to_html(escape=True)``). In Markdown, entity references never form structure
+(CommonMark 0.31, "Entity and numeric character references", https://spec.commonmark.org/0.31.2/#entity-and-numeric-character-references),
+so ``&#91;`` cannot open a link; ``\\$`` is Jupyter's literal dollar (no MathJax).
 """
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -151,7 +162,7 @@ def format_table(
     if hide_index is None:
         hide_index = isinstance(df.index, pd.RangeIndex)
     try:
-        styler = df.style.format(formatters, na_rep=DASH)
+        styler = escaped_style(df).format(formatters, na_rep=DASH, escape="html")
     except ImportError:  # jinja2 missing: plain formatted copy
         out = df.copy()
         for col, f in formatters.items():
@@ -160,3 +171,84 @@ def format_table(
     if hide_index:
         styler = styler.hide(axis="index")
     return styler
+
+
+# Escaping text from configs and data (issue 19 item 4)
+
+_MD_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;", "$": "\\$"}
+_MD_SPECIAL = re.compile(r"[&<>\[\]$]")
+_BLOCKQUOTE = re.compile(r"^ {0,3}(?:> ?)+", re.MULTILINE)
+
+
+def _code_spans(line: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of the CommonMark code spans of one line: a run of n backticks closed by
+    the next run of exactly n; a backslash-escaped backtick opens none."""
+    spans: list[tuple[int, int]] = []
+    i, n = 0, len(line)
+    while i < n:
+        if line[i] == "\\":
+            i += 2
+            continue
+        if line[i] != "`":
+            i += 1
+            continue
+        j = i
+        while j < n and line[j] == "`":
+            j += 1
+        close = re.compile(rf"(?<!`)`{{{j - i}}}(?!`)").search(line, j)
+        if close is None:
+            i = j
+            continue
+        spans.append((i, close.end()))
+        i = close.end()
+    return spans
+
+
+def _escape_plain(text: str) -> str:
+    return _MD_SPECIAL.sub(lambda m: _MD_ESCAPES[m.group(0)], text)
+
+
+def _escape_line(line: str) -> str:
+    quote = _BLOCKQUOTE.match(line)
+    lead = quote.group(0) if quote else ""  # "> " at the start is the generated text's blockquote
+    body = line[len(lead):]
+    out, pos = [lead], 0
+    for start, end in _code_spans(body):  # code spans are shown literally (renderers escape them)
+        out += [_escape_plain(body[pos:start]), body[start:end]]
+        pos = end
+    out.append(_escape_plain(body[pos:]))
+    return "".join(out)
+
+
+def escape_markdown(text: str) -> str:
+    r"""Markdown ``text`` with every character that could make HTML, a link or math shown literally.
+
+    Outside code spans: ``&``, ``<``, ``>`` become HTML entities (no tag, comment or autolink can
+    form), ``[`` and ``]`` become ``&#91;`` / ``&#93;`` (no link or image, so no ``javascript:``
+    URL), ``$`` becomes ``\$`` (a literal dollar in Jupyter, never MathJax). Emphasis, lists,
+    headings, code spans (rendered escaped by every Markdown renderer) and a ``>`` blockquote
+    marker at the start of a line keep working. A code span never spans lines here, so text
+    from data cannot stretch one across a paragraph.
+
+    Examples
+    --------
+    >>> escape_markdown('**VIP** <script>x</script> [a](javascript:b) costs $5, run `a<b`')
+    '**VIP** &lt;script&gt;x&lt;/script&gt; &#91;a&#93;(javascript:b) costs \\$5, run `a<b`'
+    """
+    return "\n".join(_escape_line(line) for line in str(text).split("\n"))
+
+
+def _escaped_name(name: Any) -> Any:
+    return html.escape(name) if isinstance(name, str) else name
+
+
+def escaped_style(df: pd.DataFrame) -> Any:
+    """``df.style`` with every cell, index label, column label and axis name HTML-escaped.
+
+    Chain further ``.format(...)`` calls with ``escape="html"`` for columns holding text.
+    """
+    out = df.copy(deep=False)
+    out.index = out.index.set_names([_escaped_name(n) for n in out.index.names])
+    out.columns = out.columns.set_names([_escaped_name(n) for n in out.columns.names])
+    return (out.style.format(escape="html")
+            .format_index(escape="html", axis=0).format_index(escape="html", axis=1))

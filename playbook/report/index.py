@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from playbook import __version__
-from playbook.artifacts import nan_to_none, read_step_summary
+from playbook.artifacts import artifact_key_stamp, nan_to_none, read_step_summary
 from playbook.files import atomic_write, write_json
 from playbook.paths import project_root
 from playbook.report.format import DASH, is_missing
+from playbook.report.privacy import pseudonym_key
 
 
 def git_revision() -> str:
@@ -134,6 +135,18 @@ def _index_html(title: str, entries: list[dict[str, Any]], meta: Mapping[str, An
     return "\n".join(parts) + "\n"
 
 
+def pseudonym_key_fact(output_dir: Path) -> str:
+    """Which key made the report's pseudonyms, by fingerprint (never the key); names any other
+    fingerprint found in the report's artifacts (left by a partial run under another key)."""
+    key = pseudonym_key()
+    others = sorted({str(stamp.get("fingerprint")) for p in sorted((output_dir / "artifacts").glob("*.parquet"))
+                     if (stamp := artifact_key_stamp(p)) is not None and stamp.get("fingerprint") != key.fingerprint})
+    if not others:
+        return key.describe()
+    return (f"{key.describe()}; some artifacts were made with another key (fingerprint {', '.join(others)}): "
+            "rerun every step with one key")
+
+
 def build_index(
     output_dir: str | os.PathLike[str],
     steps_status: Mapping[str, str | Mapping[str, Any]],
@@ -154,8 +167,9 @@ def build_index(
         Page title, e.g. ``"Holiday 2025 — campaign playbook"``.
     meta : mapping, optional
         Extra run facts shown at the bottom and stored in ``summary.json`` (config, data
-        source, seed, ``run_seconds`` ...). ``git_revision``, ``package_version`` and
-        ``generated_at`` are added.
+        source, seed, ``run_seconds`` ...). ``git_revision``, ``package_version``,
+        ``generated_at`` and ``pseudonym key`` (where the key came from and its fingerprint,
+        :meth:`playbook.report.privacy.PseudonymKey.describe`; never the key) are added.
 
     Returns
     -------
@@ -168,6 +182,7 @@ def build_index(
     full_meta.setdefault("generated_at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"))
     full_meta.setdefault("git_revision", git_revision())
     full_meta.setdefault("package_version", __version__)
+    full_meta.setdefault("pseudonym key", pseudonym_key_fact(out))
     entries = [_step_entry(out, step, info) for step, info in steps_status.items()]
     summary = {
         "title": title,

@@ -1,7 +1,14 @@
-"""Privacy: keyed pseudonymous ids and the PII guard that scans every page and export.
+"""Privacy: keyed pseudonymous ids, their key, and the PII guard that scans every page and export.
 
-* :func:`pseudonymize` turns customer ids into keyed hashes (HMAC-SHA256, key from
-  ``PLAYBOOK_PSEUDONYM_KEY``).
+* :func:`pseudonymize` turns customer ids into keyed hashes (HMAC-SHA256, RFC 2104,
+  https://www.rfc-editor.org/rfc/rfc2104). The key (:func:`pseudonym_key`) is
+  ``PLAYBOOK_PSEUDONYM_KEY`` when set, else a random per-project key that the first use creates in
+  ``<project>/.playbook/pseudonym.key`` (folder ``0700``, file ``0600``, outside ``reports/``,
+  gitignored; 32 random bytes from :mod:`secrets`, https://docs.python.org/3/library/secrets.html)
+  and every later run reuses. No public key exists any more, so nobody can recover ids by hashing
+  candidate ids. :func:`key_fingerprint` names a key without revealing it (issue 19, items 3 and
+  15): the CLI and the index page show it, and artifacts holding pseudonyms carry it
+  (:mod:`playbook.artifacts`), so a step never joins pseudonyms made with two different keys.
 * :class:`PiiScanner` / :func:`find_pii` look for known customer emails, phones and names in
   report text; :func:`scan_files` scans the files of a report folder and :func:`leak_message`
   says what was found without repeating it, so that the runner can refuse to publish a leak
@@ -17,40 +24,156 @@ import html
 import json
 import os
 import re
+import secrets
+import stat
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from playbook.errors import ConfigError
+from playbook.paths import project_root
 from playbook.report.format import is_missing
 
 PSEUDONYM_KEY_ENV = "PLAYBOOK_PSEUDONYM_KEY"
 """Environment variable holding the secret key of :func:`pseudonymize`."""
 
-_DEV_KEY = b"seasonal-playbook-development-key-not-secret"
-_dev_key_warned = False
+KEY_FILE = Path(".playbook") / "pseudonym.key"
+"""The per-project key file, relative to the project root (used when the variable is not set)."""
+
+_FINGERPRINT_MESSAGE = b"playbook-fingerprint"
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    """The key pseudonyms are made with, where it came from, and its fingerprint.
+
+    Attributes
+    ----------
+    key : bytes
+        The secret (never printed: it is left out of ``repr``).
+    source : str
+        ``"PLAYBOOK_PSEUDONYM_KEY"``, ``"project key file .playbook/pseudonym.key"`` or
+        ``"key given by the caller"``.
+    fingerprint : str
+        :func:`key_fingerprint` of the key (8 hex characters).
+    created : bool
+        The project key file was created by this call.
+    """
+
+    key: bytes = field(repr=False)
+    source: str
+    fingerprint: str
+    created: bool = False
+
+    def describe(self) -> str:
+        """``"project key file .playbook/pseudonym.key (fingerprint 1a2b3c4d)"``: never the key."""
+        return f"{self.source} (fingerprint {self.fingerprint})"
+
+
+def key_fingerprint(key: str | bytes | None = None) -> str:
+    """Name a pseudonym key without revealing it: the first 8 hex characters of
+    HMAC-SHA256(key, ``"playbook-fingerprint"``); default the key :func:`pseudonym_key` finds.
+
+    Examples
+    --------
+    >>> key_fingerprint("s3cret")
+    '937bba92'
+    """
+    k = pseudonym_key().key if key is None else _as_bytes(key)
+    return _fingerprint(k)
+
+
+def _fingerprint(key: bytes) -> str:
+    return hmac.new(key, _FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()[:8]
+
+
+def _as_bytes(key: str | bytes) -> bytes:
+    return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+
+
+def project_key_path() -> Path:
+    """``<project root>/.playbook/pseudonym.key`` (:func:`playbook.paths.project_root`)."""
+    return project_root() / KEY_FILE
+
+
+def pseudonym_key(key: str | bytes | None = None, create: bool = True) -> PseudonymKey:
+    """The key :func:`pseudonymize` uses: ``key`` when given, else ``PLAYBOOK_PSEUDONYM_KEY``, else
+    the per-project key file (created with a random key on first use unless ``create`` is false).
+
+    Raises
+    ------
+    ConfigError
+        The key file cannot be created or read, is empty, or (``create=False``) does not exist.
+    """
+    if key is not None:
+        k = _as_bytes(key)
+        return PseudonymKey(k, "key given by the caller", _fingerprint(k))
+    env = os.environ.get(PSEUDONYM_KEY_ENV) or None
+    if env is not None:
+        k = env.encode("utf-8")
+        return PseudonymKey(k, PSEUDONYM_KEY_ENV, _fingerprint(k))
+    path = project_key_path()
+    created = False
+    if not path.is_file():
+        if not create:
+            raise ConfigError(f"No pseudonym key: {PSEUDONYM_KEY_ENV} is not set and {path} does not exist.")
+        created = _create_key_file(path)
+    k = _read_key_file(path)
+    return PseudonymKey(k, f"project key file {KEY_FILE.as_posix()}", _fingerprint(k), created)
+
+
+def _create_key_file(path: Path) -> bool:
+    """Write a new random key to ``path`` (folder 0700, file 0600); False when another process
+    created it first (the new file appears whole: written under a temporary name, then linked)."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_hex(32) + "\n")
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"Could not create the project's pseudonym key {path} ({exc.strerror or exc}). Make the folder "
+            f"writable, or set {PSEUDONYM_KEY_ENV} to a long random secret (e.g. `python -c \"import "
+            "secrets; print(secrets.token_hex(32))\"`)."
+        ) from None
+    return True
+
+
+def _read_key_file(path: Path) -> bytes:
+    """The key in ``path`` (surrounding white space dropped); a file others could read is made
+    owner-only, with a warning."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077 and os.name == "posix":
+            os.chmod(path, 0o600)
+            warnings.warn(f"The pseudonym key {path} was readable by others (mode {mode:o}); it is owner-only "
+                          "(600) now. If others may have copied it, make a new key and rerun every step.",
+                          UserWarning, stacklevel=4)
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Could not read the project's pseudonym key {path} ({exc}). Restore it, or set "
+                          f"{PSEUDONYM_KEY_ENV}.") from None
+    if not text:
+        raise ConfigError(f"The project's pseudonym key {path} is empty. Restore it from a backup, or delete it "
+                          "to make a new one (then rerun every step: pseudonyms change with the key).")
+    return text.encode("utf-8")
 
 
 def _pseudonym_key(key: str | bytes | None) -> bytes:
-    global _dev_key_warned
-    if key is None:
-        key = os.environ.get(PSEUDONYM_KEY_ENV) or None
-    if key is None:
-        if not _dev_key_warned:
-            warnings.warn(
-                f"{PSEUDONYM_KEY_ENV} is not set: pseudonymous ids use the public development key, "
-                "so reports made now are NOT safe to share outside the team. Set "
-                f"{PSEUDONYM_KEY_ENV} to a long random secret (e.g. `python -c \"import secrets; "
-                "print(secrets.token_hex(32))\"`) and rerun.",
-                UserWarning,
-                stacklevel=3,
-            )
-            _dev_key_warned = True
-        return _DEV_KEY
-    return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    return pseudonym_key(key).key
 
 
 def pseudonymize(ids: Any, key: str | bytes | None = None, length: int = 16) -> pd.Series | str:
@@ -61,8 +184,8 @@ def pseudonymize(ids: Any, key: str | bytes | None = None, length: int = 16) -> 
     ids : str or iterable of str (Series, Index, list)
         Identifiers; non-strings are converted with ``str``; missing values stay missing.
     key : str or bytes, optional
-        Secret key; default the ``PLAYBOOK_PSEUDONYM_KEY`` environment variable, else a fixed
-        development key (with a one-time warning: reports made with it are not safe to share).
+        Secret key; default the ``PLAYBOOK_PSEUDONYM_KEY`` environment variable, else the
+        per-project key file (:func:`pseudonym_key`; created on first use).
     length : int
         Hex characters kept (16 = 64 bits, collision-free in practice below ~10^8 ids).
 

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,25 +28,38 @@ from typing import Any, Protocol
 from playbook.config.campaign import DataConfig
 from playbook.config.loader import load_config
 from playbook.data.source import DataSource
+from playbook.data.warehouse import connect
 from playbook.errors import PlaybookError
-from playbook.paths import resolve
+from playbook.files import PRIVATE_DIR, private_dir
+from playbook.paths import check_output_dir, resolve
 from playbook.report.index import build_index
 from playbook.run.execute import DEFAULT_KERNEL, check_kernel, kernel_threads
 from playbook.run.graph import STEPS, resolve_jobs, resolve_steps, run_graph
 from playbook.run.guard import PiiGuard, pii_values_for
 from playbook.run.parameters import check_parameters
 from playbook.run.publish import (
+    add_to_summary,
     attribute_files,
+    discard_staging,
     index_statuses,
     keep_failed,
     prepare_staging,
     publish,
     rewrite_summary_steps,
+    run_lock,
     snapshot,
     write_failure_json,
 )
 from playbook.run.results import ERROR, FAILED, OK, RunResult, StepResult
 from playbook.run.schedule import CampaignRun, locked_say, schedule
+from playbook.value.audiences import (
+    SHAREABLE_DIR,
+    contacts,
+    describe_recheck,
+    recheck_exports,
+    segment_flags,
+    withdraw_exports,
+)
 
 PiiValues = Callable[[], Iterable[str]]
 """Returns the PII strings (emails, phones, names) the guard looks for; called at most once."""
@@ -103,6 +115,7 @@ def run_campaign(
     jobs: int | str | None = 1,
     slots: threading.Semaphore | None = None,
     cancel: threading.Event | None = None,
+    lock_wait: float = 3600.0,
 ) -> RunResult:
     """Execute a campaign's notebooks with Papermill and publish its report atomically.
 
@@ -148,6 +161,10 @@ def run_campaign(
     cancel : threading.Event, optional
         Once set (Ctrl-C in a parallel batch), no further step starts; the run ends as
         ``error`` "interrupted" and publishes nothing.
+    lock_wait : float
+        Seconds to wait while another run (thread or process) works on the same report folder
+        (:func:`~playbook.run.publish.run_lock`), with a progress line saying so; then
+        ``RunError``. 0 refuses at once.
 
     Returns
     -------
@@ -160,20 +177,22 @@ def run_campaign(
     ------
     RunError
         Before anything runs: unknown step, bad ``jobs``, kernel not installed, notebook
-        missing, unknown parameter.
+        missing, unknown parameter; another run of the same report still running after
+        ``lock_wait``.
     ConfigError
-        An empty ``data_source``.
+        An empty ``data_source``; a report folder the playbook may not write into (checked
+        first, before anything is written: :func:`~playbook.paths.check_output_dir`).
     """
     started = time.monotonic()
     say = locked_say(progress or (lambda _msg: None))
     steps = resolve_steps(only)
     n_jobs = resolve_jobs(jobs)
+    slug = str(cfg.slug)
+    final = check_output_dir(Path(reports_root) / slug if reports_root is not None else resolve(cfg.output_dir))
+    root = final.parent
     source = campaign_source(cfg, data_source)
     check_kernel(kernel_name)
     nb_dir = resolve(notebooks_dir)
-    slug = str(cfg.slug)
-    final = Path(reports_root) / slug if reports_root is not None else resolve(cfg.output_dir)
-    root = final.parent
     # the file the loader read (it looks in the working folder first, then the project root): the
     # notebooks run from notebooks/, so a path relative to where `playbook run` was typed would miss
     cfg_abs = str(getattr(cfg, "source_path", None) or resolve(config_path))
@@ -188,59 +207,112 @@ def run_campaign(
     if guard is None:
         say(f"[{slug}] PII guard off: pages are published without scanning them for customer data")
 
-    staging, previous = prepare_staging(final, root / ".staging", slug, steps)
-    base_params["output_dir"] = str(staging)
-    prev_steps = {e.get("step"): e for e in previous.get("steps", [])}
-    results: dict[str, StepResult] = {s: StepResult(s) for s in steps}
-    run = CampaignRun(slug, staging, nb_dir, base_params, kernel_name, timeout, say, guard, slots, cancel)
-    run_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    failures: list[StepResult] = []
-    kept: dict[str, Path] = {}
+    with run_lock(root, slug, lock_wait, say):
+        staging, previous = prepare_staging(final, root / ".staging", slug, steps)
+        base_params["output_dir"] = str(staging)
+        prev_steps = {e.get("step"): e for e in previous.get("steps", [])}
+        results: dict[str, StepResult] = {s: StepResult(s) for s in steps}
+        run = CampaignRun(slug, staging, nb_dir, base_params, kernel_name, timeout, say, guard, slots, cancel)
+        run_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        failures: list[StepResult] = []
+        kept: dict[str, Path] = {}
 
-    def on_done(res: StepResult) -> None:
-        if res.status == OK:
-            return
-        failures.append(res)
-        kept["dir"] = keep_failed(root / "_failed", slug, staging, res.step, kept.get("dir"))
-        res.notebook = kept["dir"] / f"{res.step}.ipynb"
+        def on_done(res: StepResult) -> None:
+            if res.status == OK:
+                return
+            failures.append(res)
+            kept["dir"] = keep_failed(root / "_failed", slug, staging, res.step, kept.get("dir"))
+            res.notebook = kept["dir"] / f"{res.step}.ipynb"
 
+        try:
+            run_before = snapshot(staging)
+            schedule(run, run_graph(steps), n_jobs, results, on_done)
+            if cancel is not None and cancel.is_set():
+                discard_staging(staging)
+                return RunResult(slug, str(config_path), ERROR, "interrupted: nothing was published",
+                                 results, None, kept.get("dir"), round(time.monotonic() - started, 2))
+            if failures:
+                return _failed(slug, str(config_path), cfg_abs, run_at, staging, kept["dir"], failures,
+                               results, started)
+            files_by_step = attribute_files(run_before, snapshot(staging), run.windows, prev_steps)
+            rechecked = recheck_republished(cfg, source, staging, final, files_by_step)
+            recheck_note = describe_recheck(rechecked)
+            statuses = index_statuses(results, prev_steps, files_by_step, run_at)
+            run_seconds = round(time.monotonic() - started, 2)
+            meta: dict[str, Any] = {"campaign": slug, "config": str(config_path), "steps run": ", ".join(steps),
+                                    "run_seconds": run_seconds, "kernel": kernel_name, "jobs": n_jobs}
+            if data_source is not None:
+                meta["data_source"] = source.display()
+            if seed is not None:
+                meta["seed"] = seed
+            if guard is None:
+                meta["pii_guard"] = "off: pages not scanned for customer data"
+            if recheck_note:
+                meta["exports re-checked"] = recheck_note
+                say(f"[{slug}] {recheck_note}")
+            build_index(staging, statuses, _title(cfg), meta)
+            rewrite_summary_steps(staging, statuses)
+            if rechecked:
+                add_to_summary(staging, "exports_rechecked", rechecked)
+            leak = guard.check(staging, ["index.html", "summary.json"]) if guard is not None else None
+            if leak:
+                discard_staging(staging)
+                return RunResult(slug, str(config_path), FAILED, leak, results, None, None, run_seconds)
+            publish(staging, final, previous)
+        except BaseException:
+            discard_staging(staging)
+            raise
+        for r in results.values():
+            if r.notebook is not None:
+                r.notebook = final / r.notebook.name
+        say(f"[{slug}] published {final}")
+        message = f"published {final}" + (f"; {recheck_note}" if recheck_note else "")
+        return RunResult(slug, str(config_path), OK, message, results, final, None,
+                         round(time.monotonic() - started, 2))
+
+
+def republished_exports(staging: Path, final: Path,
+                        files_by_step: Mapping[str, list[str]]) -> list[tuple[Path, str]]:
+    """The export files a publish would carry over without this run having written them.
+
+    The files in ``<staging>/exports/`` no step of this run wrote, and, when this run wrote no
+    private folder (it did not run 03_personalize), the plaintext lists already beside the
+    report in ``<reports>/.private/<slug>/``. Each with its label relative to the reports folder.
+    """
+    written = {f for files in files_by_step.values() for f in files}
+    out = [(p, f"{final.name}/{SHAREABLE_DIR}/{p.name}") for p in sorted((staging / SHAREABLE_DIR).glob("*"))
+           if p.is_file() and f"{SHAREABLE_DIR}/{p.name}" not in written]
+    if not (staging / PRIVATE_DIR).is_dir():
+        held = private_dir(final)
+        out += [(p, p.relative_to(final.parent).as_posix()) for p in sorted(held.glob("*.csv")) if p.is_file()]
+    return out
+
+
+def recheck_republished(cfg: CampaignLike, source: DataSource, staging: Path, final: Path,
+                        files_by_step: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+    """Re-apply the current erasure, consent and suppression to every export this run republishes
+    without regenerating it (:func:`republished_exports`), in place (issue 19, item 1).
+
+    The same contacts and suppression as the personalize step
+    (:func:`playbook.value.audiences.contacts`, :func:`~playbook.value.audiences.segment_flags` of
+    the staging folder's segment step output), read from the campaign's data source now, at
+    publish time. When the customers table cannot be read the files are withdrawn instead. Files
+    falling under ``min_audience_size`` are withdrawn. Returns one entry per file
+    (:func:`~playbook.value.audiences.recheck_exports`); empty when there was nothing to check.
+    """
+    files = republished_exports(staging, final, files_by_step)
+    if not files:
+        return []
+    min_size = int(getattr(cfg, "min_audience_size", 100))
     try:
-        run_before = snapshot(staging)
-        schedule(run, run_graph(steps), n_jobs, results, on_done)
-        if cancel is not None and cancel.is_set():
-            shutil.rmtree(staging, ignore_errors=True)
-            return RunResult(slug, str(config_path), ERROR, "interrupted: nothing was published",
-                             results, None, kept.get("dir"), round(time.monotonic() - started, 2))
-        if failures:
-            return _failed(slug, str(config_path), cfg_abs, run_at, staging, kept["dir"], failures,
-                           results, started)
-        files_by_step = attribute_files(run_before, snapshot(staging), run.windows, prev_steps)
-        statuses = index_statuses(results, prev_steps, files_by_step, run_at)
-        run_seconds = round(time.monotonic() - started, 2)
-        meta: dict[str, Any] = {"campaign": slug, "config": str(config_path), "steps run": ", ".join(steps),
-                                "run_seconds": run_seconds, "kernel": kernel_name, "jobs": n_jobs}
-        if data_source is not None:
-            meta["data_source"] = source.display()
-        if seed is not None:
-            meta["seed"] = seed
-        if guard is None:
-            meta["pii_guard"] = "off: pages not scanned for customer data"
-        build_index(staging, statuses, _title(cfg), meta)
-        rewrite_summary_steps(staging, statuses)
-        leak = guard.check(staging, ["index.html", "summary.json"]) if guard is not None else None
-        if leak:
-            shutil.rmtree(staging, ignore_errors=True)
-            return RunResult(slug, str(config_path), FAILED, leak, results, None, None, run_seconds)
-        publish(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    for r in results.values():
-        if r.notebook is not None:
-            r.notebook = final / r.notebook.name
-    say(f"[{slug}] published {final}")
-    return RunResult(slug, str(config_path), OK, f"published {final}", results, final, None,
-                     round(time.monotonic() - started, 2))
+        wh = connect(source)
+        countries = getattr(cfg, "countries", None)
+        if countries:
+            wh.default_country = countries[0]  # as the steps read the customers (start_step)
+        con = contacts(wh)
+    except PlaybookError as exc:
+        return withdraw_exports(files, f"the customers table could not be read to re-check it: {exc}")
+    return recheck_exports(con, segment_flags(staging, con["customer_id"]), files, min_size)
 
 
 def _failed(slug: str, config_path: str, cfg_abs: str, run_at: str, staging: Path, failed_dir: Path,
@@ -251,7 +323,7 @@ def _failed(slug: str, config_path: str, cfg_abs: str, run_at: str, staging: Pat
         "slug": slug, "step": r.step, "status": r.status, "message": r.message,
         "cell_index": r.cell_index, "ename": r.ename, "evalue": r.evalue,
         "config_path": cfg_abs, "run_at": run_at} for r in failures])
-    shutil.rmtree(staging, ignore_errors=True)
+    discard_staging(staging)
     first = failures[0]
     message = first.message
     if len(failures) > 1:

@@ -12,7 +12,26 @@ byte-identical.
 
 Copying a report into staging and swapping one in hold :func:`publish_lock`, which excludes
 other threads (campaigns of a batch with the same slug) and other processes (two
-``playbook run`` at once) working on the same reports folder.
+``playbook run`` at once) working on the same reports folder. A whole run (staging, steps,
+publish) holds :func:`run_lock` of its report, so a second run of the same report (say ``--only
+plan`` and ``--only segment`` started together) waits for the first to publish and then starts
+from what it published: no step's update is lost (issue 19, item 6).
+
+Every staging folder has an owner lock ``<staging>.lock`` held by the process working in it;
+the next run deletes the staging folders whose owner died (``kill -9``), and ``.staging`` itself
+is owner-only (``0700``), so nothing a dead run left there is readable by other users (item 12).
+The reports folder and each published report carry a marker file
+(:data:`playbook.paths.ROOT_MARKER`, :data:`playbook.paths.REPORT_MARKER`): the playbook only
+writes into folders that are absent, empty or marked (:func:`playbook.paths.check_output_dir`,
+item 2).
+
+Locks are ``flock(2)`` locks: held by an open file description, so two opens of one file in one
+process (two threads) exclude each other too, and released by the kernel when the last
+descriptor closes, also when the process is killed. Python opens descriptors non-inheritable
+(PEP 446), so a kernel process outliving a killed runner never holds its locks.
+https://man7.org/linux/man-pages/man2/flock.2.html,
+https://docs.python.org/3/library/fcntl.html#fcntl.flock,
+https://peps.python.org/pep-0446/
 
 Which step wrote which file (:func:`attribute_files`) is recorded in ``summary.json``, so a
 later ``--only`` run knows which files to remove before rerunning a step.
@@ -39,20 +58,24 @@ import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from playbook.errors import RunError
 from playbook.files import (
     PRIVATE_DIR,
     PRIVATE_ROOT,
     is_private,
+    mark_folder,
     new_folder,
     owner_only_dir,
     private_dir,
     swap_folder,
     write_json,
 )
+from playbook.paths import REPORT_MARKER, ROOT_MARKER, RUN_LOCK_PREFIX
 from playbook.run.graph import STEPS
 from playbook.run.results import NOT_RUN, OK, StepResult
 
@@ -66,6 +89,19 @@ LEGACY_PII_FILES = ("exports/email_campaign.csv",)
 """Plaintext-PII files older versions wrote into the report: never carried into a new staging folder."""
 
 _THREAD_LOCK = threading.Lock()
+
+LEGACY_STALE_S = 3600
+"""A staging folder without an owner lock (made by a version before owner locks) counts as left
+behind by a dead run once it is this old (s)."""
+
+MARKER_TEXT = ("Written by the Seasonal Campaign Playbook (`playbook run`), which replaces this folder whole "
+               "when it publishes. Do not keep your own files here.\n")
+"""Content of the marker files (:data:`playbook.paths.REPORT_MARKER`, :data:`playbook.paths.ROOT_MARKER`)."""
+
+_OWNED: dict[str, int] = {}
+"""Staging folder -> file descriptor of its owner lock, held while this process works in it."""
+
+_OWNED_LOCK = threading.Lock()
 
 MTIME_SLACK_NS = 50_000_000
 """File modification times come from the kernel's coarse clock, up to a few ms behind
@@ -94,6 +130,150 @@ def publish_lock(root: Path) -> Iterator[None]:
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def run_lock_path(root: Path, slug: str) -> Path:
+    """The run lock of report ``<root>/<slug>``: ``<root>/.run-<slug>.lock``."""
+    return root / f"{RUN_LOCK_PREFIX}{slug}.lock"
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _holder(path: Path) -> str:
+    """What the holder of a run lock wrote into it (``pid 123, since ...``), or ``unknown``."""
+    try:
+        return path.read_text(encoding="utf-8").strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+@contextlib.contextmanager
+def run_lock(root: Path, slug: str, wait: float = 3600.0,
+             say: Callable[[str], Any] | None = None) -> Iterator[None]:
+    """Hold the run lock of report ``<root>/<slug>`` for a whole run (stage, run, publish).
+
+    An exclusive ``flock`` on :func:`run_lock_path` (any thread or process on this machine; the
+    kernel releases it when the process dies, also after ``kill -9``). A second run of the same
+    report waits, saying so once through ``say``, and polls every 0.2 s; so its staging copy is
+    taken after the first run published, and no step's update is lost.
+
+    Parameters
+    ----------
+    root : Path
+        The reports folder (checked with :func:`playbook.paths.check_output_dir`).
+    slug : str
+        The report folder's name.
+    wait : float
+        Seconds to wait for another run to finish; 0 refuses at once.
+    say : callable, optional
+        Gets the waiting message.
+
+    Raises
+    ------
+    RunError
+        The other run still holds the lock after ``wait`` seconds (naming its process).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    path = run_lock_path(root, slug)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        if not _try_lock(fd):
+            other = _holder(path)
+            if say is not None:
+                say(f"[{slug}] waiting up to {wait:g} s for another run of {root / slug} to finish ({other})")
+            deadline = time.monotonic() + max(wait, 0.0)
+            while not _try_lock(fd):
+                if time.monotonic() >= deadline:
+                    raise RunError(f"Another playbook run is working on {root / slug} ({other}) and did not "
+                                   f"finish within {wait:g} s; nothing was run. Wait for it to finish, or stop "
+                                   "it, then rerun.")
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, since {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _claim_staging(staging: Path) -> None:
+    """Hold the owner lock ``<staging>.lock`` of a new staging folder for this process."""
+    fd = os.open(Path(f"{staging}.lock"), os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+    with _OWNED_LOCK:
+        _OWNED[str(staging)] = fd
+
+
+def release_staging(staging: Path) -> None:
+    """Drop the owner lock of ``staging`` (after it was published or deleted); no-op if not held."""
+    with _OWNED_LOCK:
+        fd = _OWNED.pop(str(staging), None)
+    if fd is not None:
+        Path(f"{staging}.lock").unlink(missing_ok=True)
+        os.close(fd)
+
+
+def discard_staging(staging: Path) -> None:
+    """Delete a staging folder of this run (nothing published) and release its owner lock."""
+    shutil.rmtree(staging, ignore_errors=True)
+    release_staging(staging)
+
+
+def _is_stale(folder: Path, lock: Path) -> bool:
+    """Whether no live process owns ``folder``: its owner lock can be taken (the owner died),
+    or it has none and is older than :data:`LEGACY_STALE_S`."""
+    if not lock.exists():
+        try:
+            return time.time() - folder.stat().st_mtime > LEGACY_STALE_S
+        except FileNotFoundError:
+            return False
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        return _try_lock(fd)
+    finally:
+        os.close(fd)
+
+
+def clean_stale_staging(staging_root: Path) -> list[str]:
+    """Delete staging folders whose run died (``kill -9``, power loss), with what they hold.
+
+    Called under :func:`publish_lock` by :func:`prepare_staging`, so no folder is being created,
+    published or deleted meanwhile. A folder is stale when its owner lock ``<folder>.lock`` can
+    be taken (the kernel released it with the dead process); folders of live runs (this process
+    included) stay. Private files a dead run held aside in ``<reports>/.private/`` for a publish
+    (``.<slug>.new-...``) are deleted too.
+
+    Returns
+    -------
+    list of str
+        The names of the folders deleted.
+    """
+    removed: list[str] = []
+    if staging_root.is_dir():
+        for entry in sorted(staging_root.iterdir()):
+            if entry.name.endswith(".lock"):
+                if not Path(str(entry)[: -len(".lock")]).exists() and _is_stale(entry, entry):
+                    entry.unlink(missing_ok=True)
+                continue
+            lock = Path(f"{entry}.lock")
+            if entry.is_dir() and str(entry) not in _OWNED and _is_stale(entry, lock):
+                shutil.rmtree(entry, ignore_errors=True)
+                lock.unlink(missing_ok=True)
+                removed.append(entry.name)
+    held = staging_root.parent / PRIVATE_ROOT
+    if held.is_dir():
+        for entry in held.glob(".*.new-*"):
+            shutil.rmtree(entry, ignore_errors=True)
+    return removed
 
 
 def snapshot(folder: Path) -> Snapshot:
@@ -146,17 +326,48 @@ def prepare_staging(final: Path, staging_root: Path, slug: str,
     Returns
     -------
     (Path, dict)
-        The staging folder (its mode follows the umask) and the previous ``summary.json``
-        (empty when there was no report).
+        The staging folder (its mode follows the umask; the ``.staging`` folder above it is
+        owner-only) and the previous ``summary.json`` (empty when there was no report).
+
+    Notes
+    -----
+    Under :func:`publish_lock` the reports folder gets its marker
+    (:data:`playbook.paths.ROOT_MARKER`), staging folders of dead runs are deleted
+    (:func:`clean_stale_staging`), and the new folder's owner lock is taken; it is released by
+    :func:`publish` or :func:`discard_staging`.
     """
-    staging = new_folder(staging_root, f"{slug}-{stamp()}-")
-    previous: dict[str, Any] = {}
-    copied = False
     with publish_lock(final.parent):
-        if final.is_dir():
-            previous = _load_previous_summary(final)
-            shutil.copytree(final, staging, dirs_exist_ok=True, symlinks=True)
-            copied = True
+        mark_folder(final.parent, ROOT_MARKER, MARKER_TEXT)
+        owner_only_dir(staging_root)  # staging may hold plaintext PII: never readable by others
+        clean_stale_staging(staging_root)
+        staging = new_folder(staging_root, f"{slug}-{stamp()}-")
+        _claim_staging(staging)
+        try:
+            previous, copied = _copy_report(final, staging)
+        except BaseException:
+            discard_staging(staging)
+            raise
+    try:
+        _drop_rerun_files(staging, previous, steps, copied)
+    except BaseException:
+        discard_staging(staging)
+        raise
+    return staging, previous
+
+
+def _copy_report(final: Path, staging: Path) -> tuple[dict[str, Any], bool]:
+    """Copy the published report into ``staging``: its ``summary.json`` (empty without one) and
+    whether there was a report to copy."""
+    if not final.is_dir():
+        return {}, False
+    previous = _load_previous_summary(final)
+    shutil.copytree(final, staging, dirs_exist_ok=True, symlinks=True)
+    return previous, True
+
+
+def _drop_rerun_files(staging: Path, previous: Mapping[str, Any], steps: Sequence[str], copied: bool) -> None:
+    """Remove from a staging copy the files the rerun ``steps`` wrote last time (unless a step not
+    rerun also wrote them), the index, ``summary.json`` and legacy plaintext files."""
     if copied:
         kept_files: set[str] = set()
         rerun_files: set[str] = set()
@@ -170,12 +381,16 @@ def prepare_staging(final: Path, staging_root: Path, slug: str,
         for rel in ("index.html", "summary.json", *LEGACY_PII_FILES):
             (staging / rel).unlink(missing_ok=True)
     (staging / "artifacts").mkdir(exist_ok=True)
-    return staging, previous
 
 
-def publish(staging: Path, final: Path) -> None:
+def publish(staging: Path, final: Path, expected: Mapping[str, Any] | None = None) -> None:
     """Swap ``staging`` in for ``final`` (:func:`playbook.files.swap_folder`) under
     :func:`publish_lock`: old folder aside, staging in, old deleted; restored on error.
+
+    The staging folder gets the report marker (:data:`playbook.paths.REPORT_MARKER`) first. With
+    ``expected`` (the ``summary.json`` :func:`prepare_staging` returned), a report that changed
+    meanwhile is never overwritten: :class:`~playbook.errors.RunError`, nothing published (runs
+    hold :func:`run_lock`, so only a process that did not can cause this).
 
     When the staging folder has a private subfolder (:data:`PRIVATE_DIR`, written by this run),
     it is first moved out to ``<reports>/.private/`` (owner-only), so the published folder never
@@ -185,6 +400,10 @@ def publish(staging: Path, final: Path) -> None:
     other steps) leaves the previous private files as they are.
     """
     with publish_lock(final.parent):
+        if expected is not None and _load_previous_summary(final) != expected:
+            raise RunError(f"{final} was published by another run while this one ran (a run that did not take "
+                           "the run lock); nothing was published, so its update is kept. Rerun to build on it.")
+        mark_folder(staging, REPORT_MARKER, MARKER_TEXT)
         held = _hold_private(staging, final)
         try:
             swap_folder(staging, final)
@@ -192,6 +411,7 @@ def publish(staging: Path, final: Path) -> None:
             if held is not None:
                 shutil.rmtree(held, ignore_errors=True)
             raise
+        release_staging(staging)
         if held is not None:
             swap_folder(held, private_dir(final))
 
@@ -293,6 +513,14 @@ def index_statuses(
         else:
             out[step] = {"status": NOT_RUN, "message": "not run yet", "files": []}
     return out
+
+
+def add_to_summary(folder: Path, key: str, value: Any) -> None:
+    """Set ``key`` of ``<folder>/summary.json`` to ``value`` (e.g. ``exports_rechecked``)."""
+    path = folder / "summary.json"
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    summary[key] = value
+    write_json(summary, path)
 
 
 def rewrite_summary_steps(folder: Path, statuses: Mapping[str, Mapping[str, Any]]) -> None:

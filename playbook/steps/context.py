@@ -7,16 +7,21 @@ A notebook cell calls :func:`start_step` once (config, data source, output folde
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import difflib
+import math
+import os
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from IPython import get_ipython
 from IPython.display import Markdown
 
 from playbook import __version__
@@ -25,12 +30,12 @@ from playbook.config.campaign import CampaignConfig, ComparisonSeason
 from playbook.config.loader import load_config
 from playbook.data.contract import CONTRACT_HINT
 from playbook.data.source import DataSource
-from playbook.data.warehouse import Warehouse, connect
-from playbook.errors import DataError
+from playbook.data.warehouse import Warehouse, calendar_day, connect
+from playbook.errors import ConfigError, DataError
 from playbook.paths import resolve
 from playbook.planning.seasons import default_comparison_seasons, describe_default_comparison
 from playbook.report.charts import set_theme
-from playbook.report.format import fmt_money
+from playbook.report.format import escape_markdown, escaped_style, fmt_money
 from playbook.report.index import git_revision
 
 #: Tables each step cannot work without (others are optional and degrade gracefully: 04_test
@@ -116,6 +121,98 @@ def default_output_dir(cfg: CampaignConfig) -> Path:
     return resolve(Path("reports") / "_interactive" / cfg.slug)
 
 
+#: The parameters of every step notebook (its cell tagged ``parameters``) and what each must be.
+STEP_PARAMETERS: dict[str, str] = {
+    "config_path": "text (the campaign file)",
+    "data_source": "text (a data folder or connection URL, or empty for the config's data.source)",
+    "output_dir": "text (the report folder, or empty for reports/_interactive/<slug>)",
+    "seed": "a whole number",
+}
+
+#: First line of the cell Papermill injects after the parameters cell
+#: (https://papermill.readthedocs.io/en/latest/usage-parameterize.html).
+INJECTED_MARK = "# Parameters\n"
+
+
+def _given(value: Any) -> str:
+    """How a parameter value reads in a message: its Python type and value."""
+    if isinstance(value, float) and math.isnan(value):
+        return "the number nan"
+    if value is None or isinstance(value, bool):
+        return str(value)
+    return f"the {type(value).__name__} {value!r}"
+
+
+def parameter_problems(config_path: Any, data_source: Any, output_dir: Any, seed: Any) -> list[str]:
+    """What is wrong with the values a step notebook was given (papermill ``-p`` reads ``nan``,
+    numbers, ``True`` and ``None`` as such, so a text parameter can arrive as a number)."""
+    problems = []
+    for name, value in (("config_path", config_path), ("data_source", data_source), ("output_dir", output_dir)):
+        if not isinstance(value, str | os.PathLike):
+            problems.append(f"{name} must be {STEP_PARAMETERS[name]}, got {_given(value)}: papermill's -p turns "
+                            f"nan, numbers, True and None into those; pass text with -r {name} VALUE (raw string)")
+    if isinstance(config_path, str) and not config_path.strip():
+        problems.append("config_path is empty: give the campaign file, e.g. -r config_path campaigns/holiday-2025.yaml")
+    ok_seed = (isinstance(seed, int) and not isinstance(seed, bool)) or (isinstance(seed, str) and seed.strip().isdigit())
+    if not ok_seed:
+        problems.append(f"seed must be {STEP_PARAMETERS['seed']}, got {_given(seed)}: pass e.g. -p seed 42")
+    return problems
+
+
+def _assigned_names(source: str) -> list[str]:
+    """Names assigned at the top level of a cell (``x = 1``, ``x: int = 1``); none if it does not parse."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return []
+    targets = [t for node in body for t in (node.targets if isinstance(node, ast.Assign) else
+                                             [node.target] if isinstance(node, ast.AnnAssign) else [])]
+    return [t.id for t in targets if isinstance(t, ast.Name)]
+
+
+def unknown_parameters(history: Sequence[str]) -> dict[str, str | None]:
+    """Names Papermill injected that the notebook's parameters cell does not declare, each with
+    the closest declared name (or None).
+
+    ``history`` is the kernel's input history: the injected cell starts with :data:`INJECTED_MARK`
+    and follows the parameters cell (Papermill only warns about an unknown name, and the notebook
+    then runs on the default of the one meant: a misspelt ``config_path`` runs the default campaign).
+    """
+    for i in range(len(history) - 1, -1, -1):
+        if str(history[i]).startswith(INJECTED_MARK):
+            declared = set(_assigned_names(str(history[i - 1])) if i > 0 else []) | set(STEP_PARAMETERS)
+            return {n: next(iter(difflib.get_close_matches(n, sorted(declared), n=1, cutoff=0.6)), None)
+                    for n in _assigned_names(str(history[i])) if n not in declared}
+    return {}
+
+
+def _kernel_history() -> list[str]:
+    """The raw input history of the IPython kernel running this code; empty outside IPython."""
+    shell = get_ipython()
+    manager = getattr(shell, "history_manager", None)
+    return [str(c) for c in getattr(manager, "input_hist_raw", [])]
+
+
+def check_step_parameters(step: str, config_path: Any, data_source: Any, output_dir: Any, seed: Any,
+                     history: Sequence[str] | None = None) -> None:
+    """Refuse bad notebook parameters before any work (issue 19, item 13): wrong types
+    (:func:`parameter_problems`) and names the notebook does not declare (:func:`unknown_parameters`;
+    ``history`` defaults to the kernel's input history).
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem, with the papermill option that fixes it.
+    """
+    problems = parameter_problems(config_path, data_source, output_dir, seed)
+    unknown = unknown_parameters(_kernel_history() if history is None else history)
+    problems += [f"unknown parameter {name!r}" + (f" (did you mean {close!r}?)" if close else "")
+                 + f": this notebook's parameters are {', '.join(STEP_PARAMETERS)}; a misspelt one is ignored "
+                 "and the step would run on the default" for name, close in unknown.items()]
+    if problems:
+        raise ConfigError(f"Step {step} was given bad parameters:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
 def start_step(
     step: str,
     config_path: str,
@@ -144,12 +241,14 @@ def start_step(
     Raises
     ------
     ConfigError
-        The config is invalid (every problem listed).
+        A parameter has the wrong type or the notebook was given one it does not declare
+        (:func:`check_step_parameters`), or the config is invalid (every problem listed).
     DataError
         The data source is missing or lacks a table this step needs.
     """
     if step not in STEP_TABLES:
         raise ValueError(f"Unknown step {step!r}. Choose from {list(STEP_TABLES)}")
+    check_step_parameters(step, config_path, data_source, output_dir, seed)
     cfg = load_config(config_path)
     source = DataSource.from_config(cfg.data, data_source)
     wh = connect(source)
@@ -165,6 +264,8 @@ def start_step(
                         "validate-data` checks the export).")
     # customers without a country column count for the campaign's first country (data.warehouse)
     wh.default_country = cfg.countries[0]
+    # every daily aggregate counts calendar days of the campaign's time zone (issue 16 item 5)
+    wh.day_zone = cfg.timezone
     cfg, note = resolve_comparison_seasons(cfg, wh)
     out = Path(output_dir) if output_dir else default_output_dir(cfg)
     (out / "artifacts").mkdir(parents=True, exist_ok=True)
@@ -174,16 +275,16 @@ def start_step(
 
 
 def order_days(wh: Warehouse) -> tuple[dt.date | None, dt.date | None]:
-    """First and last UTC day with an order (one min/max aggregate in the engine); ``(None, None)``
-    without orders."""
+    """First and last day with an order, in the warehouse's :attr:`~playbook.data.warehouse.Warehouse.day_zone`
+    (one min/max aggregate in the engine); ``(None, None)`` without orders."""
     t = wh.table("orders")
     row = t.aggregate(first=t.order_ts.min(), last=t.order_ts.max()).execute().iloc[0]
     days = []
     for value in (row["first"], row["last"]):
         ts = pd.Timestamp(value) if value is not None and not pd.isna(value) else None
-        if ts is not None and ts.tzinfo is not None:
-            ts = ts.tz_convert("UTC")
-        days.append(ts.date() if ts is not None else None)
+        if ts is not None and ts.tzinfo is None:  # the engine's UTC instants, given back naive
+            ts = ts.tz_localize("UTC")
+        days.append(calendar_day(ts, wh.day_zone).date() if ts is not None else None)
     return days[0], days[1]
 
 
@@ -256,8 +357,13 @@ def run_info(ctx: StepContext) -> pd.DataFrame:
 
 
 def md(text: str) -> Markdown:
-    """Show generated plain-language text as Markdown in the notebook and its HTML report."""
-    return Markdown(text)  # type: ignore[no-untyped-call]  # IPython's Markdown.__init__ is unannotated
+    """Show generated plain-language text as Markdown in the notebook and its HTML report.
+
+    Names from the campaign file and the data are part of ``text``, so it is escaped first
+    (:func:`playbook.report.format.escape_markdown`): no HTML tag, link or math can come from it,
+    while emphasis, lists, code spans and a leading ``>`` blockquote still render (issue 19 item 4).
+    """
+    return Markdown(escape_markdown(text))  # type: ignore[no-untyped-call]  # IPython's Markdown.__init__ is unannotated
 
 
 def shown(table: pd.DataFrame | None) -> Any:
@@ -268,4 +374,4 @@ def shown(table: pd.DataFrame | None) -> Any:
         return None
     if not table.isna().to_numpy().any():
         return table
-    return table.style.format(precision=2, thousands=",", na_rep="\u2014")
+    return escaped_style(table).format(precision=2, thousands=",", na_rep="\u2014", escape="html")

@@ -49,8 +49,8 @@ from playbook.value.audience_formats import (
 from playbook.value.send_time import DEFAULT_HOUR_UTC, local_send_time
 
 __all__ = ["CALLING_CODES", "EMAIL_RE", "FORMATS", "PRIVATE_FILES", "REASONS", "build_people", "contacts",
-           "describe", "export_audiences", "normalize_email", "normalize_phone", "segment_flags", "sha256",
-           "suppression"]
+           "describe", "describe_recheck", "export_audiences", "normalize_email", "normalize_phone",
+           "recheck_exports", "segment_flags", "sha256", "suppression", "withdraw_exports"]
 
 REASONS = ("erased", "no_consent", "no_contact", "unsubscribed", "bounced", "segment_step", "shared_identity")
 SHAREABLE_DIR = "exports"
@@ -246,6 +246,124 @@ def export_audiences(con: pd.DataFrame, people: pd.DataFrame, output_dir, min_si
             row.update(file=f"{'private' if fmt.private else SHAREABLE_DIR}/{target.name}", status="exported")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# re-checking exports a run republishes without regenerating them (issue 19, item 1)
+
+FORMATS_BY_FILE = {f"{f.name}.csv": f for f in FORMATS}
+
+
+def _identity_columns(fmt: ExportFormat) -> tuple[str, ...]:
+    """The columns of ``fmt`` that identify one person (email, phone; never the country)."""
+    return tuple(c for c in fmt.key if c.lower() != "country")
+
+
+def _contact_frame(fmt: ExportFormat, con: pd.DataFrame) -> pd.DataFrame:
+    """``fmt``'s file columns for every account of ``con`` (same order), built as the export
+    builds them: the identifiers a row of an existing file can be matched on."""
+    n = len(con)
+    rows = pd.DataFrame({"email_norm": con["email_norm"].to_numpy(), "phone_e164": con["phone_e164"].to_numpy(),
+                         "country": con["country"].to_numpy(), "first_name": [""] * n, "segment": [""] * n,
+                         "offer": [""] * n, "top_products": [""] * n, "local_send_time": [""] * n,
+                         "clv": np.zeros(n)})
+    return build_file(fmt, rows)
+
+
+def _entry(label: str, before: int, after: int, status: str, reason: str = "") -> dict:
+    return {"file": label, "rows_before": before, "removed": before - after, "rows_after": after,
+            "status": status, "reason": reason}
+
+
+def withdraw_exports(files: list[tuple[Path, str]], reason: str) -> list[dict]:
+    """Delete export files that cannot be re-checked; one entry each (status ``withdrawn``)."""
+    out = []
+    for path, label in files:
+        before = sum(1 for _ in path.open(encoding="utf-8", errors="replace")) - 1 if path.is_file() else 0
+        path.unlink(missing_ok=True)
+        out.append(_entry(label, max(before, 0), 0, "withdrawn", reason))
+    return out
+
+
+def _recheck_file(path: Path, label: str, fmt: ExportFormat, ids: pd.DataFrame, blocked: np.ndarray,
+                  min_size: int) -> dict:
+    """Keep the rows of one export file that still match a person allowed on its channel."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    if tuple(df.columns) != fmt.columns:
+        path.unlink()
+        return _entry(label, len(df), 0, "withdrawn", f"its columns are not those of {fmt.platform}'s format")
+    allowed = np.zeros(len(df), bool)
+    barred = np.zeros(len(df), bool)
+    for col in _identity_columns(fmt):
+        values = df[col].where(df[col] != "", None)
+        allowed |= values.isin(set(ids.loc[~blocked, col].dropna())).to_numpy(bool)
+        barred |= values.isin(set(ids.loc[blocked, col].dropna())).to_numpy(bool)
+    keep = allowed & ~barred
+    n = int(keep.sum())
+    if n == len(df):
+        return _entry(label, len(df), n, "unchanged")
+    if n == 0 or n < min_size:
+        path.unlink()
+        return _entry(label, len(df), n, "withdrawn", f"{n} people left, below the minimum of {min_size}")
+    _write_csv(df[keep], path, private=fmt.private)
+    return _entry(label, len(df), n, "re-checked")
+
+
+def recheck_exports(con: pd.DataFrame, seg: pd.DataFrame | None, files: list[tuple[Path, str]],
+                    min_size: int = 100) -> list[dict]:
+    """Re-apply the current erasure, consent and suppression to existing export files, in place.
+
+    A run that does not regenerate the exports (``--only plan``) republishes the last ones; people
+    erased, unsubscribed or without consent since then must leave them. Each file's rows are
+    matched on the identifiers its format holds (hashed or plain email and phone, built by the
+    same builders as the export, :func:`_contact_frame`): a row stays only when one of them
+    belongs to an account allowed on the file's channel and none belongs to a suppressed account
+    (:func:`suppression`, so shared identities are suppressed too). Rows matching no account
+    (deleted from the data) go as well. A file left under ``min_size`` rows, or whose columns are
+    not its format's, is withdrawn (deleted); unknown files are withdrawn.
+
+    Parameters
+    ----------
+    con : DataFrame
+        :func:`contacts` of the current data.
+    seg : DataFrame, optional
+        :func:`segment_flags` (the segment step's suppression), added on top.
+    files : list of (Path, str)
+        Export files and the label to report them by (``exports/meta_custom_audience.csv``).
+    min_size : int
+        The campaign's ``min_audience_size``.
+
+    Returns
+    -------
+    list of dict
+        Per file: ``file``, ``rows_before``, ``removed``, ``rows_after``, ``status``
+        (``unchanged``, ``re-checked`` or ``withdrawn``) and ``reason``. Unchanged files are not
+        rewritten (reruns stay byte-identical).
+    """
+    sup = suppression(con, seg)
+    out = []
+    for path, label in files:
+        fmt = FORMATS_BY_FILE.get(path.name)
+        if fmt is None:
+            out += withdraw_exports([(path, label)], "not an export the playbook can re-check")
+            continue
+        blocked = sup[fmt.channel]["suppressed"].to_numpy(bool)
+        out.append(_recheck_file(path, label, fmt, _contact_frame(fmt, con), blocked, min_size))
+    return out
+
+
+def describe_recheck(entries: list[dict]) -> str:
+    """One sentence on the re-check of republished exports (empty when there was nothing to check)."""
+    if not entries:
+        return ""
+    changed = [e for e in entries if e["status"] != "unchanged"]
+    head = (f"{len(entries)} export file(s) not regenerated by this run were re-checked against the current "
+            "erasure, consent and suppression")
+    if not changed:
+        return head + ": no change."
+    parts = [f"{e['file']}: {e['removed']:,} removed" if e["status"] == "re-checked"
+             else f"{e['file']}: withdrawn ({e['reason']})" for e in changed]
+    return head + ": " + "; ".join(parts) + "."
 
 
 def describe(recon: pd.DataFrame) -> str:
