@@ -1,5 +1,9 @@
 """HTML rendering: an executed notebook as a code-free, self-contained stakeholder page.
 
+The page uses the template in ``templates/playbook`` (nbconvert's ``lab`` template without its
+network scripts: require.js, MathJax, widget and mermaid loaders), so it opens offline and a ``$``
+in generated text is never typeset as maths. Its ``<title>`` is the notebook's first heading.
+
 :func:`render_html` is what stakeholders read for each step; the campaign's index page is
 :mod:`playbook.report.index`.
 """
@@ -7,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -14,6 +19,20 @@ from nbconvert import HTMLExporter
 from traitlets.config import Config
 
 from playbook.files import atomic_write
+
+TEMPLATES = Path(__file__).parent / "templates"
+"""Folder of the playbook's nbconvert template (``playbook``)."""
+
+
+def page_title(nb: nbformat.NotebookNode, fallback: str) -> str:
+    """The first Markdown heading of ``nb`` (without ``#`` marks and Markdown emphasis), else ``fallback``."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        m = re.search(r"^#{1,6}\s+(.+?)\s*#*\s*$", cell.source, flags=re.MULTILINE)
+        if m:
+            return re.sub(r"[*_`]", "", m.group(1)).strip() or fallback
+    return fallback
 
 
 def render_html(executed_ipynb: str | os.PathLike[str], out_html: str | os.PathLike[str]) -> Path:
@@ -38,8 +57,11 @@ def render_html(executed_ipynb: str | os.PathLike[str], out_html: str | os.PathL
     c.HTMLExporter.exclude_input_prompt = True
     c.HTMLExporter.exclude_output_prompt = True
     c.HTMLExporter.embed_images = True
+    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES)]
+    c.HTMLExporter.template_name = "playbook"
     exporter = HTMLExporter(config=c)  # type: ignore[no-untyped-call]  # nbconvert has no annotations
     nb = nbformat.read(str(executed_ipynb), as_version=4)  # type: ignore[no-untyped-call]  # nbformat.read has no annotations
-    body, _resources = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(Path(executed_ipynb).parent)}})
+    meta = {"path": str(Path(executed_ipynb).parent), "name": page_title(nb, Path(executed_ipynb).stem)}
+    body, _resources = exporter.from_notebook_node(nb, resources={"metadata": meta})
     out = Path(out_html)
     return atomic_write(out, lambda t: t.write_text(body, encoding="utf-8"))
