@@ -82,8 +82,8 @@ lint:  ## ruff on the package, tests and notebooks; mypy on the package
 	$(BIN)/ruff check playbook tests benchmarks notebooks
 	$(BIN)/mypy
 
-lab: setup data  ## open JupyterLab with the project kernel
-	$(BIN)/jupyter lab notebooks/
+lab: setup data  ## open JupyterLab at the project root (notebooks, campaigns and reports in its file browser)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" notebooks/01_plan.ipynb
 
 bench: setup data  ## benchmarks: whole playbook on the sample and on 1M customers (generated once, cached), heavy functions at 100k/1M
 	$(BIN)/python benchmarks/bench_playbook.py

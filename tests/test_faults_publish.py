@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import nbformat
 import pandas as pd
 import pytest
+import yaml
 
 from playbook import files
 from playbook.config.campaign import DataConfig
@@ -338,3 +339,22 @@ def test_killed_runner_leaves_no_stale_staging_and_no_readable_pii(tmp_path):
     publish.discard_staging(live)
     publish.discard_staging(nxt)
     assert sorted(p.name for p in (root / files.STAGING_DIR).iterdir()) == []
+
+
+def test_playbook_run_refuses_a_foreign_output_dir_before_preflight_writes_its_cache(tmp_path):
+    """The CLI checks ``output.dir`` before the data preflight, which caches its validation next to
+    the report folder: a refused folder's parent must stay untouched (``.cache`` included)."""
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / "campaigns" / "holiday-2025.yaml").read_text(encoding="utf-8"))
+    cfg["data"] = {"source": str(root / "data" / "sample")}
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine", encoding="utf-8")
+    cfg["output"] = {"dir": str(foreign / "report")}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "playbook.cli", "run", str(path)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)
+    assert res.returncode != 0 and "output.dir" in res.stdout + res.stderr
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]  # no .cache, no .staging
+    assert "Traceback" not in res.stderr
