@@ -36,3 +36,39 @@ def test_step_page_title_is_the_first_heading(tmp_path):
 
 def test_page_title_falls_back_without_a_heading():
     assert page_title(new_notebook(cells=[new_markdown_cell("no heading")]), "04_test") == "04_test"
+
+
+def test_warnings_go_to_collapsed_run_notes_and_no_machine_path_is_shown(tmp_path):
+    """Issue 20 item 4: a library warning with the virtualenv's path leaves the cell it interrupted
+    for a collapsed "Run notes" section, and no absolute path of this machine is on the page."""
+    import sys
+
+    from playbook.paths import project_root
+
+    venv_file = f"{sys.prefix}/lib/python3.11/site-packages/pyspark/sql/context.py:113"
+    nb = new_notebook(cells=[
+        new_markdown_cell("# 05 · Retrospective"),
+        new_code_cell("x", outputs=[
+            new_output("stream", name="stderr", text=f"{venv_file}: FutureWarning: <deprecated> & gone\n"),
+            new_output("stream", name="stdout", text=f"output_dir: {project_root()}/reports/.staging/abc/x\n"),
+            new_output("execute_result", data={"text/plain": f"'{tmp_path}/secret/table.parquet'"}, execution_count=1),
+        ]),
+    ])
+    path = tmp_path / "step.ipynb"
+    nbformat.write(nb, str(path))
+    html = render_html(path, tmp_path / "step.html").read_text(encoding="utf-8")
+    body, _, notes = html.partition('<details class="run-notes">')
+    assert notes, "no run notes section"
+    assert "FutureWarning" not in body and "FutureWarning: &lt;deprecated&gt; &amp; gone" in notes
+    assert "Run notes (1 message" in notes
+    assert "output_dir: reports/.staging/abc/x" in body
+    for machine in (sys.prefix, str(project_root()), str(tmp_path)):
+        assert machine not in html
+    assert "table.parquet" in body  # the file's name stays, its folder does not
+
+
+def test_scrub_paths_cuts_unknown_absolute_paths_to_their_last_part():
+    from playbook.report.run_notes import scrub_paths
+
+    assert scrub_paths("see /home/ann/shop/data/orders.csv now", []) == "see …/orders.csv now"
+    assert scrub_paths("ratio 3/4 and https://x.org/a/b", []) == "ratio 3/4 and https://x.org/a/b"

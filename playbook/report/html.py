@@ -19,6 +19,7 @@ from nbconvert import HTMLExporter
 from traitlets.config import Config
 
 from playbook.files import atomic_write
+from playbook.report.run_notes import collect_run_notes
 
 TEMPLATES = Path(__file__).parent / "templates"
 """Folder of the playbook's nbconvert template (``playbook``)."""
@@ -40,7 +41,9 @@ def render_html(executed_ipynb: str | os.PathLike[str], out_html: str | os.PathL
 
     Uses nbconvert's ``HTMLExporter`` with ``exclude_input`` (no code cells), no In/Out prompts,
     embedded images (base64, so the page is one self-contained file), and the cell tags
-    ``remove-cell`` (cell dropped), ``remove-input`` and ``remove-output`` honoured.
+    ``remove-cell`` (cell dropped), ``remove-input`` and ``remove-output`` honoured; stderr
+    messages moved into a collapsed "Run notes" section and machine paths removed
+    (:mod:`playbook.report.run_notes`).
     The file is written atomically.
 
     Returns
@@ -61,6 +64,7 @@ def render_html(executed_ipynb: str | os.PathLike[str], out_html: str | os.PathL
     c.HTMLExporter.template_name = "playbook"
     exporter = HTMLExporter(config=c)  # type: ignore[no-untyped-call]  # nbconvert has no annotations
     nb = nbformat.read(str(executed_ipynb), as_version=4)  # type: ignore[no-untyped-call]  # nbformat.read has no annotations
+    collect_run_notes(nb, [Path(executed_ipynb).resolve().parent])  # warnings to a collapsed section, no machine paths
     meta = {"path": str(Path(executed_ipynb).parent), "name": page_title(nb, Path(executed_ipynb).stem)}
     body, _resources = exporter.from_notebook_node(nb, resources={"metadata": meta})
     out = Path(out_html)
