@@ -24,7 +24,7 @@ UV_COMPILE   = $(BIN)/uv pip compile pyproject.toml --python-version 3.11 --pyth
 .DEFAULT_GOAL := help
 # One recipe at a time: the install steps share one virtual environment (pytest still runs on $(JOBS) workers).
 .NOTPARALLEL:
-.PHONY: help setup setup-runtime kernel data demo test test-slow lint lab bench lock clean distclean
+.PHONY: help setup setup-runtime kernel data demo test browser test-slow lint lab bench lock clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -70,13 +70,21 @@ demo: setup-runtime data  ## set up (runtime lock only), generate sample data an
 	$(BIN)/playbook run $(CAMPAIGN) --jobs $(JOBS)
 	@echo "Open reports/holiday-2025/index.html"
 
-test: setup data  ## set up and run the whole test suite (lint, types, unit tests, notebooks under nbval, end to end)
+test: setup data browser  ## set up and run the whole test suite (lint, types, unit tests, notebooks under nbval, end to end, browser)
 	$(BIN)/ruff check playbook tests benchmarks notebooks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 test-slow: setup data  ## the opt-in slow tests (marked slow; `make test` deselects them)
 	$(BIN)/python -m pytest -m slow tests $(PYTEST_ARGS)
+
+browser:  ## Debian's Chromium for the browser tests: installed with apt-get when missing and run as root, else they skip
+	@command -v chromium > /dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null 2>&1; then \
+	    echo "Installing Chromium for the browser tests (apt-get install chromium) ..."; \
+	    (apt-get install -y -qq chromium > /dev/null 2>&1 || (apt-get update -qq > /dev/null 2>&1 && apt-get install -y -qq chromium > /dev/null 2>&1)) \
+	      || echo "Could not install Chromium: the browser tests will be reported as skipped."; \
+	  else echo "Chromium not found and not installable here (needs root and apt-get): the browser tests will be reported as skipped."; fi; }
 
 lint:  ## ruff on the package, tests and notebooks; mypy on the package
 	$(BIN)/ruff check playbook tests benchmarks notebooks

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from nbconvert import HTMLExporter
 
+from tests.browser import browser, visit
 from tests.sample_data import small_sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,3 +152,45 @@ def test_failed_run_keeps_last_good_report(e2e_run, tmp_path):
     assert "does not exist" in res2.stdout + res2.stderr
     assert "Traceback" not in res2.stderr
     assert (out / "index.html").read_bytes() == before
+
+
+# --------------------------------------------------------------------------------------------
+# in a real browser (issue 20, item 7): Debian's Chromium driven by Playwright
+
+
+#: Where the browser tests leave their screenshots (gitignored).
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser_visits(e2e_run):
+    """Every page of the run opened at 1400 and 400 px (screenshots under test-output/screenshots)."""
+    res, out, _ = e2e_run
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    pages = [out / "index.html"] + [out / f"{s}.html" for s in SECTIONS]
+    with browser() as b:
+        return {(p.name, w): visit(b, p, w, SCREENSHOTS / f"{p.stem}-{w}.png") for p in pages for w in (1400, 400)}
+
+
+def test_pages_in_chromium_make_no_request_and_log_no_error(browser_visits):
+    for (name, width), v in browser_visits.items():
+        assert v.requests == [], (name, width, v.requests[:5])
+        assert v.console_errors == [], (name, width, v.console_errors[:5])
+        assert v.title.strip(), (name, "empty <title>")
+
+
+def test_money_sentences_are_not_typeset_as_maths(browser_visits):
+    plan = browser_visits[("01_plan.html", 1400)]
+    assert plan.mathjax_nodes == 0
+    assert re.search(r"\$[\d,]+", plan.text), "no amount with its $ sign on the plan page"
+    assert "\\$" not in plan.text  # the Markdown escape is not shown either
+
+
+def test_index_links_open_existing_pages(browser_visits, e2e_run):
+    _, out, _ = e2e_run
+    links = [h for h in browser_visits[("index.html", 1400)].links if not h.startswith(("#", "mailto:"))]
+    assert {f"{s}.html" for s in SECTIONS} <= {h.split("#")[0] for h in links}
+    for href in links:
+        assert not href.startswith(("http:", "https:", "//")), href
+        assert (out / href.split("#")[0]).exists(), href
+    assert (SCREENSHOTS / "index-400.png").is_file() and (SCREENSHOTS / "01_plan-1400.png").is_file()
