@@ -47,6 +47,7 @@ from playbook.experiments.incrementality import arm_outcomes
 from playbook.media import attribution as A
 from playbook.media import efficiency as E
 from playbook.media import paths as MP
+from playbook.paths import REPORT_MARKER
 from playbook.steps import retrospective as R
 from playbook.steps.context import start_step
 from tests.sample_data import small_sample
@@ -105,7 +106,7 @@ def test_plan_and_retrospective_reruns_write_identical_bytes(two_runs: list[Path
     first, second = (_files(r) for r in two_runs)
     assert {"artifacts/forecast.parquet", "artifacts/attribution.parquet", "artifacts/incrementality.parquet",
             "artifacts/next_budget.parquet", "artifacts/summary.json", "artifacts/budget_plan.parquet"} <= set(first)
-    assert all(name.startswith(("artifacts/", "exports/")) for name in first)
+    assert all(name.startswith(("artifacts/", "exports/")) or name == REPORT_MARKER for name in first)
     assert sorted(first) == sorted(second)
     differ = [name for name in first if first[name] != second[name]]
     assert differ == [], f"files that differ between two runs with the same inputs: {differ}"
