@@ -194,3 +194,10 @@ def test_index_links_open_existing_pages(browser_visits, e2e_run):
         assert not href.startswith(("http:", "https:", "//")), href
         assert (out / href.split("#")[0]).exists(), href
     assert (SCREENSHOTS / "index-400.png").is_file() and (SCREENSHOTS / "01_plan-1400.png").is_file()
+
+
+def test_every_step_page_links_back_to_the_index(browser_visits):
+    for step in SECTIONS:
+        v = browser_visits[(f"{step}.html", 1400)]
+        assert "index.html" in v.links, step
+        assert any(h.startswith("#") for h in v.links), f"{step}: no contents links"

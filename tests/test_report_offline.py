@@ -72,3 +72,17 @@ def test_scrub_paths_cuts_unknown_absolute_paths_to_their_last_part():
 
     assert scrub_paths("see /home/ann/shop/data/orders.csv now", []) == "see …/orders.csv now"
     assert scrub_paths("ratio 3/4 and https://x.org/a/b", []) == "ratio 3/4 and https://x.org/a/b"
+
+
+def test_step_page_links_back_to_the_index_and_lists_its_sections(tmp_path):
+    """Issue 20 item 3: navigation at the top of every step page (index <-> steps, contents)."""
+    nb = new_notebook(cells=[new_markdown_cell("# 01 · Plan"), new_markdown_cell("## Sales history\n\ntext"),
+                             new_markdown_cell("## Budget & pacing\n\ntext")])
+    path = tmp_path / "p.ipynb"
+    nbformat.write(nb, str(path))
+    html = render_html(path, tmp_path / "p.html").read_text(encoding="utf-8")
+    nav = html.split('<nav class="pb-nav">', 1)[1].split("</nav>", 1)[0]
+    assert '<a href="index.html">' in nav and "Contents (2 sections)" in nav
+    for anchor in re.findall(r'href="#([^"]+)"', nav):
+        assert f'id="{anchor}"' in html, anchor  # every contents link has its heading
+    assert "Budget &amp; pacing" in nav

@@ -36,6 +36,22 @@ def page_title(nb: nbformat.NotebookNode, fallback: str) -> str:
     return fallback
 
 
+_HEADING = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', flags=re.S)
+
+
+def navigation(body: str, index: str = "index.html") -> str:
+    """A bar at the top of the page: back to the campaign's index, and the page's contents (its
+    level-2 headings, linked by the anchors nbconvert gives them)."""
+    items = []
+    for anchor, inner in _HEADING.findall(body):
+        text = re.sub(r"<[^>]+>", "", inner).replace("¶", "").strip()
+        if text:
+            items.append(f'<a href="#{anchor}">{text}</a>')
+    contents = (f"<details><summary>Contents ({len(items)} sections)</summary>{' '.join(items)}</details>"
+                if items else "")
+    return f'<nav class="pb-nav"><a href="{index}">&larr; Campaign overview</a>{contents}</nav>'
+
+
 def render_html(executed_ipynb: str | os.PathLike[str], out_html: str | os.PathLike[str]) -> Path:
     """Render an executed notebook as a stakeholder page: no code, images embedded.
 
@@ -67,5 +83,6 @@ def render_html(executed_ipynb: str | os.PathLike[str], out_html: str | os.PathL
     collect_run_notes(nb, [Path(executed_ipynb).resolve().parent])  # warnings to a collapsed section, no machine paths
     meta = {"path": str(Path(executed_ipynb).parent), "name": page_title(nb, Path(executed_ipynb).stem)}
     body, _resources = exporter.from_notebook_node(nb, resources={"metadata": meta})
+    body = body.replace("<main>", "<main>\n" + navigation(body), 1)
     out = Path(out_html)
     return atomic_write(out, lambda t: t.write_text(body, encoding="utf-8"))
