@@ -75,6 +75,7 @@ from playbook.config.checks import (
     raise_problems,
 )
 from playbook.config.sections import OPTIONAL_SECTIONS, EventList, cross_section_problems
+from playbook.data.days import local_midnight
 from playbook.paths import resolve
 
 __all__ = [
@@ -531,17 +532,16 @@ class CampaignConfig(_Model):
 
     @property
     def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
-        """Season ``(start, end)`` as UTC midnight timestamps; both calendar days are included.
-
-        To filter timestamps use :attr:`window_half_open` (``start <= ts < end + 1 day``).
-        """
-        return (pd.Timestamp(self.season.start, tz="UTC"), pd.Timestamp(self.season.end, tz="UTC"))
+        """Season ``(start, end)``: UTC instants of local midnight (:attr:`timezone`) starting each day;
+        both days are included. To filter timestamps use :attr:`window_half_open`."""
+        return local_midnight(self.season.start, self.timezone), local_midnight(self.season.end, self.timezone)
 
     @property
     def window_half_open(self) -> tuple[pd.Timestamp, pd.Timestamp]:
-        """Season as ``[start, end + 1 day)`` UTC timestamps, for filtering event timestamps."""
-        start, end = self.window
-        return start, end + pd.Timedelta(days=1)
+        """Season as ``[start, end + 1 day)`` UTC instants, local midnight to local midnight in
+        :attr:`timezone`, for filtering event timestamps (issue 16 item 5)."""
+        return (local_midnight(self.season.start, self.timezone),
+                local_midnight(self.season.end + dt.timedelta(days=1), self.timezone))
 
     @property
     def comparison_automatic(self) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from playbook.data.aggregates import exact_sum
-from playbook.data.warehouse import Warehouse, to_day, to_utc
+from playbook.data.warehouse import Warehouse, calendar_day
 
 #: A day given as a date, an ISO string or a timestamp.
 Day: TypeAlias = dt.date | str | pd.Timestamp
@@ -46,9 +46,9 @@ def new_vs_returning(wh: Warehouse, start: Day, end: Day, repeat_days: int = 30)
     """
     o = wh.table("orders")
     o = o.filter(o.revenue >= 0, o.customer_id.notnull())
-    s0, s1 = ibis.timestamp(to_utc(to_day(start))), ibis.timestamp(to_utc(to_day(end) + pd.Timedelta(days=1)))
+    s0 = ibis.timestamp(wh.day_start(start))
     first = o.group_by("customer_id").aggregate(first_ever=o.order_ts.min())
-    w = o.filter(o.order_ts >= s0, o.order_ts < s1)
+    w = o.filter(wh.in_days(o.order_ts, start, end))
     buyers = w.group_by("customer_id").aggregate(first_win=w.order_ts.min(), revenue=exact_sum(w.revenue))
     buyers = buyers.join(first, "customer_id")
     later = o.select(l_customer="customer_id", l_ts="order_ts")
@@ -65,7 +65,7 @@ def new_vs_returning(wh: Warehouse, start: Day, end: Day, repeat_days: int = 30)
     out["repeat_rate"] = np.where(out["customers"] > 0, out["repeaters"] / out["customers"].clip(lower=1), 0.0)
     out["revenue_per_customer"] = np.where(out["customers"] > 0, out["revenue"] / out["customers"].clip(lower=1), 0.0)
     complete = last_order is not None and not pd.isna(last_order) and \
-        pd.Timestamp(last_order) >= to_utc(to_day(end)) + pd.Timedelta(days=repeat_days)
+        pd.Timestamp(last_order) >= wh.day_start(end) + pd.Timedelta(days=repeat_days)
     out.attrs["follow_up_complete"] = bool(complete)
     out.attrs["repeat_days"] = repeat_days
     return out[["group", "customers", "repeaters", "repeat_rate", "revenue", "revenue_per_customer"]]
@@ -110,8 +110,8 @@ def lifecycle_movement(wh: Warehouse, start: Day, end: Day) -> pd.DataFrame:
         Counts: rows = state at the start, columns = state at the end (all five states, zeros
         included). Erased customers are left out.
     """
-    t0 = ibis.timestamp(to_utc(to_day(start)))
-    t1 = ibis.timestamp(to_utc(to_day(end) + pd.Timedelta(days=1)))
+    t0 = ibis.timestamp(wh.day_start(start))
+    t1 = ibis.timestamp(wh.day_start(calendar_day(end, wh.day_zone) + pd.Timedelta(days=1)))
     o = wh.table("orders")
     o = o.filter(o.revenue >= 0, o.customer_id.notnull())
     c = wh.table("customers")

@@ -44,7 +44,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as idt
@@ -62,6 +62,7 @@ from playbook.data.contract import (
     Column,
     get_table,
 )
+from playbook.data.days import Day, calendar_day, local_instant, local_midnight
 from playbook.data.folder import open_folder
 from playbook.data.source import DataSource
 from playbook.errors import DataError
@@ -77,7 +78,6 @@ IBIS_TYPES: dict[str, idt.DataType] = {
 }
 
 #: A day or instant as the aggregates accept it (dates and naive values are read as UTC).
-Day: TypeAlias = dt.date | dt.datetime | str | pd.Timestamp
 
 @ibis.udf.scalar.builtin(name="timezone")
 def _localize(zone: str, ts: idt.Timestamp()) -> idt.Timestamp(timezone="UTC"):  # type: ignore[valid-type]
@@ -132,37 +132,6 @@ def to_utc(value: dt.date | dt.datetime | str | pd.Timestamp) -> pd.Timestamp:
 def to_day(value: dt.date | dt.datetime | str | pd.Timestamp) -> pd.Timestamp:
     """Return the UTC calendar day of ``value`` as a naive midnight timestamp."""
     return to_utc(value).tz_localize(None).normalize()
-
-
-def _localize_naive(ts: pd.Timestamp, zone: str) -> pd.Timestamp:
-    """Naive ``ts`` read as wall-clock time of ``zone``, in UTC (a skipped time moves to the first valid
-    instant after it, a repeated one is the earlier instant)."""
-    return ts.tz_localize(zone, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
-
-
-def calendar_day(value: Day, zone: str = "UTC") -> pd.Timestamp:
-    """The calendar day of ``value`` in ``zone`` as a naive midnight timestamp.
-
-    Dates and naive values keep their own calendar day; timezone-aware instants take the day they
-    fall on in ``zone``. With ``zone="UTC"`` this is :func:`to_day`.
-    """
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert(zone).tz_localize(None)
-    return ts.normalize()
-
-
-def local_midnight(day: Day, zone: str = "UTC") -> pd.Timestamp:
-    """The UTC instant at which the calendar day of ``day`` (:func:`calendar_day`) begins in ``zone``:
-    ``local_midnight("2025-11-28", "America/Los_Angeles")`` is 2025-11-28 08:00 UTC."""
-    return _localize_naive(calendar_day(day, zone), zone)
-
-
-def local_instant(value: Day, zone: str = "UTC") -> pd.Timestamp:
-    """``value`` as a UTC instant, dates and naive values read as wall-clock times of ``zone`` (a date
-    is its local midnight); with ``zone="UTC"`` this is :func:`to_utc`."""
-    ts = pd.Timestamp(value)
-    return ts.tz_convert("UTC") if ts.tzinfo is not None else _localize_naive(ts, zone)
 
 
 def column_gap_note(col: Column) -> str:

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from playbook.data.cutoff import campaign_zone
+from playbook.data.warehouse import calendar_day
 from playbook.experiments import stats as es
 from playbook.experiments.data import (
     METRICS,
@@ -368,11 +370,18 @@ def _more_users(b: pd.Series, exp, mde_rel: float) -> float:
 # Whole experiment
 # --------------------------------------------------------------------------------------------
 def analyze_experiment(wh, exp, window: Window, seed: int, winsor: float | None = None,
-                       n_boot: int = 1000) -> ExperimentAnalysis:
-    """Analyse one configured experiment end to end (never raises for data problems)."""
+                       n_boot: int = 1000, zone: str | None = None) -> ExperimentAnalysis:
+    """Analyse one configured experiment end to end (never raises for data problems).
+
+    An experiment's own ``start``/``end`` replace the matching side of ``window``; they are calendar
+    days of ``zone`` (the campaign's ``timezone``; ``wh.day_zone`` when None).
+    """
     a = ExperimentAnalysis(exp.id, exp.name or exp.id, exp.primary_metric)
     if exp.start or exp.end:
-        window = Window.from_dates(exp.start or window.start.date(), exp.end or (window.end - pd.Timedelta(days=1)).date())
+        zone = zone or wh.day_zone
+        first = calendar_day(window.start, zone).date()
+        last = (calendar_day(window.end, zone) - pd.Timedelta(days=1)).date()
+        window = Window.from_dates(exp.start or first, exp.end or last, zone=zone)
     if not wh.has("assignments"):
         a.messages.append(NO_ASSIGNMENTS_TABLE)
         a.decision = decide(a, exp, 0)
@@ -442,8 +451,9 @@ def _results(users: pd.DataFrame, exp, seed: int, winsor: float | None, n_boot: 
 
 def analyze_all(wh, cfg, seed: int, winsor: float | None = None, n_boot: int = 1000) -> list[ExperimentAnalysis]:
     """Analyse every configured experiment over the season window (or its own start/end)."""
-    window = Window.from_dates(cfg.season.start, cfg.season.end)
-    return [analyze_experiment(wh, exp, window, seed, winsor, n_boot) for exp in cfg.experiments]
+    zone = campaign_zone(cfg)  # days of the campaign's time zone (issue 16 item 5)
+    window = Window.from_dates(cfg.season.start, cfg.season.end, zone=zone)
+    return [analyze_experiment(wh, exp, window, seed, winsor, n_boot, zone=zone) for exp in cfg.experiments]
 
 
 # --------------------------------------------------------------------------------------------

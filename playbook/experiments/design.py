@@ -30,6 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from playbook.data.cutoff import campaign_zone
 from playbook.errors import ConfigError
 from playbook.experiments import stats as es
 from playbook.experiments.data import METRICS, Window, history_baseline, reach_curve
@@ -45,13 +46,13 @@ DESIGN_COLUMNS = ["experiment_id", "primary_metric", "history_window", "baseline
 
 def history_window(cfg) -> tuple[str, Window]:
     """The past window used for baselines: latest comparison season, else the season-length
-    window that ends on the planning cutoff."""
+    window that ends on the planning cutoff (calendar days of the campaign's ``timezone``)."""
     if cfg.comparison_seasons:
         s = max(cfg.comparison_seasons, key=lambda c: c.end)
-        return s.name, Window.from_dates(s.start, s.end)
+        return s.name, Window.from_dates(s.start, s.end, zone=campaign_zone(cfg))
     end = cfg.season.planning_cutoff
     start = end - dt.timedelta(days=cfg.season.days - 1)
-    return f"{start} to {end}", Window.from_dates(start, end)
+    return f"{start} to {end}", Window.from_dates(start, end, zone=campaign_zone(cfg))
 
 
 def _shares(exp) -> np.ndarray:

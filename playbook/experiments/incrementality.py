@@ -17,12 +17,11 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import ibis
 import numpy as np
 import pandas as pd
 
 from playbook.data.aggregates import exact_sum
-from playbook.data.warehouse import Warehouse, fetch, to_day, to_utc
+from playbook.data.warehouse import Warehouse, fetch, to_day
 from playbook.report.format import fmt_money
 
 #: Two-sided 95 % normal quantile.
@@ -57,7 +56,8 @@ def arm_outcomes(wh: Warehouse, experiment_id: str, start: dt.date | str | pd.Ti
                  end: dt.date | str | pd.Timestamp) -> pd.DataFrame:
     """Per arm: assigned customers, converters, sale revenue (and its sum of squares), in the engine.
 
-    Orders count when placed in the window and not before the customer's assignment.
+    Orders count when placed in the window (calendar days of the campaign's time zone,
+    ``Warehouse.in_days``) and not before the customer's assignment.
 
     Returns
     -------
@@ -70,8 +70,7 @@ def arm_outcomes(wh: Warehouse, experiment_id: str, start: dt.date | str | pd.Ti
     a = wh.table("assignments")
     a = a.filter(a.experiment_id == experiment_id).select("customer_id", "variant", "assigned_ts")
     o = wh.table("orders")
-    s0, s1 = ibis.timestamp(to_utc(to_day(start))), ibis.timestamp(to_utc(to_day(end) + pd.Timedelta(days=1)))
-    o = o.filter(o.revenue >= 0, o.order_ts >= s0, o.order_ts < s1).select(
+    o = o.filter(o.revenue >= 0, wh.in_days(o.order_ts, start, end)).select(  # local days of the campaign
         o_customer="customer_id", order_id="order_id", order_ts="order_ts", revenue="revenue")
     j = a.left_join(o, [a.customer_id == o.o_customer, o.order_ts >= a.assigned_ts])
     per = j.group_by(["customer_id", "variant"]).aggregate(

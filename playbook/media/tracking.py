@@ -8,6 +8,8 @@ Checks (engine-side counts; only per-channel or per-day rows come back to pandas
 * days where a channel's spend row is missing, zero, or drops suddenly (possible pixel or feed
   failures);
 * platform-reported conversions (an optional spend column) against internal last-touch credit.
+
+Window days are calendar days of the campaign's time zone (``Warehouse.in_days``, issue 16 item 5).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pandas as pd
 
 from playbook.data.aggregates import exact_sum
 from playbook.data.contract import PAID_CHANNELS
-from playbook.data.warehouse import Warehouse, to_day, to_utc
+from playbook.data.warehouse import Warehouse, calendar_day, to_day
 
 #: A day given as a date, an ISO string or a timestamp.
 Day: TypeAlias = dt.date | str | pd.Timestamp
@@ -42,8 +44,7 @@ def utm_audit(wh: Warehouse, start: Day, end: Day, paid_channels: Sequence[str])
     if not wh.has("touches"):
         return pd.DataFrame(columns=cols)
     t = wh.table("touches")
-    s0, s1 = ibis.timestamp(to_utc(to_day(start))), ibis.timestamp(to_utc(to_day(end) + pd.Timedelta(days=1)))
-    t = t.filter(t.touch_ts >= s0, t.touch_ts < s1)
+    t = t.filter(wh.in_days(t.touch_ts, start, end))  # local days of the campaign's zone
     missing = t.utm_source.isnull() | t.utm_medium.isnull() | (t.utm_source.strip() == "")
     df = t.group_by("channel").aggregate(touches=t.count(), without_utm=missing.sum()).execute()
     df["channel"] = df["channel"].astype(object).where(df["channel"].notna(), "unknown")
@@ -136,7 +137,8 @@ def platform_vs_internal(wh: Warehouse, start: Day, end: Day, attributed: pd.Dat
                                             f"(a column named one of {list(PLATFORM_COLUMNS)}), so they "
                                             "cannot be compared with internal figures.")
     s = wh.raw("spend")
-    s = s.filter(s.date >= ibis.date(to_day(start).date()), s.date <= ibis.date(to_day(end).date()))
+    d0, d1 = calendar_day(start, wh.day_zone).date(), calendar_day(end, wh.day_zone).date()
+    s = s.filter(s.date >= ibis.date(d0), s.date <= ibis.date(d1))
     df = s.group_by("channel").aggregate(platform_reported=exact_sum(s[present[0]])).order_by("channel").execute()
     lt = attributed[attributed["model"] == "last_touch"].set_index("channel")["conversions"] if not \
         attributed.empty else pd.Series(dtype=float)

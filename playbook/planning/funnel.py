@@ -1,11 +1,11 @@
 """The browsing funnel of past seasons (sessions -> view -> cart -> checkout -> purchase) by
-the customers' acquisition channel, computed in the engine, with stage-to-stage conversion."""
+the customers' acquisition channel, computed in the engine, with stage-to-stage conversion. A season runs from local midnight to local
+midnight in the campaign's time zone (``Warehouse.in_days``, issue 16 item 5)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import ibis
 import pandas as pd
 
 from playbook.planning.seasons import Season, as_day
@@ -32,9 +32,7 @@ def funnel(wh, seasons: Sequence[Season], by: str | None = "acquisition_channel"
     ev = wh.table("events")
     frames = []
     for name, a, b in seasons:
-        lo = ibis.timestamp(pd.Timestamp(as_day(a), tz="UTC").to_pydatetime())
-        hi = ibis.timestamp((pd.Timestamp(as_day(b), tz="UTC") + pd.Timedelta(days=1)).to_pydatetime())
-        e = ev.filter((ev.event_ts >= lo) & (ev.event_ts < hi))
+        e = ev.filter(wh.in_days(ev.event_ts, as_day(a), as_day(b)))  # local days of the campaign's zone
         if by:
             c = wh.table("customers")
             c = c.group_by("customer_id").aggregate(**{by: c[by].arbitrary()})

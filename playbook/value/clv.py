@@ -39,7 +39,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln
 
 from playbook.data.cutoff import CUTOFF_RULE, cutoff_instant, planning_as_of
-from playbook.data.warehouse import Warehouse, to_utc
+from playbook.data.warehouse import Warehouse, calendar_day
 from playbook.errors import DataError
 from playbook.report.charts import empty_chart
 from playbook.value.bgnbd_expectation import bgnbd_expected_purchases_alive
@@ -392,7 +392,7 @@ def _deciles(v: np.ndarray) -> np.ndarray:
 def holdout_validation(wh: Warehouse, calibration_end, holdout_days: int = 180) -> dict:
     """Fit on orders before the instant ``calibration_end``; predict purchase days in the next ``holdout_days``.
 
-    Counted: purchase days (UTC days with a sale order; lifetimes' ``calibration_and_holdout_data``,
+    Counted: purchase days (days of ``wh.day_zone`` with a sale order; lifetimes' ``calibration_and_holdout_data``,
     freq "D"). The naive baseline predicts for each customer the purchase days they had in the
     ``holdout_days`` before ``calibration_end`` ("same as last period").
 
@@ -403,7 +403,7 @@ def holdout_validation(wh: Warehouse, calibration_end, holdout_days: int = 180) 
         group (repeat purchase days 0, 1, 2, ..., 7+); ``mae_model``, ``mae_naive`` (per-customer
         mean absolute error, purchase days); ``params`` (fitted BG/NBD); ``n_customers``.
     """
-    end = to_utc(calibration_end)
+    end = wh.instant(calibration_end)
     res = fit_clv(wh, end, horizon_days=holdout_days)
     t = res.table
     actual = purchase_days_between(wh, end, end + pd.Timedelta(days=holdout_days))
@@ -422,7 +422,7 @@ def holdout_validation(wh: Warehouse, calibration_end, holdout_days: int = 180) 
             "mae_model": float(np.mean(np.abs(t["expected_purchases"] - t["actual"]))),
             "mae_naive": float(np.mean(np.abs(t["naive"] - t["actual"]))),
             "params": res.bgnbd.params_ if res.bgnbd else None, "n_customers": len(t),
-            "calibration_end": str(end.date()), "holdout_days": holdout_days}
+            "calibration_end": str(calendar_day(end, wh.day_zone).date()), "holdout_days": holdout_days}
 
 
 def plot_holdout(val: dict) -> plt.Figure:
@@ -452,10 +452,11 @@ def plot_holdout(val: dict) -> plt.Figure:
 def seasonal_share(wh: Warehouse, cutoff, seasons: list[tuple[dt.date, dt.date]]) -> pd.DataFrame:
     """Per customer: sale orders before ``cutoff`` and the share inside the given season windows.
 
-    ``seasons`` are (start, end) dates, both inclusive; windows after the cutoff are ignored.
+    ``seasons`` are (start, end) dates, both inclusive, calendar days of ``wh.day_zone`` (a date or naive
+    ``cutoff`` is read in that zone too); windows after the cutoff are ignored.
     Without any window every share is 0.
     """
-    cut = to_utc(cutoff)
+    cut = wh.instant(cutoff)
     o = wh.table("orders")
     o = o.filter(o.order_ts < ibis.timestamp(cut), o.revenue >= 0, o.customer_id.notnull())
     if not seasons:  # no window: nobody has an order inside one (an ibis literal has no .sum())
@@ -463,9 +464,8 @@ def seasonal_share(wh: Warehouse, cutoff, seasons: list[tuple[dt.date, dt.date]]
         df["season_orders"] = 0
     else:
         inside = ibis.literal(False)
-        for s, e in seasons:
-            lo, hi = to_utc(s), to_utc(pd.Timestamp(e) + pd.Timedelta(days=1))
-            inside = inside | ((o.order_ts >= ibis.timestamp(lo)) & (o.order_ts < ibis.timestamp(hi)))
+        for s, e in seasons:  # local midnight to local midnight in the campaign's zone
+            inside = inside | wh.in_days(o.order_ts, s, e)
         df = o.group_by("customer_id").aggregate(orders=o.count(), season_orders=inside.sum()).execute()
     df["seasonal_share"] = df["season_orders"] / df["orders"].where(df["orders"] > 0)
     return df
@@ -528,9 +528,9 @@ def campaign_holdout(wh: Warehouse, cfg, holdout_days: int = 180) -> dict:
     try:
         return holdout_validation(wh, cut - pd.Timedelta(days=holdout_days), holdout_days)
     except DataError as exc:
+        end = calendar_day(cut - pd.Timedelta(days=holdout_days), wh.day_zone).date()
         return {"by_group": pd.DataFrame(), "mae_model": None, "mae_naive": None, "params": None,
-                "n_customers": 0, "calibration_end": str((cut - pd.Timedelta(days=holdout_days)).date()),
-                "holdout_days": holdout_days, "note": str(exc)}
+                "n_customers": 0, "calibration_end": str(end), "holdout_days": holdout_days, "note": str(exc)}
 
 
 def campaign_seasonal_check(wh: Warehouse, cfg) -> pd.DataFrame:

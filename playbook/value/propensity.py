@@ -30,7 +30,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from playbook.data.aggregates import exact_sum
-from playbook.data.cutoff import cutoff_instant, planning_cutoff_day
+from playbook.data.cutoff import campaign_zone, cutoff_instant, planning_cutoff_day
 from playbook.data.warehouse import Warehouse, fetch, to_utc
 from playbook.errors import DataError
 from playbook.report.charts import empty_chart
@@ -64,11 +64,13 @@ class Season:
     start: dt.date
     end: dt.date
     cutoff: dt.date
+    #: IANA zone of the days (the campaign's ``timezone``; issue 16 item 5).
+    zone: str = "UTC"
 
     @property
     def as_of(self) -> pd.Timestamp:
-        """The features' as-of instant: the end of the cutoff day (UTC)."""
-        return cutoff_instant(self.cutoff)
+        """The features' as-of instant: local midnight at the end of the cutoff day in :attr:`zone`."""
+        return cutoff_instant(self.cutoff, self.zone)
 
 
 def seasons_from_config(cfg) -> tuple[list[Season], Season]:
@@ -78,20 +80,31 @@ def seasons_from_config(cfg) -> tuple[list[Season], Season]:
     """
     cutoff = planning_cutoff_day(cfg)
     lead = cfg.season.start - cutoff
-    past = sorted((Season(s.name, s.start, s.end, s.start - lead) for s in cfg.comparison_seasons),
+    zone = campaign_zone(cfg)
+    past = sorted((Season(s.name, s.start, s.end, s.start - lead, zone) for s in cfg.comparison_seasons),
                   key=lambda s: s.start)
-    current = Season(cfg.slug, cfg.season.start, cfg.season.end, cutoff)
+    current = Season(cfg.slug, cfg.season.start, cfg.season.end, cutoff, zone)
     return past, current
 
 
-def _ts(value) -> ibis.Expr:
+def _ts(value: pd.Timestamp) -> ibis.Expr:
+    """Engine literal of the UTC instant ``value``."""
     return ibis.timestamp(to_utc(value))
+
+
+def _days_before(wh: Warehouse, instant: pd.Timestamp, days: int) -> pd.Timestamp:
+    """``instant`` moved back ``days`` calendar days of ``wh.day_zone`` (same wall-clock time; 24-hour days
+    in UTC, a daylight-saving change in between moves it by an hour)."""
+    wall = instant.tz_convert(wh.day_zone).tz_localize(None)
+    return wh.instant(wall - pd.Timedelta(days=days))
 
 
 def features_as_of(wh: Warehouse, cutoff, season_start, season_end) -> pd.DataFrame:
     """Per-customer features as of the instant ``cutoff`` (strictly before it), aggregated in the engine.
 
-    Steps pass :attr:`Season.as_of` (the end of the cutoff day); a bare date is midnight UTC at its start.
+    Steps pass :attr:`Season.as_of` (the end of the cutoff day); a bare date or naive value is read in
+    ``wh.day_zone`` (a date is local midnight at its start). Day counts (30 / 90 / 365 days, last
+    season) are calendar days of that zone.
 
     Population: customers signed up before the cutoff and not erased before it.
 
@@ -101,8 +114,8 @@ def features_as_of(wh: Warehouse, cutoff, season_start, season_end) -> pd.DataFr
     earlier; must end before the cutoff), refunds_365d, promo_share, views_30d, carts_30d,
     opens_90d, open_rate_365d (-1 when nothing was sent), consent_email; ``country`` (text).
     """
-    cut = to_utc(cutoff)
-    day = pd.Timedelta(days=1)
+    cut = wh.instant(cutoff)
+    back = {n: _days_before(wh, cut, n) for n in (30, 90, 365)}
     c = wh.table("customers")
     c = c.filter(c.signup_ts < _ts(cut), c.erased_at.isnull() | (c.erased_at >= _ts(cut)))
     base = c.select("customer_id", "country", consent_email=c.consent_email.fill_null(False).cast("int8"),
@@ -110,33 +123,33 @@ def features_as_of(wh: Warehouse, cutoff, season_start, season_end) -> pd.DataFr
     o = wh.table("orders")
     o = o.filter(o.order_ts < _ts(cut), o.customer_id.notnull())
     sale = o.revenue >= 0
-    ls0 = to_utc(pd.Timestamp(season_start) - pd.DateOffset(years=1))
-    ls1 = min(to_utc(pd.Timestamp(season_end) - pd.DateOffset(years=1)) + day, cut)
+    ls0 = wh.day_start(pd.Timestamp(season_start) - pd.DateOffset(years=1))
+    ls1 = min(wh.day_start(pd.Timestamp(season_end) - pd.DateOffset(years=1) + pd.Timedelta(days=1)), cut)
     og = o.group_by("customer_id").aggregate(
         last_ts=o.order_ts.max(where=sale), first_ts=o.order_ts.min(where=sale),
         frequency=sale.sum(), monetary_total=exact_sum(o.revenue, where=sale),
-        orders_30d=(sale & (o.order_ts >= _ts(cut - 30 * day))).sum(),
-        orders_90d=(sale & (o.order_ts >= _ts(cut - 90 * day))).sum(),
-        orders_365d=(sale & (o.order_ts >= _ts(cut - 365 * day))).sum(),
-        revenue_365d=exact_sum(o.revenue, where=sale & (o.order_ts >= _ts(cut - 365 * day))),
+        orders_30d=(sale & (o.order_ts >= _ts(back[30]))).sum(),
+        orders_90d=(sale & (o.order_ts >= _ts(back[90]))).sum(),
+        orders_365d=(sale & (o.order_ts >= _ts(back[365]))).sum(),
+        revenue_365d=exact_sum(o.revenue, where=sale & (o.order_ts >= _ts(back[365]))),
         orders_last_season=(sale & (o.order_ts >= _ts(ls0)) & (o.order_ts < _ts(ls1))).sum(),
-        refunds_365d=(~sale & (o.order_ts >= _ts(cut - 365 * day))).sum(),
+        refunds_365d=(~sale & (o.order_ts >= _ts(back[365]))).sum(),
         promo_orders=(sale & o.promo_code.notnull()).sum(),
     )
     j = base.left_join(og, "customer_id").drop("customer_id_right")
     if wh.has("events"):
         e = wh.table("events")
-        e = e.filter(e.event_ts < _ts(cut), e.event_ts >= _ts(cut - 30 * day), e.customer_id.notnull())
+        e = e.filter(e.event_ts < _ts(cut), e.event_ts >= _ts(back[30]), e.customer_id.notnull())
         eg = e.group_by("customer_id").aggregate(views_30d=(e.event_type == "view").sum(),
                                                  carts_30d=(e.event_type == "add_to_cart").sum())
         j = j.left_join(eg, "customer_id").drop("customer_id_right")
     if wh.has("messages"):
         m = wh.table("messages")
-        m = m.filter(m.sent_ts < _ts(cut), m.sent_ts >= _ts(cut - 365 * day), m.customer_id.notnull())
+        m = m.filter(m.sent_ts < _ts(cut), m.sent_ts >= _ts(back[365]), m.customer_id.notnull())
         opened = m.opened_ts.notnull() & (m.opened_ts < _ts(cut))
         mg = m.group_by("customer_id").aggregate(
             sent_365d=m.count(), opens_365d=opened.sum(),
-            opens_90d=(opened & (m.sent_ts >= _ts(cut - 90 * day))).sum())
+            opens_90d=(opened & (m.sent_ts >= _ts(back[90]))).sum())
         j = j.left_join(mg, "customer_id").drop("customer_id_right")
     # counts and sums as float64 in the engine: a nullable integer column (customers without
     # orders after the left join) comes back as Python objects, and converting those with
@@ -173,10 +186,9 @@ def _finish_features(df: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
 
 
 def labels_in_window(wh: Warehouse, start, end) -> pd.DataFrame:
-    """Customers with at least one sale order in ``[start, end]`` (inclusive dates): label 1."""
+    """Customers with at least one sale order in ``[start, end]`` (inclusive days of ``wh.day_zone``): label 1."""
     o = wh.table("orders")
-    o = o.filter(o.order_ts >= _ts(start), o.order_ts < _ts(pd.Timestamp(end) + pd.Timedelta(days=1)),
-                 o.revenue >= 0, o.customer_id.notnull())
+    o = o.filter(wh.in_days(o.order_ts, start, end), o.revenue >= 0, o.customer_id.notnull())
     df = o.group_by("customer_id").aggregate(n=o.count()).execute()
     return pd.DataFrame({"customer_id": df["customer_id"].astype(str), "bought": 1})
 

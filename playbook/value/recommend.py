@@ -15,6 +15,10 @@ Method
 
 No Python loop runs over customers: the only loop is over fixed-size blocks of customers
 (to bound memory when ranking).
+
+Days: dates and naive times given to the functions below are read in the campaign's time zone
+(``Warehouse.day_zone``, issue 16 item 5), and day counts (the last 90 days, a test window) are
+calendar days of that zone; timezone-aware instants are taken as they are.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from playbook.data.cutoff import planning_as_of
-from playbook.data.warehouse import Warehouse, fetch, to_utc
+from playbook.data.cutoff import planning_as_of, planning_cutoff_day
+from playbook.data.warehouse import Warehouse, calendar_day, fetch
 from playbook.errors import DataError
 
 VIEW_WEIGHT = 0.3
@@ -47,13 +51,20 @@ def missing_product_sales(wh: Warehouse, cutoff) -> str | None:
     """
     if wh.has("order_items"):
         o = wh.table("orders")
-        o = o.filter(o.order_ts < ibis.timestamp(to_utc(cutoff)), o.revenue >= 0)
+        o = o.filter(o.order_ts < ibis.timestamp(wh.instant(cutoff)), o.revenue >= 0)
         it = wh.table("order_items")
         if int(it.join(o.select("order_id"), "order_id").count().execute()) > 0:
             return None
     return ("No order lines before the planning cutoff (order_items is absent or empty): product "
             "recommendations are skipped; an order_items table (order_id, product_id, quantity) would "
             "enable them.")
+
+
+def _shift_days(wh: Warehouse, instant: pd.Timestamp, days: int) -> pd.Timestamp:
+    """The UTC instant ``days`` calendar days of ``wh.day_zone`` after ``instant`` (negative: before), at
+    the same wall-clock time (exactly ``days`` x 24 hours in UTC)."""
+    wall = instant.tz_convert(wh.day_zone).tz_localize(None)
+    return wh.instant(wall + pd.Timedelta(days=days))
 
 
 def interactions(wh: Warehouse, start, end) -> pd.DataFrame:
@@ -64,7 +75,7 @@ def interactions(wh: Warehouse, start, end) -> pd.DataFrame:
     pandas.DataFrame
         customer_id, product_id, units (sale orders only), views.
     """
-    lo, hi = ibis.timestamp(to_utc(start)), ibis.timestamp(to_utc(end))
+    lo, hi = ibis.timestamp(wh.instant(start)), ibis.timestamp(wh.instant(end))
     o = wh.table("orders")
     o = o.filter(o.order_ts >= lo, o.order_ts < hi, o.revenue >= 0, o.customer_id.notnull())
     it = wh.table("order_items")
@@ -95,11 +106,11 @@ def popularity(wh: Warehouse, as_of, season_start, season_end, recent_days: int 
     that fall after ``as_of`` are cut at it (no look-ahead).
     """
     day = pd.Timedelta(days=1)
-    cut = to_utc(as_of)
-    s0 = to_utc(pd.Timestamp(season_start) - pd.DateOffset(years=1))
-    s1 = min(to_utc(pd.Timestamp(season_end) - pd.DateOffset(years=1)) + day, cut)
+    cut = wh.instant(as_of)
+    s0 = wh.instant(pd.Timestamp(season_start) - pd.DateOffset(years=1))
+    s1 = min(wh.instant(pd.Timestamp(season_end) - pd.DateOffset(years=1) + day), cut)
     parts = []
-    for lo, hi in ((s0, s1), (cut - recent_days * day, cut)):
+    for lo, hi in ((s0, s1), (_shift_days(wh, cut, -recent_days), cut)):
         if lo >= hi:
             parts.append(pd.Series(dtype=float))
             continue
@@ -112,7 +123,7 @@ def popularity(wh: Warehouse, as_of, season_start, season_end, recent_days: int 
 def interactions_units(wh: Warehouse, start, end) -> pd.Series:
     """Units sold per product in ``[start, end)`` (sale orders, engine-side)."""
     o = wh.table("orders")
-    o = o.filter(o.order_ts >= ibis.timestamp(to_utc(start)), o.order_ts < ibis.timestamp(to_utc(end)),
+    o = o.filter(o.order_ts >= ibis.timestamp(wh.instant(start)), o.order_ts < ibis.timestamp(wh.instant(end)),
                  o.revenue >= 0)
     it = wh.table("order_items")
     j = it.join(o.select("order_id"), "order_id")
@@ -256,8 +267,8 @@ def evaluate(wh: Warehouse, split, test_days: int = 61, k: int = 10, season_star
         One row per method ("item-to-item CF", "popularity"): customers, hit_rate_at_k (share with
         at least one test item in the top k), recall_at_k (mean share of test items found).
     """
-    cut = to_utc(split)
-    end = cut + pd.Timedelta(days=test_days)
+    cut = wh.instant(split)
+    end = _shift_days(wh, cut, test_days)
     train = interactions(wh, pd.Timestamp("1970-01-01", tz="UTC"), cut)
     test = interactions(wh, cut, end)
     test = test[test["units"] > 0]
@@ -265,7 +276,8 @@ def evaluate(wh: Warehouse, split, test_days: int = 61, k: int = 10, season_star
     test = test.merge(prior, on=["customer_id", "product_id"], how="left")
     test = test[test["prior"].isna()][["customer_id", "product_id"]]
     if test.empty:
-        raise DataError(f"No new purchases in the {test_days} days after {cut.date()}: nothing to evaluate on.")
+        raise DataError(f"No new purchases in the {test_days} days from {calendar_day(cut, wh.day_zone).date()}: "
+                        "nothing to evaluate on.")
     custs = np.sort(test["customer_id"].unique())
     s0 = season_start if season_start is not None else cut
     s1 = season_end if season_end is not None else end
@@ -335,8 +347,10 @@ def evaluate_for_campaign(wh: Warehouse, cfg, k: int = 10) -> pd.DataFrame:
     seasons = sorted(cfg.comparison_seasons, key=lambda s: s.start)
     try:
         if not seasons:
-            cut = planning_as_of(cfg).tz_localize(None)  # the test window ends with the cutoff day
-            return evaluate(wh, cut - pd.Timedelta(days=RECENT_TEST_DAYS), RECENT_TEST_DAYS, k)
+            # the test window ends with the cutoff day: it starts RECENT_TEST_DAYS local days before the
+            # day after the cutoff (a naive midnight, read in wh.day_zone by evaluate)
+            after = pd.Timestamp(planning_cutoff_day(cfg)) + pd.Timedelta(days=1)
+            return evaluate(wh, after - pd.Timedelta(days=RECENT_TEST_DAYS), RECENT_TEST_DAYS, k)
         s = seasons[-1]
         return evaluate(wh, s.start, (s.end - s.start).days + 1, k, season_start=s.start, season_end=s.end)
     except DataError:
