@@ -229,7 +229,25 @@ _BOUNDS = {"paid_search": (25_000.0, 70_000.0), "paid_social": (15_000.0, 50_000
            "affiliate": (4_000.0, 18_000.0), "email": (1_000.0, 6_000.0)}
 _NEXT = pd.DataFrame({"channel": ["paid_search", "paid_social", "display", "affiliate", "email"],
                       "recommended": [40_000.0, 30_000.0, 15_000.0, 10_000.0, 5_000.0],
-                      "marginal_roas_recommended": [2.0, 0.6, 1.5, 0.8, 3.0]})
+                      "marginal_roas_recommended": [2.0, 0.6, 1.5, 0.8, 3.0],
+                      "marginal_roas_recommended_lo": [1.5, 0.3, 1.1, 0.5, 2.0],
+                      "marginal_roas_recommended_hi": [2.5, 0.9, 1.9, 0.95, 4.0]})
+
+
+def test_retro_budget_bounds_cap_only_when_the_interval_is_wholly_below_one():
+    """The lessons rule: a cap needs the marginal ROAS interval's upper end below 1, not a point estimate."""
+    nb = _NEXT.assign(marginal_roas_recommended_hi=[2.5, 0.9, 1.9, 1.2, 4.0])  # affiliate: 0.8 but reaches 1.2
+    bounds, table = LS.retro_budget_bounds(_BOUNDS, 110_000.0, nb)
+    assert bounds["paid_social"] == (15_000.0, 33_000.0) and bounds["affiliate"] == _BOUNDS["affiliate"]
+    assert table["capped"].tolist() == [False, True, False, False, False]
+    text = LS.describe_retro_budget(table, "Holiday 2024")
+    assert "**paid social** (0.60, 90 % interval 0.30 to 0.90): maximum capped at $33,000" in text
+    assert "because its interval reaches 1: affiliate (0.80, 90 % interval 0.50 to 1.20)" in text
+    # a point estimate without an interval (an older retrospective) caps nothing, and the sentence says why
+    bare = _NEXT.drop(columns=["marginal_roas_recommended_lo", "marginal_roas_recommended_hi"])
+    bounds, table = LS.retro_budget_bounds(_BOUNDS, 110_000.0, LS.retro_next_budget({}, bare))
+    assert bounds == _BOUNDS and not table["capped"].any()
+    assert "recorded no interval" in LS.describe_retro_budget(table, "Holiday 2024")
 
 
 def test_retro_budget_bounds_cap_channels_with_low_marginal_roas():
@@ -243,8 +261,8 @@ def test_retro_budget_bounds_cap_channels_with_low_marginal_roas():
         assert bounds[ch] == _BOUNDS[ch]
     assert t["capped"].tolist() == [False, True, False, True, False] and table.attrs["applied"]
     text = LS.describe_retro_budget(table, "Holiday 2024")
-    assert "**paid social** (0.60): maximum capped at $33,000 instead of $50,000" in text
-    assert "**affiliate** (0.80)" in text
+    assert "**paid social** (0.60, 90 % interval 0.30 to 0.90): maximum capped at $33,000 instead of $50,000" in text
+    assert "**affiliate** (0.80, 90 % interval 0.50 to 0.95)" in text
     plan = pd.DataFrame({"channel": list(_BOUNDS), "budget": [60_000.0, 20_000.0, 15_000.0, 11_000.0, 4_000.0]})
     assert "The cap binds for affiliate:" in LS.describe_retro_budget(table, "Holiday 2024", plan=plan)
     plan["budget"] = [60_000.0, 20_000.0, 15_000.0, 10_000.0, 5_000.0]

@@ -11,14 +11,17 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from playbook.artifacts import write_artifact
-from playbook.config.loader import load_config
+from playbook.config.loader import load_config, parse_config
 from playbook.data.warehouse import connect
+from playbook.errors import ConfigError
 from playbook.forecasting.calendar import season_calendar
 from playbook.media import budget as B
 from playbook.media import response as MR
 from playbook.paths import resolve
+from playbook.report.format import fmt_money
 from playbook.steps import plan as S
 from tests.sample_data import small_sample
 
@@ -59,6 +62,46 @@ def test_budget_plan_respects_config_bounds():
     assert np.allclose(pace.reindex(plan.index), plan["budget"])
 
 
+def test_budget_plan_on_the_media_model_has_intervals_around_its_means():
+    cfg, *_, br = _run()
+    assert br.model is not None and len(br.model.draws) == S.MODEL_DRAWS
+    plan = br.plan[br.plan["fitted"]]
+    assert len(plan) == len(br.model.channels) >= 3
+    for x, lo, hi in (("expected_revenue", "expected_revenue_low", "expected_revenue_high"),
+                      ("roas", "roas_low", "roas_high"), ("marginal_roas", "marginal_roas_low", "marginal_roas_high")):
+        assert (plan[lo] <= plan[x] + 1e-9).all() and (plan[x] <= plan[hi] + 1e-9).all(), x
+        assert (plan[hi] > plan[lo]).any(), x  # real intervals, not points
+    assert {"expected_revenue_low", "roas_high", "marginal_roas_low"} <= set(S.plan_table(br, "USD").data.columns)
+    t = S.model_table(br)
+    assert (t["roas_lo"] <= t["roas_mean"] + 1e-9).all() and (t["roas_mean"] <= t["roas_hi"] + 1e-9).all()
+    mean, low, high = br.plan.attrs["gain"]
+    assert low <= mean <= high
+    text = S.describe_budget(br, "USD")
+    assert f"90 % interval {fmt_money(low, 'USD')} to {fmt_money(high, 'USD')}" in text
+    assert ("not distinguishable from zero" in text) == (low <= 0 <= high)
+    head = S.headline(pd.DataFrame({"season": ["x"], "revenue": [1.0], "orders": [1], "growth": [np.nan]}),
+                      _run()[3], _run()[4], br, "USD")
+    assert "90 % interval" in head["budget split gain vs last season's"]
+    assert "90 % interval" in S.describe_model(br) or "R²" in S.describe_model(br)
+    assert S.plot_response_curves(br, "USD").axes[0].collections  # the bands are drawn
+
+
+def test_budget_objective_and_fixed_channels_are_validated_and_used():
+    cfg, wh, hist, cf, _, br = _run()
+    raw = yaml.safe_load(resolve("campaigns/holiday-2025.yaml").read_text(encoding="utf-8"))
+    for bad, where in (({"objective": "best"}, "budget.objective"), ({"fixed": {"tv": 10.0}}, "budget.fixed.tv"),
+                       ({"fixed": {"email": 1e9}}, "budget.fixed.email")):
+        with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
+            parse_config({**raw, "budget": {**raw["budget"], **bad}})
+    lo, hi = cfg.channels["display"].min_budget, cfg.channels["display"].max_budget
+    fixed = {"display": (lo + hi) / 2}
+    cfg2 = cfg.model_copy(update={"budget": cfg.budget.model_copy(update={"objective": "p10", "fixed": fixed})})
+    br2 = S.run_budget(wh, cfg2, cf, hist)
+    plan = br2.plan.set_index("channel")
+    assert plan.loc["display", "budget"] == pytest.approx(fixed["display"]) and plan.loc["display", "fixed"]
+    assert plan["budget"].sum() == pytest.approx(cfg.budget.total) and br2.plan.attrs["objective"] == "p10"
+
+
 def test_write_artifacts(tmp_path):
     cfg, wh, hist, cf, tr, br = _run()
     ctx = SimpleNamespace(output_dir=tmp_path, cfg=cfg)
@@ -75,6 +118,8 @@ def test_write_artifacts(tmp_path):
     assert summary["forecast_revenue"] == pytest.approx(cf.total("revenue")["mean"].sum())
     csv = pd.read_csv(tmp_path / "artifacts" / "calendar.csv")
     assert "promotion" in set(csv["kind"])
+    model = pd.read_parquet(tmp_path / "artifacts" / "media_model.parquet")
+    assert list(model["channel"]) == br.model.channels and (model["marginal_roas_lo"] <= model["marginal_roas_hi"]).all()
     head = S.headline(pd.DataFrame({"season": ["x"], "revenue": [1.0], "orders": [1], "growth": [np.nan]}),
                       cf, tr, br, cfg.currency)
     assert "forecast revenue" in head and "backtest MASE (model / seasonal naive)" in head
@@ -113,7 +158,9 @@ def _write_retrospective(root, slug, start, end, countries, next_budget=None, le
 _NEXT = pd.DataFrame({"channel": ["paid_search", "paid_social", "display", "affiliate", "email"],
                       "repeat_split": [45_000.0, 25_000.0, 15_000.0, 10_000.0, 5_000.0],
                       "recommended": [30_000.0, 25_000.0, 20_000.0, 15_000.0, 10_000.0],
-                      "marginal_roas_recommended": [0.7, 0.6, 1.5, 1.8, 3.0]})
+                      "marginal_roas_recommended": [0.7, 0.6, 1.5, 1.8, 3.0],
+                      "marginal_roas_recommended_lo": [0.5, 0.4, 1.1, 1.2, 2.0],
+                      "marginal_roas_recommended_hi": [0.9, 0.8, 1.9, 2.4, 4.0]})
 
 
 def test_no_earlier_retrospective_changes_nothing(tmp_path):
@@ -178,7 +225,7 @@ def test_earlier_retrospective_shapes_targets_and_budget(tmp_path):
     assert before.loc["paid_search", "budget"] > 30_000 * scale  # so the cap really moved money
     assert plan.loc["paid_search", "budget"] == pytest.approx(30_000 * scale)
     sentence = S.describe_budget_lessons(br1, er, cfg.currency)
-    assert f"**paid search** (0.70): maximum capped at ${30_000 * scale:,.0f}" in sentence
+    assert f"**paid search** (0.70, 90 % interval 0.50 to 0.90): maximum capped at ${30_000 * scale:,.0f}" in sentence
     assert "The cap binds for paid search" in sentence
     assert any("Capped by the Holiday 2024 retrospective" in n for n in br1.notes)
     summary = S.plan_summary(cfg, cf, tr1, br1)

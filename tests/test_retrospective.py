@@ -6,11 +6,14 @@ tests/test_steps_retrospective.py."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
 from playbook.config.loader import load_config
 from playbook.customers import lifecycle as LC
@@ -58,11 +61,51 @@ def _curves() -> dict[str, ResponseCurve]:
             "c": ResponseCurve("c", slope=1.5, kind="linear", mean_spend=50)}
 
 
+def _model(curves: dict[str, ResponseCurve], k: int = 3) -> SimpleNamespace:
+    """A media model stand-in whose draws all equal ``curves`` (what recommend_budget reads)."""
+    return SimpleNamespace(draws=[dict(curves) for _ in range(k)], channels=list(curves))
+
+
+def _spread_model() -> SimpleNamespace:
+    """Draws of a and b whose ceilings vary (x0.5 to x1.5): intervals that are not points."""
+    draws = [{"a": ResponseCurve("a", ceiling=1000 * f, scale=100, mean_spend=100),
+              "b": ResponseCurve("b", ceiling=400 * (2 - f), scale=30, mean_spend=30)} for f in np.linspace(0.5, 1.5, 21)]
+    return SimpleNamespace(draws=draws, channels=["a", "b"])
+
+
+def test_recommendation_on_draws_carries_intervals_and_a_gain_that_may_not_be_distinguishable():
+    spend = pd.DataFrame({"day": pd.Timestamp("2025-11-01"), "channel": ["a", "b"], "spend": [3000.0, 3000.0]})
+    rec = E.recommend_budget(_spread_model(), spend, {"a": (0.0, 6000.0), "b": (0.0, 6000.0)}, 6000.0, 30)
+    for name, lo, hi in (("expected_revenue_recommended", "expected_revenue_recommended_low",
+                          "expected_revenue_recommended_high"),
+                         ("marginal_roas_recommended", "marginal_roas_recommended_lo", "marginal_roas_recommended_hi")):
+        assert (rec[lo] <= rec[name] + 1e-9).all() and (rec[name] <= rec[hi] + 1e-9).all()
+        assert (rec[hi] - rec[lo] > 1e-6).all()  # the draws differ: a real interval
+    lo, hi = rec.attrs["gain_interval"]
+    assert lo <= rec.attrs["gain"] <= hi
+    assert rec.attrs["distinguishable"] == (not lo <= 0 <= hi)
+    text = E.describe_budget(rec)
+    assert "90 % interval" in text and "of incremental revenue" in text
+    if lo <= 0 <= hi:
+        assert "not distinguishable from zero" in text
+
+
+def test_gain_sentence_spanning_zero_says_not_distinguishable():
+    rec = pd.DataFrame({"channel": ["a"], "change": [0.0], "recommended": [1.0], "min_budget": [0.0], "max_budget": [2.0]})
+    rec.attrs.update(gain=1200.0, gain_interval=(-300.0, 2500.0))
+    assert E.describe_gain(rec) == "**$1,200** (90 % interval -$300 to $2,500)" and E.gain_spans_zero(rec)
+    assert E.describe_budget(rec).endswith("; that gain is not distinguishable from zero.")
+    rec.attrs.update(gain_interval=(200.0, 2500.0))
+    assert not E.gain_spans_zero(rec) and "not distinguishable" not in E.describe_budget(rec)
+    assert E.estimate_text(-7.3, -20.0, 5.0, 1) == "-7.3 (90 % interval -20.0 to 5.0): not distinguishable from zero"
+    assert E.estimate_text(6.6, 2.0, 9.0, 1) == "6.6 (90 % interval 2.0 to 9.0)"
+
+
 def test_recommendation_is_the_allocators_split_over_even_days():
     days = 30
     spend = pd.DataFrame({"day": pd.Timestamp("2025-11-01"), "channel": ["a", "b", "c"], "spend": [3000.0, 3000.0, 3000.0]})
     bounds = {"a": (1000.0, 6000.0), "b": (500.0, 4000.0), "c": (0.0, 2000.0)}
-    rec = E.recommend_budget(_curves(), spend, bounds, 9000.0, days).set_index("channel")
+    rec = E.recommend_budget(_model(_curves()), spend, bounds, 9000.0, days).set_index("channel")
     # by hand: a and b (marginal 10 e^(-x/100) and (40/3) e^(-x/30) per day) are funded until their
     # marginal return falls to c's constant 1.5; c (linear) takes the rest, inside its bounds
     xa, xb = 100 * np.log(10 / 1.5), 30 * np.log(40 / 3 / 1.5)  # daily spend: 189.7 and 65.5
@@ -72,21 +115,21 @@ def test_recommendation_is_the_allocators_split_over_even_days():
     assert rec.loc["a", "expected_revenue_recommended"] == pytest.approx(days * 1000 * (1 - np.exp(-xa / 100)), rel=1e-6)
     assert rec["repeat_split"].tolist() == pytest.approx([3500.0, 3500.0, 2000.0])  # equal shares, c clipped to 2000
     with pytest.raises(ConfigError, match="budget.total"):
-        E.recommend_budget(_curves(), spend, {"a": (100.0, 200.0), "b": (100.0, 200.0)}, 1000.0, days)
+        E.recommend_budget(_model(_curves()), spend, {"a": (100.0, 200.0), "b": (100.0, 200.0)}, 1000.0, days)
 
 
 def test_recommendation_never_expected_to_lose_against_repeating():
     days = 61
     spend = pd.DataFrame({"day": pd.Timestamp("2025-11-01"), "channel": ["a", "b", "c"], "spend": [9000.0, 100.0, 900.0]})
     bounds = {"a": (1000.0, 6000.0), "b": (500.0, 4000.0), "c": (0.0, 2000.0), "d": (0.0, 1000.0)}
-    rec = E.recommend_budget(_curves(), spend, bounds, 9000.0, days)
+    rec = E.recommend_budget(_model(_curves()), spend, bounds, 9000.0, days)
     assert rec.attrs["gain"] >= -1e-6
     assert rec["recommended"].sum() == pytest.approx(9000.0)
     assert rec["repeat_split"].sum() == pytest.approx(9000.0)
     assert rec.attrs["missing_curves"] == ["d"]
     # d spent nothing: its marginal ROAS is unmeasured (NaN), never 0 (a later plan would cap it on that)
     assert np.isnan(rec.set_index("channel").loc["d", "marginal_roas_recommended"])
-    assert not rec.drop(columns="marginal_roas_recommended").isna().any().any()
+    assert not rec.drop(columns=[c for c in rec.columns if c.startswith("marginal_roas")]).isna().any().any()
     assert "expected to add" in E.describe_budget(rec)
 
 
@@ -110,14 +153,27 @@ def test_daily_spend_equals_pandas(wh):
     assert got.groupby("channel")["spend"].sum().to_dict() == pytest.approx(ref.to_dict())
 
 
-def test_truth_check_orders_channels(attributed, wh):
+def test_truth_check_orders_channels_and_checks_marginal_roas_against_truth(attributed, wh):
     d, long = attributed
     spend = E.daily_spend(wh, START, END)
     eff = E.channel_efficiency(spend, long)
-    curves = E.curve_table(E.fit_response_curves(E.daily_response_data(spend, d.daily_credit, long)))
+    truth = json.loads((small_sample() / "truth.json").read_text())["channels"]
+    chans = sorted(truth)
+    true_m = [truth[c]["marginal_iroas_at_mean_spend"] for c in chans]
+    # a constructed model table: the first channel's interval misses its truth, the others hold it
+    curves = pd.DataFrame({"channel": chans, "marginal_roas_mean": true_m,
+                           "marginal_roas_lo": [m + 0.5 if i == 0 else m - 0.5 for i, m in enumerate(true_m)],
+                           "marginal_roas_hi": [m + 1.0 for m in true_m]})
     check = E.truth_check(eff, curves, small_sample())
-    assert set(check["measure"]) == {"attributed ROAS", "marginal ROAS (curve)"}
-    assert check["spearman_with_true_iroas"].between(-1, 1).all()
+    assert set(check["measure"]) == {"attributed ROAS", "marginal ROAS (media model)"}
+    assert check.set_index("measure").loc["marginal ROAS (media model)", "spearman_with_true_iroas"] == pytest.approx(
+        float(spearmanr(true_m, [truth[c]["true_iroas"] for c in chans]).statistic))
+    marg = check.attrs["marginal"].set_index("channel")
+    assert marg["true_marginal_iroas"].tolist() == pytest.approx(true_m)
+    assert marg["inside"].tolist() == [False] + [True] * (len(chans) - 1)
+    text = E.describe_truth_check(check)
+    assert f"inside the model's 90 % interval for {len(chans) - 1} of {len(chans)} channels" in text
+    assert f"{chans[0].replace('_', ' ')} true {true_m[0]:.2f}" in text and ", outside" in text
     assert E.truth_check(eff, curves, "/nonexistent-folder").empty
 
 

@@ -154,7 +154,7 @@ def test_without_plan_forecast_or_last_year_there_is_no_invented_forecast(short_
 def test_no_spend_gives_no_return_no_split_and_no_gain(short_run):
     media, rv, summary = short_run["media"], short_run["review"], short_run["summary"]
     assert media.skipped == "no media spend in the data: add a spend table to see returns and a budget split"
-    assert media.budget.empty and not media.curves and media.curve_table.empty
+    assert media.budget.empty and media.model is None and media.curve_table.empty
     assert media.efficiency["roas"].isna().all() and (media.efficiency["spend"] == 0).all()
     assert R.describe_budget(media) == ("No media spend in the data: add a spend table to see returns and a budget "
                                         "split.")
@@ -251,7 +251,10 @@ def test_older_summary_without_spend_caps_nothing():
     assert list(LS.retro_lessons([old])["lesson"]) == []
     with_forecast = {**old, "forecast_from_plan": True, "revenue": {"actual": 100.0, "forecast": 90.0}}
     assert list(LS.retro_lessons([with_forecast])["lesson"]) == ["Revenue $100: $5 above the target of $95."]
-    # the same summary with spend keeps its caps (the rule is unchanged for complete data)
+    # the same summary with spend: its point estimates alone cap nothing; with intervals below 1 they do
     spent = {**old, "channels": [{"channel": c, "spend": 50.0} for c in BOUNDS]}
     _, caps = LS.retro_budget_bounds(BOUNDS, 100_000.0, LS.retro_next_budget(spent))
+    assert not caps["capped"].any()
+    sure = {**spent, "next_budget": [{**r, "marginal_roas_recommended_hi": 0.5} for r in spent["next_budget"]]}
+    _, caps = LS.retro_budget_bounds(BOUNDS, 100_000.0, LS.retro_next_budget(sure))
     assert caps["capped"].all()

@@ -44,7 +44,7 @@ def _run(ctx) -> dict:
     acc = R.accuracy(ctx, fc)
     attr = R.attribution(ctx)
     inc = R.incrementality(ctx, attr)
-    media = R.media(ctx, attr)
+    media = R.media(ctx, attr, inc)
     customers = R.customers(ctx)
     audit = R.tracking_audit(ctx, attr)
     review = R.review(ctx, yoy=R.window_vs_last_year(ctx), accuracy=acc, attribution=attr, incrementality=inc,
@@ -127,9 +127,28 @@ def test_incrementality_and_media_sections(run):
     assert inc.iloc[0]["spend"] == pytest.approx(email_spend)
     assert sorted(media.efficiency["channel"]) == sorted(cfg.channels)
     assert media.budget["recommended"].sum() == pytest.approx(cfg.budget.total)
-    assert set(media.curves) == set(media.curve_table["channel"])
+    assert set(media.model.channels) == set(media.curve_table["channel"])
     assert list(R.budget_table(media).data["channel"]) == list(media.budget["channel"])
-    assert "expected to add" in R.describe_budget(media)
+    assert "expected to add" in R.describe_budget(media) and "90 % interval" in R.describe_budget(media)
+    t = media.curve_table
+    for x in ("roas", "marginal_roas", "contribution"):
+        assert (t[f"{x}_lo"] <= t[f"{x}_mean"] + 1e-9).all() and (t[f"{x}_mean"] <= t[f"{x}_hi"] + 1e-9).all()
+    b = media.budget
+    assert (b["marginal_roas_recommended_lo"] <= b["marginal_roas_recommended_hi"]).all()
+
+
+def test_holdout_channel_shows_its_estimate_before_and_after_calibration(run):
+    media, inc = run["media"], run["inc"]
+    assert [lf.channel for lf in media.model.lifts] == ["email"] and media.model.uncalibrated is not None
+    cal = R.calibration_table(media)
+    assert list(cal["channel"]) == ["email"]
+    row = cal.iloc[0]
+    assert row["lift"] == pytest.approx(inc.iloc[0]["incremental_revenue"])
+    before = media.model.uncalibrated.summary().set_index("channel").loc["email"]
+    assert row["roas_before"] == pytest.approx(before["roas"]) and row["roas_before_hi"] == pytest.approx(before["roas_hi"])
+    assert row["roas_after"] == pytest.approx(media.model.summary().set_index("channel").loc["email", "roas"])
+    text = R.describe_calibration(media)
+    assert text.startswith("**email** (holdout lift") and "before calibration" in text and "after;" in text
 
 
 def test_customers_section_agrees_with_pandas(run):
@@ -158,7 +177,7 @@ def test_tracking_audit_lists_every_check(run):
 def test_review_lessons_headline_and_notes(run):
     rv, acc = run["review"], run["acc"]
     assert rv.decisions.empty  # the test step did not run into this folder
-    assert rv.lessons[0].startswith("Revenue ") and any(s.startswith("Best channel by attributed ROAS") for s in rv.lessons)
+    assert rv.lessons[0].startswith("Revenue ") and any(s.startswith("Best channel by attributed (not incremental) ROAS") for s in rv.lessons)
     assert any(s.startswith("Holdout xmas25_email_holdout: iROAS") for s in rv.lessons)
     assert R.lessons_markdown(rv) == "\n".join(f"- {s}" for s in rv.lessons)
     head = R.headline(rv)
@@ -167,7 +186,10 @@ def test_review_lessons_headline_and_notes(run):
                           "baseline MAPE (daily, seasonal naive)", "email iROAS (holdout)", "new customers",
                           "next budget: expected gain"]
     assert head["gap to target"] == fmt_money(acc.total.iloc[0]["gap_to_target"], "USD")
-    assert head["email iROAS (holdout)"] == f"{run['inc'].iloc[0]['iroas']:.1f}"
+    h = run["inc"].iloc[0]
+    assert head["email iROAS (holdout)"].startswith(f"{h['iroas']:.1f} (95 % CI {h['iroas_lo']:.1f} to {h['iroas_hi']:.1f})")
+    assert head["email iROAS (holdout)"].endswith("not distinguishable from zero") == bool(h["iroas_lo"] <= 0 <= h["iroas_hi"])
+    assert "90 % interval" in head["next budget: expected gain"]
     assert R.notes(rv) == [run["fc"].source, *run["attr"].paths.notes]
 
 
@@ -175,7 +197,8 @@ def test_artifacts_roundtrip_and_archive(run):
     rv, out = run["review"], run["ctx"].output_dir
     assert run["written"].to_dict()["rows"] == {"attribution.parquet": len(rv.attribution.credit),
                                                 "incrementality.parquet": 1,
-                                                "next_budget.parquet": len(rv.media.budget), "summary.json": 1}
+                                                "next_budget.parquet": len(rv.media.budget), "summary.json": 1,
+                                                "media_model.parquet": len(rv.media.model.channels)}
     back = pd.read_parquet(out / "artifacts" / "attribution.parquet")
     assert len(back) == len(rv.attribution.credit) and not back.isna().any().any()
     summary = _strict_json(out / "artifacts" / "summary.json")
@@ -222,7 +245,7 @@ def test_season_without_conversions_gives_defined_results(empty_run):
     # no spend in the window (the data's spend ends before it): no curves, no split, no gain
     assert media.skipped == "no media spend in the campaign window (01 Mar 2026 to 31 Mar 2026): returns and a " \
                             "budget split need spend on those days"
-    assert media.budget.empty and not media.curves and media.efficiency["roas"].isna().all()
+    assert media.budget.empty and media.model is None and media.efficiency["roas"].isna().all()
     assert R.describe_budget(media).startswith("No media spend in the campaign window")
     assert "next budget: expected gain" not in R.headline(r["review"])
     assert r["review"].incomplete["spend"] == media.skipped and cfg.budget.total > 0
@@ -294,6 +317,14 @@ def test_revenue_channel_and_budget_lessons_by_hand():
     budget.attrs["gain"] = 250.0
     assert _lessons(accuracy_total=total, efficiency=eff, budget=budget) == [
         "Revenue $900: $100 below the target of $1,000.",
-        "Best channel by attributed ROAS: email (8.0); worst: display (1.5).",
-        "Recommended next-season split is expected to add $250 of attributed revenue over repeating this "
+        "Best channel by attributed (not incremental) ROAS: email (8.0); worst: display (1.5).",
+        "Recommended next-season split is expected to add $250 of incremental revenue over repeating this "
         "season's split."]
+    budget.attrs["gain_interval"] = (-100.0, 600.0)
+    assert _lessons(budget=budget) == [
+        "Recommended next-season split is expected to add $250 (90 % interval -$100 to $600) of incremental revenue "
+        "over repeating this season's split: not distinguishable from zero."]
+    inc = pd.DataFrame({"experiment_id": ["h"], "iroas": [-7.3], "iroas_lo": [-20.0], "iroas_hi": [5.0],
+                        "last_touch_roas": [94.2]})
+    assert _lessons(incrementality=inc) == [
+        "Holdout h: iROAS -7.3 (95 % CI -20.0 to 5.0), not distinguishable from zero vs attributed last-touch ROAS 94.2."]

@@ -210,10 +210,13 @@ class ChannelBudget(_Model):
 
 
 class Budget(_Model):
-    """Total season budget (campaign currency) and the optional target return on ad spend."""
+    """Total season budget (campaign currency), the optional target return on ad spend, the optimiser's
+    ``objective`` (``mean``, or ``pNN``: the NN-th percentile of the return) and ``fixed`` channel budgets."""
 
     total: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]
     target_roas: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)] | None = None
+    objective: str = "mean"  # checked by playbook.config.sections.budget_problems
+    fixed: dict[str, Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]] = {}
 
 
 class Targets(_Model):

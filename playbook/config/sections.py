@@ -178,6 +178,31 @@ def cross_section_problems(
             problems.append((("budget", "total"), f"{budget.total:,.0f} is above the sum of the "
                              f"channels' max_budget ({hi:,.0f}); lower budget.total or raise the "
                              "maximums"))
+    if budget is not None:
+        problems += budget_problems(budget, channels)
+    return problems
+
+
+def budget_problems(budget: Budget, channels: dict[str, ChannelBudget] | None) -> list[Problem]:
+    """``budget.objective`` (``mean`` or ``pNN`` with ``0 < NN <= 50``, as
+    :func:`playbook.media.allocation_draws.parse_objective` reads it) and ``budget.fixed`` (configured
+    channels, within their bounds, together at most the total)."""
+    problems: list[Problem] = []
+    m = re.fullmatch(r"p(\d+(?:\.\d+)?)", budget.objective)
+    if budget.objective != "mean" and not (m and 0 < float(m.group(1)) <= 50):
+        problems.append((("budget", "objective"), f"{budget.objective!r} is not an objective: use 'mean' (maximise "
+                         "the expected return) or 'pNN' with NN in (0, 50], e.g. 'p10' (maximise the 10th "
+                         "percentile of the return across the model's draws)"))
+    for ch, v in budget.fixed.items():
+        if channels is not None and ch not in channels:
+            problems.append((("budget", "fixed", ch), f"{ch!r} is not a configured channel "
+                             f"({', '.join(channels) or 'none'}); add channels.{ch} or drop the fixed budget"))
+        elif channels and not channels[ch].min_budget <= v <= channels[ch].max_budget:
+            problems.append((("budget", "fixed", ch), f"{v:,.0f} is outside channels.{ch}'s bounds "
+                             f"({channels[ch].min_budget:,.0f} to {channels[ch].max_budget:,.0f}); fix one of them"))
+    if sum(budget.fixed.values()) > budget.total:
+        problems.append((("budget", "fixed"), f"the fixed budgets sum to {sum(budget.fixed.values()):,.0f}, above "
+                         f"budget.total {budget.total:,.0f}; lower them or raise the total"))
     return problems
 
 

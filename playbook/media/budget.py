@@ -1,6 +1,6 @@
 """The plan's season budget: optimised split against simple splits, and daily pacing.
 
-The response curves are fitted by :func:`playbook.media.response.fit_order_curves` (daily orders
+The response curves are fitted by :func:`playbook.media.mmm.fit_media_model` (daily orders
 with a demand baseline; revenue = orders x the history's average order value) and the split is
 optimised by :func:`playbook.media.allocation.optimise_budget` over the season's pacing profile
 (:func:`pacing_profile`): for a budget ``B`` spread by daily shares ``w_t`` a channel earns

@@ -4,23 +4,27 @@
   through it too).
 * ROAS, CPA and CAC per paid channel from the window's spend and the conversions an attribution
   model credits to each channel.
-* Response curves refitted on this season's days: daily attributed revenue of a channel against
-  its daily spend (:func:`playbook.media.response.fit_revenue_curve`: a saturating curve, or an
-  *anchored* curve through the season's average point when the days carry no usable signal).
-* Marginal ROAS: the slope of the curve at the season's mean daily spend.
-* Next season's split: :func:`playbook.media.allocation.optimise_budget` (equal marginal returns)
-  of ``cfg.budget.total`` within each channel's ``[min_budget, max_budget]``, spread evenly over
-  the season's days, against repeating this season's split (its shares scaled to the new total and
-  clipped into the bounds, :func:`playbook.media.allocation.proportional_split`).
+* One media model of daily total orders (:func:`playbook.media.mmm.fit_media_model`, the plan's
+  model) fitted on the history up to the season's end and calibrated by the season's holdouts
+  (:func:`season_lifts`); each calibrated channel's estimate is shown before and after
+  (:func:`describe_calibration`). ROAS and marginal ROAS come with their 90 % intervals
+  (:func:`model_table`), and an estimate whose interval spans zero reads "not distinguishable from
+  zero" (:func:`estimate_text`), never a bare number.
+* Next season's split: :func:`playbook.media.allocation_draws.optimise_draws` on the model's draws
+  of ``cfg.budget.total`` within each channel's ``[min_budget, max_budget]`` (``budget.objective``,
+  ``budget.fixed``), spread evenly over the season's days, against repeating this season's split
+  (its shares scaled to the new total and clipped into the bounds,
+  :func:`playbook.media.allocation.proportional_split`), with the gain's interval.
 
 No ratio from zero spend: ROAS, CPA and CAC are NaN (undefined) where their denominator is zero,
 curves are fitted only for channels that spent something, a channel without spend has no marginal
 ROAS (NaN, never 0: a later plan would read 0 as "below 1" and cap it), and without any spend in
 the window the retrospective recommends no split at all (:data:`NO_SPEND_IN_DATA`).
 
-Attributed revenue is not incremental revenue: curves fitted on it inherit the attribution
-model's bias. Where a holdout measured a channel's incrementality, compare (see
-:mod:`playbook.steps.retrospective`).
+Attributed ROAS (:func:`channel_efficiency`) is not incremental: it inherits the attribution
+model's bias and is labelled as attributed; the media model's figures are incremental.
+Calibration as in https://developers.google.com/meridian/docs/basics/roi-priors-and-calibration
+and https://facebookexperimental.github.io/Robyn/docs/calibration/.
 """
 
 from __future__ import annotations
@@ -39,13 +43,9 @@ from scipy.stats import spearmanr
 from playbook.config.campaign import CampaignConfig
 from playbook.data.aggregates import exact_sum
 from playbook.data.warehouse import Warehouse, to_day, to_utc
-from playbook.media.allocation import (
-    describe_uncurved,
-    flat_profile,
-    optimise_budget,
-    proportional_split,
-)
-from playbook.media.response import MIN_FIT_DAYS, ResponseCurve, fit_revenue_curve
+from playbook.media.allocation import describe_uncurved, flat_profile, proportional_split
+from playbook.media.allocation_draws import optimise_draws
+from playbook.media.mmm import Lift, MediaModel, lift_from_holdout
 from playbook.paths import resolve
 from playbook.report.charts import empty_chart, money_formatter
 from playbook.report.format import fmt_money
@@ -149,79 +149,91 @@ def channel_efficiency(spend: pd.DataFrame, credit: pd.DataFrame, channels: list
 
 
 # --------------------------------------------------------------------------------------------
-# Response curves
+# The media model of the season
 # --------------------------------------------------------------------------------------------
-def daily_response_data(spend: pd.DataFrame, daily_credit: pd.DataFrame, credit: pd.DataFrame,
-                        model: str = "shapley") -> pd.DataFrame:
-    """Daily spend and attributed revenue per channel on a full day grid.
-
-    The engine returns the linear model's credit per day; each channel's daily series is scaled
-    so that its season total equals ``model``'s credit for the channel.
-
-    Returns
-    -------
-    DataFrame
-        ``day, channel, spend, revenue`` (zeros where nothing happened).
-    """
-    if spend.empty:
-        return pd.DataFrame(columns=["day", "channel", "spend", "revenue"])
-    sp = spend.groupby(["day", "channel"], as_index=False)["spend"].sum()
-    days = pd.date_range(sp["day"].min(), sp["day"].max(), freq="D")
-    grid = pd.MultiIndex.from_product([days, sorted(sp["channel"].unique())], names=["day", "channel"])
-    out = sp.set_index(["day", "channel"]).reindex(grid, fill_value=0.0)
-    lin = daily_credit.groupby(["day", "channel"])["revenue"].sum() if not daily_credit.empty else pd.Series(
-        dtype=float)
-    out["revenue"] = lin.reindex(grid, fill_value=0.0).to_numpy() if len(lin) else 0.0
-    if not credit.empty and (credit["model"] == model).any():
-        target = credit[credit["model"] == model].set_index("channel")["revenue"]
-        base = out.groupby(level="channel")["revenue"].transform("sum")
-        scale = out.index.get_level_values("channel").map(lambda c: target.get(c, 0.0)).to_numpy(float)
-        out["revenue"] = np.where(base > 0, out["revenue"] * scale / base.where(base > 0, 1.0), 0.0)
-    return out.reset_index()
+#: Columns of :func:`model_table`.
+MODEL_COLUMNS = ["channel", "mean_daily_spend", "contribution_mean", "contribution_lo", "contribution_hi",
+                 "roas_mean", "roas_lo", "roas_hi", "marginal_roas_mean", "marginal_roas_lo", "marginal_roas_hi",
+                 "warning"]
 
 
-def fit_response_curves(data: pd.DataFrame, min_days: int = MIN_FIT_DAYS) -> dict[str, ResponseCurve]:
-    """One :class:`ResponseCurve` per channel of :func:`daily_response_data` that spent something
-    (a channel with rows of zero spend has no curve: nothing to measure a return on)."""
-    return {str(ch): fit_revenue_curve(str(ch), g["spend"].to_numpy(), g["revenue"].to_numpy(), min_days)
-            for ch, g in data.groupby("channel") if float(g["spend"].sum()) > 0}
+def season_lifts(inc: pd.DataFrame, start: dt.date | str, end: dt.date | str, channels: list[str]) -> list[Lift]:
+    """The season's holdouts with a fitted channel and a finite incremental revenue interval as
+    :class:`playbook.media.mmm.Lift` over ``start`` to ``end`` (the holdouts' window)."""
+    out = []
+    for _, r in inc.iterrows():
+        vals = [r.get(c) for c in ("incremental_revenue", "incremental_revenue_lo", "incremental_revenue_hi")]
+        ok = all(v is not None and np.isfinite(float(v)) for v in vals) and float(vals[2]) > float(vals[1])
+        if ok and r.get("channel") in channels:
+            out.append(lift_from_holdout(r.to_dict(), start, end))
+    return out
 
 
-def curve_table(curves: Mapping[str, ResponseCurve]) -> pd.DataFrame:
-    """Fitted curves as a table: kind, parameters, ROAS and marginal ROAS at the mean spend."""
-    rows = []
-    for ch, c in curves.items():
-        avg = float(c.response(c.mean_spend) / c.mean_spend) if c.mean_spend > 0 else 0.0
-        rows.append({"channel": ch, "curve": c.kind, "ceiling_per_day": c.ceiling,
-                     "scale_per_day": c.scale if c.ceiling > 0 else 0.0,
-                     "mean_daily_spend": c.mean_spend, "roas_at_mean": avg,
-                     "marginal_roas": float(c.marginal(c.mean_spend)), "days": c.days})
-    return pd.DataFrame(rows, columns=["channel", "curve", "ceiling_per_day", "scale_per_day",
-                                       "mean_daily_spend", "roas_at_mean", "marginal_roas", "days"])
+def model_table(model: MediaModel | None) -> pd.DataFrame:
+    """Per channel over the model's history: mean daily spend, incremental revenue (contribution),
+    ROAS and marginal ROAS at the mean daily spend (draws' mean and 90 % interval), warning."""
+    if model is None:
+        return pd.DataFrame(columns=MODEL_COLUMNS)
+    return model.summary()[MODEL_COLUMNS]
 
 
-def plot_response_curves(data: pd.DataFrame, curves: Mapping[str, ResponseCurve],
-                         currency: str = "USD") -> plt.Figure:
-    """Daily points and fitted curve per channel, with the mean daily spend marked."""
-    chans = list(curves)
-    fig, axes = plt.subplots(1, max(len(chans), 1), figsize=(3.2 * max(len(chans), 1), 3.4), squeeze=False)
-    if not chans:
-        ax = axes[0, 0]
+def estimate_text(mean: float, lo: float, hi: float, decimals: int = 2) -> str:
+    """``1.23 (90 % interval 0.80 to 1.70)``, or with "not distinguishable from zero" when the interval
+    spans 0 (never a bare number)."""
+    if not np.isfinite(mean):
+        return "not measured"
+    text = f"{mean:.{decimals}f} (90 % interval {lo:.{decimals}f} to {hi:.{decimals}f})"
+    return text + ": not distinguishable from zero" if lo <= 0 <= hi else text
+
+
+def describe_model(table: pd.DataFrame) -> str:
+    """Sentence on the media model's marginal ROAS per channel with intervals (Markdown)."""
+    if table.empty:
+        return "No spend in the history: no media model."
+    best = table.sort_values("marginal_roas_mean").iloc[-1]
+    parts = [f"{r.channel.replace('_', ' ')} {estimate_text(r.marginal_roas_mean, r.marginal_roas_lo, r.marginal_roas_hi)}"
+             for r in table.itertuples()]
+    text = ("Incremental marginal ROAS at the mean daily spend, from one media model of daily orders (calibrated by "
+            "the season's holdouts where there are any): " + "; ".join(parts) + f". Highest: **"
+            f"{best['channel'].replace('_', ' ')}**.")
+    warn = [f"{r.channel.replace('_', ' ')}: {r.warning}" for r in table.itertuples() if r.warning]
+    return text + (" Not identifiable from this history: " + "; ".join(warn) + "." if warn else "")
+
+
+def describe_calibration(cal: pd.DataFrame) -> str:
+    """Each calibrated channel's ROAS before and after its holdout entered the fit (Markdown)."""
+    rows = cal[cal["lift"].notna()] if not cal.empty else cal
+    if rows.empty:
+        return "No holdout measured a modelled channel this season: the media model is not calibrated."
+    return " ".join(
+        f"**{r.channel.replace('_', ' ')}** (holdout lift {r.lift:,.0f} of revenue): ROAS "
+        f"{estimate_text(r.roas_before, r.roas_before_lo, r.roas_before_hi)} before calibration, "
+        f"{estimate_text(r.roas_after, r.roas_after_lo, r.roas_after_hi)} after; marginal ROAS "
+        f"{estimate_text(r.marginal_roas_before, r.marginal_roas_before_lo, r.marginal_roas_before_hi)} before, "
+        f"{estimate_text(r.marginal_roas_after, r.marginal_roas_after_lo, r.marginal_roas_after_hi)} after."
+        for r in rows.itertuples())
+
+
+def plot_curve_bands(bands: pd.DataFrame, spend: pd.DataFrame, currency: str = "USD",
+                     title: str = "Response curves of the media model") -> plt.Figure:
+    """Each channel's response curve (draws' mean) with its 90 % band (:meth:`MediaModel.curve_bands`)
+    and the spend range seen in ``spend`` (``day, channel, spend``; shaded 5-95 %)."""
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    if bands.empty:
         empty_chart(ax, "No spend in the window")
         return fig
-    for ax, ch in zip(axes[0], chans, strict=True):
-        g = data[data["channel"] == ch]
-        c = curves[ch]
-        ax.scatter(g["spend"], g["revenue"], s=10, alpha=0.6, color="#1f4e79")
-        xs = np.linspace(0, max(float(g["spend"].max()) * 1.5, 1.0), 100)
-        ax.plot(xs, c.response(xs), color="#e76f51", lw=2)
-        ax.axvline(c.mean_spend, color="#999999", ls=":", lw=1)
-        ax.set_title(f"{ch.replace('_', ' ')} ({c.kind})", fontsize=10)
-        ax.set_xlabel(f"spend per day ({currency})")
-        ax.xaxis.set_major_formatter(money_formatter(currency))
-        ax.yaxis.set_major_formatter(money_formatter(currency))
-    axes[0, 0].set_ylabel(f"attributed revenue per day ({currency})")
-    fig.suptitle("Response curves refitted on this season's days (dotted: mean daily spend)")
+    for ch, b in bands.groupby("channel", sort=False):
+        line, = ax.plot(b["spend"], b["mean"], label=str(ch))
+        ax.fill_between(b["spend"], b["lo"], b["hi"], color=line.get_color(), alpha=0.18)
+        s = spend.loc[spend["channel"] == ch, "spend"]
+        if len(s):
+            ax.axvspan(float(s.quantile(0.05)), float(s.quantile(0.95)), color=line.get_color(), alpha=0.05)
+    ax.xaxis.set_major_formatter(money_formatter(currency))
+    ax.yaxis.set_major_formatter(money_formatter(currency))
+    ax.set_title(f"{title} (bands: 90 % interval across draws; shaded: spend range seen)")
+    ax.set_xlabel(f"steady daily spend ({currency})")
+    ax.set_ylabel(f"incremental revenue per day ({currency})")
+    ax.legend(frameon=False)
     fig.tight_layout()
     return fig
 
@@ -229,44 +241,45 @@ def plot_response_curves(data: pd.DataFrame, curves: Mapping[str, ResponseCurve]
 # --------------------------------------------------------------------------------------------
 # Next season's split
 # --------------------------------------------------------------------------------------------
-def recommend_budget(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame,
-                     bounds: Mapping[str, tuple[float, float]], total: float, days: int) -> pd.DataFrame:
-    """Recommended split for next season against repeating this season's split.
+def recommend_budget(model: MediaModel, spend: pd.DataFrame, bounds: Mapping[str, tuple[float, float]],
+                     total: float, days: int, objective: str = "mean",
+                     fixed: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Recommended split for next season on the model's draws against repeating this season's split.
 
-    The recommendation is :func:`playbook.media.allocation.optimise_budget` with the budget spread
-    evenly over ``days`` days: each channel's season revenue is ``days * curve(budget / days)``.
-    Channels of ``bounds`` without a curve (no spend this season) stay at their minimum unless the
-    others cannot take the total.
+    The season's budget is spread evenly over ``days`` days. Channels of ``bounds`` without a curve
+    (no spend in the history) stay at their minimum unless the others cannot take the total.
 
     Returns
     -------
     DataFrame
-        One row per channel of ``bounds``: ``channel, this_season_spend, repeat_split``
-        (this season's shares scaled to ``total``, clipped into the bounds), ``recommended``,
-        ``change`` (recommended - repeat), ``expected_revenue_repeat``,
-        ``expected_revenue_recommended`` (season revenue from the fitted curves),
-        ``marginal_roas_recommended`` (at the recommended daily spend; NaN for a channel without
-        a curve, whose return was not measured), ``min_budget``,
-        ``max_budget``. ``attrs["gain"]`` is the expected revenue gain of the recommendation.
+        One row per channel of ``bounds``: ``channel, this_season_spend, repeat_split`` (this season's
+        shares scaled to ``total``, clipped into the bounds), ``recommended``, ``change``,
+        ``expected_revenue_repeat``, ``expected_revenue_recommended`` (+ ``_low`` / ``_high``: 5-95 %
+        across draws; incremental season revenue), ``marginal_roas_recommended`` (+ ``_lo`` / ``_hi``;
+        NaN without a curve), ``min_budget``, ``max_budget``. ``attrs``: ``gain`` (mean incremental
+        gain over repeating), ``gain_interval`` (5-95 %), ``distinguishable``, ``missing_curves``.
     """
     this = spend.groupby("channel")["spend"].sum() if not spend.empty else pd.Series(dtype=float)
     shares = {ch: float(this.get(ch, 0.0)) for ch in bounds}
-    profile = flat_profile(days)
     repeat = proportional_split(shares, bounds, total)
-    rec = optimise_budget(curves, bounds, total, profile)
-    rows = []
-    for ch in bounds:
-        c = curves.get(ch, ResponseCurve(ch, kind="none"))
-        measured = c.kind != "none"
-        rows.append({"channel": ch, "this_season_spend": shares[ch], "repeat_split": repeat[ch],
-                     "recommended": rec[ch], "change": rec[ch] - repeat[ch],
-                     "expected_revenue_repeat": c.season_response(repeat[ch], profile),
-                     "expected_revenue_recommended": c.season_response(rec[ch], profile),
-                     "marginal_roas_recommended": float(c.marginal(rec[ch] / days)) if measured else np.nan,
-                     "min_budget": bounds[ch][0], "max_budget": bounds[ch][1]})
-    df = pd.DataFrame(rows)
-    df.attrs["gain"] = float(df["expected_revenue_recommended"].sum() - df["expected_revenue_repeat"].sum())
-    df.attrs["missing_curves"] = [ch for ch in bounds if ch not in curves or curves[ch].kind == "none"]
+    res = optimise_draws(model.draws, bounds, total, flat_profile(days), objective=objective, fixed=fixed,
+                         reference=repeat)
+    t = res.table
+    df = pd.DataFrame({"channel": t["channel"], "this_season_spend": [shares[c] for c in t["channel"]],
+                       "repeat_split": t["reference"], "recommended": t["budget"],
+                       "change": t["budget"] - t["reference"],
+                       "expected_revenue_repeat": t["expected_revenue"] - t["gain"],
+                       "expected_revenue_recommended": t["expected_revenue"],
+                       "expected_revenue_recommended_low": t["expected_revenue_low"],
+                       "expected_revenue_recommended_high": t["expected_revenue_high"],
+                       "marginal_roas_recommended": t["marginal_roas"],
+                       "marginal_roas_recommended_lo": t["marginal_roas_low"],
+                       "marginal_roas_recommended_hi": t["marginal_roas_high"],
+                       "min_budget": t["min_budget"], "max_budget": t["max_budget"]})
+    df.attrs["gain"] = float(res.gain.mean)
+    df.attrs["gain_interval"] = (float(res.gain.low), float(res.gain.high))
+    df.attrs["distinguishable"] = bool(res.distinguishable)
+    df.attrs["missing_curves"] = [ch for ch in bounds if ch not in model.channels]
     return df
 
 
@@ -291,26 +304,53 @@ def plot_budget(rec: pd.DataFrame, currency: str = "USD", empty: str = "No chann
 
 
 def describe_budget(rec: pd.DataFrame, currency: str = "USD") -> str:
-    """One sentence on the recommended shift and its expected gain (Markdown)."""
+    """One sentence on the recommended shift and its expected gain with its interval (Markdown)."""
     if rec.empty:
         return "No channels are configured, so no budget split is recommended."
     up = rec.sort_values("change").iloc[-1]
     down = rec.sort_values("change").iloc[0]
-    gain = rec.attrs.get("gain", 0.0)
-    base = rec["expected_revenue_repeat"].sum()
-    rel = f" ({gain / base:+.1%})" if base > 0 else ""
     text = (f"Moving budget from **{down['channel'].replace('_', ' ')}** ({fmt_money(down['change'], currency)}) "
             f"to **{up['channel'].replace('_', ' ')}** (+{fmt_money(up['change'], currency)}) and the other shifts "
-            f"in the table is expected to add **{fmt_money(gain, currency)}**{rel} of attributed revenue over "
-            "repeating this season's split, if the refitted curves hold next season.")
+            f"in the table is expected to add {describe_gain(rec, currency)} of incremental revenue over repeating "
+            "this season's split, if the media model's curves hold next season"
+            + ("; that gain is not distinguishable from zero." if gain_spans_zero(rec) else "."))
     return text + describe_uncurved(rec, "recommended", rec.attrs.get("missing_curves", []), "Without spend this season")
+
+
+def gain_spans_zero(rec: pd.DataFrame) -> bool:
+    """Whether the recommended split's gain interval (``attrs["gain_interval"]``) contains 0."""
+    lo, hi = rec.attrs.get("gain_interval", (np.nan, np.nan))
+    return bool(lo <= 0 <= hi)
+
+
+def describe_gain(rec: pd.DataFrame, currency: str = "USD") -> str:
+    """``**$1,200** (90 % interval -$300 to $2,500)`` for the recommended split's gain (Markdown); whether
+    it is distinguishable from zero is :func:`gain_spans_zero`."""
+    gain = float(rec.attrs.get("gain", np.nan))
+    lo, hi = rec.attrs.get("gain_interval", (np.nan, np.nan))
+    if not np.isfinite(gain):
+        return "no measurable amount"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"**{fmt_money(gain, currency)}**"
+    return f"**{fmt_money(gain, currency)}** (90 % interval {fmt_money(lo, currency)} to {fmt_money(hi, currency)})"
 
 
 # --------------------------------------------------------------------------------------------
 # Planted truth (synthetic data only)
 # --------------------------------------------------------------------------------------------
+def _truth(data_source: str | Path) -> dict | None:
+    """The planted truth's ``channels`` (``truth.json`` beside the data), or None (real data)."""
+    try:
+        path = resolve(str(data_source)) / "truth.json"
+    except Exception:  # noqa: BLE001 - URLs and odd sources simply have no truth
+        return None
+    return json.loads(path.read_text())["channels"] if path.is_file() else None
+
+
 def truth_check(efficiency: pd.DataFrame, curves: pd.DataFrame, data_source: str | Path) -> pd.DataFrame:
     """Compare channel orderings with the planted true iROAS when ``truth.json`` exists.
+
+    ``curves`` is :func:`model_table` (its ``marginal_roas_mean``).
 
     Returns
     -------
@@ -319,21 +359,35 @@ def truth_check(efficiency: pd.DataFrame, curves: pd.DataFrame, data_source: str
         ``truth.json`` (real data).
     """
     cols = ["measure", "spearman_with_true_iroas", "channels"]
-    try:
-        path = resolve(str(data_source)) / "truth.json"
-    except Exception:  # noqa: BLE001 - URLs and odd sources simply have no truth
+    planted = _truth(data_source)
+    if planted is None:
         return pd.DataFrame(columns=cols)
-    if not path.is_file():
-        return pd.DataFrame(columns=cols)
-    true = {c: v["true_iroas"] for c, v in json.loads(path.read_text())["channels"].items()}
+    true = {c: v["true_iroas"] for c, v in planted.items()}
     rows = []
-    for name, table, col in (("attributed ROAS", efficiency, "roas"), ("marginal ROAS (curve)", curves, "marginal_roas")):
-        t = table[table["channel"].isin(list(true))].dropna(subset=[col])
+    for name, table, col in (("attributed ROAS", efficiency, "roas"),
+                             ("marginal ROAS (media model)", curves, "marginal_roas_mean")):
+        t = table[table["channel"].isin(list(true))].dropna(subset=[col]) if col in table.columns else table.iloc[0:0]
         if len(t) >= 3:
             rho = spearmanr(t[col].to_numpy(float), [true[c] for c in t["channel"]]).statistic
             rows.append({"measure": name, "spearman_with_true_iroas": float(0.0 if np.isnan(rho) else rho),
                          "channels": len(t)})
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    out.attrs["marginal"] = truth_marginal(curves, data_source)
+    return out
+
+
+def truth_marginal(curves: pd.DataFrame, data_source: str | Path) -> pd.DataFrame:
+    """Per channel: the model's marginal ROAS at the mean daily spend (mean, 90 % interval) against
+    the planted ``marginal_iroas_at_mean_spend``, and whether the truth lies inside the interval
+    (empty for real data or without a model)."""
+    cols = ["channel", "marginal_roas_mean", "marginal_roas_lo", "marginal_roas_hi", "true_marginal_iroas", "inside"]
+    planted = _truth(data_source)
+    if planted is None or curves.empty or "marginal_roas_lo" not in curves.columns:
+        return pd.DataFrame(columns=cols)
+    t = curves[curves["channel"].isin(list(planted))][cols[:4]].copy()
+    t["true_marginal_iroas"] = [float(planted[c]["marginal_iroas_at_mean_spend"]) for c in t["channel"]]
+    t["inside"] = (t["marginal_roas_lo"] <= t["true_marginal_iroas"]) & (t["true_marginal_iroas"] <= t["marginal_roas_hi"])
+    return t.reset_index(drop=True)
 
 
 def season_days(start: dt.date | str, end: dt.date | str) -> int:
@@ -351,34 +405,26 @@ NO_BUDGET_IN_CONFIG = ("no budget split: the campaign file sets no `budget.total
                        "across")
 
 
-def recommend_for_config(curves: Mapping[str, ResponseCurve], spend: pd.DataFrame, cfg: CampaignConfig) -> pd.DataFrame:
-    """:func:`recommend_budget` with the bounds, total and season length of a campaign config.
+def recommend_for_config(model: MediaModel | None, spend: pd.DataFrame, cfg: CampaignConfig) -> pd.DataFrame:
+    """:func:`recommend_budget` with the bounds, total, season length, objective and fixed budgets of
+    a campaign config.
 
-    Without ``budget`` or ``channels`` in the config: an empty table (``channel``,
-    ``recommended``) with ``attrs["skipped"]`` = :data:`NO_BUDGET_IN_CONFIG`.
+    Without ``budget`` or ``channels`` in the config, or without a model: an empty table
+    (``channel``, ``recommended``) with ``attrs["skipped"]`` saying why.
     """
-    if cfg.budget is None or not cfg.channels:
+    if cfg.budget is None or not cfg.channels or model is None:
         out = pd.DataFrame({"channel": pd.Series(dtype=str), "recommended": pd.Series(dtype=float)})
-        out.attrs["skipped"] = NO_BUDGET_IN_CONFIG
+        out.attrs["skipped"] = NO_BUDGET_IN_CONFIG if model is not None or cfg.budget is None or not cfg.channels \
+            else NO_MODEL
         return out
     bounds = {c: (float(b.min_budget), float(b.max_budget)) for c, b in cfg.channels.items()}
-    return recommend_budget(curves, spend, bounds, float(cfg.budget.total), season_days(cfg.season.start, cfg.season.end))
+    return recommend_budget(model, spend, bounds, float(cfg.budget.total),
+                            season_days(cfg.season.start, cfg.season.end), cfg.budget.objective, cfg.budget.fixed)
 
 
-def describe_curves(table: pd.DataFrame) -> str:
-    """Sentence on how the curves were obtained and which channel has the best marginal ROAS."""
-    if table.empty:
-        return "No spend in the window: no response curves."
-    kinds = table["curve"].value_counts()
-    text = ", ".join(f"{n} {k}" for k, n in kinds.items())
-    best = table.sort_values("marginal_roas").iloc[-1]
-    out = (f"Curves: {text}. The highest marginal ROAS at this season's mean spend is "
-           f"**{best['channel'].replace('_', ' ')}** ({best['marginal_roas']:.1f}).")
-    if "anchored" in kinds:
-        out += (" *Anchored* curves are assumed, not fitted: the season's days showed no usable relation between "
-                "daily spend and attributed revenue, so each is drawn through the season's average with the "
-                "channel at 63 % of its ceiling.")
-    return out
+#: Why no split is recommended when no media model could be fitted.
+NO_MODEL = ("no budget split: no media model could be fitted (more than 60 days of orders and spend for a "
+            "configured channel are needed)")
 
 
 def describe_truth_check(check: pd.DataFrame) -> str:
@@ -386,5 +432,13 @@ def describe_truth_check(check: pd.DataFrame) -> str:
     if check.empty:
         return "No planted truth for this data source (real data): nothing to check against."
     parts = [f"{m} {r:+.2f}" for m, r in zip(check["measure"], check["spearman_with_true_iroas"], strict=True)]
-    return ("Rank correlation of the channel ordering with the planted true iROAS of the synthetic data: "
-            + ", ".join(parts) + ". Attributed figures are not incremental; treat curves as directional.")
+    text = ("Rank correlation of the channel ordering with the planted true iROAS of the synthetic data: "
+            + ", ".join(parts) + ". Attributed figures are not incremental.")
+    marg = check.attrs.get("marginal", pd.DataFrame())
+    if marg is not None and not marg.empty:
+        text += (f" The planted marginal iROAS at mean spend lies inside the model's 90 % interval for "
+                 f"{int(marg['inside'].sum())} of {len(marg)} channels: " + "; ".join(
+                     f"{r.channel.replace('_', ' ')} true {r.true_marginal_iroas:.2f} vs "
+                     f"{r.marginal_roas_mean:.2f} ({r.marginal_roas_lo:.2f} to {r.marginal_roas_hi:.2f})"
+                     + ("" if r.inside else ", outside") for r in marg.itertuples()) + ".")
+    return text

@@ -14,10 +14,13 @@ two documented ways:
   standard deviation of at least ``|w b|`` x forecast
   (:func:`playbook.planning.targets.target_feasibility`). The target itself stays as configured.
 * budget (:func:`retro_budget_bounds`): the earlier recommended split is scaled to this
-  campaign's total and shown next to the optimised split; a channel the retrospective found
-  with marginal ROAS below RETRO_MROAS_FLOOR at its recommended spend has its ``max_budget``
+  campaign's total and shown next to the optimised split; a channel whose marginal ROAS at its
+  recommended spend the retrospective's media model put wholly below RETRO_MROAS_FLOOR (the upper
+  end of its interval, ``marginal_roas_recommended_hi``, below the floor) has its ``max_budget``
   capped at that scaled recommendation (never below its ``min_budget``), unless the caps would
-  leave the total unspendable, in which case no cap is applied and the report says so.
+  leave the total unspendable, in which case no cap is applied and the report says so. A point
+  estimate below the floor whose interval reaches it, or one recorded without an interval (older
+  retrospectives), caps nothing: the model cannot tell that channel's next unit from break-even.
 
 Incomplete retrospectives (:func:`incomplete_parts`): a retrospective records in
 ``incomplete`` the parts it could not measure (``forecast``: the plan's forecast was not
@@ -52,8 +55,11 @@ RETRO_MROAS_FLOOR = 1.0
 #: Largest forecast bias (as a fraction) taken over from an earlier campaign.
 RETRO_BIAS_LIMIT = 0.5
 #: Columns of the budget hand-off table (:func:`retro_budget_bounds`).
-RETRO_BUDGET_COLUMNS = ["channel", "earlier_recommended", "earlier_marginal_roas", "max_budget_config",
-                        "max_budget_used", "capped"]
+RETRO_BUDGET_COLUMNS = ["channel", "earlier_recommended", "earlier_marginal_roas", "earlier_marginal_roas_lo",
+                        "earlier_marginal_roas_hi", "max_budget_config", "max_budget_used", "capped"]
+#: Columns of the earlier recommended split (:func:`retro_next_budget`).
+NEXT_BUDGET_COLUMNS = ["channel", "recommended", "marginal_roas_recommended", "marginal_roas_recommended_lo",
+                       "marginal_roas_recommended_hi"]
 #: Why a summary without the plan's forecast is not used for the forecast bias (older summaries).
 NO_PLAN_FORECAST = "no plan forecast for this campaign"
 #: Why a summary whose channels spent nothing is not used for the budget (older summaries).
@@ -61,7 +67,7 @@ NO_SPEND = "no media spend in the data"
 #: What each incomplete part would have been used for (wording of :func:`describe_unused`).
 PART_USES = {"forecast": "the forecast correction of the targets", "spend": "the budget split and channel caps"}
 #: Starts of the lesson sentences that rest on spend (dropped from a retrospective without spend).
-SPEND_LESSONS = ("Best channel by attributed ROAS", "Recommended next-season split")
+SPEND_LESSONS = ("Best channel by attributed", "Recommended next-season split")
 #: How lessons judged against the target (the plan's forecast) begin: not used from a
 #: retrospective that did not have the plan's forecast (it judged a baseline it built itself).
 FORECAST_LESSONS = re.compile(r"^(Revenue .*the target of|By \w+: weakest against target)")
@@ -199,13 +205,14 @@ def retro_country_share(forecast: pd.DataFrame, countries: Sequence[str]) -> flo
 
 
 def retro_next_budget(summary: Mapping | None, table: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The earlier recommended split: ``channel``, ``recommended``, ``marginal_roas_recommended``.
+    """The earlier recommended split: ``channel``, ``recommended``, ``marginal_roas_recommended`` and its
+    interval ``marginal_roas_recommended_lo`` / ``_hi`` (NaN when the retrospective recorded none).
 
     From ``next_budget.parquet`` (``table``) when given, else from the summary's ``next_budget``
     records; empty when neither has it, or when the retrospective had no spend
     (:func:`incomplete_parts`; then ``attrs["unused"]`` says why).
     """
-    cols = ["channel", "recommended", "marginal_roas_recommended"]
+    cols = NEXT_BUDGET_COLUMNS
     why = incomplete_parts(summary).get("spend")
     if why:
         out = pd.DataFrame(columns=cols)
@@ -216,10 +223,9 @@ def retro_next_budget(summary: Mapping | None, table: pd.DataFrame | None = None
     if table.empty or not {"channel", "recommended"} <= set(table.columns):
         return pd.DataFrame(columns=cols)
     out = table.copy()
-    if "marginal_roas_recommended" not in out.columns:
-        out["marginal_roas_recommended"] = np.nan
+    for c in cols[2:]:
+        out[c] = out[c].astype(float) if c in out.columns else np.nan
     out["recommended"] = out["recommended"].astype(float)
-    out["marginal_roas_recommended"] = out["marginal_roas_recommended"].astype(float)
     return out[cols].reset_index(drop=True)
 
 
@@ -240,14 +246,15 @@ def retro_budget_bounds(
     next_budget : DataFrame
         :func:`retro_next_budget` of the earlier campaign (its recommendation for its own total).
     floor : float
-        Marginal ROAS below which the channel's maximum is capped.
+        The channel's maximum is capped when the upper end of its marginal ROAS interval is below it.
 
     Returns
     -------
     (dict, DataFrame)
         The bounds to optimise within, and one row per channel of ``bounds``
         (``RETRO_BUDGET_COLUMNS``): ``earlier_recommended`` (the earlier share x ``total``; NaN
-        when the earlier campaign did not budget the channel), ``earlier_marginal_roas``,
+        when the earlier campaign did not budget the channel), ``earlier_marginal_roas`` with its
+        interval ``earlier_marginal_roas_lo`` / ``_hi``,
         ``max_budget_config``, ``max_budget_used``, ``capped``. ``attrs["applied"]`` is False with
         ``attrs["reason"]`` when caps were needed but would leave ``total`` unspendable;
         ``attrs["unused"]`` carries over why the earlier split was not used (no spend then).
@@ -257,13 +264,16 @@ def retro_budget_bounds(
     new = dict(bounds)
     rows = []
     for ch, (lo, hi) in bounds.items():
-        rec, mroas, used = np.nan, np.nan, hi
+        rec, mroas, m_lo, m_hi, used = np.nan, np.nan, np.nan, np.nan, hi
         if earlier_total > 0 and ch in nb.index:
             rec = float(nb.loc[ch, "recommended"]) / earlier_total * total
             mroas = float(nb.loc[ch, "marginal_roas_recommended"])
-            if np.isfinite(mroas) and mroas < floor:
+            m_lo = float(nb.loc[ch, "marginal_roas_recommended_lo"])
+            m_hi = float(nb.loc[ch, "marginal_roas_recommended_hi"])
+            if np.isfinite(m_hi) and m_hi < floor:  # the whole interval below the floor, not a point estimate
                 used = float(min(hi, max(lo, rec)))
         rows.append({"channel": ch, "earlier_recommended": rec, "earlier_marginal_roas": mroas,
+                     "earlier_marginal_roas_lo": m_lo, "earlier_marginal_roas_hi": m_hi,
                      "max_budget_config": float(hi), "max_budget_used": float(used), "capped": used < hi})
         new[ch] = (lo, used)
     table = pd.DataFrame(rows, columns=RETRO_BUDGET_COLUMNS)
@@ -292,14 +302,15 @@ def describe_retro_budget(table: pd.DataFrame, campaign: str, currency: str = "U
         return (f"The earlier retrospective ({campaign}) has no recommended split for these channels, so the "
                 "budget bounds are the configured ones.")
     capped = table[table["capped"]]
-    low = table[table["earlier_marginal_roas"] < floor]
+    low = table[table["earlier_marginal_roas_hi"] < floor]
     text = (f"The {campaign} retrospective's recommended split, scaled to this season's total, is shown next to "
             "the optimised split.")
     if not capped.empty:
-        text += (" It found a marginal ROAS below " + f"{floor:g} for " + ", ".join(
-            f"**{r.channel.replace('_', ' ')}** ({r.earlier_marginal_roas:.2f}): maximum capped at "
-            f"{fmt_money(r.max_budget_used, currency)} instead of {fmt_money(r.max_budget_config, currency)}"
-            for r in capped.itertuples()) + ".")
+        text += (" Its media model put the marginal ROAS wholly below " + f"{floor:g} (the 90 % interval's upper "
+                 "end) for " + ", ".join(
+                     f"**{r.channel.replace('_', ' ')}** ({_interval(r)}): maximum capped at "
+                     f"{fmt_money(r.max_budget_used, currency)} instead of {fmt_money(r.max_budget_config, currency)}"
+                     for r in capped.itertuples()) + ".")
         if plan is not None and not plan.empty:
             budget = plan.set_index("channel")["budget"]
             binding = [r.channel for r in capped.itertuples() if budget.get(r.channel, 0.0) >= r.max_budget_used - 1.0]
@@ -307,11 +318,34 @@ def describe_retro_budget(table: pd.DataFrame, campaign: str, currency: str = "U
                      "would have spent more there." if binding else
                      " The optimised split stays below these caps, so they change no amount this time.")
     elif not low.empty and not table.attrs.get("applied", True):
-        text += (f" It found a marginal ROAS below {floor:g} for "
+        text += (f" It found a marginal ROAS wholly below {floor:g} for "
                  + ", ".join(r.channel.replace("_", " ") for r in low.itertuples())
                  + f", but {table.attrs.get('reason', 'the caps were not applied')}.")
     else:
-        text += f" No channel had a marginal ROAS below {floor:g} there, so no bound was changed."
+        text += f" No channel had a marginal ROAS interval wholly below {floor:g} there, so no bound was changed."
+    return text + _uncapped_note(table, floor)
+
+
+def _interval(r: Any) -> str:
+    """``0.70, 90 % interval 0.50 to 0.90`` for a row of the budget hand-off table."""
+    return (f"{r.earlier_marginal_roas:.2f}, 90 % interval {r.earlier_marginal_roas_lo:.2f} to "
+            f"{r.earlier_marginal_roas_hi:.2f}")
+
+
+def _uncapped_note(table: pd.DataFrame, floor: float) -> str:
+    """Channels whose point estimate was below ``floor`` but which are not capped, and why."""
+    point_low = table[(table["earlier_marginal_roas"] < floor) & ~table["capped"]]
+    reach = point_low[point_low["earlier_marginal_roas_hi"] >= floor]
+    bare = point_low[point_low["earlier_marginal_roas_hi"].isna()]
+    text = ""
+    if not reach.empty:
+        text += (" Not capped although the estimate is below " + f"{floor:g}, because its interval reaches "
+                 f"{floor:g}: " + ", ".join(f"{r.channel.replace('_', ' ')} ({_interval(r)})"
+                                            for r in reach.itertuples()) + ".")
+    if not bare.empty:
+        text += (" Not capped because the retrospective recorded no interval for its marginal ROAS (a point "
+                 "estimate alone cannot cap a channel): " + ", ".join(r.channel.replace("_", " ")
+                                                                        for r in bare.itertuples()) + ".")
     return text
 
 

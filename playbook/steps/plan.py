@@ -3,10 +3,13 @@
 The notebook imports only this module (and the display helpers of :mod:`playbook.steps.context`).
 Its functions tie the config and the warehouse to the tested methods in
 :mod:`playbook.planning` (history, seasons, targets, funnel, promo, lessons),
-:mod:`playbook.forecasting` (calendar, model, forecast) and :mod:`playbook.media` (response
-curves, allocation), and format tables, charts and sentences for stakeholders. Artifacts written
-by :func:`write_artifacts` are documented in those modules (``forecast.parquet``,
-``targets.parquet``, ``budget_plan.parquet``, ``pacing.parquet``, ``calendar.csv``) and
+:mod:`playbook.forecasting` (calendar, model, forecast) and :mod:`playbook.media` (the media model
+:mod:`playbook.media.mmm` with its curve draws, the optimiser on them
+:mod:`playbook.media.allocation_draws`, pacing :mod:`playbook.media.budget`), and format tables, charts
+and sentences for stakeholders; every ROAS and expected gain is shown with its interval. Artifacts
+written by :func:`write_artifacts` are documented in those modules (``forecast.parquet``,
+``targets.parquet``, ``budget_plan.parquet``, ``pacing.parquet``, ``calendar.csv``,
+``media_model.parquet``: :func:`model_table`) and
 ``plan.json`` (headline numbers for the retrospective: forecast totals, chosen model, backtest
 MASE, targets, budget, and which earlier retrospective shaped them).
 
@@ -43,8 +46,10 @@ from playbook.forecasting import calendar as CAL
 from playbook.forecasting import forecast as F
 from playbook.forecasting import model as FM
 from playbook.media import allocation as AL
+from playbook.media import allocation_draws as AD
 from playbook.media import budget as B
 from playbook.media import efficiency as E
+from playbook.media import mmm as MM
 from playbook.media import response as MR
 from playbook.planning import funnel as FU
 from playbook.planning import history as H
@@ -511,7 +516,14 @@ class BudgetResult:
     #: Sections left out for want of config or data (``"response_curves"``, ``"budget"``) ->
     #: the sentence saying what is missing and what would enable it.
     skipped: dict[str, str] = field(default_factory=dict)
+    #: The media model the curves come from (:func:`playbook.media.mmm.fit_media_model`; None without curves).
+    model: MM.MediaModel | None = None
+    #: The target-ROAS search on the model's draws (:func:`playbook.media.allocation_draws.max_budget_for_roas_draws`).
+    roas_target_draws: AD.RoasTarget | None = None
 
+
+#: Draws of the plan's media model (bootstrap refits).
+MODEL_DRAWS = 200
 
 #: Shown instead of the response curves when the campaign file lists no channels.
 NO_CHANNELS = ("No response curves: the campaign file lists no paid channels (channels:); channels with their "
@@ -537,12 +549,17 @@ def _empty_plan() -> pd.DataFrame:
 
 
 def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
-               earlier: EarlierRetro | None = None) -> BudgetResult:
-    """Fit response curves, optimise the season budget, compare splits and pace it daily.
+               earlier: EarlierRetro | None = None, seed: int = 0) -> BudgetResult:
+    """Fit the media model, optimise the season budget on its draws, compare splits and pace it daily.
 
-    With an ``earlier`` retrospective, its recommended split (scaled to this total) is added to
-    the plan as ``earlier_recommended`` and channels it found with marginal ROAS below 1 have
-    their maximum capped there (:func:`playbook.planning.lessons.retro_budget_bounds`).
+    The media model (:func:`playbook.media.mmm.fit_media_model`, ``MODEL_DRAWS`` draws, ``seed``) is
+    fitted on daily orders and spend before the planning cutoff; the split maximises
+    ``budget.objective`` (expected return, or a low percentile of it) with ``budget.fixed`` channels
+    held (:func:`playbook.media.budget.budget_plan_draws`), so every ROAS and gain has its 5-95 %
+    interval across draws. With an ``earlier`` retrospective, its recommended split (scaled to this
+    total) is added to the plan as ``earlier_recommended`` and channels whose marginal ROAS interval
+    lay wholly below 1 there have their maximum capped
+    (:func:`playbook.planning.lessons.retro_budget_bounds`).
     """
     notes: list[str] = []
     skipped: dict[str, str] = {}
@@ -551,15 +568,16 @@ def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
     spend = E.daily_spend(wh, hist.start, hist.cutoff)
     fr = cf.total("revenue")
     profile = B.pacing_profile(fr["mean"].to_numpy() if not fr.empty else np.ones((cfg.season.end - cfg.season.start).days + 1))
+    days = pd.date_range(cfg.season.start, cfg.season.end)
+    model = _fit_curves(hist, spend, chans, cfg.countries, seed)
+    fit = _curve_fit(model, chans, hist)
+    skipped.update(_curves_skipped(fit, chans, spend))
     if cfg.budget is None or not chans:
-        fit = _fit_curves(hist, spend, chans, cfg.countries)
-        skipped.update(_curves_skipped(fit, chans, spend))
         if fit.curves and fit.missing:
             notes.append(f"No spend history for {', '.join(fit.missing)}: no response curve.")
         skipped["budget"] = NO_BUDGET
-        days = pd.date_range(cfg.season.start, cfg.season.end)
         return BudgetResult(fit, spend, _empty_plan(), B.pacing_plan({}, days, profile), profile, None, notes,
-                            skipped=skipped)
+                            skipped=skipped, model=model)
     AL.check_bounds(bounds, float(cfg.budget.total))
     retro = pd.DataFrame(columns=LS.RETRO_BUDGET_COLUMNS)
     if earlier is not None and earlier.summary is not None:
@@ -567,40 +585,65 @@ def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
         retro.attrs.update(campaign=earlier.summary["campaign"].get("slug"), campaign_name=earlier.name)
         capped = retro[retro["capped"]]
         if not capped.empty:
-            notes.append(f"Capped by the {earlier.name} retrospective (marginal ROAS below "
+            notes.append(f"Capped by the {earlier.name} retrospective (marginal ROAS interval wholly below "
                          f"{LS.RETRO_MROAS_FLOOR:g}): " + ", ".join(capped["channel"]) + ".")
-    fit = _fit_curves(hist, spend, chans, cfg.countries)
-    skipped.update(_curves_skipped(fit, chans, spend))
     if fit.missing and fit.curves:  # without any curve, the skipped sentence and describe_budget say it
         notes.append(f"No spend history for {', '.join(fit.missing)}: left out of curve fitting and held at the minimum budget.")
-    seasons = past_seasons(cfg)
-    last = {}
-    if seasons and not spend.empty:
-        a, b = seasons[-1][1], seasons[-1][2]
-        s = spend[(spend["day"] >= pd.Timestamp(a)) & (spend["day"] <= pd.Timestamp(b))]
-        last = s.groupby("channel")["spend"].sum().to_dict()
-    roas = fit.table(spend).set_index("channel")["roas"].to_dict() if fit.curves else {}
-    plan = B.budget_plan(fit, bounds, float(cfg.budget.total), profile, last, roas)
+    last = _last_season_spend(cfg, spend)
+    draws = model.draws if model is not None else []
+    objective, fixed = cfg.budget.objective, dict(cfg.budget.fixed)
+    if draws:
+        roas = model.summary().set_index("channel")["roas_mean"].to_dict() if model is not None else {}
+        plan = B.budget_plan_draws(draws, bounds, float(cfg.budget.total), profile, last, roas, objective, fixed)
+        pacing = B.pacing_plan_draws(dict(zip(plan["channel"], plan["budget"], strict=True)), days, profile, draws)
+    else:  # no channel with spend: every channel at its minimum, nothing to optimise on
+        plan = B.budget_plan(fit, AD.fixed_bounds(bounds, fixed), float(cfg.budget.total), profile, last, {})
+        pacing = B.pacing_plan(dict(zip(plan["channel"], plan["budget"], strict=True)), days, profile)
     if not retro.empty:
         plan["earlier_recommended"] = plan["channel"].map(retro.set_index("channel")["earlier_recommended"])
-    days = pd.date_range(cfg.season.start, cfg.season.end)
-    pacing = B.pacing_plan(dict(zip(plan["channel"], plan["budget"], strict=True)), days, profile, fit.curves)
     notes += extrapolation_notes(plan, spend, len(days))
-    target = None
-    if cfg.budget.target_roas is not None and fit.curves:
-        target = AL.max_budget_for_roas(fit.curves, bounds, float(cfg.budget.target_roas), profile)
-    return BudgetResult(fit, spend, plan, pacing, profile, target, notes, retro, skipped)
+    target, target_draws = None, None
+    if cfg.budget.target_roas is not None and draws:
+        target_draws = AD.max_budget_for_roas_draws(draws, bounds, float(cfg.budget.target_roas), profile,
+                                                    objective=objective, fixed=fixed, reference_weights=last)
+        target = (target_draws.total, target_draws.allocation.roas.mean)
+    return BudgetResult(fit, spend, plan, pacing, profile, target, notes, retro, skipped, model, target_draws)
 
 
-def _fit_curves(hist: PlanHistory, spend: pd.DataFrame, chans: list[str], countries: Sequence[str]) -> MR.CurveFit:
-    """Response curves of ``chans`` on the history (none without channels or with 60 days or fewer)."""
+def _last_season_spend(cfg, spend: pd.DataFrame) -> dict[str, float]:
+    """Spend per channel over the last comparison season (empty without one or without spend)."""
+    seasons = past_seasons(cfg)
+    if not seasons or spend.empty:
+        return {}
+    a, b = seasons[-1][1], seasons[-1][2]
+    s = spend[(spend["day"] >= pd.Timestamp(a)) & (spend["day"] <= pd.Timestamp(b))]
+    return {str(k): float(v) for k, v in s.groupby("channel")["spend"].sum().items()}
+
+
+def _aov(hist: PlanHistory) -> float:
+    """Average order value of the history (0 without orders)."""
     orders = hist.total["orders"].sum() if not hist.total.empty else 0
-    aov = float(hist.total["gross_revenue"].sum() / orders) if orders else 0.0
-    y = hist.total.set_index("day")["orders"] if not hist.total.empty else pd.Series(dtype=float)
-    if not chans or len(y) <= 60:
-        return MR.CurveFit({}, chans, 0.0, aov, np.nan)
+    return float(hist.total["gross_revenue"].sum() / orders) if orders else 0.0
+
+
+def _fit_curves(hist: PlanHistory, spend: pd.DataFrame, chans: list[str], countries: Sequence[str],
+                seed: int = 0) -> MM.MediaModel | None:
+    """The media model of daily orders on the history before the cutoff (None without channels, with 60
+    days or fewer of orders, without spend for any channel, or without orders)."""
+    aov = _aov(hist)
+    y = hist.total.set_index("day")["orders"].astype(float) if not hist.total.empty else pd.Series(dtype=float)
+    if not chans or len(y) <= 60 or aov <= 0 or spend.empty or not spend["channel"].isin(chans).any():
+        return None
     w = F.country_weights(hist.by_country, "orders", countries)
-    return MR.fit_order_curves(y, spend, chans, countries, w, aov)
+    return MM.fit_media_model(y, spend, chans, aov=aov, countries=countries, weights=w, draws=MODEL_DRAWS, seed=seed)
+
+
+def _curve_fit(model: MM.MediaModel | None, chans: list[str], hist: PlanHistory) -> MR.CurveFit:
+    """The model's MAP curves as a :class:`playbook.media.response.CurveFit` (what the charts read)."""
+    if model is None:
+        return MR.CurveFit({}, list(chans), 0.0, _aov(hist), np.nan)
+    theta = float(np.mean(list(model.thetas.values()))) if model.thetas else 0.0
+    return MR.CurveFit(model.curves, list(model.missing), theta, model.aov, np.nan)
 
 
 def _curves_skipped(fit: MR.CurveFit, chans: list[str], spend: pd.DataFrame) -> dict[str, str]:
@@ -627,27 +670,61 @@ def extrapolation_notes(plan: pd.DataFrame, spend: pd.DataFrame, n_days: int, li
     return out
 
 
+#: Columns of :func:`model_table` (the media model's summary over the history, 90 % intervals).
+MODEL_COLUMNS = ("channel", "mean_daily_spend", "contribution_mean", "contribution_lo", "contribution_hi",
+                 "roas_mean", "roas_lo", "roas_hi", "marginal_roas_mean", "marginal_roas_lo", "marginal_roas_hi",
+                 "warning")
+
+
+def model_table(br: BudgetResult) -> pd.DataFrame:
+    """Per fitted channel over the history: mean daily spend, incremental revenue (contribution), ROAS and
+    marginal ROAS at the mean daily spend, each the draws' mean with its 90 % interval, and the model's
+    identifiability warning (empty without a model)."""
+    if br.model is None:
+        return pd.DataFrame(columns=list(MODEL_COLUMNS))
+    return br.model.summary()[list(MODEL_COLUMNS)]
+
+
 def curve_table(br: BudgetResult, currency: str):
-    """ROAS and marginal ROAS per fitted channel, or the sentence saying what is missing (Markdown)."""
+    """ROAS and marginal ROAS per fitted channel with their 90 % intervals, or the sentence saying what is
+    missing (Markdown)."""
     if "response_curves" in br.skipped:
         return md(br.skipped["response_curves"])
-    t = br.fit.table(br.spend)
+    t = model_table(br)
     if t.empty:
         return pd.DataFrame({"note": ["No channel has spend history."]})
-    return _table(t[["channel", "mean_daily_spend", "roas", "marginal_roas"]], decimals=("roas", "marginal_roas"),
-                  money=["mean_daily_spend"], currency=currency)
+    return _table(t, decimals=tuple(c for c in t.columns if "roas" in c),
+                  money=[c for c in t.columns if c.startswith(("contribution", "mean_daily"))], currency=currency)
+
+
+def describe_model(br: BudgetResult) -> str:
+    """Fit diagnostics of the media model and its identifiability warnings (Markdown; empty without one)."""
+    m = br.model
+    if m is None:
+        return ""
+    d = m.diagnostics
+    text = (f"The media model explains daily orders with R² {d.get('r2', float('nan')):.2f} and MAPE "
+            f"{fmt_pct(d.get('mape', float('nan')))} over {len(m.days)} days ({len(m.draws)} bootstrap draws; "
+            "intervals are 90 %).")
+    warn = [f"**{ch}**: {'; '.join(w)}" for ch, w in m.warnings.items() if w]
+    return text + (" Not identifiable from this history: " + " ".join(warn) if warn else "")
 
 
 def plan_table(br: BudgetResult, currency: str):
     """The budget split per channel, or the sentence saying why there is none (Markdown)."""
     if "budget" in br.skipped:
         return md(br.skipped["budget"])
-    cols = ["channel", "budget", "last_season", "roas_proportional", "earlier_recommended", "expected_revenue",
-            "roas", "marginal_roas", "max_budget", "fitted"]
-    t = br.plan[[c for c in cols if c in br.plan.columns]].copy()
-    return _table(t, decimals=("roas", "marginal_roas"),
-                  money=[c for c in ("budget", "last_season", "roas_proportional", "earlier_recommended",
-                                     "expected_revenue", "max_budget") if c in t.columns], currency=currency)
+    t = br.plan[[c for c in PLAN_TABLE_COLUMNS if c in br.plan.columns]].copy()
+    return _table(t, decimals=tuple(c for c in t.columns if "roas" in c and c != "roas_proportional"),
+                  money=[c for c in t.columns if c in ("budget", "last_season", "roas_proportional", "earlier_recommended",
+                                                       "max_budget") or c.startswith("expected_revenue")],
+                  currency=currency)
+
+
+#: Columns of :func:`plan_table` (those present): the split, the alternatives and 5-95 % intervals across draws.
+PLAN_TABLE_COLUMNS = ("channel", "budget", "fixed", "last_season", "roas_proportional", "earlier_recommended",
+                      "expected_revenue", "expected_revenue_low", "expected_revenue_high", "roas", "roas_low",
+                      "roas_high", "marginal_roas", "marginal_roas_low", "marginal_roas_high", "max_budget", "fitted")
 
 
 def describe_roas_target(br: BudgetResult, cfg) -> str:
@@ -662,11 +739,18 @@ def describe_roas_target(br: BudgetResult, cfg) -> str:
     total, roas = br.roas_target
     tgt = cfg.budget.target_roas
     lo = sum(v.min_budget for v in cfg.channels.values())
-    if roas < tgt and total <= lo:
-        return (f"Even the minimum budgets ({fmt_money(lo, cfg.currency)}) return only {roas:.2f} incremental revenue "
-                f"per unit of spend, below the target ROAS of {tgt:g}: the target cannot be met with these bounds.")
-    return (f"The largest season budget that keeps a ROAS of {tgt:g} is about {fmt_money(total, cfg.currency)} "
-            f"(configured total: {fmt_money(cfg.budget.total, cfg.currency)}).")
+    span = ""
+    if br.roas_target_draws is not None:
+        iv = br.roas_target_draws.allocation.roas
+        span = f" (90 % interval {iv.low:.2f} to {iv.high:.2f})"
+    unmet = br.roas_target_draws is not None and not br.roas_target_draws.met
+    if unmet or (roas < tgt and total <= lo):
+        return (f"Even the minimum budgets ({fmt_money(lo, cfg.currency)}) return only {roas:.2f}{span} incremental "
+                f"revenue per unit of spend, below the target ROAS of {tgt:g}: the target cannot be met with these "
+                "bounds.")
+    return (f"The largest season budget that keeps an expected ROAS of {tgt:g} is about {fmt_money(total, cfg.currency)}"
+            f", where the split's ROAS is {roas:.2f}{span} (configured total: "
+            f"{fmt_money(cfg.budget.total, cfg.currency)}).")
 
 
 def plot_pacing(br: BudgetResult, currency: str) -> Figure | None:
@@ -698,7 +782,9 @@ def plot_response_curves(br: BudgetResult, currency: str) -> Figure | None:
     channel has one: :func:`curve_table` says why)."""
     if "response_curves" in br.skipped:
         return None
-    return B.plot_response_curves(br.fit, br.spend, currency)
+    if br.model is None:
+        return B.plot_response_curves(br.fit, br.spend, currency)
+    return E.plot_curve_bands(br.model.curve_bands(), br.spend, currency)
 
 
 def plot_budget_splits(br: BudgetResult, currency: str) -> Figure | None:
@@ -813,6 +899,8 @@ def write_artifacts(ctx, cf: F.CampaignForecast, tr: TargetResult, br: BudgetRes
              write_artifact(tr.targets, ctx.output_dir, "targets"),
              write_artifact(br.plan, ctx.output_dir, "budget_plan"),
              write_artifact(br.pacing, ctx.output_dir, "pacing")]
+    if br.model is not None:  # the media model's per-channel estimates with their 90 % intervals
+        paths.append(write_artifact(model_table(br), ctx.output_dir, "media_model"))
     table = PR.calendar_table(pc, cal)
     paths.append(atomic_write(out / "calendar.csv", lambda t: table.to_csv(t, index=False, encoding="utf-8")))
     paths.append(write_artifact(plan_summary(ctx.cfg, cf, tr, br, skipped), ctx.output_dir, "plan"))
@@ -840,6 +928,8 @@ def plan_summary(cfg, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult
         "revenue_target_verdict": str(feas.loc["revenue", "verdict"]) if "revenue" in feas.index else None,
         "budget": dict(zip(br.plan["channel"], br.plan["budget"].astype(float), strict=True)),
         "budget_expected_revenue": br.plan.attrs.get("totals", {}),
+        "budget_gain_vs_last_season": list(br.plan.attrs["gain"]) if "gain" in br.plan.attrs else None,
+        "budget_objective": br.plan.attrs.get("objective"),
         "earlier_retrospective": br.retro.attrs.get("campaign") if not br.retro.empty else None,
         "earlier_forecast_bias": tr.bias,  # as applied: the earlier bias x its countries' share here
         "earlier_forecast_bias_share": tr.bias_share,
@@ -872,10 +962,24 @@ def headline(past: pd.DataFrame, cf: F.CampaignForecast, tr: TargetResult, br: B
         out["shaped by retrospective of"] = br.retro.attrs.get("campaign_name", "an earlier campaign")
     t = br.plan.attrs.get("totals", {})
     if t.get("last_season") and t.get("optimised", 0) > 0 and "budget" not in br.skipped:
-        out["budget split gain vs last season's"] = fmt_pct(t["optimised"] / t["last_season"] - 1)
+        out["budget split gain vs last season's"] = _gain_headline(br.plan, currency)
     if skipped:
         out["sections skipped"] = ", ".join(k.replace("_", " ") for k in skipped)
     return out
+
+
+def _gain_headline(plan: pd.DataFrame, currency: str) -> str:
+    """The optimised split's gain over last season's, with its 90 % interval across draws (or "not
+    distinguishable from zero" when that interval spans 0)."""
+    t = plan.attrs.get("totals", {})
+    pct = fmt_pct(t["optimised"] / t["last_season"] - 1)
+    if "gain" not in plan.attrs:
+        return pct
+    mean, low, high = plan.attrs["gain"]
+    span = f"{fmt_money(mean, currency)} (90 % interval {fmt_money(low, currency)} to {fmt_money(high, currency)})"
+    if not plan.attrs.get("distinguishable"):
+        return f"{pct}, {span}: not distinguishable from zero"
+    return f"{pct}, {span}"
 
 
 # --------------------------------------------------------------------------------------------

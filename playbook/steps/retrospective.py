@@ -11,7 +11,9 @@ lessons, and writes the step's artifacts and headline numbers:
 * :mod:`playbook.media.paths` and :mod:`playbook.media.attribution`: touch paths and the seven
   attribution models;
 * :mod:`playbook.experiments.incrementality`: holdout experiments against channel spend;
-* :mod:`playbook.media.efficiency`: ROAS, CPA and CAC, response curves, next season's budget;
+* :mod:`playbook.media.efficiency`: attributed ROAS, CPA and CAC; the media model of daily orders
+  (:mod:`playbook.media.mmm`) fitted up to the season's end and calibrated by the season's
+  holdouts, with intervals; next season's budget on its draws;
 * :mod:`playbook.customers.lifecycle`: new against returning buyers, lifecycle movement;
 * :mod:`playbook.media.tracking`: the tracking audit.
 
@@ -48,6 +50,7 @@ display helpers per section, plus the lessons and the archive; no analytics live
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,13 +64,13 @@ import pandas as pd
 from playbook.artifacts import read_artifact, write_artifact
 from playbook.config.campaign import CampaignConfig
 from playbook.customers import lifecycle
+from playbook.data.aggregates import daily_sales
 from playbook.data.needs import Needs
 from playbook.experiments import incrementality as holdouts
 from playbook.media import attribution as attribution_models
 from playbook.media import efficiency as spend_efficiency
+from playbook.media import mmm, tracking
 from playbook.media import paths as journeys
-from playbook.media import tracking
-from playbook.media.response import ResponseCurve
 from playbook.planning import accuracy as forecast_accuracy
 from playbook.planning import history
 from playbook.report.format import fmt_money, fmt_pct, format_table
@@ -173,18 +176,21 @@ class Media:
     Attributes
     ----------
     efficiency : DataFrame
-        ROAS, CPA and CAC per channel (Shapley credit).
-    response : DataFrame
-        Daily spend and attributed revenue per channel (the data of the response curves).
-    curves : mapping
-        Channel -> fitted response curve.
+        Attributed (not incremental) ROAS, CPA and CAC per channel (Shapley credit).
+    spend : DataFrame
+        Daily spend per channel over the model's history (``day, channel, spend``).
+    model : MediaModel or None
+        The media model of daily orders up to the season's end, calibrated by the season's holdouts.
     curve_table : DataFrame
-        One row per curve (kind, ceiling, scale, marginal ROAS, ...).
+        :func:`playbook.media.efficiency.model_table`: incremental ROAS and marginal ROAS with intervals.
+    calibration : DataFrame
+        :meth:`playbook.media.mmm.MediaModel.calibration`: estimates before and after the holdouts.
     budget : DataFrame
         Recommended split of ``budget.total`` against repeating this season's split
-        (``attrs["gain"]``: expected extra attributed revenue).
+        (``attrs["gain"]``: expected extra incremental revenue, ``attrs["gain_interval"]`` its 90 %).
     truth : DataFrame
-        Rank agreement of the efficiency measures with the planted iROAS (empty for real data).
+        Rank agreement of the efficiency measures with the planted iROAS, ``attrs["marginal"]`` the
+        model's marginal ROAS against the planted one (empty for real data).
     skipped : str or None
         Why curves and the budget split were not computed (no spend in the window), or None.
     budget_skipped : str or None
@@ -192,9 +198,10 @@ class Media:
     """
 
     efficiency: pd.DataFrame
-    response: pd.DataFrame
-    curves: Mapping[str, ResponseCurve]
+    spend: pd.DataFrame
+    model: mmm.MediaModel | None
     curve_table: pd.DataFrame
+    calibration: pd.DataFrame
     budget: pd.DataFrame
     truth: pd.DataFrame
     skipped: str | None = None
@@ -528,46 +535,119 @@ describe_incrementality = holdouts.describe_incrementality
 # --------------------------------------------------------------------------------------------
 # Spend efficiency and next season's budget
 # --------------------------------------------------------------------------------------------
-def media(ctx: StepContext, attr: Attribution) -> Media:
-    """Efficiency per channel, response curves refitted on the season's days, the recommended
-    split of next season's budget, and the check of both against planted truth."""
+#: Years of daily history before the season's end the media model is fitted on (as the plan's).
+MODEL_YEARS = 3
+#: Draws of the media model (bootstrap refits).
+MODEL_DRAWS = 200
+
+
+def model_history(ctx: StepContext) -> tuple[pd.Series, pd.DataFrame, float, dict[str, float]]:
+    """Daily sale orders of the campaign's countries over :data:`MODEL_YEARS` years up to the season's end
+    (from the first day with orders), the daily spend over the same days, the average order value and
+    the countries' order shares."""
+    cfg = ctx.cfg
+    start = cfg.season.end - dt.timedelta(days=int(365.25 * MODEL_YEARS))
+    countries = [c.upper() for c in cfg.countries]
+    bc = daily_sales(ctx.wh, start, cfg.season.end, by=("country",))
+    bc = bc[bc["country"].isin(countries)]
+    total = bc.groupby("day")[["orders", "gross_revenue"]].sum()
+    if total.empty or total["orders"].sum() <= 0:
+        return pd.Series(dtype=float), spend_efficiency.daily_spend(ctx.wh, start, cfg.season.end), 0.0, {}
+    total = total[total.index >= total.index[total["orders"] > 0].min()]
+    aov = float(total["gross_revenue"].sum() / total["orders"].sum())
+    spend = spend_efficiency.daily_spend(ctx.wh, total.index.min().date(), cfg.season.end)
+    weights = (bc.groupby("country")["orders"].sum() / bc["orders"].sum()).to_dict()
+    return total["orders"].astype(float), spend, aov, {str(k): float(v) for k, v in weights.items()}
+
+
+def fit_model(ctx: StepContext, inc: pd.DataFrame) -> tuple[mmm.MediaModel | None, pd.DataFrame]:
+    """The media model on :func:`model_history`, calibrated by the season's holdouts with a channel
+    (:func:`playbook.media.efficiency.season_lifts`); None with 60 days or fewer, or without spend."""
+    y, spend, aov, weights = model_history(ctx)
+    chans = list(ctx.cfg.channels) or sorted(spend["channel"].unique()) if not spend.empty else []
+    if len(y) <= 60 or aov <= 0 or spend.empty or not spend["channel"].isin(chans).any():
+        return None, spend
+    fitted = sorted(set(chans) & set(spend.loc[spend["spend"] > 0, "channel"]))
+    lifts = spend_efficiency.season_lifts(inc, ctx.cfg.season.start, ctx.cfg.season.end, fitted)
+    model = mmm.fit_media_model(y, spend, chans, aov=aov, countries=ctx.cfg.countries, weights=weights, lifts=lifts,
+                                draws=MODEL_DRAWS, seed=int(getattr(ctx, "seed", 0) or 0))
+    return model, spend
+
+
+def media(ctx: StepContext, attr: Attribution, inc: pd.DataFrame | None = None) -> Media:
+    """Attributed efficiency per channel, the media model of daily orders calibrated by the season's
+    holdouts (``inc``: :func:`incrementality`, computed when not given), the recommended split of next
+    season's budget on its draws, and the check of both against planted truth."""
     eff = spend_efficiency.channel_efficiency(attr.spend, attr.credit, list(ctx.cfg.channels) or None)
     reason = spend_efficiency.no_spend_reason(ctx.wh, attr.spend, ctx.cfg.season.start, ctx.cfg.season.end)
+    empty_table = spend_efficiency.model_table(None)
     if reason:  # no return can be measured on zero spend, and no split recommended from it
-        empty = spend_efficiency.daily_response_data(attr.spend.iloc[0:0], attr.paths.daily_credit, attr.credit)
         budget = pd.DataFrame({"channel": pd.Series(dtype=str), "recommended": pd.Series(dtype=float)})
-        return Media(eff, empty, {}, spend_efficiency.curve_table({}), budget,
-                     spend_efficiency.truth_check(eff.iloc[0:0], spend_efficiency.curve_table({}), ctx.source.location),
-                     reason)
-    response = spend_efficiency.daily_response_data(attr.spend, attr.paths.daily_credit, attr.credit)
-    curves = spend_efficiency.fit_response_curves(response)
-    table = spend_efficiency.curve_table(curves)
-    budget = spend_efficiency.recommend_for_config(curves, attr.spend, ctx.cfg)
+        return Media(eff, attr.spend.iloc[0:0], None, empty_table, pd.DataFrame(), budget,
+                     spend_efficiency.truth_check(eff.iloc[0:0], empty_table, ctx.source.location), reason)
+    model, spend = fit_model(ctx, incrementality(ctx, attr) if inc is None else inc)
+    table = spend_efficiency.model_table(model)
+    cal = model.calibration() if model is not None else pd.DataFrame()
+    budget = spend_efficiency.recommend_for_config(model, attr.spend, ctx.cfg)
     truth = spend_efficiency.truth_check(eff, table, ctx.source.location)
-    return Media(eff, response, curves, table, budget, truth, budget_skipped=budget.attrs.get("skipped"))
+    return Media(eff, spend, model, table, cal, budget, truth, budget_skipped=budget.attrs.get("skipped"))
 
 
 def efficiency_table(m: Media, currency: str = "USD") -> Any:
-    """Spend, attributed conversions and revenue, ROAS, CPA and CAC per channel (formatted)."""
-    return format_table(m.efficiency, money=["spend", "revenue", "cpa", "cac"], currency=currency)
+    """Spend, attributed conversions and revenue, attributed ROAS, CPA and CAC per channel (formatted;
+    attributed, not incremental)."""
+    t = m.efficiency.rename(columns={"roas": "attributed_roas", "revenue": "attributed_revenue"})
+    return format_table(t, money=["spend", "attributed_revenue", "cpa", "cac"], currency=currency)
 
 
 def plot_response_curves(m: Media, currency: str = "USD") -> plt.Figure:
-    """Daily spend against attributed revenue per channel, with the fitted curve."""
-    return spend_efficiency.plot_response_curves(m.response, m.curves, currency)
+    """The media model's response curves with their 90 % bands."""
+    bands = m.model.curve_bands() if m.model is not None else pd.DataFrame()
+    return spend_efficiency.plot_curve_bands(bands, m.spend, currency,
+                                             "Response curves of the media model, calibrated by the holdouts")
+
+
+def _ratios(styled: Any, df: pd.DataFrame) -> Any:
+    """Two decimals for the ROAS columns of a formatted table."""
+    cols = [c for c in df.columns if "roas" in c]
+    return styled.format("{:.2f}", subset=cols, na_rep="–") if cols and hasattr(styled, "format") else styled
 
 
 def curve_table(m: Media, currency: str = "USD") -> Any:
-    """The fitted response curves (formatted)."""
-    return format_table(m.curve_table, money=["ceiling_per_day", "scale_per_day", "mean_daily_spend"],
-                        currency=currency)
+    """Incremental contribution, ROAS and marginal ROAS per channel with 90 % intervals (formatted)."""
+    t = m.curve_table
+    return _ratios(format_table(t, money=[c for c in t.columns if c.startswith(("contribution", "mean_daily"))],
+                                currency=currency), t)
+
+
+def calibration_view(m: Media, currency: str = "USD") -> Any:
+    """:func:`calibration_table` formatted (the lift as money, ratios with two decimals)."""
+    t = calibration_table(m)
+    if t.empty:  # describe_calibration says there is no holdout to calibrate with
+        return None
+    return _ratios(format_table(t, money=["lift"], currency=currency), t)
+
+
+def calibration_table(m: Media) -> pd.DataFrame:
+    """Each channel's ROAS and marginal ROAS before and after the holdouts entered the fit (rows with
+    a holdout; empty without)."""
+    if m.calibration.empty:
+        return m.calibration
+    return m.calibration[m.calibration["lift"].notna()].reset_index(drop=True)
+
+
+def describe_calibration(m: Media) -> str:
+    """Sentence on each calibrated channel's estimate before and after calibration (Markdown)."""
+    if m.skipped or m.model is None:
+        return ""
+    return spend_efficiency.describe_calibration(m.calibration)
 
 
 def describe_curves(m: Media) -> str:
-    """Sentence on the fitted curves (Markdown)."""
+    """Sentence on the media model's marginal ROAS with intervals (Markdown)."""
     if m.skipped:
         return f"No response curves: {m.skipped}."
-    return spend_efficiency.describe_curves(m.curve_table)
+    return spend_efficiency.describe_model(m.curve_table)
 
 
 def plot_budget(m: Media, currency: str = "USD") -> plt.Figure | None:
@@ -583,9 +663,10 @@ def budget_table(m: Media, currency: str = "USD") -> Any:
     when there is no split)."""
     if m.skipped or m.budget_skipped:
         return None
-    return format_table(m.budget, money=["this_season_spend", "repeat_split", "recommended", "change",
-                                         "expected_revenue_repeat", "expected_revenue_recommended",
-                                         "min_budget", "max_budget"], currency=currency)
+    money = [c for c in ("this_season_spend", "repeat_split", "recommended", "change", "expected_revenue_repeat",
+                         "expected_revenue_recommended", "expected_revenue_recommended_low",
+                         "expected_revenue_recommended_high", "min_budget", "max_budget") if c in m.budget.columns]
+    return _ratios(format_table(m.budget, money=money, currency=currency), m.budget)
 
 
 def describe_budget(m: Media, currency: str = "USD") -> str:
@@ -688,12 +769,12 @@ def highlights(*, accuracy_total: pd.DataFrame, efficiency: pd.DataFrame, increm
     eff = efficiency.dropna(subset=["roas"]) if not efficiency.empty else efficiency
     if len(eff) >= 2:
         best, worst = eff.sort_values("roas").iloc[-1], eff.sort_values("roas").iloc[0]
-        out.append(f"Best channel by attributed ROAS: {best['channel']} ({best['roas']:.1f}); worst: "
-                   f"{worst['channel']} ({worst['roas']:.1f}).")
+        out.append(f"Best channel by attributed (not incremental) ROAS: {best['channel']} ({best['roas']:.1f}); "
+                   f"worst: {worst['channel']} ({worst['roas']:.1f}).")
     for _, r in incrementality.iterrows():
         if pd.notna(r.get("iroas")):
-            out.append(f"Holdout {r['experiment_id']}: iROAS {r['iroas']:.1f} (95 % CI {r['iroas_lo']:.1f} to "
-                       f"{r['iroas_hi']:.1f}) vs last-touch ROAS {r['last_touch_roas']:.1f}.")
+            out.append(f"Holdout {r['experiment_id']}: iROAS {_iroas_text(r)} vs attributed last-touch ROAS "
+                       f"{r['last_touch_roas']:.1f}.")
     if not gaps.empty:
         for dim, g in gaps.groupby("dimension"):
             if len(g) < 2:  # one country (or channel): "weakest" and "strongest" would be the same
@@ -711,9 +792,19 @@ def highlights(*, accuracy_total: pd.DataFrame, efficiency: pd.DataFrame, increm
         for _, r in decisions.iterrows():
             out.append(f"Test {r['experiment_id']}: {r['decision']}.")
     if not budget.empty and np.isfinite(budget.attrs.get("gain", np.nan)):
-        out.append(f"Recommended next-season split is expected to add {fmt_money(budget.attrs.get('gain', 0.0), currency)} "
-                   "of attributed revenue over repeating this season's split.")
+        gain = spend_efficiency.describe_gain(budget, currency).replace("**", "")
+        out.append(f"Recommended next-season split is expected to add {gain} of incremental revenue over repeating "
+                   "this season's split" + (": not distinguishable from zero." if spend_efficiency.gain_spans_zero(
+                       budget) else "."))
     return out
+
+
+def _iroas_text(r: Any) -> str:
+    """A holdout's iROAS with its 95 % interval, "not distinguishable from zero" when it spans 0."""
+    lo, hi = float(r.get("iroas_lo", np.nan)), float(r.get("iroas_hi", np.nan))
+    text = f"{r['iroas']:.1f} (95 % CI {lo:.1f} to {hi:.1f})"
+    return text + ", not distinguishable from zero" if lo <= 0 <= hi or not (np.isfinite(lo) and np.isfinite(hi)) \
+        else text
 
 
 def review(ctx: StepContext, *, yoy: pd.DataFrame, accuracy: Accuracy, attribution: Attribution,
@@ -794,8 +885,12 @@ def campaign_summary(cfg: CampaignConfig, rv: Review) -> dict[str, Any]:
         "incrementality": _records(rv.incrementality, ["experiment_id", "channel", "lift_abs", "lift_lo", "lift_hi",
                                                        "incremental_revenue", "iroas", "iroas_lo", "iroas_hi",
                                                        "last_touch_roas"]),
-        "next_budget": _records(budget, ["channel", "repeat_split", "recommended", "marginal_roas_recommended"]),
+        "next_budget": _records(budget, ["channel", "repeat_split", "recommended", "marginal_roas_recommended",
+                                         "marginal_roas_recommended_lo", "marginal_roas_recommended_hi"]),
         "next_budget_expected_gain": float(budget.attrs.get("gain", np.nan)) if not budget.empty else None,
+        "next_budget_expected_gain_interval": list(budget.attrs["gain_interval"]) if "gain_interval" in budget.attrs
+        else None,
+        "media_model": _records(rv.media.curve_table, spend_efficiency.MODEL_COLUMNS),
         "customers": _records(rv.customers.new_vs_returning, ["group", "customers", "repeat_rate", "revenue"]),
         "tracking": _records(rv.audit.summary, ["check", "value", "detail"]),
         "lessons": list(rv.lessons),
@@ -806,8 +901,9 @@ def campaign_summary(cfg: CampaignConfig, rv: Review) -> dict[str, Any]:
 
 
 def write_artifacts(ctx: StepContext, rv: Review) -> pd.DataFrame:
-    """Write ``attribution.parquet``, ``incrementality.parquet``, ``next_budget.parquet`` and
-    ``summary.json`` (:func:`campaign_summary`) into ``<output_dir>/artifacts``; return what was
+    """Write ``attribution.parquet``, ``incrementality.parquet``, ``next_budget.parquet`` (with the
+    marginal ROAS interval a later plan caps on), ``media_model.parquet`` (the media model's per-channel
+    estimates with 90 % intervals) and ``summary.json`` (:func:`campaign_summary`) into ``<output_dir>/artifacts``; return what was
     written (file, rows)."""
     b = rv.media.budget.copy()
     b.attrs = {}
@@ -815,6 +911,7 @@ def write_artifacts(ctx: StepContext, rv: Review) -> pd.DataFrame:
     written = [(write_artifact(credit, ctx.output_dir, "attribution"), len(credit)),
                (write_artifact(inc, ctx.output_dir, "incrementality"), len(inc)),
                (write_artifact(b, ctx.output_dir, "next_budget"), len(b)),
+               (write_artifact(rv.media.curve_table, ctx.output_dir, "media_model"), len(rv.media.curve_table)),
                (write_artifact(campaign_summary(ctx.cfg, rv), ctx.output_dir, "summary"), 1)]
     return pd.DataFrame([(p.name, n) for p, n in written], columns=["artifact", "rows"]).set_index("artifact")
 
@@ -836,12 +933,14 @@ def headline(rv: Review) -> dict[str, str]:
             out[label] = fmt_pct(r["mape"])
     for _, r in rv.incrementality.iterrows():
         if pd.notna(r.get("iroas")):
-            out[f"{r['channel']} iROAS (holdout)"] = f"{r['iroas']:.1f}"
+            out[f"{r['channel']} iROAS (holdout)"] = _iroas_text(r)
     nvr = rv.customers.new_vs_returning
     if not nvr.empty:
         out["new customers"] = f"{int(nvr.set_index('group').loc['new', 'customers']):,}"
     if not rv.media.budget.empty and np.isfinite(rv.media.budget.attrs.get("gain", np.nan)):
-        out["next budget: expected gain"] = fmt_money(rv.media.budget.attrs.get("gain", 0.0), currency)
+        b = rv.media.budget
+        out["next budget: expected gain"] = spend_efficiency.describe_gain(b, currency).replace("**", "") + (
+            ": not distinguishable from zero" if spend_efficiency.gain_spans_zero(b) else "")
     return out
 
 
