@@ -226,10 +226,11 @@ def ensure_sample(seed: int = 42, customers: int = 20_000) -> Path:
 
 
 def temp_config(config: Path, source: Path, tmp: Path) -> Path:
-    """Write a copy of ``config`` with ``data.source`` -> ``source``, ``output.dir`` -> ``tmp/report``."""
+    """Write a copy of ``config`` with ``data.source`` -> ``source``, ``output.dir`` ->
+    ``tmp/reports/report`` (a report folder must sit in a folder the playbook owns)."""
     doc = yaml.safe_load(config.read_text(encoding="utf-8"))
     doc.setdefault("data", {})["source"] = str(source)
-    doc.setdefault("output", {})["dir"] = str(tmp / "report")
+    doc.setdefault("output", {})["dir"] = str(tmp / "reports" / "report")
     path = tmp / config.name
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
