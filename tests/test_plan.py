@@ -25,6 +25,7 @@ from playbook.planning import lessons as LS
 from playbook.planning import promo as PR
 from playbook.planning import seasons as SE
 from playbook.planning import targets as TG
+from playbook.steps import plan as plan_step
 from tests.sample_data import read, small_sample
 
 
@@ -188,6 +189,22 @@ def test_promo_calendar_places_phases_around_peaks():
     assert table["kind"].tolist() == ["promotion"] * 5 + ["retail"]
 
 
+def test_promo_sentence_for_a_window_that_opens_on_its_peak():
+    """Stranger run (orders-only shop, a 13-day Black Friday window): the peak on day 2 leaves no
+    room for a teaser, and the page crashed with KeyError 'teaser'; now it says so."""
+    days = pd.date_range("2025-11-20", "2025-12-02")
+    browsing = pd.DataFrame({"weekday": range(7), "name": SE.WEEKDAYS, "views": [1] * 7, "share": [1 / 7] * 7})
+    texts = {}
+    for peak in (0, 1):
+        total = pd.DataFrame({"day": days, "metric": "revenue",
+                              "mean": np.where(np.arange(len(days)) == peak, 900.0, 100.0)})
+        promo = PR.promo_calendar(total, browsing, "2025-11-20", "2025-12-02")
+        assert "teaser" not in set(promo["phase"]) and "main event" in set(promo["phase"])
+        texts[peak] = plan_step.describe_promo(promo, "USD")
+    assert "The main event runs Thu 20 Nov" in texts[0] and "no teaser or early access" in texts[0]
+    assert "The main event runs Fri 21 Nov" in texts[1] and "preceded by early access for top customers" in texts[1]
+
+
 def test_promo_calendar_without_forecast_is_empty():
     empty = PR.promo_calendar(_forecast_frame().iloc[0:0], pd.DataFrame(), "2025-11-01", "2025-12-31")
     assert empty.empty
@@ -349,7 +366,6 @@ def test_campaign_events_are_given_to_the_campaign_forecast(monkeypatch, tmp_pat
     passes them on and no longer notes that they are unused."""
     from playbook.config.loader import load_config
     from playbook.forecasting import forecast as F
-    from playbook.steps import plan as plan_step
 
     text = (Path(__file__).resolve().parents[1] / "campaigns" / "holiday-2025.yaml").read_text(encoding="utf-8")
     text = text.replace("# events:\n#   - {name: Spring sale, start: 2024-03-11",

@@ -848,8 +848,13 @@ def describe_promo(pc: pd.DataFrame, currency: str) -> str:
     m = pc.set_index("phase")
     main = m.loc["main event"]
     text = (f"The main event runs {main['start']:%a %d %b} to {main['end']:%a %d %b} "
-            f"({fmt_money(main['expected_revenue'], currency)} expected), preceded by a teaser from "
-            f"{m.loc['teaser', 'start']:%d %b} and early access for top customers")
+            f"({fmt_money(main['expected_revenue'], currency)} expected)")
+    before = [f"a teaser from {m.loc['teaser', 'start']:%d %b}" if "teaser" in m.index else "",
+              "early access for top customers" if "early access" in m.index else ""]
+    before = [b for b in before if b]
+    # a window that opens on its peak leaves no room for the phases before it: say so instead
+    text += (", preceded by " + " and ".join(before) if before
+             else ", with no teaser or early access: the window opens too close to its peak")
     if "last chance" in m.index:
         text += f"; the last-chance push ends {m.loc['last chance', 'end']:%a %d %b}"
     if pc.attrs.get("views", 1) == 0:
