@@ -18,17 +18,7 @@ from playbook.media import allocation_draws as AD
 from playbook.media import budget as B
 from playbook.media import response as MR
 from playbook.media.response import ResponseCurve
-
-CURVES = {
-    "search": ResponseCurve("search", ceiling=1800.0, scale=300.0),
-    "social": ResponseCurve("social", ceiling=720.0, scale=200.0),
-    "display": ResponseCurve("display", ceiling=180.0, scale=90.0),
-}
-BOUNDS = {"search": (10_000.0, 40_000.0), "social": (5_000.0, 30_000.0), "display": (2_000.0, 20_000.0)}
-DAYS = 61
-FLAT = AL.flat_profile(DAYS)
-ONE_DAY = np.array([1.0])
-PROFILE = np.r_[np.full(20, 0.5), np.full(10, 2.0), np.full(31, 1.0)] / 61.0
+from tests.test_media_allocation import BOUNDS, CASES, CURVES, DAYS, FLAT, ONE_DAY, PROFILE
 
 
 def noisy_draws(curves, k=200, sigma=0.25, seed=7):
@@ -55,16 +45,7 @@ DRAWS = noisy_draws(CURVES)
 # identical draws are today's optimiser
 
 
-IDENTICAL_CASES = {
-    "interior": (CURVES, BOUNDS, 50_000.0, FLAT),
-    "upper-binds": (CURVES, BOUNDS | {"search": (10_000.0, 15_000.0)}, 50_000.0, FLAT),
-    "lower-binds": (CURVES, BOUNDS | {"display": (12_000.0, 20_000.0)}, 40_000.0, FLAT),
-    "profile-adstock-linear": (
-        {"search": ResponseCurve("search", ceiling=1800.0, scale=400.0, theta=0.4),
-         "social": ResponseCurve("social", ceiling=900.0, scale=150.0),
-         "affiliate": ResponseCurve("affiliate", slope=1.2, kind="linear")},
-        {"search": (5_000.0, 60_000.0), "social": (5_000.0, 40_000.0), "affiliate": (0.0, 10_000.0)},
-        45_000.0, PROFILE),
+IDENTICAL_CASES = CASES | {
     "channel-without-curve": (CURVES, BOUNDS | {"affiliate": (3_000.0, 9_000.0)}, 50_000.0, FLAT),
 }
 
