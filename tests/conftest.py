@@ -7,7 +7,9 @@ A few ready-made planted datasets are provided as separate fixtures.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -188,3 +190,19 @@ def dirty_source(clean_tables, write_tables) -> Path:
     t["customers"].loc[1, "email"] = " PERSON1@Example.com "
     t["customers"].loc[2, "email"] = "not-an-email"
     return write_tables(t, "dirty")
+
+
+@pytest.fixture(scope="module")
+def kernel_env(tmp_path_factory: pytest.TempPathFactory):
+    """A kernel spec ``playbook-test-kernel`` for this interpreter, visible through JUPYTER_PATH
+    (the runner and fault tests start real kernels by that name); yields the name."""
+    name = "playbook-test-kernel"
+    share = tmp_path_factory.mktemp("jupyter")
+    spec = share / "kernels" / name
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": name, "language": "python"}),
+                                      encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_PATH", os.pathsep.join([str(share), os.environ.get("JUPYTER_PATH", "")]))
+        yield name

@@ -9,7 +9,6 @@ tests/test_runner.py does); the audience exports come from the real personalize 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -40,22 +39,8 @@ from tests.sample_data import small_sample
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = ROOT / "tests" / "fixtures" / "notebooks" / "good"
 CONFIG = "campaigns/holiday-2025.yaml"
-KERNEL = "playbook-faults-kernel"
+KERNEL = "playbook-test-kernel"  # the kernel of the shared kernel_env fixture (tests/conftest.py)
 SLUG = "holiday-2025"
-
-
-@pytest.fixture(scope="module")
-def kernel_env(tmp_path_factory: pytest.TempPathFactory):
-    """A kernel spec named KERNEL for this interpreter, visible through JUPYTER_PATH."""
-    share = tmp_path_factory.mktemp("jupyter")
-    spec = share / "kernels" / KERNEL
-    spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": KERNEL, "language": "python"}),
-                                      encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JUPYTER_PATH", os.pathsep.join([str(share), os.environ.get("JUPYTER_PATH", "")]))
-        yield KERNEL
 
 
 def _tree(folder: Path) -> dict[str, bytes | None]:

@@ -8,9 +8,7 @@ at this interpreter) in a temporary JUPYTER_PATH, so they do not depend on `make
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,23 +26,8 @@ from playbook.run.results import RunResult, exit_code, summary_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 GOOD = FIXTURES / "good"
-KERNEL = "playbook-test-kernel"
+KERNEL = "playbook-test-kernel"  # the kernel of the shared kernel_env fixture (tests/conftest.py)
 PII = ["jane.doe@example.com", "+1 415 555 0199", "Zebulon", "Harper", "Ana Lopez"]
-
-
-@pytest.fixture(scope="module")
-def kernel_env(tmp_path_factory: pytest.TempPathFactory):
-    """A kernel spec named KERNEL for this interpreter, visible through JUPYTER_PATH."""
-    share = tmp_path_factory.mktemp("jupyter")
-    spec = share / "kernels" / KERNEL
-    spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": KERNEL, "language": "python"}), encoding="utf-8"
-    )
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JUPYTER_PATH", os.pathsep.join([str(share), os.environ.get("JUPYTER_PATH", "")]))
-        yield KERNEL
 
 
 def _cfg(slug: str = "demo") -> SimpleNamespace:
