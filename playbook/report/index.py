@@ -24,6 +24,7 @@ from playbook import __version__
 from playbook.artifacts import artifact_key_stamp, nan_to_none, read_step_summary
 from playbook.files import atomic_write, write_json
 from playbook.paths import project_root
+from playbook.report.executive import SUMMARY_CSS, answers, render_summary
 from playbook.report.format import DASH, is_missing
 from playbook.report.privacy import pseudonym_key
 
@@ -55,7 +56,7 @@ def _fmt_headline_value(v: Any) -> str:
 
 _INDEX_CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       max-width: 980px; margin: 2rem auto; padding: 0 1rem; color: #1f2328; line-height: 1.5; }
+       max-width: 1200px; margin: 2rem auto; padding: 0 1rem; color: #1f2328; line-height: 1.5; }
 h1 { font-size: 1.8rem; margin-bottom: .2rem; }
 .sub { color: #57606a; margin-top: 0; }
 .step { border: 1px solid #d0d7de; border-radius: 8px; padding: .8rem 1.1rem; margin: 1rem 0; }
@@ -94,15 +95,17 @@ def _step_title(step: str) -> str:
     return f"{int(num)}. {name.replace('_', ' ').capitalize()}" if num.isdigit() and name else step
 
 
-def _index_html(title: str, entries: list[dict[str, Any]], meta: Mapping[str, Any]) -> str:
+def _index_html(title: str, entries: list[dict[str, Any]], meta: Mapping[str, Any], summary: str = "") -> str:
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)}</title><style>{_INDEX_CSS}</style></head><body>",
+        f"<title>{e(title)}</title><style>{_INDEX_CSS}{SUMMARY_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
         f'<p class="sub">Generated {e(str(meta.get("generated_at", "")))} UTC</p>',
+        summary,
+        '<h2 class="steps-title" id="steps">Step by step</h2>' if summary else "",
     ]
     for ent in entries:
         status = ent["status"]
@@ -152,6 +155,7 @@ def build_index(
     steps_status: Mapping[str, str | Mapping[str, Any]],
     title: str,
     meta: Mapping[str, Any] | None = None,
+    currency: str = "USD",
 ) -> Path:
     """Write the campaign's ``index.html`` and ``summary.json`` into ``output_dir``.
 
@@ -170,6 +174,9 @@ def build_index(
         source, seed, ``run_seconds`` ...). ``git_revision``, ``package_version``,
         ``generated_at`` and ``pseudonym key`` (where the key came from and its fingerprint,
         :meth:`playbook.report.privacy.PseudonymKey.describe`; never the key) are added.
+    currency : str
+        ISO 4217 code of the campaign's money, for the executive summary's sentences
+        (:mod:`playbook.report.executive`, built from the artifacts in ``output_dir``).
 
     Returns
     -------
@@ -194,6 +201,10 @@ def build_index(
         "generated_at": full_meta["generated_at"],
         "meta": full_meta,
     }
+    found = answers(out, currency)
+    summary["executive_summary"] = [{"question": a.question, "missing": a.missing, "link": a.link,
+                                     "findings": [{"text": f.text, "verdict": f.verdict} for f in a.findings]}
+                                    for a in found]
     write_json(nan_to_none(summary), out / "summary.json")
-    page = _index_html(title, entries, full_meta)
+    page = _index_html(title, entries, full_meta, render_summary(found))
     return atomic_write(out / "index.html", lambda t: t.write_text(page, encoding="utf-8"))

@@ -250,7 +250,7 @@ def run_campaign(
             if recheck_note:
                 meta["exports re-checked"] = recheck_note
                 say(f"[{slug}] {recheck_note}")
-            build_index(staging, statuses, _title(cfg), meta)
+            build_index(staging, statuses, _title(cfg), meta, currency=cfg.currency)
             rewrite_summary_steps(staging, statuses)
             if rechecked:
                 add_to_summary(staging, "exports_rechecked", rechecked)
