@@ -165,3 +165,14 @@ def test_index_leads_with_the_summary_and_records_it(report: Path) -> None:
     assert "Expect $1,000 of net revenue" in summary
     assert re.search(r'<li class="unclear">This split is expected to earn \$50', page)
     assert np.isfinite(len(page))
+
+
+def test_gap_drivers_name_the_breakdown_with_the_largest_gaps() -> None:
+    records = [{"dimension": "country", "value": "US", "gap": -300.0}, {"dimension": "country", "value": "GB",
+                                                                        "gap": 50.0},
+               {"dimension": "country", "value": "DE", "gap": -20.0},
+               {"dimension": "category", "value": "home_garden", "gap": -100.0},
+               {"dimension": "category", "value": "toys", "gap": None}]
+    assert X.gap_drivers(records, "USD") == "Largest gaps to target by country: US -$300, GB +$50."
+    assert X.gap_drivers([], "USD") is None
+    assert X.gap_drivers([{"dimension": "country", "value": "US", "gap": 0.0}], "USD") is None

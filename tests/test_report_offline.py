@@ -7,7 +7,7 @@ import re
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from playbook.report.html import page_title, render_html
+from playbook.report.html import key_numbers_first, page_title, render_html
 
 
 def _notebook(tmp_path):
@@ -86,3 +86,15 @@ def test_step_page_links_back_to_the_index_and_lists_its_sections(tmp_path):
     for anchor in re.findall(r'href="#([^"]+)"', nav):
         assert f'id="{anchor}"' in html, anchor  # every contents link has its heading
     assert "Budget &amp; pacing" in nav
+
+
+def test_key_numbers_move_in_front_of_the_first_section() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Plan"), nbformat.v4.new_code_cell("ctx = start()"),
+                nbformat.v4.new_markdown_cell("## Sales history"), nbformat.v4.new_code_cell("history()"),
+                nbformat.v4.new_markdown_cell("## Key numbers\nThe headline."), nbformat.v4.new_code_cell("finish()"),
+                nbformat.v4.new_markdown_cell("## Appendix: run details"), nbformat.v4.new_code_cell("run_info()")]
+    order = [c.source.splitlines()[0] for c in key_numbers_first(nb).cells]
+    assert order == ["# Plan", "ctx = start()", "## Key numbers", "finish()", "## Sales history", "history()",
+                     "## Appendix: run details", "run_info()"]
+    assert [c.source.splitlines()[0] for c in key_numbers_first(nb).cells] == order  # already first: unchanged

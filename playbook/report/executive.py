@@ -265,6 +265,23 @@ def _test_finding(r: pd.Series) -> Finding:
     return Finding(f"Test {r['experiment_id']}: {word}{lift}.", r["colour"])
 
 
+def gap_drivers(records: Any, currency: str, top: int = 2) -> str | None:
+    """The main drivers of the gap to target: within the breakdown (country, category ...) whose
+    largest absolute gap is the largest, its ``top`` values by absolute gap, as one sentence."""
+    g = pd.DataFrame(records if isinstance(records, list) else [])
+    if g.empty or not {"dimension", "value", "gap"} <= set(g.columns):
+        return None
+    g = g[g["gap"].map(_finite)].assign(size=lambda d: d["gap"].astype(float).abs())
+    g = g[g["size"] > 0]
+    if g.empty:
+        return None
+    dim = g.groupby("dimension")["size"].max().idxmax()
+    worst = g[g["dimension"] == dim].nlargest(top, "size")
+    parts = [f"{label(r.value)} {'+' if r.gap >= 0 else '-'}{fmt_money(abs(float(r.gap)), currency, decimals=0)}"
+             for r in worst.itertuples()]
+    return f"Largest gaps to target by {label(dim)}: {', '.join(parts)}."
+
+
 def _retro_findings(retro: dict[str, Any], currency: str) -> list[Finding]:
     out: list[Finding] = []
     rev = retro.get("revenue") or {}
@@ -277,6 +294,9 @@ def _retro_findings(retro: dict[str, Any], currency: str) -> list[Finding]:
         if _finite(fc):
             text += f" (forecast {fmt_money(_num(fc), currency)})"
         out.append(Finding(text + ".", WIN if gap >= 0 else LOSS))
+    drivers = gap_drivers(retro.get("gap_drivers"), currency)
+    if drivers:
+        out.append(Finding(drivers))
     for inc in retro.get("incrementality") or []:
         iroas, lo, hi = inc.get("iroas"), inc.get("iroas_lo"), inc.get("iroas_hi")
         if not _finite(iroas):

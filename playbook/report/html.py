@@ -36,6 +36,32 @@ def page_title(nb: nbformat.NotebookNode, fallback: str) -> str:
     return fallback
 
 
+KEY_NUMBERS = "## Key numbers"
+"""The heading of the section every step ends with (:func:`playbook.steps.context.finish_step`)."""
+
+
+def _section_heading(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "markdown" and cell.source.lstrip().startswith("## ")
+
+
+def key_numbers_first(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Move the "Key numbers" section (its heading cell up to the next level-2 heading) in front of
+    the first level-2 section, so the page opens with the step's headline numbers (issue 20, item 3).
+
+    The notebook computes them last (they summarise every section); only the page shows them
+    first. A notebook without that section, or where it already comes first, is returned as is.
+    """
+    cells = list(nb.cells)
+    start = next((i for i, c in enumerate(cells)
+                  if c.cell_type == "markdown" and c.source.lstrip().startswith(KEY_NUMBERS)), None)
+    first = next((i for i, c in enumerate(cells) if _section_heading(c)), None)
+    if start is None or first is None or start <= first:
+        return nb
+    end = next((i for i in range(start + 1, len(cells)) if _section_heading(cells[i])), len(cells))
+    nb.cells = cells[:first] + cells[start:end] + cells[first:start] + cells[end:]
+    return nb
+
+
 _HEADING = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', flags=re.S)
 
 
@@ -55,7 +81,8 @@ def navigation(body: str, index: str = "index.html") -> str:
 def render_html(executed_ipynb: str | os.PathLike[str], out_html: str | os.PathLike[str]) -> Path:
     """Render an executed notebook as a stakeholder page: no code, images embedded.
 
-    Uses nbconvert's ``HTMLExporter`` with ``exclude_input`` (no code cells), no In/Out prompts,
+    The "Key numbers" section comes first (:func:`key_numbers_first`). Uses nbconvert's
+    ``HTMLExporter`` with ``exclude_input`` (no code cells), no In/Out prompts,
     embedded images (base64, so the page is one self-contained file), and the cell tags
     ``remove-cell`` (cell dropped), ``remove-input`` and ``remove-output`` honoured; stderr
     messages moved into a collapsed "Run notes" section and machine paths removed
@@ -80,6 +107,7 @@ def render_html(executed_ipynb: str | os.PathLike[str], out_html: str | os.PathL
     c.HTMLExporter.template_name = "playbook"
     exporter = HTMLExporter(config=c)  # type: ignore[no-untyped-call]  # nbconvert has no annotations
     nb = nbformat.read(str(executed_ipynb), as_version=4)  # type: ignore[no-untyped-call]  # nbformat.read has no annotations
+    key_numbers_first(nb)
     collect_run_notes(nb, [Path(executed_ipynb).resolve().parent])  # warnings to a collapsed section, no machine paths
     meta = {"path": str(Path(executed_ipynb).parent), "name": page_title(nb, Path(executed_ipynb).stem)}
     body, _resources = exporter.from_notebook_node(nb, resources={"metadata": meta})
