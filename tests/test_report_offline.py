@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import nbformat
+import numpy as np
+from matplotlib.figure import Figure
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from PIL import Image
 
-from playbook.report.html import key_numbers_first, page_title, render_html
+from playbook.report.html import key_numbers_first, page_title, render_html, smaller_png
 
 
 def _notebook(tmp_path):
@@ -98,3 +102,27 @@ def test_key_numbers_move_in_front_of_the_first_section() -> None:
     assert order == ["# Plan", "ctx = start()", "## Key numbers", "finish()", "## Sales history", "history()",
                      "## Appendix: run details", "run_info()"]
     assert [c.source.splitlines()[0] for c in key_numbers_first(nb).cells] == order  # already first: unchanged
+
+
+def _chart_png() -> bytes:
+    fig = Figure(figsize=(8, 3.5), dpi=110)
+    ax = fig.add_subplot()
+    x = np.linspace(0, 20, 400)
+    for k in range(6):
+        ax.fill_between(x, k + np.sin(x + k), k + 1 + np.cos(x / 2 + k), alpha=.6, label=f"series {k}")
+    ax.legend()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def test_chart_png_gets_smaller_and_looks_the_same() -> None:
+    raw = _chart_png()
+    small = smaller_png(raw)
+    assert len(small) < 0.6 * len(raw), (len(raw), len(small))
+    a = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"), dtype=float)
+    b = np.asarray(Image.open(io.BytesIO(small)).convert("RGB"), dtype=float)
+    assert a.shape == b.shape
+    assert np.abs(a - b).mean() < 1.0 and np.abs(a - b).max() < 64
+    assert smaller_png(raw) == small  # deterministic
+    assert smaller_png(b"not a png") == b"not a png"
