@@ -40,6 +40,8 @@ class PageVisit:
     mathjax_nodes: int = 0
     text: str = ""
     links: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    cards: list[dict[str, Any]] = field(default_factory=list)
 
 
 @contextmanager
@@ -70,6 +72,13 @@ def visit(b: Any, page_file: Path, width: int, screenshot: Path | None = None) -
     seen.mathjax_nodes = page.locator(".MathJax, mjx-container, .MathJax_Preview").count()
     seen.text = page.inner_text("body")
     seen.links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+    seen.ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
+    # the executive summary's cards: where each starts and ends on screen, and its text
+    seen.cards = page.eval_on_selector_all(
+        "#summary .card", "els => els.map(e => ({top: e.getBoundingClientRect().top, "
+        "bottom: e.getBoundingClientRect().bottom, text: e.innerText, "
+        "findings: e.querySelectorAll('li').length, verdicts: Array.from(e.querySelectorAll('li'), l => l.className), "
+        "images: Array.from(e.querySelectorAll('img'), i => i.naturalWidth)}))")
     if screenshot is not None:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshot), full_page=True)

@@ -201,3 +201,43 @@ def test_every_step_page_links_back_to_the_index(browser_visits):
         v = browser_visits[(f"{step}.html", 1400)]
         assert "index.html" in v.links, step
         assert any(h.startswith("#") for h in v.links), f"{step}: no contents links"
+
+
+#: What the executive summary must answer (issue 20 item 2): each card's question.
+QUESTIONS = ("What should we expect, and aim for?", "Where should the money go?", "What worked?")
+
+
+def test_index_answers_the_three_questions_above_the_fold(browser_visits):
+    cards = browser_visits[("index.html", 1400)].cards
+    assert [c["text"].splitlines()[0] for c in cards] == list(QUESTIONS)
+    for c in cards:  # the full run answers all three: sentences with verdicts and a drawn chart
+        assert c["findings"] >= 2, c["text"]
+        assert c["top"] < 900, ("below the fold at 1400 x 900", c["text"][:80])
+        assert c["images"] and all(w > 0 for w in c["images"]), c["text"][:80]
+    assert re.search(r"Expect \$[\d,]+ of net revenue .* \(80 % range \$[\d,]+ to \$[\d,]+\)", cards[0]["text"])
+    assert re.search(r"For every \$1 on .+ expect \$[\d.]+ of extra revenue \(90 %: ", cards[1]["text"])
+    assert "Test " in cards[2]["text"] and "Revenue was" in cards[2]["text"]
+    verdicts = {v for c in cards for v in c["verdicts"]}
+    assert verdicts & {"win", "loss", "unclear"}, verdicts
+    narrow = browser_visits[("index.html", 400)].cards
+    assert len(narrow) == 3 and all(c["images"] for c in narrow)
+
+
+def test_summary_links_open_their_sections(browser_visits):
+    index = browser_visits[("index.html", 1400)]
+    deep = [h for h in index.links if "#" in h and not h.startswith("#")]
+    assert len(deep) >= 3, index.links
+    for href in deep:
+        page, anchor = href.split("#", 1)
+        assert anchor in browser_visits[(page, 1400)].ids, href
+
+
+#: Page-weight budget (issue 20 item 1): the index and every step page of the small run, in bytes.
+PAGE_BUDGET = {"index.html": 150_000, "step": 1_000_000}
+
+
+def test_pages_stay_within_their_weight_budget(e2e_run):
+    _, out, _ = e2e_run
+    for page in [out / "index.html", *(out / f"{s}.html" for s in SECTIONS)]:
+        limit = PAGE_BUDGET.get(page.name, PAGE_BUDGET["step"])
+        assert page.stat().st_size <= limit, (page.name, page.stat().st_size, limit)

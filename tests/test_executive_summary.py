@@ -136,7 +136,13 @@ def test_tests_and_retrospective_answer_what_worked(report: Path) -> None:
     assert "not distinguishable from zero" in by_start["Holdout on email"].text
     assert "-$2.00" in by_start["Holdout on email"].text  # never a bare negative without its interval
     assert by_start["Holdout on display"].verdict == X.WIN
-    assert ans.findings[-1].verdict == X.WIN and "$40" in ans.findings[-1].text
+    gain = next(f for f in ans.findings if f.text.startswith("Next season"))
+    assert gain.verdict == X.WIN and "$40" in gain.text
+    assert ans.findings[0] is revenue  # the season's outcome leads, then the tests (decisions before A/A)
+    assert [f.text.split(":")[0] for f in ans.findings if f.text.startswith("Test")] == [
+        "Test subject_line", "Test aa", "Test free_ship"]
+    short = X.worked_answer(report, "USD", max_tests=1)
+    assert short.findings[-1].text == "2 more test(s) on the test page: aa (failed: check the assignment), free ship (inconclusive)."
     assert ans.link == "05_retrospective.html#Actual-against-forecast-and-target"
     assert ET.fromstring(ans.chart).tag.endswith("svg")
 

@@ -322,15 +322,24 @@ def _retro_findings(retro: dict[str, Any], currency: str) -> list[Finding]:
     return out
 
 
-def worked_answer(output_dir: Path, currency: str) -> Answer:
-    """Answer 3 from the test step's and the retrospective's artifacts."""
+def worked_answer(output_dir: Path, currency: str, max_tests: int = 4) -> Answer:
+    """Answer 3 from the retrospective's and the test step's artifacts: the season's outcome
+    first, then at most ``max_tests`` tests (the others named in one line)."""
     ans = Answer("worked", "What worked?", link_text="Test decisions")
     tests = test_rows(_read(output_dir, "experiment_results"), _read(output_dir, "experiment_decisions"))
     retro = _read(output_dir, "summary")
     retro = retro if isinstance(retro, dict) and retro.get("kind") == "retrospective" else None
-    ans.findings.extend(_test_finding(r) for _, r in tests.iterrows())
-    if retro is not None:
+    if retro is not None:  # the season's outcome first, then the tests
         ans.findings.extend(_retro_findings(retro, currency))
+    order = {WIN: 0, LOSS: 1, UNCLEAR: 2, INFO: 3}  # decisions first, A/A checks last
+    tests = tests.sort_values("colour", key=lambda c: c.map(order), kind="stable")
+    shown = tests.head(max_tests)
+    ans.findings.extend(_test_finding(r) for _, r in shown.iterrows())
+    if len(tests) > len(shown):
+        rest = tests.iloc[len(shown):]
+        ans.findings.append(Finding(f"{len(rest)} more test(s) on the test page: " + ", ".join(
+            f"{label(r.experiment_id)} ({r.verdict})" for r in rest.itertuples()) + "."))
+    if retro is not None:
         ans.link, ans.link_text = _page(output_dir, RETRO_PAGE, "Actual-against-forecast-and-target"), "Retrospective"
     else:
         ans.link = _page(output_dir, TEST_PAGE, "Decisions")
