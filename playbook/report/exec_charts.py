@@ -77,7 +77,7 @@ def season_chart(forecast: pd.DataFrame, targets: pd.DataFrame | None, currency:
                 ax.plot(pd.to_datetime(t["day"]), t["value"].cumsum(), color="#1f2328", linestyle="--",
                         label="target")
         ax.yaxis.set_major_formatter(StepMoneyFormatter(currency))
-        ax.set_title("Revenue so far in the season (cumulative)", loc="left")
+        ax.set_title("Cumulative revenue over the season", loc="left")
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(ticker.MaxNLocator(5))
         ax.legend(frameon=False, loc="upper left")
