@@ -13,6 +13,7 @@ Examples
     playbook run campaigns/holiday-2025.yaml
     playbook run campaigns/*.yaml --only plan segment
     playbook run campaigns/*.yaml --jobs 2
+    playbook run campaigns/holiday-2025.yaml --only track --as-of 2025-12-05
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from playbook.data.template import write_template
 from playbook.data.validate import validate
 from playbook.data.warehouse import connect
 from playbook.errors import ConfigError, DataError, PlaybookError, RunError
+from playbook.media.inseason import parse_as_of
 from playbook.paths import check_output_dir, resolve, resolve_arg
 from playbook.report.privacy import PSEUDONYM_KEY_ENV, pseudonym_key
 
@@ -240,6 +242,18 @@ def _jobs_arg(value: str) -> int:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--jobs ")) from None
 
 
+def _as_of_arg(value: str) -> str:
+    """``--as-of`` value: a calendar day ``YYYY-MM-DD`` (the season check follows per campaign)."""
+    try:
+        day = parse_as_of(value)
+    except ConfigError:
+        raise argparse.ArgumentTypeError(f"expected a calendar day written YYYY-MM-DD (e.g. 2025-12-05), "
+                                         f"got {value!r}") from None
+    if day is None:
+        raise argparse.ArgumentTypeError("expected a calendar day written YYYY-MM-DD (e.g. 2025-12-05), got nothing")
+    return day.isoformat()
+
+
 def key_notice() -> str:
     """Which key pseudonymizes the run's ids, by fingerprint (never the key); creates the per-project
     key on first use (:func:`playbook.report.privacy.pseudonym_key`)."""
@@ -252,7 +266,10 @@ def key_notice() -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    resolve_steps(args.only)  # fail fast on an unknown step name, before any work
+    steps = resolve_steps(args.only)  # fail fast on an unknown step name, before any work
+    if args.as_of is not None and "06_track" not in steps:
+        raise RunError(f"--as-of applies to the in-season tracking step only, which this run does not include "
+                       f"(steps: {', '.join(steps)}): add --only track (e.g. --only track --as-of {args.as_of}).")
     use_kernel_start_timeout(args.kernel_start_timeout)  # read by every kernel start of this run
     _echo(key_notice())
 
@@ -274,6 +291,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         kernel_name=args.kernel,
         progress=_echo,
         jobs=args.jobs,
+        as_of=args.as_of,
     )
     _echo("")
     _echo(summary_table(results))
@@ -346,7 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="execute the notebooks for one or more campaigns")
     r.add_argument("configs", nargs="+", help="campaign YAML files (one season's batch)")
     r.add_argument("--only", nargs="+", default=None, metavar="STEP",
-                   help="steps to run: plan segment personalize test retrospective (or 1-5)")
+                   help="steps to run: plan segment personalize test retrospective (or 1-5); in season also "
+                        "track (6), which a run without --only never runs")
+    r.add_argument("--as-of", type=_as_of_arg, default=None, metavar="YYYY-MM-DD",
+                   help="in-season tracking (--only track): the day to track to, inclusive, in the campaign's "
+                        "time zone (default: the data's last day)")
     r.add_argument("--timeout", type=_positive_seconds, default=1800,
                    help="per-cell timeout in seconds, a positive whole number (default 1800)")
     r.add_argument("--data-source", default=None, help="override the config's data.source")

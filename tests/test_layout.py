@@ -139,6 +139,6 @@ def test_step_modules_mirror_the_notebooks():
     """One step module per notebook, same stem (01_plan.ipynb -> steps/plan.py)."""
     notebooks = sorted((PACKAGE.parent / "notebooks").glob("0*_*.ipynb"))
     stems = [p.stem.split("_", 1)[1] for p in notebooks]
-    assert stems == ["plan", "segment", "personalize", "test", "retrospective"]
+    assert stems == ["plan", "segment", "personalize", "test", "retrospective", "track"]
     for stem in stems:
         assert (PACKAGE / "steps" / f"{stem}.py").is_file(), stem

@@ -20,7 +20,7 @@ import datetime as dt
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,12 +31,20 @@ from playbook.data.source import DataSource
 from playbook.data.warehouse import connect
 from playbook.errors import PlaybookError
 from playbook.files import PRIVATE_DIR, private_dir
+from playbook.media.inseason import check_as_of, parse_as_of
 from playbook.paths import check_output_dir, resolve
 from playbook.report.index import build_index
 from playbook.run.execute import DEFAULT_KERNEL, check_kernel, kernel_threads
-from playbook.run.graph import STEPS, resolve_jobs, resolve_steps, run_graph
+from playbook.run.graph import (
+    ALL_STEPS,
+    OPTIONAL_STEPS,
+    STEPS,
+    resolve_jobs,
+    resolve_steps,
+    run_graph,
+)
 from playbook.run.guard import PiiGuard, pii_values_for
-from playbook.run.parameters import check_parameters
+from playbook.run.parameters import check_run_parameters
 from playbook.run.publish import (
     add_to_summary,
     attribute_files,
@@ -50,8 +58,8 @@ from playbook.run.publish import (
     snapshot,
     write_failure_json,
 )
-from playbook.run.results import ERROR, FAILED, OK, RunResult, StepResult
-from playbook.run.schedule import CampaignRun, locked_say, schedule
+from playbook.run.results import ERROR, FAILED, NOT_RUN, OK, SKIPPED, RunResult, StepResult
+from playbook.run.schedule import CampaignRun, locked_say, run_step, schedule
 from playbook.value.audiences import (
     SHAREABLE_DIR,
     contacts,
@@ -116,6 +124,7 @@ def run_campaign(
     slots: threading.Semaphore | None = None,
     cancel: threading.Event | None = None,
     lock_wait: float = 3600.0,
+    as_of: str | dt.date | None = None,
 ) -> RunResult:
     """Execute a campaign's notebooks with Papermill and publish its report atomically.
 
@@ -165,6 +174,10 @@ def run_campaign(
         Seconds to wait while another run (thread or process) works on the same report folder
         (:func:`~playbook.run.publish.run_lock`), with a progress line saying so; then
         ``RunError``. 0 refuses at once.
+    as_of : str or date, optional
+        The in-season tracking step's day (``--as-of``, ``YYYY-MM-DD``), passed to ``06_track``
+        only, as its ``as_of`` parameter; needs that step in ``only``. Without it the step tracks
+        to the data's last day.
 
     Returns
     -------
@@ -177,10 +190,10 @@ def run_campaign(
     ------
     RunError
         Before anything runs: unknown step, bad ``jobs``, kernel not installed, notebook
-        missing, unknown parameter; another run of the same report still running after
+        missing, unknown parameter, ``as_of`` without the track step; another run of the same report still running after
         ``lock_wait``.
     ConfigError
-        An empty ``data_source``; a report folder the playbook may not write into (checked
+        An empty ``data_source``; ``as_of`` not a date or before the season starts; a report folder the playbook may not write into (checked
         first, before anything is written: :func:`~playbook.paths.check_output_dir`).
     """
     started = time.monotonic()
@@ -201,8 +214,13 @@ def run_campaign(
         base_params["data_source"] = source.as_parameter()
     if seed is not None:
         base_params["seed"] = int(seed)
-    for step in steps:
-        check_parameters(nb_dir / f"{step}.ipynb", base_params)
+    day = parse_as_of(as_of)
+    if day is not None:
+        season = getattr(cfg, "season", None)
+        if season is not None:
+            check_as_of(day, season.start, season.end)
+        base_params["as_of"] = day.isoformat()
+    check_run_parameters(nb_dir, steps, base_params)
     guard = PiiGuard(pii_values if pii_values is not None else pii_values_for(source)) if pii_guard else None
     if guard is None:
         say(f"[{slug}] PII guard off: pages are published without scanning them for customer data")
@@ -226,7 +244,8 @@ def run_campaign(
 
         try:
             run_before = snapshot(staging)
-            schedule(run, run_graph(steps), n_jobs, results, on_done)
+            schedule(run, run_graph([s for s in steps if s in STEPS]), n_jobs, results, on_done)
+            run_optional(run, steps, results, on_done)
             if cancel is not None and cancel.is_set():
                 discard_staging(staging)
                 return RunResult(slug, str(config_path), ERROR, "interrupted: nothing was published",
@@ -238,6 +257,7 @@ def run_campaign(
             rechecked = recheck_republished(cfg, source, staging, final, files_by_step)
             recheck_note = describe_recheck(rechecked)
             statuses = index_statuses(results, prev_steps, files_by_step, run_at)
+            statuses.update(optional_statuses(results, prev_steps, files_by_step, run_at))
             run_seconds = round(time.monotonic() - started, 2)
             meta: dict[str, Any] = {"campaign": slug, "config": str(config_path), "steps run": ", ".join(steps),
                                     "run_seconds": run_seconds, "kernel": kernel_name, "jobs": n_jobs}
@@ -250,7 +270,7 @@ def run_campaign(
             if recheck_note:
                 meta["exports re-checked"] = recheck_note
                 say(f"[{slug}] {recheck_note}")
-            build_index(staging, statuses, _title(cfg), meta, currency=cfg.currency)
+            build_index(staging, statuses, _title(cfg), meta, currency=getattr(cfg, "currency", "USD"))
             rewrite_summary_steps(staging, statuses)
             if rechecked:
                 add_to_summary(staging, "exports_rechecked", rechecked)
@@ -269,6 +289,46 @@ def run_campaign(
         message = f"published {final}" + (f"; {recheck_note}" if recheck_note else "")
         return RunResult(slug, str(config_path), OK, message, results, final, None,
                          round(time.monotonic() - started, 2))
+
+
+def run_optional(run: CampaignRun, steps: Sequence[str], results: dict[str, StepResult],
+                 on_done: Callable[[StepResult], Any]) -> None:
+    """Run the optional steps of this run (:data:`~playbook.run.graph.OPTIONAL_STEPS`: in-season
+    tracking) one after another, after :func:`~playbook.run.schedule.schedule` ran the default ones.
+
+    A step whose dependency in this run did not finish ``ok`` is ``skipped`` (naming it), as the
+    scheduler does; once ``run.cancel`` is set nothing starts. ``results`` is filled in place.
+    """
+    graph = run_graph(steps)
+    for step in (s for s in steps if s in OPTIONAL_STEPS):
+        if run.cancel is not None and run.cancel.is_set():
+            results[step].status, results[step].message = SKIPPED, "skipped: run interrupted"
+            continue
+        bad = [d for d in graph[step] if results[d].status not in (OK, NOT_RUN)]
+        if bad:
+            results[step].status = SKIPPED
+            results[step].message = f"skipped because {bad[0]} {results[bad[0]].status}"
+            run.say(f"[{run.slug}] {step}: {results[step].message}")
+            continue
+        results[step] = run_step(run, step)
+        on_done(results[step])
+
+
+def optional_statuses(results: Mapping[str, StepResult], prev_steps: Mapping[str, Mapping[str, Any]],
+                      files_by_step: Mapping[str, list[str]], run_at: str) -> dict[str, dict[str, Any]]:
+    """Index entries of the optional steps, made as :func:`~playbook.run.publish.index_statuses` makes
+    those of the default steps: this run's, else an earlier run's ``ok`` one; a step never run is not listed."""
+    out: dict[str, dict[str, Any]] = {}
+    for step in OPTIONAL_STEPS:
+        if step in results:
+            r = results[step]
+            out[step] = {"status": r.status, "message": r.message, "duration_s": r.duration_s,
+                         "run_at": run_at, "files": files_by_step.get(step, [])}
+        elif step in prev_steps and prev_steps[step].get("status") == OK:
+            p = prev_steps[step]
+            out[step] = {"status": OK, "message": "from an earlier run", "duration_s": p.get("duration_s"),
+                         "run_at": p.get("run_at"), "files": p.get("files", [])}
+    return out
 
 
 def republished_exports(staging: Path, final: Path,
@@ -318,7 +378,7 @@ def recheck_republished(cfg: CampaignLike, source: DataSource, staging: Path, fi
 def _failed(slug: str, config_path: str, cfg_abs: str, run_at: str, staging: Path, failed_dir: Path,
             failures: list[StepResult], results: dict[str, StepResult], started: float) -> RunResult:
     """Record the failures in ``failure.json``, drop the staging folder, and say what failed."""
-    failures.sort(key=lambda r: STEPS.index(r.step))
+    failures.sort(key=lambda r: ALL_STEPS.index(r.step) if r.step in ALL_STEPS else len(ALL_STEPS))
     write_failure_json(failed_dir, [{
         "slug": slug, "step": r.step, "status": r.status, "message": r.message,
         "cell_index": r.cell_index, "ename": r.ename, "evalue": r.evalue,

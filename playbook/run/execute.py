@@ -46,7 +46,7 @@ from traitlets import default
 
 from playbook.errors import RunError
 from playbook.paths import project_root
-from playbook.run.graph import resolve_jobs
+from playbook.run.graph import params_for, resolve_jobs
 from playbook.run.results import FAILED, KERNEL_DIED, TIMEOUT, StepResult
 
 DEFAULT_KERNEL = "seasonal-playbook"
@@ -206,7 +206,8 @@ def execute_notebook(nb_in: Path, nb_out: Path, params: Mapping[str, Any], kerne
         Notebook to run and where the executed copy (outputs, errors) is written.
     params : mapping
         Values injected after the cell tagged ``parameters`` (checked beforehand with
-        :func:`playbook.run.parameters.check_parameters`).
+        :func:`playbook.run.parameters.check_parameters`); a parameter only another step declares
+        (``as_of`` of ``06_track``) is left out (:func:`playbook.run.graph.params_for`).
     kernel_name : str
         Jupyter kernel to start.
     timeout : float
@@ -227,6 +228,7 @@ def execute_notebook(nb_in: Path, nb_out: Path, params: Mapping[str, Any], kerne
     """
     start = kernel_start_timeout(start_timeout)
     check_kernel(kernel_name)
+    params = params_for(Path(nb_in).stem, params)
     summary = summary_path(nb_in, params)
     before = _file_stamp(summary)
     manager = encrypted_kernel_manager()

@@ -1,7 +1,9 @@
-"""The five steps as a graph: names, dependencies, ``--only`` and ``--jobs`` parsing, start order.
+"""The steps as a graph: names, dependencies, ``--only`` and ``--jobs`` parsing, start order.
 
-Steps form a graph (:data:`DEPENDENCIES`). A step starts when every dependency *that is part of
-this run* finished ``ok`` (:func:`run_graph`); with several kernels, ready steps start in
+A run without ``--only`` runs the five steps of :data:`STEPS`; the optional steps of
+:data:`OPTIONAL_STEPS` (in-season tracking) run only when named, with their own parameters
+(:data:`STEP_PARAMETERS`, :func:`params_for`). Steps form a graph (:data:`DEPENDENCIES`,
+:data:`OPTIONAL_DEPENDENCIES`). A step starts when every dependency *that is part of this run* finished ``ok`` (:func:`run_graph`); with several kernels, ready steps start in
 :func:`critical_order`. The scheduler itself is :mod:`playbook.run.schedule`.
 """
 
@@ -9,11 +11,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from playbook.errors import RunError
 
 STEPS: tuple[str, ...] = ("01_plan", "02_segment", "03_personalize", "04_test", "05_retrospective")
-"""The playbook's notebooks, in run order (``notebooks/<step>.ipynb``)."""
+"""The playbook's default notebooks, in run order (``notebooks/<step>.ipynb``): a run without ``--only``."""
+
+OPTIONAL_STEPS: tuple[str, ...] = ("06_track",)
+"""Steps run only when ``--only`` names them (``06_track``: in-season tracking, ``--as-of``)."""
+
+ALL_STEPS: tuple[str, ...] = STEPS + OPTIONAL_STEPS
+"""Every step ``--only`` accepts, in run order."""
 
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "01_plan": (),
@@ -22,17 +31,34 @@ DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "04_test": (),
     "05_retrospective": ("01_plan", "04_test"),
 }
-"""Which steps' artifacts a step reads when present. Soft: every notebook also runs alone
+"""Which steps' artifacts a default step reads when present. Soft: every notebook also runs alone
 (it recomputes what is missing), so ``--only`` runs exactly the steps asked for. Within a run
 a step waits for those of its dependencies that are part of the run (see :func:`run_graph`)."""
 
+OPTIONAL_DEPENDENCIES: dict[str, tuple[str, ...]] = {"06_track": ("01_plan",)}
+"""The same for the optional steps: tracking reads the plan's forecast, targets and pacing."""
+
 ALIASES: dict[str, str] = {
-    **{s: s for s in STEPS},
-    **{s.split("_", 1)[1]: s for s in STEPS},
-    **{str(i): s for i, s in enumerate(STEPS, start=1)},
-    **{f"{i:02d}": s for i, s in enumerate(STEPS, start=1)},
+    **{s: s for s in ALL_STEPS},
+    **{s.split("_", 1)[1]: s for s in ALL_STEPS},
+    **{str(i): s for i, s in enumerate(ALL_STEPS, start=1)},
+    **{f"{i:02d}": s for i, s in enumerate(ALL_STEPS, start=1)},
 }
-"""Accepted step names: ``01_plan``, ``plan``, ``1``, ``01`` ..."""
+"""Accepted step names: ``01_plan``, ``plan``, ``1``, ``01`` ... ``06_track``, ``track``, ``6``."""
+
+STEP_PARAMETERS: dict[str, tuple[str, ...]] = {"06_track": ("as_of",)}
+"""Notebook parameters only some steps declare (the others are given to every step): step -> names."""
+
+
+def params_for(step: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` without the step-specific parameters (:data:`STEP_PARAMETERS`) of other steps.
+
+    A run passes one set of parameters; ``as_of`` reaches only ``06_track``, whose notebook
+    declares it, so the other notebooks' parameter checks keep refusing unknown names.
+    """
+    foreign = {n for s, names in STEP_PARAMETERS.items() if s != step for n in names} - set(
+        STEP_PARAMETERS.get(step, ()))
+    return {k: v for k, v in params.items() if k not in foreign}
 
 
 def resolve_steps(only: str | Iterable[str] | None = None) -> list[str]:
@@ -41,8 +67,9 @@ def resolve_steps(only: str | Iterable[str] | None = None) -> list[str]:
     Parameters
     ----------
     only : str or iterable of str, optional
-        Step names (``plan``, ``02_segment``, ``3`` ...); a string may hold several separated
-        by commas or spaces. None or empty: all steps.
+        Step names (``plan``, ``02_segment``, ``3``, ``track`` ...); a string may hold several
+        separated by commas or spaces. None or empty: the five default steps (:data:`STEPS`,
+        never the optional ones).
 
     Raises
     ------
@@ -59,10 +86,10 @@ def resolve_steps(only: str | Iterable[str] | None = None) -> list[str]:
     for name in names:
         key = name.strip().lower().removesuffix(".ipynb")
         if key not in ALIASES:
-            choices = [*STEPS, *(s.split("_", 1)[1] for s in STEPS), *map(str, range(1, 6))]
+            choices = [*ALL_STEPS, *(s.split("_", 1)[1] for s in ALL_STEPS), *map(str, range(1, len(ALL_STEPS) + 1))]
             raise RunError(f"Unknown step {name!r}. Choose from {choices}")
         chosen.add(ALIASES[key])
-    return [s for s in STEPS if s in chosen]
+    return [s for s in ALL_STEPS if s in chosen]
 
 
 def resolve_jobs(jobs: int | str | None = 1) -> int:
@@ -109,7 +136,8 @@ def run_graph(steps: Sequence[str]) -> dict[str, tuple[str, ...]]:
     report, or the notebook recomputes what it needs.
     """
     chosen = set(steps)
-    return {s: tuple(d for d in DEPENDENCIES.get(s, ()) if d in chosen) for s in steps}
+    deps = {**DEPENDENCIES, **OPTIONAL_DEPENDENCIES}
+    return {s: tuple(d for d in deps.get(s, ()) if d in chosen) for s in steps}
 
 
 def critical_order(graph: Mapping[str, Sequence[str]]) -> list[str]:
@@ -131,4 +159,5 @@ def critical_order(graph: Mapping[str, Sequence[str]]) -> list[str]:
             depth[step] = 1 + max((chain(x) for x in dependents.get(step, [])), default=0)
         return depth[step]
 
-    return sorted(graph, key=lambda s: (-chain(s), STEPS.index(s) if s in STEPS else len(STEPS)))
+    order = [*STEPS, *OPTIONAL_STEPS]  # read at call time: the optional steps after the default ones
+    return sorted(graph, key=lambda s: (-chain(s), order.index(s) if s in order else len(order)))

@@ -1,14 +1,16 @@
 """The parameters a notebook declares, and the check that a run passes only those.
 
 Papermill injects any name it is given, warning about unknown ones; a misspelt parameter then
-silently does nothing. :func:`check_parameters` turns that into an error before any kernel starts.
+silently does nothing. :func:`check_parameters` turns that into an error before any kernel starts;
+:func:`check_run_parameters` does it for every step of a run, giving each step only the parameters
+it may take (``as_of`` only to ``06_track``: :func:`playbook.run.graph.params_for`).
 """
 
 from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import papermill
 
 from playbook.errors import RunError
 from playbook.run.execute import quiet_papermill
+from playbook.run.graph import STEP_PARAMETERS, params_for
 
 
 def _assigned_names(source: str) -> list[str]:
@@ -85,3 +88,24 @@ def check_parameters(notebook_path: str | os.PathLike[str], params: Mapping[str,
             f"Unknown parameter(s) {unknown} for notebook {name}. Its parameters are "
             f"{sorted(declared)}. Fix the name or add it to the notebook's parameters cell."
         )
+
+
+def check_run_parameters(nb_dir: str | os.PathLike[str], steps: Sequence[str], params: Mapping[str, Any]) -> None:
+    """Check the parameters of a run: each step's notebook gets :func:`~playbook.run.graph.params_for`
+    its step (:func:`check_parameters`), and a step-specific parameter needs its step in the run.
+
+    Raises
+    ------
+    RunError
+        A parameter such as ``as_of`` given without its step (``--as-of`` without ``--only track``),
+        or a notebook that does not declare a parameter it is given.
+    """
+    for step, names in STEP_PARAMETERS.items():
+        given = [n for n in names if n in params]
+        if given and step not in steps:
+            short = step.split("_", 1)[1]
+            raise RunError(f"{', '.join(given)} is a parameter of the {step} step only, which this run does not "
+                           f"include (steps: {', '.join(steps)}). Add --only {short} (e.g. --only {short} "
+                           "--as-of 2025-12-05), or leave the parameter out.")
+    for step in steps:
+        check_parameters(Path(nb_dir) / f"{step}.ipynb", params_for(step, params))

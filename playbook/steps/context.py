@@ -46,11 +46,12 @@ STEP_TABLES: dict[str, tuple[str, ...]] = {
     "03_personalize": ("customers", "orders"),
     "04_test": ("customers", "orders"),
     "05_retrospective": ("customers", "orders"),
+    "06_track": ("customers", "orders"),
 }
 
 #: Steps that have nothing to say without a single order (they refuse with a clear error; 02 and 04
 #: still describe the customers and size the experiments).
-NEEDS_ORDER_HISTORY: frozenset[str] = frozenset({"01_plan", "03_personalize", "05_retrospective"})
+NEEDS_ORDER_HISTORY: frozenset[str] = frozenset({"01_plan", "03_personalize", "05_retrospective", "06_track"})
 
 #: Packages whose versions the appendix records.
 VERSIONED_PACKAGES = ("pandas", "numpy", "ibis-framework", "duckdb", "scikit-learn", "statsmodels",
