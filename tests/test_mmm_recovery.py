@@ -16,8 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from playbook.media import allocation as AL
+from playbook.media import allocation_draws as AD
 from playbook.media import mmm as M
 from playbook.media.mmm_fit import adstock_matrix
+from playbook.media.response import ResponseCurve
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 TOLERANCE = 0.30
@@ -178,28 +181,66 @@ def sample_model() -> M.MediaModel:
                              lifts=[email_lift()], draws=DRAWS, seed=0)
 
 
-#: Channels the sample cannot identify (measured 2026-12-02, seed 0, 200 draws): display's
-#: marginal ROAS is 1.11 [0.48, 2.12] against a planted 0.29 (ROAS 2.08 [0.92, 3.94] against
-#: 0.81). Its planted half-saturation spend (kappa 90) is half its mean daily spend (172), at the
-#: edge of the prior's range, and its spend peaks in November 2023, January 2024 and
-#: November-December 2025, months where the baseline misses the sample's demand (mean
-#: standardised residual +0.69 in November 2025): the model credits display with part of the
-#: season. On the history before the 2025-10-15 cutoff the truth is inside (0.85 [0.21, 1.58]); a
-#: trend with yearly hinges also brings it inside (0.86 [0.19, 1.58]) but then loses email
-#: (0.02 [0, 4.27] against 5.19), so no baseline choice recovers every channel of this sample.
-SAMPLE_LIMITS = {"display"}
+def offers_event() -> pd.DataFrame:
+    """The campaign's own offers as a user event over its window (``truth.json``'s ``campaign``).
+
+    In November-December 2025 the sample's shop ran offers that are not media (the free-shipping
+    and gift-wrap tests, ``truth.json``'s ``experiments``), and the holiday emails to 90 % of its
+    customers; together they lift orders in that window only. A shop lists such promotions under
+    ``events:`` in its campaign file, and the plan's and the retrospective's media models take them
+    into their baseline (as the forecast does).
+    """
+    c = sample_truth()["campaign"]
+    return pd.DataFrame({"name": ["Holiday 2025 offers"], "start": [pd.Timestamp(c["window_start"])],
+                         "end": [pd.Timestamp(c["window_end"])]})
+
+
+@functools.lru_cache(maxsize=1)
+def sample_model_with_offers() -> M.MediaModel:
+    """:func:`sample_model` with the campaign's offers in the baseline (:func:`offers_event`)."""
+    y, spend, mix = sample_inputs()
+    tr = sample_truth()["channels"]
+    return M.fit_media_model(y, spend, list(tr), aov=tr["email"]["aov"], countries=list(mix), weights=mix,
+                             events=offers_event(), lifts=[email_lift()], draws=DRAWS, seed=0)
+
+
+#: Why display is the exception without the offers (measured 2026-12-03, seed 0, 200 draws): its
+#: marginal ROAS comes out 1.11 [0.48, 2.12] against a planted 0.29 (beta 5.9 orders/day against
+#: 1.97). Its spend is not flat (coefficient of variation 0.50) and does not follow the calendar
+#: (19 % of its variance explained by the baseline), and no single quarter carries the estimate
+#: (leaving any quarter out keeps it between 0.74 and 1.33). What it does is spend its most ever in
+#: Q4 2025 (23.0k against 18.3k and 20.0k in Q4 2024 and 2023) while the campaign's offers lift that
+#: season's orders (mean standardised residual of 10 Nov - 24 Dec: -0.24 in 2023, -0.14 in 2024,
+#: +0.33 in 2025), which the model cannot tell apart from display without being told of the offers.
+#: With the offers as an event display comes inside (0.93 [0.24, 1.73]) but email, whose holiday
+#: emails coincide with the offers, drops to 0.34 [0, 5.09] (planted 5.19) until its holdout lift
+#: calibrates it (2.59 [2.35, 5.96]). So every channel is recovered by the calibrated model with the
+#: offers (the retrospective's set-up), and the plain fit recovers all but display.
+PLAIN_MISSES = {"display"}
 
 
 @pytest.mark.parametrize("channel", ["paid_search", "paid_social", "affiliate", "email", "display"])
 def test_sample_recovers_marginal_roas(channel):
+    """Every channel on the sample, with the campaign's offers in the baseline and the email lift."""
+    tr = sample_truth()["channels"][channel]
+    row = sample_model_with_offers().summary().set_index("channel").loc[channel]
+    est, lo, hi = row["marginal_roas"], row["marginal_roas_lo"], row["marginal_roas_hi"]
+    assert recovered(tr["marginal_iroas_at_mean_spend"], est, lo, hi), (channel, tr, est, lo, hi)
+    # and the ROAS over the history: the planted iROAS inside its interval
+    assert row["roas_lo"] <= tr["true_iroas"] <= row["roas_hi"], (channel, tr["true_iroas"], row["roas_lo"],
+                                                                 row["roas_hi"])
+
+
+@pytest.mark.parametrize("channel", ["paid_search", "paid_social", "affiliate", "email", "display"])
+def test_sample_without_the_offers_recovers_all_but_display(channel):
+    """The plain fit (no offers, no lift): display absorbs the offers' orders (:data:`PLAIN_MISSES`)."""
     tr = sample_truth()["channels"][channel]
     row = sample_model().uncalibrated.summary().set_index("channel").loc[channel]
     est, lo, hi = row["marginal_roas"], row["marginal_roas_lo"], row["marginal_roas_hi"]
     ok = recovered(tr["marginal_iroas_at_mean_spend"], est, lo, hi)
-    if channel in SAMPLE_LIMITS and not ok:
-        pytest.xfail(f"{channel}: planted {tr['marginal_iroas_at_mean_spend']:.2f}, estimated {est:.2f} "
-                     f"[{lo:.2f}, {hi:.2f}] (identifiability limit of the sample, see SAMPLE_LIMITS)")
-    assert ok, (channel, tr["marginal_iroas_at_mean_spend"], est, lo, hi)
+    assert bool(ok) == (channel not in PLAIN_MISSES), (channel, tr["marginal_iroas_at_mean_spend"], est, lo, hi)
+    if not ok:  # overstated, not noise: the lower end of its interval above the planted value
+        assert lo > tr["marginal_iroas_at_mean_spend"] and est > 2 * tr["marginal_iroas_at_mean_spend"]
 
 
 def test_sample_fit_is_fast_and_picks_no_carry_over():
@@ -223,3 +264,33 @@ def test_email_lift_narrows_email_and_still_covers_the_truth():
     assert cal["lift"] == pytest.approx(email_lift().incremental)
     # the other channels barely move: calibration is about email
     assert np.isnan(m.calibration().set_index("channel").loc["paid_search", "lift"])
+
+
+# ------------------------------------------------------------------------------------------
+# (e) the optimiser on the sample's fitted model against the planted optimum (issue 17, item 5)
+#: Season days and a flat pacing profile for the allocation tests.
+SEASON_DAYS = 61
+#: Per-channel season bounds wide enough that the split matters (0 to the whole total).
+OPT_TOTALS = (110_000.0, 250_000.0)
+
+
+def _true_curves() -> dict[str, ResponseCurve]:
+    return {c: ResponseCurve(c, ceiling=v["aov"] * v["beta"], scale=v["kappa"])
+            for c, v in sample_truth()["channels"].items()}
+
+
+@pytest.mark.parametrize("total", OPT_TOTALS)
+@pytest.mark.parametrize("calibrated", [False, True], ids=["uncalibrated", "calibrated"])
+def test_allocation_on_the_sample_model_earns_within_5_percent_of_the_true_optimum(total, calibrated):
+    """The split :func:`optimise_draws` picks on the fitted model's draws, valued under the planted curves,
+    earns at least 95 % of the incremental revenue of the planted optimum (each channel 0 to the total)."""
+    true = _true_curves()
+    profile = np.full(SEASON_DAYS, 1 / SEASON_DAYS)
+    bounds = dict.fromkeys(true, (0.0, total))
+    best = AL.expected_revenue(true, AL.optimise_budget(true, bounds, total, profile), profile)
+    m = sample_model() if calibrated else sample_model().uncalibrated
+    got = AD.optimise_draws(m.draws, bounds, total, profile, objective="mean")
+    earned = AL.expected_revenue(true, got.budget, profile)
+    assert earned >= 0.95 * best, (total, earned / best, got.budget)
+    # the criterion has teeth: an even split misses it
+    assert AL.expected_revenue(true, AL.proportional_split({}, bounds, total), profile) < 0.95 * best

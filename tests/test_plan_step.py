@@ -126,11 +126,8 @@ def test_write_artifacts(tmp_path):
 
 
 def test_channel_without_spend_history_is_flagged_and_held_at_minimum():
-    days = pd.date_range("2023-01-01", "2024-12-31")
-    rng = np.random.default_rng(5)
-    spend = pd.DataFrame({"day": days, "channel": "search", "spend": rng.lognormal(5, 0.4, len(days))})
-    y = pd.Series(100 + 20 * (1 - np.exp(-spend["spend"].to_numpy() / 150)) + rng.normal(0, 3, len(days)), index=days)
-    fit = MR.fit_order_curves(y, spend, ["search", "email"], ["US"], aov=50.0)
+    fit = MR.CurveFit({"search": MR.ResponseCurve("search", ceiling=1000.0, scale=150.0)}, ["email"], 0.0, 50.0,
+                      float("nan"))
     assert fit.missing == ["email"] and list(fit.curves) == ["search"]
     bounds = {"search": (1000.0, 9000.0), "email": (500.0, 4000.0)}
     table = B.budget_plan(fit, bounds, 6000.0, np.full(30, 1 / 30), {}, {})

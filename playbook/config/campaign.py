@@ -27,8 +27,7 @@ Field names are checked against the feature table by the segment step, not here.
 Money is in the campaign's ``currency``; percentages are in percent (``8`` = +8 %); experiment
 effect sizes (``mde``) are fractions (``0.05`` = 5 %).
 
-The optional ``events`` section (the shop's own promotions and campaign days as named date
-ranges, forecast features) is modelled by :class:`playbook.config.sections.Event`.
+Optional sections modelled apart: ``events`` (:class:`~playbook.config.sections.Event`), ``media`` (:mod:`.media`).
 
 Examples
 --------
@@ -74,6 +73,7 @@ from playbook.config.checks import (
     is_number,
     raise_problems,
 )
+from playbook.config.media import MediaSection, media_problems
 from playbook.config.sections import OPTIONAL_SECTIONS, EventList, cross_section_problems
 from playbook.data.days import local_midnight
 from playbook.paths import resolve
@@ -493,6 +493,7 @@ class CampaignConfig(_Model):
     min_audience_size: Annotated[int, Field(strict=True, ge=1)] = 100
     output: Output = Field(default_factory=Output)
     events: EventList = Field(default_factory=list)
+    media: MediaSection = Field(default_factory=MediaSection)
 
     _source: Path | None = PrivateAttr(default=None)
     _comparison_from_data: bool = PrivateAttr(default=False)
@@ -518,7 +519,7 @@ class CampaignConfig(_Model):
     @model_validator(mode="after")
     def _cross_field(self) -> CampaignConfig:
         raise_problems(cross_section_problems(self.season, self.comparison_seasons, self.budget, self.channels,
-                                              self.events, self.countries))
+                                              self.events, self.countries) + media_problems(self.media, self.channels))
         return self
 
     # -- convenience -------------------------------------------------------------------------

@@ -200,13 +200,26 @@ def describe_model(table: pd.DataFrame) -> str:
     return text + (" Not identifiable from this history: " + "; ".join(warn) + "." if warn else "")
 
 
-def describe_calibration(cal: pd.DataFrame) -> str:
-    """Each calibrated channel's ROAS before and after its holdout entered the fit (Markdown)."""
+def _lift_label(source: str) -> str:
+    """``holdout lift`` (only holdouts), else ``lift from <sources>:`` (lift studies of the campaign file named)
+    for a calibration row's ``lift_source`` (:meth:`playbook.media.mmm.MediaModel.calibration`)."""
+    parts = [p for p in str(source or "").split("; ") if p]
+    if parts and all(p.startswith("holdout") for p in parts):
+        return "holdout lift"
+    studies = [p.removeprefix("lift study ") for p in parts]
+    return f"lift from {', '.join(studies)}:" if studies else "lift"
+
+
+def describe_calibration(cal: pd.DataFrame, none: str = "No holdout measured a modelled channel this season: "
+                         "the media model is not calibrated.") -> str:
+    """Each calibrated channel's ROAS before and after its lifts (holdouts, lift studies of the
+    campaign file) entered the fit (Markdown); ``none`` without any."""
     rows = cal[cal["lift"].notna()] if not cal.empty else cal
     if rows.empty:
-        return "No holdout measured a modelled channel this season: the media model is not calibrated."
+        return none
     return " ".join(
-        f"**{r.channel.replace('_', ' ')}** (holdout lift {r.lift:,.0f} of revenue): ROAS "
+        f"**{r.channel.replace('_', ' ')}** ({_lift_label(getattr(r, 'lift_source', ''))} {r.lift:,.0f} of "
+        "revenue): ROAS "
         f"{estimate_text(r.roas_before, r.roas_before_lo, r.roas_before_hi)} before calibration, "
         f"{estimate_text(r.roas_after, r.roas_after_lo, r.roas_after_hi)} after; marginal ROAS "
         f"{estimate_text(r.marginal_roas_before, r.marginal_roas_before_lo, r.marginal_roas_before_hi)} before, "

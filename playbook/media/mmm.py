@@ -44,7 +44,8 @@ with its standard error; :func:`lift_from_holdout` reads a row of
 ``(model's contribution of the channel over the window - lift) / se`` to the objective (Robyn's
 calibration, Meridian's ROI-prior in likelihood form). With lifts the model is also fitted without
 them (``MediaModel.uncalibrated``) so :meth:`MediaModel.calibration` shows each estimate before and
-after.
+after. Lifts come from the campaign's holdouts (``kind="holdout"``) and from lift studies given in the
+campaign file (``media.lifts``, :func:`playbook.media.lifts.config_lifts`, ``kind="lift study"``).
 
 References: https://developers.google.com/meridian/docs/basics/roi-priors-and-calibration,
 https://facebookexperimental.github.io/Robyn/docs/calibration/,
@@ -96,7 +97,10 @@ class Lift:
         Its standard error (same unit, > 0).
     unit : {"revenue", "orders"}
     source : str
-        Where it comes from (e.g. the experiment id).
+        Where it comes from (e.g. the experiment id, or the study's name).
+    kind : str
+        What measured it: ``"holdout"`` (a campaign experiment, :func:`lift_from_holdout`) or
+        ``"lift study"`` (a result given in the campaign file, :func:`playbook.media.lifts.config_lifts`).
     """
 
     channel: str
@@ -106,6 +110,7 @@ class Lift:
     se: float
     unit: str = "revenue"
     source: str = ""
+    kind: str = "lift study"
 
     def __post_init__(self) -> None:
         if self.unit not in ("revenue", "orders"):
@@ -125,7 +130,7 @@ def lift_from_holdout(row: Mapping[str, Any], start: Any, end: Any) -> Lift:
     """
     lo, hi = float(row["incremental_revenue_lo"]), float(row["incremental_revenue_hi"])
     return Lift(str(row["channel"]), start, end, float(row["incremental_revenue"]), (hi - lo) / (2 * Z95),
-                "revenue", str(row.get("experiment_id", "")))
+                "revenue", str(row.get("experiment_id", "")), "holdout")
 
 
 @dataclass
@@ -315,18 +320,23 @@ class MediaModel:
     def calibration(self, level: float | None = None) -> pd.DataFrame:
         """Each channel's ROAS and marginal ROAS before (without lifts) and after calibration.
 
-        Columns: ``channel``, ``lift`` (sum of its lifts in revenue, NaN without), and for ``roas``
-        and ``marginal_roas``: ``<x>_before``, ``<x>_before_lo``, ``<x>_before_hi``, ``<x>_after``,
+        Columns: ``channel``, ``lift`` (sum of its lifts in revenue, NaN without), ``lift_source``
+        (each lift's kind and source, ``"holdout xmas25_email_holdout; lift study Meta study"``,
+        empty without), and for ``roas`` and ``marginal_roas``: ``<x>_before``, ``<x>_before_lo``,
+        ``<x>_before_hi``, ``<x>_after``,
         ``<x>_after_lo``, ``<x>_after_hi``. Without lifts, before = after.
         """
         after = self.summary(level).set_index("channel")
         before = (self.uncalibrated or self).summary(level).set_index("channel")
         out = pd.DataFrame(index=after.index)
         lift_rev: dict[str, float] = {}
+        sources: dict[str, list[str]] = {}
         for lf in self.lifts:
             v = lf.incremental * (1.0 if lf.unit == "revenue" else self.aov)
             lift_rev[lf.channel] = lift_rev.get(lf.channel, 0.0) + v
+            sources.setdefault(lf.channel, []).append(f"{lf.kind} {lf.source}".strip())
         out["lift"] = [lift_rev.get(c, np.nan) for c in out.index]
+        out["lift_source"] = ["; ".join(sources.get(c, [])) for c in out.index]
         for name in ("roas", "marginal_roas"):
             for tag, t in (("before", before), ("after", after)):
                 out[f"{name}_{tag}"] = t[name]

@@ -21,6 +21,13 @@ two documented ways:
   leave the total unspendable, in which case no cap is applied and the report says so. A point
   estimate below the floor whose interval reaches it, or one recorded without an interval (older
   retrospectives), caps nothing: the model cannot tell that channel's next unit from break-even.
+* media model (:func:`retro_media_model`, :func:`retro_lifts`): the plan refits the media model on
+  its own, longer history (which holds the earlier season), so the earlier curves are not reused as
+  point values; what carries over is their evidence: the lifts that calibrated the earlier model
+  (that season's holdouts and lift studies, each a channel's incremental revenue over a window with
+  its standard error) calibrate this plan's fit too, when their window lies inside its history
+  (:func:`playbook.steps.plan.plan_lifts`), and the plan page states what the earlier model said,
+  per channel with its 90 % intervals (:func:`describe_retro_model`).
 
 Incomplete retrospectives (:func:`incomplete_parts`): a retrospective records in
 ``incomplete`` the parts it could not measure (``forecast``: the plan's forecast was not
@@ -39,13 +46,14 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from playbook.media.mmm import Lift
 from playbook.paths import resolve
 from playbook.planning.seasons import as_day
 from playbook.report.format import fmt_money, fmt_pct
@@ -57,6 +65,11 @@ RETRO_BIAS_LIMIT = 0.5
 #: Columns of the budget hand-off table (:func:`retro_budget_bounds`).
 RETRO_BUDGET_COLUMNS = ["channel", "earlier_recommended", "earlier_marginal_roas", "earlier_marginal_roas_lo",
                         "earlier_marginal_roas_hi", "max_budget_config", "max_budget_used", "capped"]
+#: Columns of the earlier media model read by a plan (:func:`retro_media_model`).
+RETRO_MODEL_COLUMNS = ["channel", "mean_daily_spend", "roas_mean", "roas_lo", "roas_hi", "marginal_roas_mean",
+                       "marginal_roas_lo", "marginal_roas_hi", "warning"]
+#: Columns of the lifts that calibrated the earlier media model (:func:`retro_lifts`).
+RETRO_LIFT_COLUMNS = ["channel", "start", "end", "incremental", "se", "unit", "source", "kind"]
 #: Columns of the earlier recommended split (:func:`retro_next_budget`).
 NEXT_BUDGET_COLUMNS = ["channel", "recommended", "marginal_roas_recommended", "marginal_roas_recommended_lo",
                        "marginal_roas_recommended_hi"]
@@ -126,7 +139,9 @@ class EarlierRetro:
     ``summary`` is the retrospective that shapes targets and budget (None when none applies),
     ``others`` the other usable ones (lessons only), ``next_budget`` its recommended split
     (:func:`retro_next_budget`), ``bias`` its revenue forecast bias (:func:`retro_forecast_bias`),
-    ``root`` the folder searched (see :func:`playbook.steps.plan.earlier_retrospective`).
+    ``root`` the folder searched (see :func:`playbook.steps.plan.earlier_retrospective`),
+    ``media_model`` its media model's per-channel estimates with intervals (:func:`retro_media_model`)
+    and ``lifts`` the lifts that calibrated that model (:func:`retro_lifts`).
     """
 
     root: Path
@@ -134,6 +149,8 @@ class EarlierRetro:
     others: list[dict]
     next_budget: pd.DataFrame
     bias: float | None
+    media_model: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RETRO_MODEL_COLUMNS))
+    lifts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RETRO_LIFT_COLUMNS))
 
     @property
     def name(self) -> str:
@@ -415,3 +432,107 @@ def find_retrospectives(reports_root: str | Path = "reports", exclude: str | Non
         if s.get("kind") == "retrospective" and s.get("campaign", {}).get("slug") != exclude:
             found.append({**s, "artifacts_dir": str(p.parent)})
     return sorted(found, key=lambda s: s["campaign"].get("end", ""))
+
+
+def retro_media_model(summary: Mapping | None, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The earlier retrospective's media model per channel (:data:`RETRO_MODEL_COLUMNS`: ROAS and marginal
+    ROAS at mean daily spend, draws' mean and 90 % interval, identifiability warning).
+
+    From ``media_model.parquet`` (``table``) when given, else the summary's ``media_model`` records;
+    empty without either, or when that retrospective had no spend (:func:`incomplete_parts`).
+    """
+    cols = RETRO_MODEL_COLUMNS
+    if not summary or "spend" in incomplete_parts(summary):
+        return pd.DataFrame(columns=cols)
+    if table is None or table.empty:
+        table = pd.DataFrame(summary.get("media_model") or [])
+    if table.empty or "channel" not in table.columns:
+        return pd.DataFrame(columns=cols)
+    out = table.copy()
+    for c in cols[1:]:
+        if c == "warning":
+            out[c] = out[c].fillna("").astype(str) if c in out.columns else ""
+        else:
+            out[c] = out[c].astype(float) if c in out.columns else np.nan
+    return out[cols].reset_index(drop=True)
+
+
+def retro_lifts(summary: Mapping | None) -> pd.DataFrame:
+    """The lifts that calibrated the earlier retrospective's media model (summary's ``lifts`` records:
+    :data:`RETRO_LIFT_COLUMNS`; ``incremental`` and ``se`` in ``unit`` over ``start`` to ``end``). Rows
+    without a channel, window, finite value or positive standard error are dropped; empty for older
+    summaries, none, or a retrospective without spend."""
+    if not summary or "spend" in incomplete_parts(summary):
+        return pd.DataFrame(columns=RETRO_LIFT_COLUMNS)
+    t = pd.DataFrame([r for r in summary.get("lifts") or [] if isinstance(r, Mapping)])
+    if t.empty or not {"channel", "start", "end", "incremental", "se"} <= set(t.columns):
+        return pd.DataFrame(columns=RETRO_LIFT_COLUMNS)
+    t = t.assign(unit=t.get("unit", "revenue"), source=t.get("source", ""), kind=t.get("kind", "holdout"))
+    t["incremental"] = pd.to_numeric(t["incremental"], errors="coerce")
+    t["se"] = pd.to_numeric(t["se"], errors="coerce")
+    ok = np.isfinite(t["incremental"]) & np.isfinite(t["se"]) & (t["se"] > 0) & t["channel"].notna()
+    ok &= pd.to_datetime(t["start"], errors="coerce").notna() & pd.to_datetime(t["end"], errors="coerce").notna()
+    return t.loc[ok, RETRO_LIFT_COLUMNS].reset_index(drop=True)
+
+
+def retro_model_lifts(er: EarlierRetro, countries: Sequence[str], currency: str) -> tuple[list[Lift], list[str]]:
+    """The lifts that calibrated the earlier retrospective's media model (``er.lifts``, :func:`retro_lifts`:
+    that season's holdouts and lift studies) as :class:`playbook.media.mmm.Lift` for this plan's fit, and
+    why none are used.
+
+    A lift measures the incremental revenue of the customers that campaign modelled, in its currency, so
+    they are used only when it covered the same ``countries`` in the same ``currency`` (else one sentence
+    says why not). Each keeps its kind; its source gains ``(<campaign> retrospective)``.
+    """
+    if er.summary is None or er.lifts.empty:
+        return [], []
+    camp = er.summary.get("campaign", {}) or {}
+    theirs, ours = {str(c).upper() for c in camp.get("countries", [])}, {str(c).upper() for c in countries}
+    if theirs != ours or str(camp.get("currency", currency)) != currency:
+        return [], [f"The lifts that calibrated the {er.name} retrospective's media model do not calibrate this "
+                    f"plan: they measured {', '.join(sorted(theirs))} customers in {camp.get('currency', '?')}, this "
+                    f"plan models {', '.join(sorted(ours))} in {currency}."]
+    return [Lift(str(r.channel), r.start, r.end, float(r.incremental), float(r.se), str(r.unit),
+                 f"{r.source} ({er.name} retrospective)".strip(), str(r.kind)) for r in er.lifts.itertuples()], []
+
+
+def _estimate(mean: float, lo: float, hi: float) -> str:
+    """``1.90 (90 % interval 1.20 to 2.60)``, "not distinguishable from zero" when it reaches 0."""
+    text = f"{mean:.2f} (90 % interval {lo:.2f} to {hi:.2f})"
+    return text + ", not distinguishable from zero" if lo <= 0 <= hi else text
+
+
+def describe_retro_model(model: pd.DataFrame, lifts: pd.DataFrame, campaign: str,
+                         used: Sequence[str] = ()) -> str:
+    """What the earlier retrospective's media model said and how this plan uses it (Markdown).
+
+    Parameters
+    ----------
+    model : DataFrame
+        :func:`retro_media_model`.
+    lifts : DataFrame
+        :func:`retro_lifts`.
+    campaign : str
+        The earlier campaign's name.
+    used : sequence of str
+        Sources of the earlier lifts that calibrate this plan's model (:func:`playbook.steps.plan.plan_lifts`).
+    """
+    if model.empty:
+        return (f"The {campaign} retrospective recorded no media model (no spend, or an older retrospective), so "
+                "this plan's curves rest on its own fit alone.")
+    parts = [f"{r.channel.replace('_', ' ')} {_estimate(r.marginal_roas_mean, r.marginal_roas_lo, r.marginal_roas_hi)}"
+             for r in model.itertuples() if np.isfinite(r.marginal_roas_mean)]
+    text = (f"The {campaign} retrospective's media model (read from its `media_model.parquet`) put the marginal "
+            "ROAS at mean daily spend at: " + "; ".join(parts) + ".")
+    if not lifts.empty:
+        text += " It was calibrated by " + ", ".join(
+            f"{r.kind} {r.source}".strip() + f" ({r.channel.replace('_', ' ')})" for r in lifts.itertuples()) + "."
+    text += (" This plan refits the model on its own history, which holds that season, rather than reusing those "
+             "curves as fixed values; ")
+    if used:
+        text += "the same experiments calibrate this plan's fit (" + ", ".join(used) + ")."
+    elif not lifts.empty:
+        text += "their windows lie outside this plan's history, so they do not calibrate its fit."
+    else:
+        text += "no experiment of that season carries over to calibrate it."
+    return text

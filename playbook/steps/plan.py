@@ -45,10 +45,12 @@ from playbook.files import atomic_write
 from playbook.forecasting import calendar as CAL
 from playbook.forecasting import forecast as F
 from playbook.forecasting import model as FM
+from playbook.forecasting.user_events import series_events
 from playbook.media import allocation as AL
 from playbook.media import allocation_draws as AD
 from playbook.media import budget as B
 from playbook.media import efficiency as E
+from playbook.media import lifts as ML
 from playbook.media import mmm as MM
 from playbook.media import response as MR
 from playbook.planning import funnel as FU
@@ -556,12 +558,13 @@ def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
     fitted on daily orders and spend before the planning cutoff; the split maximises
     ``budget.objective`` (expected return, or a low percentile of it) with ``budget.fixed`` channels
     held (:func:`playbook.media.budget.budget_plan_draws`), so every ROAS and gain has its 5-95 %
-    interval across draws. With an ``earlier`` retrospective, its recommended split (scaled to this
+    interval across draws. The campaign file's lift results (``media.lifts``) whose window lies before
+    the cutoff calibrate the fit (:func:`plan_lifts`; the others are named in ``notes``). With an
+    ``earlier`` retrospective, its recommended split (scaled to this
     total) is added to the plan as ``earlier_recommended`` and channels whose marginal ROAS interval
     lay wholly below 1 there have their maximum capped
     (:func:`playbook.planning.lessons.retro_budget_bounds`).
     """
-    notes: list[str] = []
     skipped: dict[str, str] = {}
     chans = list(cfg.channels)
     bounds = {c: (float(v.min_budget), float(v.max_budget)) for c, v in cfg.channels.items()}
@@ -569,7 +572,9 @@ def run_budget(wh, cfg, cf: F.CampaignForecast, hist: PlanHistory,
     fr = cf.total("revenue")
     profile = B.pacing_profile(fr["mean"].to_numpy() if not fr.empty else np.ones((cfg.season.end - cfg.season.start).days + 1))
     days = pd.date_range(cfg.season.start, cfg.season.end)
-    model = _fit_curves(hist, spend, chans, cfg.countries, seed)
+    lifts, notes = plan_lifts(cfg, hist, spend, chans, earlier)
+    model = _fit_curves(hist, spend, chans, cfg.countries, seed, lifts,
+                        series_events(getattr(cfg, "events", None), cfg.countries))
     fit = _curve_fit(model, chans, hist)
     skipped.update(_curves_skipped(fit, chans, spend))
     if cfg.budget is None or not chans:
@@ -626,16 +631,43 @@ def _aov(hist: PlanHistory) -> float:
     return float(hist.total["gross_revenue"].sum() / orders) if orders else 0.0
 
 
+def plan_lifts(cfg, hist: PlanHistory, spend: pd.DataFrame, chans: list[str],
+               earlier: EarlierRetro | None = None) -> tuple[list[MM.Lift], list[str]]:
+    """The lifts the plan's media model is calibrated by, and a sentence per lift left out.
+
+    The campaign file's lift results (``media.lifts``, :func:`playbook.media.lifts.config_lifts`) and the lifts
+    that calibrated the ``earlier`` retrospective's model (:func:`playbook.planning.lessons.retro_model_lifts`;
+    one with the same channel and window as a lift of the campaign file is that one again and is dropped);
+    only those whose window lies wholly inside the history up to the planning cutoff, on a channel with spend
+    there (:func:`playbook.media.lifts.usable_lifts`). The retrospective uses the campaign file's later ones.
+    """
+    results = getattr(getattr(cfg, "media", None), "lifts", None) or []
+    own = ML.config_lifts(results)
+    seen = {(lf.channel, pd.Timestamp(lf.start), pd.Timestamp(lf.end)) for lf in own}
+    old, notes = LS.retro_model_lifts(earlier, cfg.countries, cfg.currency) if earlier is not None else ([], [])
+    old = [lf for lf in old if (lf.channel, pd.Timestamp(lf.start), pd.Timestamp(lf.end)) not in seen]
+    if not (own or old) or hist.total.empty or not chans:
+        return [], notes
+    days = pd.to_datetime(hist.total["day"])
+    spent = sorted(set(chans) & set(spend.loc[spend["spend"] > 0, "channel"])) if not spend.empty else []
+    lifts, left_out = ML.usable_lifts(own + old, days.min(), days.max(), spent,
+                                      "the plan's history (up to the planning cutoff)")
+    return lifts, notes + left_out
+
+
 def _fit_curves(hist: PlanHistory, spend: pd.DataFrame, chans: list[str], countries: Sequence[str],
-                seed: int = 0) -> MM.MediaModel | None:
-    """The media model of daily orders on the history before the cutoff (None without channels, with 60
-    days or fewer of orders, without spend for any channel, or without orders)."""
+                seed: int = 0, lifts: Sequence[MM.Lift] = (), events: pd.DataFrame | None = None,
+                ) -> MM.MediaModel | None:
+    """The media model of daily orders on the history before the cutoff, calibrated by ``lifts``, with the
+    campaign file's own ``events`` (promotions) in its baseline as in the forecast (None without channels,
+    with 60 days or fewer of orders, without spend for any channel, or without orders)."""
     aov = _aov(hist)
     y = hist.total.set_index("day")["orders"].astype(float) if not hist.total.empty else pd.Series(dtype=float)
     if not chans or len(y) <= 60 or aov <= 0 or spend.empty or not spend["channel"].isin(chans).any():
         return None
     w = F.country_weights(hist.by_country, "orders", countries)
-    return MM.fit_media_model(y, spend, chans, aov=aov, countries=countries, weights=w, draws=MODEL_DRAWS, seed=seed)
+    return MM.fit_media_model(y, spend, chans, aov=aov, countries=countries, weights=w, lifts=lifts,
+                              events=events, draws=MODEL_DRAWS, seed=seed)
 
 
 def _curve_fit(model: MM.MediaModel | None, chans: list[str], hist: PlanHistory) -> MR.CurveFit:
@@ -707,7 +739,24 @@ def describe_model(br: BudgetResult) -> str:
             f"{fmt_pct(d.get('mape', float('nan')))} over {len(m.days)} days ({len(m.draws)} bootstrap draws; "
             "intervals are 90 %).")
     warn = [f"**{ch}**: {'; '.join(w)}" for ch, w in m.warnings.items() if w]
-    return text + (" Not identifiable from this history: " + " ".join(warn) if warn else "")
+    text += " Not identifiable from this history: " + " ".join(warn) if warn else ""
+    if m.lifts:  # experiments (campaign file, earlier retrospective) calibrated the fit: before and after
+        text += "\n\nCalibrated by experiments: " + E.describe_calibration(m.calibration())
+    return text
+
+
+def calibration_table(br: BudgetResult, currency: str):
+    """Each channel calibrated by an experiment (:func:`plan_lifts`: the campaign file's ``media.lifts``, the
+    earlier retrospective's holdouts): its ROAS and marginal ROAS before and after the lifts entered the fit,
+    with 90 % intervals (:meth:`playbook.media.mmm.MediaModel.calibration`); a sentence without any."""
+    m = br.model
+    if m is None or not m.lifts:
+        return md("No experiment calibrates the plan's media model: the campaign file lists no lift result under "
+                  "`media.lifts` with a window before the planning cutoff, and no earlier retrospective of the "
+                  "same countries recorded one.")
+    t = m.calibration()
+    t = t[t["lift"].notna()].reset_index(drop=True)
+    return _table(t, decimals=tuple(c for c in t.columns if "roas" in c), money=["lift"], currency=currency)
 
 
 def plan_table(br: BudgetResult, currency: str):
@@ -939,6 +988,9 @@ def plan_summary(cfg, cf: F.CampaignForecast, tr: TargetResult, br: BudgetResult
         "earlier_forecast_bias": tr.bias,  # as applied: the earlier bias x its countries' share here
         "earlier_forecast_bias_share": tr.bias_share,
         "earlier_budget_caps": {r.channel: float(r.max_budget_used) for r in br.retro.itertuples() if r.capped},
+        "media_lifts": [{"channel": lf.channel, "kind": lf.kind, "source": lf.source,
+                         "start": str(pd.Timestamp(lf.start).date()), "end": str(pd.Timestamp(lf.end).date())}
+                        for lf in (br.model.lifts if br.model else [])],
         "targets_configured": tr.configured,
         "notes": cf.notes + br.notes,
     }
@@ -1020,10 +1072,12 @@ def earlier_retrospective(cfg, output_dir: str | Path | None = None,
         root = published_root(output_dir) if output_dir is not None else Path(cfg.output_dir).parent
     found = find_retrospectives(root, exclude=cfg.slug) if root.is_dir() else []
     chosen, others = LS.select_retrospective(found, cfg.season.start, cfg.countries)
-    table = None
+    table = model = None
     if chosen is not None and chosen.get("artifacts_dir"):
         table = read_artifact(Path(chosen["artifacts_dir"]).parent, "next_budget.parquet")
-    return EarlierRetro(root, chosen, others, LS.retro_next_budget(chosen, table), LS.retro_forecast_bias(chosen))
+        model = read_artifact(Path(chosen["artifacts_dir"]).parent, "media_model.parquet")
+    return EarlierRetro(root, chosen, others, LS.retro_next_budget(chosen, table), LS.retro_forecast_bias(chosen),
+                        LS.retro_media_model(chosen, model), LS.retro_lifts(chosen))
 
 
 def describe_earlier(er: EarlierRetro, cfg) -> str:
@@ -1043,7 +1097,9 @@ def describe_earlier(er: EarlierRetro, cfg) -> str:
             text += f" and a forecast of {fmt_money(rev['forecast'], c.get('currency', cfg.currency))}"
     text += (". It shapes the targets (the base level is corrected by that campaign's forecast error, when the "
              "forecast was the plan's own) and the budget (its recommended split is shown beside ours; channels "
-             f"it found with marginal ROAS below {LS.RETRO_MROAS_FLOOR:g} are capped at it).")
+             f"whose marginal ROAS interval it found wholly below {LS.RETRO_MROAS_FLOOR:g} are capped at it; the "
+             "experiments that calibrated its media model calibrate this plan's too, when it covered the same "
+             "countries).")
     lessons = LS.retro_lessons([er.summary, *er.others])
     if not lessons.empty:
         text += "\n\nLessons recorded by earlier retrospectives:\n" + "\n".join(
@@ -1062,7 +1118,13 @@ def describe_budget_lessons(br: BudgetResult, er: EarlierRetro, currency: str) -
         return ""
     if er.summary is None:
         return "No earlier retrospective applies, so the channel bounds are the configured ones."
-    return LS.describe_retro_budget(br.retro, er.name, currency, plan=br.plan)
+    text = LS.describe_retro_budget(br.retro, er.name, currency, plan=br.plan)
+    if "spend" in LS.incomplete_parts(er.summary):  # describe_retro_budget says it measured no return
+        return text
+    tag = f"({er.name} retrospective)"
+    used = [f"{lf.kind} {lf.source.removesuffix(tag).strip()}" for lf in (br.model.lifts if br.model else [])
+            if lf.source.endswith(tag)]
+    return text + "\n\n" + LS.describe_retro_model(er.media_model, er.lifts, er.name, used)
 
 
 def describe_budget_notes(br: BudgetResult) -> str:

@@ -67,8 +67,10 @@ from playbook.customers import lifecycle
 from playbook.data.aggregates import daily_sales
 from playbook.data.needs import Needs
 from playbook.experiments import incrementality as holdouts
+from playbook.forecasting.user_events import series_events
 from playbook.media import attribution as attribution_models
 from playbook.media import efficiency as spend_efficiency
+from playbook.media import lifts as media_lifts
 from playbook.media import mmm, tracking
 from playbook.media import paths as journeys
 from playbook.planning import accuracy as forecast_accuracy
@@ -195,6 +197,8 @@ class Media:
         Why curves and the budget split were not computed (no spend in the window), or None.
     budget_skipped : str or None
         Why only the budget split was not computed (no budget or channels in the config), or None.
+    lift_notes : list of str
+        Lift results of the campaign file (``media.lifts``) the model could not use, and why.
     """
 
     efficiency: pd.DataFrame
@@ -206,6 +210,7 @@ class Media:
     truth: pd.DataFrame
     skipped: str | None = None
     budget_skipped: str | None = None
+    lift_notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -562,16 +567,38 @@ def model_history(ctx: StepContext) -> tuple[pd.Series, pd.DataFrame, float, dic
 
 def fit_model(ctx: StepContext, inc: pd.DataFrame) -> tuple[mmm.MediaModel | None, pd.DataFrame]:
     """The media model on :func:`model_history`, calibrated by the season's holdouts with a channel
-    (:func:`playbook.media.efficiency.season_lifts`); None with 60 days or fewer, or without spend."""
+    (:func:`playbook.media.efficiency.season_lifts`) and the campaign file's lift results
+    (:func:`model_lifts`); None with 60 days or fewer, or without spend."""
+    model, spend, _ = _fit_model(ctx, inc)
+    return model, spend
+
+
+def model_lifts(ctx: StepContext, inc: pd.DataFrame, days: pd.Index,
+                fitted: list[str]) -> tuple[list[mmm.Lift], list[str]]:
+    """The lifts calibrating the retrospective's model: the season's holdouts on a fitted channel, then the
+    campaign file's lift results (``media.lifts``) whose window lies wholly inside the model's ``days`` on a
+    fitted channel (:func:`playbook.media.lifts.usable_lifts`); and a sentence per lift result left out."""
+    lifts = spend_efficiency.season_lifts(inc, ctx.cfg.season.start, ctx.cfg.season.end, fitted)
+    results = getattr(getattr(ctx.cfg, "media", None), "lifts", None) or []
+    if not results:
+        return lifts, []
+    extra, notes = media_lifts.usable_lifts(media_lifts.config_lifts(results), days.min(), days.max(), fitted,
+                                            "the retrospective's history (up to the season's end)")
+    return lifts + extra, notes
+
+
+def _fit_model(ctx: StepContext, inc: pd.DataFrame) -> tuple[mmm.MediaModel | None, pd.DataFrame, list[str]]:
+    """:func:`fit_model` with the notes of :func:`model_lifts`."""
     y, spend, aov, weights = model_history(ctx)
     chans = list(ctx.cfg.channels) or sorted(spend["channel"].unique()) if not spend.empty else []
     if len(y) <= 60 or aov <= 0 or spend.empty or not spend["channel"].isin(chans).any():
-        return None, spend
+        return None, spend, []
     fitted = sorted(set(chans) & set(spend.loc[spend["spend"] > 0, "channel"]))
-    lifts = spend_efficiency.season_lifts(inc, ctx.cfg.season.start, ctx.cfg.season.end, fitted)
+    lifts, notes = model_lifts(ctx, inc, y.index, fitted)
+    events = series_events(getattr(ctx.cfg, "events", None), ctx.cfg.countries)  # the shop's promotions
     model = mmm.fit_media_model(y, spend, chans, aov=aov, countries=ctx.cfg.countries, weights=weights, lifts=lifts,
-                                draws=MODEL_DRAWS, seed=int(getattr(ctx, "seed", 0) or 0))
-    return model, spend
+                                events=events, draws=MODEL_DRAWS, seed=int(getattr(ctx, "seed", 0) or 0))
+    return model, spend, notes
 
 
 def media(ctx: StepContext, attr: Attribution, inc: pd.DataFrame | None = None) -> Media:
@@ -585,12 +612,13 @@ def media(ctx: StepContext, attr: Attribution, inc: pd.DataFrame | None = None) 
         budget = pd.DataFrame({"channel": pd.Series(dtype=str), "recommended": pd.Series(dtype=float)})
         return Media(eff, attr.spend.iloc[0:0], None, empty_table, pd.DataFrame(), budget,
                      spend_efficiency.truth_check(eff.iloc[0:0], empty_table, ctx.source.location), reason)
-    model, spend = fit_model(ctx, incrementality(ctx, attr) if inc is None else inc)
+    model, spend, lift_notes = _fit_model(ctx, incrementality(ctx, attr) if inc is None else inc)
     table = spend_efficiency.model_table(model)
     cal = model.calibration() if model is not None else pd.DataFrame()
     budget = spend_efficiency.recommend_for_config(model, attr.spend, ctx.cfg)
     truth = spend_efficiency.truth_check(eff, table, ctx.source.location)
-    return Media(eff, spend, model, table, cal, budget, truth, budget_skipped=budget.attrs.get("skipped"))
+    return Media(eff, spend, model, table, cal, budget, truth, budget_skipped=budget.attrs.get("skipped"),
+                 lift_notes=lift_notes)
 
 
 def efficiency_table(m: Media, currency: str = "USD") -> Any:
@@ -629,18 +657,25 @@ def calibration_view(m: Media, currency: str = "USD") -> Any:
 
 
 def calibration_table(m: Media) -> pd.DataFrame:
-    """Each channel's ROAS and marginal ROAS before and after the holdouts entered the fit (rows with
-    a holdout; empty without)."""
+    """Each channel's ROAS and marginal ROAS before and after the holdouts and the campaign file's lift
+    results entered the fit (rows with a lift; empty without)."""
     if m.calibration.empty:
         return m.calibration
     return m.calibration[m.calibration["lift"].notna()].reset_index(drop=True)
 
 
+#: Said when neither a holdout nor a lift result of the campaign file calibrates the model.
+NOT_CALIBRATED = ("No holdout measured a modelled channel this season and the campaign file gives no lift result "
+                  "(media.lifts) the model can use: the media model is not calibrated.")
+
+
 def describe_calibration(m: Media) -> str:
-    """Sentence on each calibrated channel's estimate before and after calibration (Markdown)."""
+    """Sentence on each calibrated channel's estimate before and after calibration by the season's
+    holdouts and the campaign file's lift results, and the lift results left out (Markdown)."""
     if m.skipped or m.model is None:
         return ""
-    return spend_efficiency.describe_calibration(m.calibration)
+    text = spend_efficiency.describe_calibration(m.calibration, NOT_CALIBRATED)
+    return text + (" " + " ".join(m.lift_notes) if m.lift_notes else "")
 
 
 def describe_curves(m: Media) -> str:
@@ -858,14 +893,27 @@ def _records(df: pd.DataFrame, cols: Sequence[str]) -> list[dict[str, Any]]:
     return list(json.loads(df[keep].to_json(orient="records")))
 
 
+def model_lift_records(model: mmm.MediaModel | None) -> list[dict[str, Any]]:
+    """The lifts that calibrated the media model (holdouts and the campaign file's lift results), as JSON
+    records ``channel, start, end, incremental, se, unit, source, kind`` for a later plan
+    (:func:`playbook.planning.lessons.retro_lifts`); empty without a model or lifts."""
+    if model is None:
+        return []
+    return [{"channel": lf.channel, "start": str(pd.Timestamp(lf.start).date()),
+             "end": str(pd.Timestamp(lf.end).date()), "incremental": float(lf.incremental), "se": float(lf.se),
+             "unit": lf.unit, "source": lf.source, "kind": lf.kind} for lf in model.lifts]
+
+
 def campaign_summary(cfg: CampaignConfig, rv: Review) -> dict[str, Any]:
     """Structured, JSON-ready summary of the campaign (archived as ``artifacts/summary.json``).
 
     The plan step of a later campaign reads it (see :func:`playbook.planning.lessons.find_retrospectives` and the
     rules in :mod:`playbook.planning.lessons`): ``campaign`` (season dates, countries),
-    ``revenue`` (season actual, forecast, target), ``forecast_from_plan`` (True when ``forecast``
-    is the plan step's own, so its bias says something about the model), ``next_budget`` and
-    ``lessons``, ``incomplete`` (:attr:`Review.incomplete`: the parts a later plan must not use,
+    ``revenue`` (season actual, forecast, target), ``gap_drivers`` (actual against target per
+    breakdown value, :func:`playbook.planning.accuracy.gap_waterfall_data`), ``forecast_from_plan`` (True when ``forecast``
+    is the plan step's own, so its bias says something about the model), ``next_budget``,
+    ``media_model`` (per-channel estimates with intervals), ``lifts`` (:func:`model_lift_records`: the
+    experiments that calibrated that model, which calibrate the next plan's fit too) and ``lessons``, ``incomplete`` (:attr:`Review.incomplete`: the parts a later plan must not use,
     and why) and ``skipped`` (:attr:`Review.skipped`: sections not computed, and why). Undefined
     numbers are null, never NaN or 0.
     """
@@ -877,6 +925,7 @@ def campaign_summary(cfg: CampaignConfig, rv: Review) -> dict[str, Any]:
                      "countries": list(cfg.countries), "currency": cfg.currency},
         "revenue": {k: tot.get(k) for k in ("actual", "forecast", "target", "gap_to_target", "vs_forecast",
                                              "mape", "mase", "coverage80", "coverage95")},
+        "gap_drivers": _records(acc.gaps, ["dimension", "value", "target", "actual", "gap"]),
         "forecast_source": acc.forecast_source,
         "forecast_from_plan": acc.forecast_source == PLAN_FORECAST_SOURCE,
         "attribution_share": {m: dict(zip(g["channel"], g["share"].round(4), strict=True))
@@ -891,6 +940,7 @@ def campaign_summary(cfg: CampaignConfig, rv: Review) -> dict[str, Any]:
         "next_budget_expected_gain_interval": list(budget.attrs["gain_interval"]) if "gain_interval" in budget.attrs
         else None,
         "media_model": _records(rv.media.curve_table, spend_efficiency.MODEL_COLUMNS),
+        "lifts": model_lift_records(rv.media.model),
         "customers": _records(rv.customers.new_vs_returning, ["group", "customers", "repeat_rate", "revenue"]),
         "tracking": _records(rv.audit.summary, ["check", "value", "detail"]),
         "lessons": list(rv.lessons),
@@ -945,11 +995,12 @@ def headline(rv: Review) -> dict[str, str]:
 
 
 def notes(rv: Review) -> list[str]:
-    """Notes for the index page: where the forecast came from, what the paths dropped, and the
-    sections skipped for missing data (one sentence each)."""
+    """Notes for the index page: where the forecast came from, what the paths dropped, the lift results
+    of the campaign file the media model could not use, and the sections skipped for missing data (one
+    sentence each)."""
     skipped = [f"Skipped {name.replace('_', ' ')}: {reason}." for name, reason in rv.skipped.items()
                if name != "forecast_accuracy"]  # the forecast source already says it
     if rv.not_reviewed:
         return [rv.not_reviewed[0].upper() + rv.not_reviewed[1:] + "."]
     ends = [rv.data_ends] if rv.data_ends else []
-    return [*ends, rv.accuracy.forecast_source, *rv.attribution.paths.notes, *skipped]
+    return [*ends, rv.accuracy.forecast_source, *rv.attribution.paths.notes, *rv.media.lift_notes, *skipped]
