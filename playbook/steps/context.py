@@ -37,6 +37,7 @@ from playbook.planning.seasons import default_comparison_seasons, describe_defau
 from playbook.report.charts import set_theme
 from playbook.report.format import escape_markdown, escaped_style, fmt_money
 from playbook.report.index import git_revision
+from playbook.report.tables import install as install_tables
 
 #: Tables each step cannot work without (others are optional and degrade gracefully: 04_test
 #: without ``assignments`` still sizes the configured experiments and says why nothing is analysed).
@@ -271,6 +272,7 @@ def start_step(
     out = Path(output_dir) if output_dir else default_output_dir(cfg)
     (out / "artifacts").mkdir(parents=True, exist_ok=True)
     set_theme()
+    install_tables(cfg.currency)  # every table a cell returns, as a person reads it (issue 20 item 3)
     return StepContext(step=step, cfg=cfg, wh=wh, output_dir=out, seed=int(seed),
                        config_path=str(config_path), source=source, comparison_note=note)
 
