@@ -182,3 +182,16 @@ def test_gap_drivers_name_the_breakdown_with_the_largest_gaps() -> None:
     assert X.gap_drivers(records, "USD") == "Largest gaps to target by country: US -$300, GB +$50."
     assert X.gap_drivers([], "USD") is None
     assert X.gap_drivers([{"dimension": "country", "value": "US", "gap": 0.0}], "USD") is None
+
+
+def test_tracking_adds_where_the_season_should_land(report: Path) -> None:
+    write_artifact({"as_of": "2025-11-05", "counted_to": "2025-11-05", "metrics": {"revenue": {
+        "actual": 520.0, "forecast": 500.0, "range_low": 900.0, "range_high": 1050.0, "season_target": 1100.0}}},
+        report, "track")
+    (report / "06_track.html").write_text("<html></html>")
+    ans = X.expect_answer(report, "USD")
+    last = ans.findings[-1]
+    assert last.text == ("As of 2025-11-05: $520 so far against $500 forecast to date; the season should land "
+                         "between $900 and $1,050, below the target of $1,100.")
+    assert last.verdict == X.LOSS and ans.link == "06_track.html#Projected-landing-of-the-season"
+    assert X.tracking_finding({"metrics": {}}, "USD") is None

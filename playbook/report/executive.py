@@ -45,6 +45,7 @@ WIN, LOSS, UNCLEAR, INFO = "win", "loss", "unclear", "info"
 """Verdict colours of a finding (green, red, grey, none)."""
 
 PLAN_PAGE, TEST_PAGE, RETRO_PAGE = "01_plan.html", "04_test.html", "05_retrospective.html"
+TRACK_PAGE = "06_track.html"
 
 
 @dataclass(frozen=True)
@@ -173,10 +174,31 @@ def expect_answer(output_dir: Path, currency: str) -> Answer:
             f"In {int(bt['folds'])} backtests on earlier seasons the forecast was "
             f"{'more' if beats else 'not more'} accurate than repeating last year "
             f"(MASE {float(bt['mase_model']):.2f} vs {float(bt['mase_naive']):.2f}).", WIN if beats else LOSS))
+    tracked = tracking_finding(_read(output_dir, "track"), currency)
+    if tracked is not None:
+        ans.findings.append(tracked)
+        ans.link = _page(output_dir, TRACK_PAGE, "Projected-landing-of-the-season") or ans.link
     targets = _read(output_dir, "targets")
     ans.chart = exec_charts.season_chart(forecast, targets, currency)
     ans.chart_alt = "Cumulative forecast revenue over the season with its 80 % band and the target"
     return ans
+
+
+def tracking_finding(track: Any, currency: str) -> Finding | None:
+    """One sentence from the in-season tracking (``track.json``, :mod:`playbook.steps.track`): revenue to
+    date against the forecast to date, and the projected landing with its range against the target."""
+    m = ((track or {}).get("metrics") or {}).get("revenue") if isinstance(track, dict) else None
+    if not isinstance(m, dict) or not all(_finite(m.get(k)) for k in ("actual", "forecast", "range_low", "range_high")):
+        return None
+    text = (f"As of {track.get('counted_to') or track.get('as_of')}: {fmt_money(_num(m['actual']), currency)} so far "
+            f"against {fmt_money(_num(m['forecast']), currency)} forecast to date; the season should land between "
+            f"{fmt_money(_num(m['range_low']), currency)} and {fmt_money(_num(m['range_high']), currency)}")
+    target = m.get("season_target")
+    if not _finite(target):
+        return Finding(text + ".", INFO)
+    verdict = interval_verdict(_num(m["range_low"]), _num(m["range_high"]), _num(target))
+    word = {WIN: "above", LOSS: "below", UNCLEAR: "around"}[verdict]
+    return Finding(f"{text}, {word} the target of {fmt_money(_num(target), currency)}.", verdict)
 
 
 # 2. Where the money goes ------------------------------------------------------------------------
