@@ -26,6 +26,7 @@ from playbook.run.graph import OPTIONAL_STEPS, STEPS, params_for, resolve_steps,
 from playbook.run.parameters import check_run_parameters
 from playbook.run.results import FAILED, OK, SKIPPED, StepResult
 from playbook.steps import track
+from tests.browser import browser, visit
 from tests.sample_data import small_sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -403,3 +404,22 @@ def test_index_lists_the_track_step_and_keeps_the_plan(tracked):
     steps = {e["step"]: e for e in summary["steps"]}
     assert steps["06_track"]["status"] == "ok" and steps["01_plan"]["status"] == "ok"
     assert "02_segment" not in steps or steps["02_segment"]["status"] != "ok"  # only plan and track ran
+
+
+def test_track_page_in_chromium_and_on_the_index_summary(tracked):
+    """The track page in a real browser (no request, no error, a title, contents links that resolve),
+    and the index's first answer says where the season should land, linked to the page."""
+    res, out, _ = tracked
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    with browser() as b:
+        page = visit(b, out / "06_track.html", 400, ROOT / "test-output" / "screenshots" / "06_track-400.png")
+        index = visit(b, out / "index.html", 1400)
+    assert page.requests == [] and page.console_errors == [] and page.title.strip()
+    assert "index.html" in page.links
+    for href in (h for h in page.links if h.startswith("#")):
+        assert href[1:] in page.ids, href
+    expect = index.cards[0]["text"]
+    assert re.search(r"As of 2025-12-05: \$[\d,]+ so far against \$[\d,]+ forecast to date; the season should "
+                     r"land between \$[\d,]+ and \$[\d,]+", expect), expect
+    assert "06_track.html#Projected-landing-of-the-season" in index.links
+    assert "Projected-landing-of-the-season" in page.ids
