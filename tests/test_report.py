@@ -402,3 +402,12 @@ def test_index_shows_a_step_with_nothing_to_do_as_skipped(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert [(s["step"], s["status"], s["skipped"]) for s in summary["steps"]] == [
         ("01_plan", "ok", None), ("04_test", "ok", "no experiments in the campaign")]
+
+
+def test_scanner_without_names_shares_emails_and_phones_and_finds_no_name() -> None:
+    full = PiiScanner(["ann@example.com", "+1 415 555 0199", "Annabel"])
+    data = full.without_names()
+    text = "Annabel wrote from ANN@example.com, call 4155550199"
+    assert full.scan(text) == ["ann@example.com", "+1 415 555 0199", "Annabel"]
+    assert data.scan(text) == ["ann@example.com", "+1 415 555 0199"]
+    assert data.emails is full.emails and data.phones is full.phones and not data.names

@@ -318,6 +318,15 @@ class PiiScanner:
             self.names.setdefault(words, value)
             self._name_lengths.add(len(words))
 
+    def without_names(self) -> PiiScanner:
+        """A scanner of the same emails and phones (shared, not copied) that looks for no name: what
+        ``PiiScanner(values, min_name_length=<huge>)`` builds, at no extra memory (at 1M customers the
+        emails and phone keys take about 0.35 GiB)."""
+        other = object.__new__(PiiScanner)
+        other._ignore, other.emails, other.phones = self._ignore, self.emails, self.phones
+        other.names, other._name_lengths = {}, set()
+        return other
+
     def __len__(self) -> int:
         return len(self.emails) + len(set(self.phones.values())) + len(self.names)
 

@@ -31,8 +31,6 @@ from playbook.run.publish import is_private
 DATA_SUFFIXES: frozenset[str] = frozenset({".csv"})
 """Data files published with a report (audience exports) that the guard scans as well."""
 
-NO_NAMES = 10**9
-"""A minimum name length no name reaches: the data scanner holds emails and phones only."""
 
 
 
@@ -91,7 +89,7 @@ class PiiGuard:
         if self._scanner is None:
             values = list(self._values())
             self._scanner = PiiScanner(values)
-            self._data_scanner = PiiScanner(values, min_name_length=NO_NAMES)
+            self._data_scanner = self._scanner.without_names()
 
     def scanner(self) -> PiiScanner:
         """The scanner of pages (built on the first call)."""
