@@ -195,3 +195,16 @@ def test_tracking_adds_where_the_season_should_land(report: Path) -> None:
                          "between $900 and $1,050, below the target of $1,100.")
     assert last.verdict == X.LOSS and ans.link == "06_track.html#Projected-landing-of-the-season"
     assert X.tracking_finding({"metrics": {}}, "USD") is None
+
+
+def test_stranger_shop_without_target_budget_or_tests_reads_plainly(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    write_artifact({**_plan(target=None), "backtest": {"mase_model": 0.9, "mase_naive": 1.6, "folds": 1},
+                    "skipped": {"budget": "No budget split or pacing: the campaign file sets no budget."}}, out, "plan")
+    write_artifact(_forecast(), out, "forecast")
+    write_artifact({"kind": "retrospective", "revenue": {"actual": 1500.0, "target": 1000.0, "forecast": 1000.0}},
+                   out, "summary")
+    expect, money, worked = X.answers(out, "EUR")
+    assert "In 1 backtest on earlier seasons" in expect.findings[-1].text
+    assert money.missing == "No budget split or pacing: the campaign file sets no budget."
+    assert worked.findings[0].text == "Revenue was €1,500, €500 above the forecast of €1,000; no target was set."

@@ -171,7 +171,8 @@ def expect_answer(output_dir: Path, currency: str) -> Answer:
     if _finite(bt.get("mase_model")) and _finite(bt.get("mase_naive")) and bt.get("folds"):
         beats = float(bt["mase_model"]) < float(bt["mase_naive"])
         ans.findings.append(Finding(
-            f"In {int(bt['folds'])} backtests on earlier seasons the forecast was "
+            f"In {int(bt['folds'])} backtest{'s' if int(bt['folds']) != 1 else ''} on earlier seasons the "
+            "forecast was "
             f"{'more' if beats else 'not more'} accurate than repeating last year "
             f"(MASE {float(bt['mase_model']):.2f} vs {float(bt['mase_naive']):.2f}).", WIN if beats else LOSS))
     tracked = tracking_finding(_read(output_dir, "track"), currency)
@@ -225,8 +226,9 @@ def money_answer(output_dir: Path, currency: str, top: int = 3) -> Answer:
         return ans
     ans.link = _page(output_dir, PLAN_PAGE, "Budget-allocation-and-pacing")
     if not isinstance(bp, pd.DataFrame) or bp.empty or "budget" not in bp.columns or not bp["budget"].sum() > 0:
-        reason = (plan.get("skipped") or {}).get("budget") or "no budget or spend history is configured"
-        ans.missing = f"No budget split: {reason}."
+        reason = str((plan.get("skipped") or {}).get("budget") or "").strip().rstrip(".")
+        ans.missing = (reason + "." if reason[:1].isupper() else
+                       f"No budget split: {reason or 'no budget or spend history is configured'}.")
         return ans
     bp = bp.sort_values("budget", ascending=False)
     total = float(bp["budget"].sum())
@@ -304,17 +306,22 @@ def gap_drivers(records: Any, currency: str, top: int = 2) -> str | None:
     return f"Largest gaps to target by {label(dim)}: {', '.join(parts)}."
 
 
-def _retro_findings(retro: dict[str, Any], currency: str) -> list[Finding]:
+def _retro_findings(retro: dict[str, Any], currency: str, target_set: bool = True) -> list[Finding]:
     out: list[Finding] = []
     rev = retro.get("revenue") or {}
     actual, target, fc = rev.get("actual"), rev.get("target"), rev.get("forecast")
+    if not target_set and _finite(fc):  # the target is the forecast: say so, never "above the target"
+        target = fc
     if _finite(actual) and _finite(target) and _num(target) > 0:
         gap = _num(actual) - _num(target)
         ahead = "above" if gap >= 0 else "below"
+        what = "the target of" if target_set else "the forecast of"
         text = (f"Revenue was {fmt_money(_num(actual), currency)}, {fmt_money(abs(gap), currency)} {ahead} "
-                f"the target of {fmt_money(_num(target), currency)}")
-        if _finite(fc):
+                f"{what} {fmt_money(_num(target), currency)}")
+        if target_set and _finite(fc):
             text += f" (forecast {fmt_money(_num(fc), currency)})"
+        elif not target_set:
+            text += "; no target was set"
         out.append(Finding(text + ".", WIN if gap >= 0 else LOSS))
     drivers = gap_drivers(retro.get("gap_drivers"), currency)
     if drivers:
@@ -352,7 +359,9 @@ def worked_answer(output_dir: Path, currency: str, max_tests: int = 4) -> Answer
     retro = _read(output_dir, "summary")
     retro = retro if isinstance(retro, dict) and retro.get("kind") == "retrospective" else None
     if retro is not None:  # the season's outcome first, then the tests
-        ans.findings.extend(_retro_findings(retro, currency))
+        plan = _read(output_dir, "plan")
+        target_set = not isinstance(plan, dict) or plan.get("targets_configured", True) is not False
+        ans.findings.extend(_retro_findings(retro, currency, target_set))
     order = {WIN: 0, LOSS: 1, UNCLEAR: 2, INFO: 3}  # decisions first, A/A checks last
     tests = tests.sort_values("colour", key=lambda c: c.map(order), kind="stable")
     shown = tests.head(max_tests)
