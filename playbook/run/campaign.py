@@ -316,19 +316,9 @@ def run_optional(run: CampaignRun, steps: Sequence[str], results: dict[str, Step
 
 def optional_statuses(results: Mapping[str, StepResult], prev_steps: Mapping[str, Mapping[str, Any]],
                       files_by_step: Mapping[str, list[str]], run_at: str) -> dict[str, dict[str, Any]]:
-    """Index entries of the optional steps, made as :func:`~playbook.run.publish.index_statuses` makes
-    those of the default steps: this run's, else an earlier run's ``ok`` one; a step never run is not listed."""
-    out: dict[str, dict[str, Any]] = {}
-    for step in OPTIONAL_STEPS:
-        if step in results:
-            r = results[step]
-            out[step] = {"status": r.status, "message": r.message, "duration_s": r.duration_s,
-                         "run_at": run_at, "files": files_by_step.get(step, [])}
-        elif step in prev_steps and prev_steps[step].get("status") == OK:
-            p = prev_steps[step]
-            out[step] = {"status": OK, "message": "from an earlier run", "duration_s": p.get("duration_s"),
-                         "run_at": p.get("run_at"), "files": p.get("files", [])}
-    return out
+    """Index entries of the optional steps (:func:`~playbook.run.publish.index_statuses` over
+    :data:`OPTIONAL_STEPS`): this run's, else an earlier run's ``ok`` one; a step never run is not listed."""
+    return index_statuses(results, prev_steps, files_by_step, run_at, OPTIONAL_STEPS, list_not_run=False)
 
 
 def republished_exports(staging: Path, final: Path,

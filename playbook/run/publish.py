@@ -498,10 +498,13 @@ def index_statuses(
     prev_steps: Mapping[str, Mapping[str, Any]],
     files_by_step: Mapping[str, list[str]],
     run_at: str,
+    steps: Sequence[str] = STEPS,
+    list_not_run: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """Per-step status for the index: this run's steps, earlier runs' for the others."""
+    """Per-step status for the index: this run's steps, earlier runs' ``ok`` ones for the others, and
+    "not run yet" for the rest of ``steps`` (left out with ``list_not_run=False``: optional steps)."""
     out: dict[str, dict[str, Any]] = {}
-    for step in STEPS:
+    for step in steps:
         if step in results:
             r = results[step]
             out[step] = {"status": r.status, "message": r.message, "duration_s": r.duration_s,
@@ -510,7 +513,7 @@ def index_statuses(
             p = prev_steps[step]
             out[step] = {"status": OK, "message": "from an earlier run", "duration_s": p.get("duration_s"),
                          "run_at": p.get("run_at"), "files": p.get("files", [])}
-        else:
+        elif list_not_run:
             out[step] = {"status": NOT_RUN, "message": "not run yet", "files": []}
     return out
 
