@@ -12,6 +12,7 @@ import pytest
 
 from playbook.artifacts import write_artifact
 from playbook.experiments.analysis import _RESULT_TYPES, RESULT_COLUMNS
+from playbook.media import inseason as IS
 from playbook.report import exec_charts
 from playbook.report import executive as X
 from playbook.report.index import build_index
@@ -186,7 +187,8 @@ def test_gap_drivers_name_the_breakdown_with_the_largest_gaps() -> None:
 
 def test_tracking_adds_where_the_season_should_land(report: Path) -> None:
     write_artifact({"as_of": "2025-11-05", "counted_to": "2025-11-05", "metrics": {"revenue": {
-        "actual": 520.0, "forecast": 500.0, "range_low": 900.0, "range_high": 1050.0, "season_target": 1100.0}}},
+        "actual": 520.0, "forecast": 500.0, "range_low": 900.0, "range_high": 1050.0, "season_target": 1100.0,
+        "verdict": "behind"}}},
         report, "track")
     (report / "06_track.html").write_text("<html></html>")
     ans = X.expect_answer(report, "USD")
@@ -208,3 +210,7 @@ def test_stranger_shop_without_target_budget_or_tests_reads_plainly(tmp_path: Pa
     assert "In 1 backtest on earlier seasons" in expect.findings[-1].text
     assert money.missing == "No budget split or pacing: the campaign file sets no budget."
     assert worked.findings[0].text == "Revenue was €1,500, €500 above the forecast of €1,000; no target was set."
+
+
+def test_track_verdicts_follow_the_track_step() -> None:
+    assert set(X.TRACK_VERDICTS) == {IS.AHEAD, IS.BEHIND, IS.ON_TRACK}

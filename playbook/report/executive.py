@@ -185,6 +185,10 @@ def expect_answer(output_dir: Path, currency: str) -> Answer:
     return ans
 
 
+#: The track step's landing verdicts (:func:`playbook.media.inseason.verdict`) as summary colours.
+TRACK_VERDICTS = {"ahead": WIN, "behind": LOSS, "on track": UNCLEAR}
+
+
 def tracking_finding(track: Any, currency: str) -> Finding | None:
     """One sentence from the in-season tracking (``track.json``, :mod:`playbook.steps.track`): revenue to
     date against the forecast to date, and the projected landing with its range against the target."""
@@ -195,9 +199,9 @@ def tracking_finding(track: Any, currency: str) -> Finding | None:
             f"against {fmt_money(_num(m['forecast']), currency)} forecast to date; the season should land between "
             f"{fmt_money(_num(m['range_low']), currency)} and {fmt_money(_num(m['range_high']), currency)}")
     target = m.get("season_target")
-    if not _finite(target):
+    verdict = TRACK_VERDICTS.get(str(m.get("verdict")))  # the track step's own judgement of its range
+    if not _finite(target) or verdict is None:
         return Finding(text + ".", INFO)
-    verdict = interval_verdict(_num(m["range_low"]), _num(m["range_high"]), _num(target))
     word = {WIN: "above", LOSS: "below", UNCLEAR: "around"}[verdict]
     return Finding(f"{text}, {word} the target of {fmt_money(_num(target), currency)}.", verdict)
 
